@@ -1,0 +1,378 @@
+"""The stack, one `ensure_*` function per resource; each is safe to run twice.
+
+deploy(): buckets -> table -> roles -> functions -> S3 notification -> REST API.
+destroy(): the same resources, in reverse, and nothing else.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from handlers.records import LIST_INDEX
+
+STAGE = "v1"
+RUNTIME = "python3.12"
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    target: str  # embedded | localstack | aws
+    region: str
+    endpoint_url: str | None
+    prefix: str = "imagepipe"
+    site_origins: tuple[str, ...] = ("http://127.0.0.1:8080", "http://localhost:8080")
+    function_env: dict = field(default_factory=dict)  # extra settings for both functions
+    throttle_rate: float = 50.0
+    throttle_burst: int = 100
+
+    @property
+    def upload_bucket(self) -> str:
+        return f"{self.prefix}-uploads"
+
+    @property
+    def processed_bucket(self) -> str:
+        return f"{self.prefix}-processed"
+
+    @property
+    def table(self) -> str:
+        return f"{self.prefix}-images"
+
+    def function(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    @property
+    def api_name(self) -> str:
+        return f"{self.prefix}-api"
+
+
+class Aws:
+    """Clients for the provisioner, all pointed at the same endpoint."""
+
+    def __init__(self, cfg: StackConfig):
+        session = boto3.session.Session(region_name=cfg.region)
+        conf = Config(retries={"mode": "standard", "max_attempts": 8}, s3={"addressing_style": "path"})
+        make = lambda name: session.client(name, endpoint_url=cfg.endpoint_url, config=conf)  # noqa: E731
+        self.s3, self.dynamodb, self.iam = make("s3"), make("dynamodb"), make("iam")
+        self.lambda_, self.apigateway, self.sts = make("lambda"), make("apigateway"), make("sts")
+        self.account = self.sts.get_caller_identity()["Account"]
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+# --- buckets ---------------------------------------------------------------
+
+def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
+    try:
+        aws.s3.head_bucket(Bucket=name)
+    except ClientError as exc:
+        if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        params = {"Bucket": name}
+        if cfg.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": cfg.region}
+        aws.s3.create_bucket(**params)
+        aws.s3.get_waiter("bucket_exists").wait(Bucket=name)
+    aws.s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+
+
+def ensure_upload_cors(aws: Aws, cfg: StackConfig) -> None:
+    """Browsers POST straight to the upload bucket from the site's origin."""
+    aws.s3.put_bucket_cors(
+        Bucket=cfg.upload_bucket,
+        CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": list(cfg.site_origins),
+            "AllowedMethods": ["POST"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag", "Location"],
+            "MaxAgeSeconds": 600,
+        }]},
+    )
+
+
+# --- table -----------------------------------------------------------------
+
+def ensure_table(aws: Aws, cfg: StackConfig) -> None:
+    try:
+        aws.dynamodb.describe_table(TableName=cfg.table)
+    except aws.dynamodb.exceptions.ResourceNotFoundException:
+        aws.dynamodb.create_table(
+            TableName=cfg.table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": "listPk", "AttributeType": "S"},
+                {"AttributeName": "createdKey", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": LIST_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "listPk", "KeyType": "HASH"},
+                    {"AttributeName": "createdKey", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+        )
+        aws.dynamodb.get_waiter("table_exists").wait(TableName=cfg.table)
+    ttl = aws.dynamodb.describe_time_to_live(TableName=cfg.table)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        aws.dynamodb.update_time_to_live(
+            TableName=cfg.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+        )
+
+
+# --- IAM -------------------------------------------------------------------
+
+def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
+    """Each function's policy names only the actions and resources it uses."""
+    table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
+    logs = {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"arn:aws:logs:{cfg.region}:{account}:log-group:/aws/lambda/{cfg.prefix}-*"],
+    }
+    return {
+        "api": {"Version": "2012-10-17", "Statement": [
+            logs,
+            {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query",
+                                           "dynamodb:DeleteItem"],
+             "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}"]},
+            # PutObject: the presigned POST is signed with this role's credentials.
+            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
+             "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"]},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"],
+             "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
+        ]},
+        "processor": {"Version": "2012-10-17", "Statement": [
+            logs,
+            {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": [table_arn]},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
+            {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
+        ]},
+    }
+
+
+def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> str:
+    name = f"{cfg.function(role)}-role"
+    try:
+        arn = aws.iam.get_role(RoleName=name)["Role"]["Arn"]
+    except aws.iam.exceptions.NoSuchEntityException:
+        arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        if cfg.target == "aws":
+            aws.iam.get_waiter("role_exists").wait(RoleName=name)
+            time.sleep(10)  # a new role takes a few seconds before Lambda may assume it
+    aws.iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+# --- functions -------------------------------------------------------------
+
+def function_environment(cfg: StackConfig) -> dict:
+    env = {
+        "UPLOAD_BUCKET": cfg.upload_bucket,
+        "PROCESSED_BUCKET": cfg.processed_bucket,
+        "TABLE_NAME": cfg.table,
+        "ALLOWED_ORIGINS": ",".join(cfg.site_origins),
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    env.update({k: str(v) for k, v in cfg.function_env.items()})
+    return env
+
+
+def ensure_function(aws: Aws, cfg: StackConfig, role: str, role_arn: str, zip_path: Path, handler: str,
+                    memory: int, timeout: int) -> str:
+    name = cfg.function(role)
+    code = zip_path.read_bytes()
+    sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
+    settings = dict(Role=role_arn, Handler=handler, Runtime=RUNTIME, MemorySize=memory, Timeout=timeout,
+                    Environment={"Variables": function_environment(cfg)})
+    try:
+        current = aws.lambda_.get_function(FunctionName=name)["Configuration"]
+    except aws.lambda_.exceptions.ResourceNotFoundException:
+        arn = aws.lambda_.create_function(FunctionName=name, Code={"ZipFile": code}, Publish=False,
+                                          **settings)["FunctionArn"]
+        aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
+        return arn
+    if current.get("CodeSha256") != sha:
+        aws.lambda_.update_function_code(FunctionName=name, ZipFile=code)
+        aws.lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
+    wanted = {k: v for k, v in settings.items()}
+    have = {k: current.get(k) for k in wanted}
+    have["Environment"] = {"Variables": (current.get("Environment") or {}).get("Variables", {})}
+    if have != wanted:
+        aws.lambda_.update_function_configuration(FunctionName=name, **settings)
+        aws.lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
+    return current["FunctionArn"]
+
+
+def ensure_invoke_permission(aws: Aws, function: str, sid: str, principal: str, source_arn: str) -> None:
+    try:
+        policy = json.loads(aws.lambda_.get_policy(FunctionName=function)["Policy"])
+        if any(s.get("Sid") == sid for s in policy.get("Statement", [])):
+            return
+    except aws.lambda_.exceptions.ResourceNotFoundException:
+        pass
+    params = dict(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction", Principal=principal,
+                  SourceArn=source_arn)
+    if principal == "s3.amazonaws.com":
+        params["SourceAccount"] = aws.account
+    try:
+        aws.lambda_.add_permission(**params)
+    except aws.lambda_.exceptions.ResourceConflictException:
+        pass
+
+
+def ensure_upload_notification(aws: Aws, cfg: StackConfig, processor_arn: str) -> None:
+    """Every object created in the upload bucket invokes the processor."""
+    ensure_invoke_permission(aws, cfg.function("processor"), "s3-invoke", "s3.amazonaws.com",
+                             f"arn:aws:s3:::{cfg.upload_bucket}")
+    aws.s3.put_bucket_notification_configuration(
+        Bucket=cfg.upload_bucket,
+        NotificationConfiguration={"LambdaFunctionConfigurations": [{
+            "Id": "process-uploads", "LambdaFunctionArn": processor_arn, "Events": ["s3:ObjectCreated:*"],
+        }]},
+    )
+
+
+# --- REST API --------------------------------------------------------------
+
+def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str) -> str:
+    """A REST API whose every path and method goes to the API function (Lambda proxy)."""
+    api_id = next((a["id"] for page in aws.apigateway.get_paginator("get_rest_apis").paginate()
+                   for a in page["items"] if a["name"] == cfg.api_name), None)
+    if api_id is None:
+        api_id = aws.apigateway.create_rest_api(
+            name=cfg.api_name, description="imagepipe API", endpointConfiguration={"types": ["REGIONAL"]}
+        )["id"]
+    resources = {r["path"]: r for r in aws.apigateway.get_resources(restApiId=api_id, limit=500)["items"]}
+    if "/{proxy+}" not in resources:
+        created = aws.apigateway.create_resource(restApiId=api_id, parentId=resources["/"]["id"], pathPart="{proxy+}")
+        resources["/{proxy+}"] = created
+    uri = f"arn:aws:apigateway:{cfg.region}:lambda:path/2015-03-31/functions/{api_function_arn}/invocations"
+    for path in ("/", "/{proxy+}"):
+        resource = resources[path]
+        if "ANY" not in (resource.get("resourceMethods") or {}):
+            aws.apigateway.put_method(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY",
+                                      authorizationType="NONE")
+        aws.apigateway.put_integration(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY",
+                                       type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    ensure_invoke_permission(aws, cfg.function("api"), "apigateway-invoke", "apigateway.amazonaws.com",
+                             f"arn:aws:execute-api:{cfg.region}:{aws.account}:{api_id}/*/*")
+    aws.apigateway.create_deployment(restApiId=api_id, stageName=STAGE, description="bootstrap")
+    aws.apigateway.update_stage(restApiId=api_id, stageName=STAGE, patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(cfg.throttle_rate)},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(cfg.throttle_burst)},
+    ])
+    return api_id
+
+
+def api_url(cfg: StackConfig, api_id: str) -> str:
+    if cfg.endpoint_url:
+        return f"{cfg.endpoint_url.rstrip('/')}/_aws/execute-api/{api_id}/{STAGE}"
+    return f"https://{api_id}.execute-api.{cfg.region}.amazonaws.com/{STAGE}"
+
+
+# --- the whole stack ---------------------------------------------------------
+
+def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print) -> dict:
+    aws = Aws(cfg)
+    steps = 7
+    step = iter(range(1, steps + 1))
+    log(f"[{next(step)}/{steps}] buckets {cfg.upload_bucket}, {cfg.processed_bucket}")
+    ensure_bucket(aws, cfg, cfg.upload_bucket)
+    ensure_bucket(aws, cfg, cfg.processed_bucket)
+    ensure_upload_cors(aws, cfg)
+    log(f"[{next(step)}/{steps}] table {cfg.table}")
+    ensure_table(aws, cfg)
+    log(f"[{next(step)}/{steps}] roles")
+    policies = function_policies(cfg, aws.account)
+    roles = {role: ensure_role(aws, cfg, role, policies[role]) for role in ("api", "processor")}
+    log(f"[{next(step)}/{steps}] function {cfg.function('api')}")
+    api_arn = ensure_function(aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", 512, 15)
+    log(f"[{next(step)}/{steps}] function {cfg.function('processor')}")
+    processor_arn = ensure_function(aws, cfg, "processor", roles["processor"], zip_path,
+                                    "handlers.processor.handler", 1536, 60)
+    log(f"[{next(step)}/{steps}] S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}")
+    ensure_upload_notification(aws, cfg, processor_arn)
+    log(f"[{next(step)}/{steps}] REST API {cfg.api_name}, stage {STAGE}")
+    api_id = ensure_rest_api(aws, cfg, api_arn)
+    return {
+        "target": cfg.target,
+        "region": cfg.region,
+        "endpointUrl": cfg.endpoint_url,
+        "apiId": api_id,
+        "apiUrl": api_url(cfg, api_id),
+        "uploadBucket": cfg.upload_bucket,
+        "processedBucket": cfg.processed_bucket,
+        "table": cfg.table,
+        "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
+    }
+
+
+def _empty_bucket(aws: Aws, bucket: str) -> None:
+    for page in aws.s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                   for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if objects:
+            aws.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    for page in aws.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if objects:
+            aws.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
+    aws = Aws(cfg)
+    for a in (a for page in aws.apigateway.get_paginator("get_rest_apis").paginate() for a in page["items"]):
+        if a["name"] == cfg.api_name:
+            log(f"deleting REST API {a['id']}")
+            aws.apigateway.delete_rest_api(restApiId=a["id"])
+    for role in ("api", "processor"):
+        name = cfg.function(role)
+        try:
+            aws.lambda_.delete_function(FunctionName=name)
+            log(f"deleted function {name}")
+        except aws.lambda_.exceptions.ResourceNotFoundException:
+            pass
+        role_name = f"{name}-role"
+        try:
+            for policy in aws.iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+                aws.iam.delete_role_policy(RoleName=role_name, PolicyName=policy)
+            aws.iam.delete_role(RoleName=role_name)
+            log(f"deleted role {role_name}")
+        except aws.iam.exceptions.NoSuchEntityException:
+            pass
+    try:
+        aws.dynamodb.delete_table(TableName=cfg.table)
+        aws.dynamodb.get_waiter("table_not_exists").wait(TableName=cfg.table)
+        log(f"deleted table {cfg.table}")
+    except aws.dynamodb.exceptions.ResourceNotFoundException:
+        pass
+    for bucket in (cfg.upload_bucket, cfg.processed_bucket):
+        try:
+            _empty_bucket(aws, bucket)
+            aws.s3.delete_bucket(Bucket=bucket)
+            log(f"deleted bucket {bucket}")
+        except ClientError as exc:
+            if _code(exc) not in ("NoSuchBucket", "404"):
+                raise

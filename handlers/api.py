@@ -1,0 +1,222 @@
+"""The API Lambda, behind API Gateway (REST, Lambda proxy integration).
+
+Routing, CORS and preflight come from Powertools' APIGatewayRestResolver. Routes
+parse and validate, call the records and S3, and raise `handlers.errors.ApiError`;
+`_api_error` is the one place an error becomes a response.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+import time
+import unicodedata
+import uuid
+from functools import lru_cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from handlers import errors
+from handlers.clients import Clients, make_clients
+from handlers.config import Settings
+from handlers.imaging import ACCEPTED_CONTENT_TYPES
+from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, hash_token, upload_key
+
+logger = Logger(service="imagepipe-api")
+
+MAX_FILENAME_CHARS = 200
+DEFAULT_PAGE, MAX_PAGE = 24, 100
+# Method sets per route, for telling 405 from 404 (Powertools answers 404 for both).
+ROUTE_METHODS = [
+    (re.compile(r"^/uploads/?$"), {"POST"}),
+    (re.compile(r"^/images/?$"), {"GET"}),
+    (re.compile(r"^/images/[^/]+/?$"), {"GET", "DELETE"}),
+]
+
+
+def clean_filename(raw: str) -> str:
+    """The user's file name as data: no control characters or path separators, capped."""
+    name = unicodedata.normalize("NFC", raw)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"[\\/]+", "_", name).strip().strip(".")
+    return name[:MAX_FILENAME_CHARS] or "image"
+
+
+def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    origins = list(settings.allowed_origins)
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=["Content-Type", "X-Delete-Token"],
+        max_age=600,
+    )
+    app = APIGatewayRestResolver(cors=cors)
+
+    def json_response(status: int, body) -> Response:
+        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+    def public_image(record: dict) -> dict:
+        renditions = {}
+        for name, r in (record.get("renditions") or {}).items():
+            url = clients.s3_public.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": settings.processed_bucket,
+                    "Key": r["key"],
+                    "ResponseContentType": r["contentType"],
+                    "ResponseContentDisposition": "inline",
+                },
+                ExpiresIn=settings.rendition_url_seconds,
+            )
+            renditions[name] = {k: r[k] for k in ("width", "height", "bytes", "contentType")} | {"url": url}
+        return {
+            "id": record["id"],
+            "filename": record.get("filename", ""),
+            "status": record.get("status", "pending"),
+            "contentType": record.get("contentType"),
+            "bytes": record.get("bytes"),
+            "width": record.get("width"),
+            "height": record.get("height"),
+            "format": record.get("format"),
+            "frames": record.get("frames"),
+            "hasAlpha": record.get("hasAlpha"),
+            "createdAt": record.get("createdAt"),
+            "updatedAt": record.get("updatedAt"),
+            "renditions": renditions,
+            "error": record.get("error"),
+        }
+
+    def find(image_id: str) -> dict:
+        record = records.get(image_id) if ID_PATTERN.match(image_id) else None
+        if record is None:
+            raise errors.NotFound(f"No image {image_id!r}.")
+        return record
+
+    @app.post("/uploads")
+    def create_upload():
+        try:
+            body = json.loads(app.current_event.body or "")
+        except (ValueError, TypeError):
+            raise errors.InvalidRequest("The body must be JSON.") from None
+        if not isinstance(body, dict):
+            raise errors.InvalidRequest("The body must be a JSON object.")
+        filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
+        if not isinstance(filename, str) or not filename.strip():
+            raise errors.InvalidRequest("'filename' must be a non-empty string.")
+        if not isinstance(content_type, str) or not content_type:
+            raise errors.InvalidRequest("'contentType' must be a string such as 'image/jpeg'.")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise errors.InvalidRequest("'size' must be a positive integer (bytes).")
+        content_type = content_type.strip().lower()
+        if content_type not in ACCEPTED_CONTENT_TYPES:
+            raise errors.UnsupportedType(
+                f"{content_type!r} is not accepted; send JPEG, PNG, WebP, GIF, AVIF or HEIC/HEIF."
+            )
+        max_bytes = settings.limits.max_bytes
+        if size > max_bytes:
+            raise errors.TooLarge(f"The file is {size} bytes; the limit is {max_bytes}.")
+
+        image_id = uuid.uuid4().hex
+        key = upload_key(image_id)
+        delete_token = secrets.token_urlsafe(32)
+        expires_at = int(time.time()) + settings.upload_expiry_seconds
+        # The policy is the enforcement: exact key, exact type, size range, short expiry.
+        post = clients.s3_public.generate_presigned_post(
+            Bucket=settings.upload_bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=settings.upload_expiry_seconds,
+        )
+        records.create_pending(
+            image_id,
+            clean_filename(filename),
+            content_type,
+            size,
+            hash_token(delete_token),
+            expires_at=expires_at + settings.pending_ttl_seconds,
+        )
+        logger.info("upload presigned", extra={"image_id": image_id, "content_type": content_type, "size": size})
+        return json_response(
+            201,
+            {
+                "id": image_id,
+                "upload": {"url": post["url"], "fields": post["fields"]},
+                "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
+                "maxBytes": max_bytes,
+                "deleteToken": delete_token,
+            },
+        )
+
+    @app.get("/images")
+    def list_images():
+        raw_limit = app.current_event.get_query_string_value("limit", str(DEFAULT_PAGE))
+        if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
+            raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
+        cursor = app.current_event.get_query_string_value("cursor") or None
+        try:
+            items, next_cursor = records.list(int(raw_limit), cursor)
+        except InvalidCursor as exc:
+            raise errors.InvalidRequest(str(exc)) from None
+        return json_response(200, {"items": [public_image(i) for i in items], "nextCursor": next_cursor})
+
+    @app.get("/images/<image_id>")
+    def get_image(image_id: str):
+        return json_response(200, public_image(find(image_id)))
+
+    @app.delete("/images/<image_id>")
+    def delete_image(image_id: str):
+        record = find(image_id)
+        token = app.current_event.get_header_value("X-Delete-Token", default_value="", case_sensitive=False)
+        expected = record.get("deleteTokenHash")
+        if not token or not expected or not hmac.compare_digest(hash_token(token), expected):
+            raise errors.Forbidden("A valid X-Delete-Token header is required to delete this image.")
+        keys = [{"Key": r["key"]} for r in (record.get("renditions") or {}).values()]
+        if keys:
+            clients.s3.delete_objects(Bucket=settings.processed_bucket, Delete={"Objects": keys, "Quiet": True})
+        clients.s3.delete_object(Bucket=settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
+        records.delete(image_id)
+        logger.info("image deleted", extra={"image_id": image_id})
+        return Response(status_code=204, content_type=None, body="")
+
+    @app.not_found
+    def unknown_route(_: NotFoundError):
+        path, method = app.current_event.path, app.current_event.http_method
+        for pattern, methods in ROUTE_METHODS:
+            if pattern.match(path) and method not in methods:
+                return _api_error(errors.MethodNotAllowed(f"{method} is not allowed on {path}."), allow=methods)
+        return _api_error(errors.NotFound(f"No route {method} {path}."))
+
+    @app.exception_handler(errors.ApiError)
+    def api_error(exc: errors.ApiError):
+        return _api_error(exc)
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception):
+        logger.exception("unhandled error")
+        return _api_error(errors.ApiError("Something went wrong on our side; try again."))
+
+    return app
+
+
+def _api_error(exc: errors.ApiError, allow: set[str] | None = None) -> Response:
+    headers = {"Allow": ", ".join(sorted(allow))} if allow else None
+    return Response(
+        status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=json.dumps(exc.body()), headers=headers
+    )
+
+
+@lru_cache(maxsize=1)
+def _app() -> APIGatewayRestResolver:
+    # Built on the first request and kept for the life of the execution environment.
+    settings = Settings.from_env()
+    return build_app(settings, make_clients(settings))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event, context):
+    return _app().resolve(event, context)

@@ -1,0 +1,34 @@
+"""The one place AWS clients are built. Handlers receive them; tests pass their own."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from handlers.config import Settings
+
+
+@dataclass(frozen=True)
+class Clients:
+    s3: Any
+    dynamodb: Any
+    # Signs the URLs handed to browsers: same credentials, the endpoint browsers can reach.
+    s3_public: Any
+
+
+def make_clients(settings: Settings, session: boto3.session.Session | None = None) -> Clients:
+    session = session or boto3.session.Session(region_name=settings.region)
+    s3_config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        signature_version="s3v4",
+        # Emulators answer on one host name; AWS wants virtual-hosted style.
+        s3={"addressing_style": "path" if settings.endpoint_url else "virtual"},
+    )
+    common = Config(retries={"mode": "standard", "max_attempts": 5})
+    s3 = session.client("s3", endpoint_url=settings.endpoint_url, config=s3_config)
+    public = settings.public_s3_endpoint
+    s3_public = session.client("s3", endpoint_url=public, config=s3_config) if public else s3
+    dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=common)
+    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public)

@@ -1,0 +1,56 @@
+"""Configuration from environment variables, read once into a frozen dataclass."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from handlers.imaging import Limits
+
+MIB = 1024 * 1024
+MAX_UPLOAD_EXPIRY_SECONDS = 15 * 60  # a presigned POST never lives longer than this
+
+
+def _int(env: dict, name: str, default: int, lo: int = 1, hi: int | None = None) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    value = int(raw)
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name}={value} is outside {lo}..{hi}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    upload_bucket: str = ""
+    processed_bucket: str = ""
+    table_name: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # AWS_ENDPOINT_URL: an emulator; None on AWS
+    public_s3_endpoint: str | None = None  # where browsers reach S3, if not endpoint_url
+    allowed_origins: tuple[str, ...] = ("*",)
+    upload_expiry_seconds: int = 300
+    rendition_url_seconds: int = 900
+    pending_ttl_seconds: int = 24 * 3600
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        origins = tuple(o.strip() for o in env.get("ALLOWED_ORIGINS", "*").split(",") if o.strip())
+        return cls(
+            upload_bucket=env.get("UPLOAD_BUCKET", ""),
+            processed_bucket=env.get("PROCESSED_BUCKET", ""),
+            table_name=env.get("TABLE_NAME", ""),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            public_s3_endpoint=env.get("PUBLIC_S3_ENDPOINT") or None,
+            allowed_origins=origins or ("*",),
+            upload_expiry_seconds=_int(env, "UPLOAD_EXPIRY_SECONDS", 300, hi=MAX_UPLOAD_EXPIRY_SECONDS),
+            rendition_url_seconds=_int(env, "RENDITION_URL_SECONDS", 900, hi=7 * 24 * 3600),
+            pending_ttl_seconds=_int(env, "PENDING_TTL_SECONDS", 24 * 3600),
+            limits=Limits(
+                max_pixels=_int(env, "MAX_PIXELS", 100_000_000),
+                max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),
+            ),
+        )

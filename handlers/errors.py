@@ -1,0 +1,42 @@
+"""One typed error family for the API: an HTTP status and a stable code.
+
+Routes raise these; `handlers.api` maps them to a JSON response in one place:
+`{"error": {"code": ..., "message": ...}}`.
+"""
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidRequest(ApiError):
+    status, code = 400, "invalid_request"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+
+
+class TooLarge(ApiError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedType(ApiError):
+    status, code = 415, "unsupported_type"

@@ -1,0 +1,313 @@
+"""The image core: bytes in, renditions out. Knows Pillow, nothing of AWS.
+
+`make_renditions` is what the processor Lambda runs for every upload, and what
+`python -m handlers.imaging FILE... --out DIR` runs on local files.
+
+Speed comes from decoding once at reduced scale: `Image.draft` lets the JPEG
+decoder produce the image at 1/2, 1/4 or 1/8 scale directly (DCT scaling), sized
+towards the preview's aspect-correct target; one resize brings it to the preview;
+the thumbnail is derived from the preview, never from the source again. EXIF
+orientation is applied to the small image, where a transpose costs nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+try:  # HEIC/HEIF (iPhone photos): pillow-heif registers a decoder with Pillow.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    _HEIF_FORMATS = ["HEIF"]
+except ImportError:  # pragma: no cover - the zip and the dev venv both carry it
+    _HEIF_FORMATS = []
+
+# Only raster formats users send. Restricting Pillow's identification to these keeps
+# EPS, PDF, SVG-ish, ICO, TIFF and the rest of Pillow's decoders out of reach.
+DECODERS = ["JPEG", "MPO", "PNG", "WEBP", "GIF", "AVIF", *_HEIF_FORMATS]
+
+# Content types the API accepts for upload; the processor still decides by content.
+ACCEPTED_CONTENT_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic", "image/heif"}
+)
+
+FORMAT_CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "HEIF": "image/heif",
+}
+
+# EXIF orientation tag value -> the transpose that makes the image upright.
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_ORIENTATION = 0x0112
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int = 100_000_000
+    max_bytes: int = 25 * 1024 * 1024
+    preview_side: int = 1024
+    thumbnail_side: int = 256
+    jpeg_quality: int = 82
+    webp_quality: int = 82
+
+
+class ImageRejected(Exception):
+    """The input is not something we can turn into renditions; `code` is stable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+    content_type: str
+
+    @property
+    def extension(self) -> str:
+        return {"image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}[self.content_type]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What we learned about the source, and the renditions made from it."""
+
+    format: str
+    content_type: str
+    width: int  # oriented: as a person sees it
+    height: int
+    frames: int
+    has_alpha: bool
+    colour: str  # "srgb" (converted from an embedded ICC profile) or "assumed-srgb"
+    renditions: dict[str, Rendition]
+
+
+def make_renditions(data: bytes, limits: Limits = Limits()) -> Processed:
+    """Validate `data` by its content and make the `preview` and `thumbnail` renditions."""
+    if not data:
+        raise ImageRejected("empty", "The file is empty.")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
+    image = _open(data, limits)
+    try:
+        return _render(image, limits)
+    finally:
+        image.close()
+
+
+def _open(data: bytes, limits: Limits) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit below is the one that counts; Pillow's warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=DECODERS)
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", f"The image has too many pixels ({exc}).") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageRejected(
+            "not_an_image", "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, AVIF, HEIC)."
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected("corrupt", f"The image header could not be read: {exc}") from exc
+    # Checked from the header, before a single pixel is decoded.
+    pixels = image.width * image.height
+    if pixels > limits.max_pixels:
+        image.close()
+        raise ImageRejected(
+            "too_many_pixels",
+            f"The image is {image.width}x{image.height} ({pixels} pixels); the limit is {limits.max_pixels}.",
+        )
+    if image.width < 1 or image.height < 1:
+        image.close()
+        raise ImageRejected("corrupt", "The image has no pixels.")
+    return image
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # malformed EXIF must not sink an otherwise good photo
+        return 1
+    return value if value in _ORIENTATION_TRANSPOSE else 1
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def _fit(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size that fits `side` on the longest edge, keeping the aspect ratio; never upscaled."""
+    longest = max(width, height)
+    if longest <= side:
+        return width, height
+    scale = side / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _render(image: Image.Image, limits: Limits) -> Processed:
+    source_format = image.format or "UNKNOWN"
+    frames = getattr(image, "n_frames", 1)
+    orientation = _orientation(image)
+    icc_profile = image.info.get("icc_profile")
+    has_alpha = _has_alpha(image)
+    stored_w, stored_h = image.size
+    preview_size = _fit(stored_w, stored_h, limits.preview_side)
+
+    if source_format in ("JPEG", "MPO"):
+        # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
+        image.draft(image.mode, preview_size)
+    try:
+        image.load()
+    except OSError as exc:
+        code = "truncated" if "truncated" in str(exc) else "corrupt"
+        raise ImageRejected(code, f"The image data could not be decoded: {exc}") from exc
+    except (SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejected("corrupt", f"The image data could not be decoded: {exc}") from exc
+
+    working = _to_display_mode(image, has_alpha)
+    if working.size != preview_size:
+        working = working.resize(preview_size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    colour = "assumed-srgb"
+    if icc_profile:
+        working, colour = _to_srgb(working, icc_profile)
+    if working.mode == "CMYK":
+        working = working.convert("RGB")
+    if orientation != 1:
+        working = working.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    working.info = {}  # renditions carry no EXIF, GPS, XMP, ICC or comments
+
+    thumbnail = working.resize(
+        _fit(working.width, working.height, limits.thumbnail_side), Image.Resampling.BICUBIC, reducing_gap=2.0
+    ) if max(working.size) > limits.thumbnail_side else working
+
+    oriented_w, oriented_h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
+    return Processed(
+        format=source_format,
+        content_type=FORMAT_CONTENT_TYPES.get(source_format, "application/octet-stream"),
+        width=oriented_w,
+        height=oriented_h,
+        frames=frames,
+        has_alpha=has_alpha,
+        colour=colour,
+        renditions={
+            "preview": _encode("preview", working, has_alpha, limits),
+            "thumbnail": _encode("thumbnail", thumbnail, has_alpha, limits),
+        },
+    )
+
+
+def _to_display_mode(image: Image.Image, has_alpha: bool) -> Image.Image:
+    """RGB for opaque sources, RGBA for transparent ones (first frame of animations)."""
+    target = "RGBA" if has_alpha else "RGB"
+    if image.mode == target:
+        return image
+    if image.mode == "CMYK":
+        return image  # converted through its ICC profile, or plainly, in _to_srgb / below
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits rather than clip.
+        image = image.point(lambda v: v / 256).convert("L")
+    return image.convert(target)
+
+
+def _to_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, str]:
+    """Convert from the embedded profile (Display P3 from phones, CMYK press profiles) to sRGB."""
+    output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=output_mode)
+        return converted, "srgb"
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        # A broken profile: fall back to the plain conversion rather than failing the photo.
+        return image, "assumed-srgb"
+
+
+def _encode(name: str, image: Image.Image, has_alpha: bool, limits: Limits) -> Rendition:
+    buffer = io.BytesIO()
+    if has_alpha:
+        image.save(buffer, "WEBP", quality=limits.webp_quality, method=4)
+        content_type = "image/webp"
+    else:
+        image.save(buffer, "JPEG", quality=limits.jpeg_quality, optimize=False, progressive=False)
+        content_type = "image/jpeg"
+    return Rendition(name, buffer.getvalue(), image.width, image.height, content_type)
+
+
+def describe(result: Processed) -> dict:
+    """A JSON-friendly summary, the same shape the record stores."""
+    return {
+        "format": result.format,
+        "width": result.width,
+        "height": result.height,
+        "frames": result.frames,
+        "hasAlpha": result.has_alpha,
+        "colour": result.colour,
+        "renditions": {
+            name: {
+                "width": r.width,
+                "height": r.height,
+                "bytes": len(r.data),
+                "contentType": r.content_type,
+            }
+            for name, r in result.renditions.items()
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m handlers.imaging FILE... --out DIR`: what the processor would do, locally."""
+    parser = argparse.ArgumentParser(prog="python -m handlers.imaging", description=main.__doc__)
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="folder for the renditions")
+    args = parser.parse_args(argv)
+    from handlers.config import Settings  # same limits as the Lambda, from the same env vars
+
+    limits = Settings.from_env().limits
+    args.out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in args.files:
+        line: dict = {"file": str(path)}
+        try:
+            result = make_renditions(path.read_bytes(), limits)
+        except ImageRejected as exc:
+            failures += 1
+            line.update(status="failed", error={"code": exc.code, "message": exc.message})
+        except OSError as exc:
+            failures += 1
+            line.update(status="failed", error={"code": "unreadable", "message": str(exc)})
+        else:
+            for rendition in result.renditions.values():
+                (args.out / f"{path.stem}.{rendition.name}.{rendition.extension}").write_bytes(rendition.data)
+            line.update(status="processed", **describe(result))
+        print(json.dumps(line), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Image records in DynamoDB.
+
+Table: partition key `id`. Listing newest-first is a Query on the `byCreated` index
+(partition `listPk`, a constant, sort `createdKey` = "<createdAt>#<id>"), never a Scan.
+Pending records carry `expiresAt` (epoch seconds, the table's TTL attribute) so that
+uploads that never arrive expire on their own; processing removes it.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+LIST_INDEX = "byCreated"
+LIST_PARTITION = "IMAGE"
+UPLOAD_PREFIX = "uploads/"
+ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+_UPLOAD_KEY = re.compile(r"^uploads/([0-9a-f]{32})$")
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def upload_key(image_id: str) -> str:
+    return f"{UPLOAD_PREFIX}{image_id}"
+
+
+def image_id_for_key(key: str) -> str:
+    """The record id for an object key: ours for keys the API issued, a stable hash otherwise."""
+    match = _UPLOAD_KEY.match(key)
+    if match:
+        return match.group(1)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _to_item(values: dict) -> dict:
+    return {k: _serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: dict) -> dict:
+    return {k: _plain(_deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; records only hold integers."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def encode_cursor(key: dict | None) -> str | None:
+    if not key:
+        return None
+    plain = {k: _deserialize(v) for k, v in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        plain = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("cursor is not one this API issued") from exc
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != {"id", "listPk", "createdKey"}
+        or not all(isinstance(v, str) for v in plain.values())
+        or plain["listPk"] != LIST_PARTITION
+    ):
+        raise InvalidCursor("cursor is not one this API issued")
+    return {k: _serialize(v) for k, v in plain.items()}
+
+
+class ImageRecords:
+    def __init__(self, dynamodb, table_name: str):
+        self._db = dynamodb
+        self._table = table_name
+
+    def create_pending(
+        self, image_id: str, filename: str, content_type: str, size: int, token_hash: str, expires_at: int
+    ) -> dict:
+        now = now_iso()
+        record = {
+            "id": image_id,
+            "listPk": LIST_PARTITION,
+            "createdKey": f"{now}#{image_id}",
+            "filename": filename,
+            "status": "pending",
+            "contentType": content_type,
+            "bytes": size,
+            "createdAt": now,
+            "updatedAt": now,
+            "deleteTokenHash": token_hash,
+            "expiresAt": expires_at,
+        }
+        self._db.put_item(
+            TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)"
+        )
+        return record
+
+    def get(self, image_id: str) -> dict | None:
+        item = self._db.get_item(TableName=self._table, Key={"id": _serialize(image_id)}, ConsistentRead=True).get(
+            "Item"
+        )
+        return _from_item(item) if item else None
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        params = {
+            "TableName": self._table,
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "listPk = :p",
+            "ExpressionAttributeValues": {":p": _serialize(LIST_PARTITION)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = decode_cursor(cursor)
+        page = self._db.query(**params)
+        return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+
+    def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str) -> dict | None:
+        """Mark the record `processing` (creating it for objects put directly into the bucket).
+
+        Returns None when this very object (same ETag) is already processed: a duplicate event.
+        """
+        now = now_iso()
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key={"id": _serialize(image_id)},
+                UpdateExpression=(
+                    "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
+                    " filename = if_not_exists(filename, :fn), createdAt = if_not_exists(createdAt, :now),"
+                    " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck)"
+                    " REMOVE expiresAt, #e"
+                ),
+                ConditionExpression="attribute_not_exists(id) OR NOT (#s = :processed AND sourceEtag = :etag)",
+                ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"},
+                ExpressionAttributeValues=_to_item(
+                    {
+                        ":processing": "processing",
+                        ":processed": "processed",
+                        ":now": now,
+                        ":key": key,
+                        ":etag": etag,
+                        ":size": size,
+                        ":fn": filename,
+                        ":lp": LIST_PARTITION,
+                        ":ck": f"{now}#{image_id}",
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return _from_item(result["Attributes"])
+
+    def mark_processed(self, image_id: str, details: dict) -> None:
+        values = {":processed": "processed", ":now": now_iso()}
+        names = {"#s": "status", "#e": "error"}
+        sets = ["#s = :processed", "updatedAt = :now"]
+        for i, (name, value) in enumerate(details.items()):  # names via placeholders: many are reserved words
+            sets.append(f"#n{i} = :v{i}")
+            names[f"#n{i}"] = name
+            values[f":v{i}"] = value
+        self._db.update_item(
+            TableName=self._table,
+            Key={"id": _serialize(image_id)},
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_to_item(values),
+        )
+
+    def mark_failed(self, image_id: str, code: str, message: str) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"id": _serialize(image_id)},
+            UpdateExpression="SET #s = :failed, updatedAt = :now, #e = :err REMOVE renditions",
+            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeValues=_to_item(
+                {":failed": "failed", ":now": now_iso(), ":err": {"code": code, "message": message[:500]}}
+            ),
+        )
+
+    def delete(self, image_id: str) -> None:
+        self._db.delete_item(TableName=self._table, Key={"id": _serialize(image_id)})
