@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         zip_path = build_zip(lambda_platform(args.target), build, log)
         outputs = deploy(cfg, zip_path, log)
         outputs["siteUrl"] = os.environ.get("SITE_URL", cfg.site_origins[0])
+        outputs["maxUploadBytes"] = int(os.environ.get("MAX_UPLOAD_BYTES") or 25 * 1024 * 1024)
         state_dir().mkdir(parents=True, exist_ok=True)
         outputs_path().write_text(json.dumps(outputs, indent=2) + "\n")
         print(json.dumps(outputs, indent=2))

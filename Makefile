@@ -1,0 +1,60 @@
+# imagepipe: a serverless image pipeline, developed and tested on one machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EMULATOR_VENV := .venv-emulator
+TARGET ?= embedded
+PYTEST_ARGS ?=
+
+.PHONY: help up down status test test-unit test-integration bench deploy deploy-aws destroy-aws venv emulator-venv clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	@echo "creating $(VENV) (project tools: boto3, Pillow, Flask, pytest, ...)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(EMULATOR_VENV)/.installed: requirements-emulator.txt
+	@echo "creating $(EMULATOR_VENV) (the MiniStack emulator, in its own virtualenv)"
+	@test -x $(EMULATOR_VENV)/bin/python || $(PYTHON) -m venv $(EMULATOR_VENV)
+	@$(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create .venv with the project's pinned tools
+
+emulator-venv: $(EMULATOR_VENV)/.installed ## Create .venv-emulator with the pinned MiniStack
+
+up: venv emulator-venv ## Start the emulator and the devserver, deploy the stack, print the URLs
+	@$(PY) -m bootstrap.local up
+
+down: venv ## Stop the devserver and the emulator (state is kept in .stack/)
+	@$(PY) -m bootstrap.local down
+
+status: venv ## Say what is running
+	@$(PY) -m bootstrap.local status
+
+test: venv emulator-venv ## Run every test (unit, integration against the emulator, browser)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv ## Run the fast unit tests only
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: venv ## Benchmark the image pipeline against naive Pillow and the decode floor
+	@$(PY) -m tests.bench.imaging
+
+deploy: venv emulator-venv ## Deploy the stack to TARGET (embedded|localstack|aws) without starting anything
+	@$(PY) -m bootstrap deploy --target $(TARGET)
+
+deploy-aws: venv ## Deploy to real AWS (uses your AWS profile and region)
+	@$(PY) -m bootstrap deploy --target aws
+
+destroy-aws: venv ## Remove everything deploy-aws made
+	@$(PY) -m bootstrap destroy --target aws
+
+clean: down ## Stop everything and forget the local state (.stack/)
+	rm -rf .stack

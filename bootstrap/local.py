@@ -1,0 +1,203 @@
+"""The embedded target's processes: the MiniStack emulator and the devserver.
+
+python -m bootstrap.local up     start what is not running, deploy, wait until it answers
+python -m bootstrap.local down   stop both (the emulator saves its state on the way out)
+python -m bootstrap.local status
+
+The emulator runs from its own virtualenv (.venv-emulator: MiniStack pins botocore),
+bound to 127.0.0.1 only, with its state under .stack/emulator so the gallery survives
+`make down` / `make up`. Tests use the same functions with a free port and a temp folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootstrap.package import ROOT
+
+EMULATOR_PYTHON = Path(os.environ.get("EMULATOR_PYTHON", ROOT / ".venv-emulator" / "bin" / "python"))
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    pid_file: Path
+    log_file: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status < 500
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until(url: str, seconds: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if answers(url):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before answering")
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not answer at {url} within {seconds:.0f} s")
+
+
+def emulator_env(port: int, state: Path) -> dict:
+    return {
+        **os.environ,
+        "GATEWAY_PORT": str(port),
+        "BIND_HOST": "127.0.0.1",  # otherwise it listens on every interface
+        "IOT_MTLS_ENABLED": "0",  # otherwise it also opens 8883
+        "PERSIST_STATE": "1",
+        "STATE_DIR": str(state),
+        "S3_PERSIST": "1",
+        "S3_DATA_DIR": str(state / "s3"),
+        "LOG_LEVEL": os.environ.get("EMULATOR_LOG_LEVEL", "INFO"),
+        "MINISTACK_REGION": "us-east-1",
+    }
+
+
+def start_emulator(port: int, state: Path, log_file: Path) -> subprocess.Popen:
+    """Start MiniStack in the background and return once it answers."""
+    if not EMULATOR_PYTHON.exists():
+        raise RuntimeError(f"{EMULATOR_PYTHON} is missing: run `make emulator-venv`")
+    state.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [str(EMULATOR_PYTHON), "-m", "ministack"],
+        env=emulator_env(port, state),
+        stdout=log_file.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: stopping it stops its Lambda workers too
+        cwd=state,
+    )
+    wait_until(f"http://127.0.0.1:{port}/_ministack/health", 60, "the emulator", proc)
+    return proc
+
+
+def stop_pid(pid: int, seconds: float = 20) -> None:
+    """SIGTERM the process group (the emulator saves state on SIGTERM), then SIGKILL if it lingers."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        try:  # reap it if it is our child
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def start_devserver(port: int, state: Path, log_file: Path, python: str = sys.executable) -> subprocess.Popen:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [python, "-m", "devserver", "--port", str(port)],
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state)},
+        stdout=log_file.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    wait_until(f"http://127.0.0.1:{port}/healthz", 30, "the devserver", proc)
+    return proc
+
+
+# --- make up / make down ---------------------------------------------------
+
+STATE = Path(os.environ.get("IMAGEPIPE_STATE_DIR", ROOT / ".stack"))
+EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
+SITE_PORT = int(os.environ.get("DEVSERVER_PORT", "8080"))
+
+
+def _pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def up() -> int:
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    emulator_url = f"http://127.0.0.1:{EMULATOR_PORT}"
+    if answers(f"{emulator_url}/_ministack/health"):
+        log(f"emulator: already answering on {emulator_url}")
+    else:
+        log(f"emulator: starting MiniStack on {emulator_url} (state in {STATE / 'emulator'})")
+        proc = start_emulator(EMULATOR_PORT, STATE / "emulator", STATE / "logs" / "emulator.log")
+        (STATE / "emulator.pid").write_text(str(proc.pid))
+    env = {**os.environ, "AWS_ENDPOINT_URL": emulator_url, "SITE_URL": f"http://127.0.0.1:{SITE_PORT}",
+           "IMAGEPIPE_STATE_DIR": str(STATE)}
+    log("stack: deploying (idempotent)")
+    subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    site = f"http://127.0.0.1:{SITE_PORT}"
+    if answers(f"{site}/healthz"):
+        log(f"devserver: already answering on {site}")
+    else:
+        log(f"devserver: starting on {site}")
+        proc = start_devserver(SITE_PORT, STATE, STATE / "logs" / "devserver.log")
+        (STATE / "devserver.pid").write_text(str(proc.pid))
+    outputs = json.loads((STATE / "outputs.json").read_text())
+    log("")
+    log(f"  Site:  {site}/")
+    log(f"  API:   {outputs['apiUrl']}")
+    log(f"  AWS endpoint (emulator): {emulator_url}")
+    log("  Stop with `make down`; logs in .stack/logs/.")
+    return 0
+
+
+def down() -> int:
+    for name in ("devserver", "emulator"):
+        pid_file = STATE / f"{name}.pid"
+        pid = _pid(pid_file)
+        if pid:
+            print(f"{name}: stopping (pid {pid})", flush=True)
+            stop_pid(pid)
+        else:
+            print(f"{name}: not running", flush=True)
+        pid_file.unlink(missing_ok=True)
+    return 0
+
+
+def status() -> int:
+    for name in ("devserver", "emulator"):
+        pid = _pid(STATE / f"{name}.pid")
+        print(f"{name}: {'running, pid %d' % pid if pid else 'stopped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "status"
+    sys.exit({"up": up, "down": down, "status": status}[command]())
