@@ -29,9 +29,9 @@ try:  # HEIC/HEIF (iPhone photos): pillow-heif registers a decoder with Pillow.
 except ImportError:  # pragma: no cover - the zip and the dev venv both carry it
     _HEIF_FORMATS = []
 
-# Only raster formats users send. Restricting Pillow's identification to these keeps
+# Only raster formats users send (the JPEG decoder also yields MPO). Restricting Pillow's identification to these keeps
 # EPS, PDF, SVG-ish, ICO, TIFF and the rest of Pillow's decoders out of reach.
-DECODERS = ["JPEG", "MPO", "PNG", "WEBP", "GIF", "AVIF", *_HEIF_FORMATS]
+DECODERS = ["JPEG", "PNG", "WEBP", "GIF", "AVIF", *_HEIF_FORMATS]
 
 # Content types the API accepts for upload; the processor still decides by content.
 ACCEPTED_CONTENT_TYPES = frozenset(
@@ -173,23 +173,25 @@ def _fit(width: int, height: int, side: int) -> tuple[int, int]:
 
 def _render(image: Image.Image, limits: Limits) -> Processed:
     source_format = image.format or "UNKNOWN"
-    frames = getattr(image, "n_frames", 1)
-    orientation = _orientation(image)
-    icc_profile = image.info.get("icc_profile")
-    has_alpha = _has_alpha(image)
     stored_w, stored_h = image.size
     preview_size = _fit(stored_w, stored_h, limits.preview_side)
-
-    if source_format in ("JPEG", "MPO"):
-        # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
-        image.draft(image.mode, preview_size)
     try:
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            image.seek(0)  # counting frames moved to the last one; renditions show the first
+        if source_format in ("JPEG", "MPO"):
+            # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
+            image.draft(image.mode, preview_size)
         image.load()
     except OSError as exc:
         code = "truncated" if "truncated" in str(exc) else "corrupt"
         raise ImageRejected(code, f"The image data could not be decoded: {exc}") from exc
-    except (SyntaxError, ValueError, EOFError) as exc:
+    except (SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageRejected("corrupt", f"The image data could not be decoded: {exc}") from exc
+    # Read after decoding: for some formats reading EXIF decodes, and must fail loudly above.
+    orientation = _orientation(image)
+    icc_profile = image.info.get("icc_profile")
+    has_alpha = _has_alpha(image)
 
     working = _to_display_mode(image, has_alpha)
     if working.size != preview_size:

