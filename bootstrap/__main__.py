@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     cfg = config_for(args.target)
-    build = state_dir() / "build"
+    # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
+    build = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
     if args.command == "package":
         zip_path = build_zip(lambda_platform(args.target), build, log)
         if args.out:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
@@ -44,7 +45,10 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     try:
         if obj.size > settings.limits.max_bytes:
             raise ImageRejected("too_large", f"The file is larger than {settings.limits.max_bytes} bytes.")
-        data = clients.s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
+        try:
+            data = clients.s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
+        except clients.s3.exceptions.NoSuchKey:
+            raise ImageRejected("missing", "The uploaded file no longer exists.") from None
         result = make_renditions(data, settings.limits)
     except ImageRejected as exc:
         records.mark_failed(image_id, exc.code, exc.message)
@@ -94,7 +98,9 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
     errors: list[Exception] = []
     for record in S3Event(event).records:
         s3 = record.s3
-        obj = UploadedObject(s3.bucket.name, s3.get_object.key, s3.get_object.size or 0, s3.get_object.etag or "")
+        # Keys arrive URL-encoded in S3 events ("beach day.jpg" -> "beach+day.jpg").
+        key = unquote_plus(s3.get_object.key)
+        obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, s3.get_object.etag or "")
         try:
             outcomes[obj.key] = process_object(obj, settings, clients, records)
         except Exception as exc:  # one record's failure does not stop the others

@@ -9,9 +9,13 @@ import pytest
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from handlers.imaging import ImageRejected, Limits, main, make_renditions
+from tests.prereq import need
 from tests.images import CORPUS, corpus_manifest, encode, phone_jpeg, photo
 
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"shared corpus not found at {CORPUS}")
+
+
+def needs_corpus():
+    need(CORPUS.is_dir(), f"shared corpus not found at {CORPUS}")
 
 
 def open_rendition(data: bytes) -> Image.Image:
@@ -120,19 +124,24 @@ def test_animated_gif_gives_first_frame_and_counts_frames():
 
 
 def test_icc_tagged_source_is_converted_to_srgb():
-    """A source tagged with a non-sRGB profile is colour-converted, not just stripped."""
-    lab_like = ImageCms.createProfile("LAB")  # far from sRGB, so a conversion is visible
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-    # Make a small profile that differs from sRGB: sRGB with a different white point is not
-    # available here, so tag the image with a real non-sRGB RGB profile made by ImageCms.
-    del lab_like
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-    data = encode(Image.new("RGB", (64, 64), (200, 30, 30)), "JPEG", quality=95,
-                  icc_profile=profile.tobytes())
+    """Pixels are converted from the embedded profile to sRGB, so colours do not shift when the
+    profile is stripped. The corpus's wide-gamut profile maps (0, 200, 0) to about (41, 203, 9)."""
+    needs_corpus()
+    profile_bytes = Image.open(CORPUS / "icc_profile_big.jpg").info["icc_profile"]
+    data = encode(Image.new("RGB", (64, 64), (0, 200, 0)), "PNG", icc_profile=profile_bytes)
+    expected = ImageCms.profileToProfile(
+        Image.new("RGB", (1, 1), (0, 200, 0)),
+        ImageCms.ImageCmsProfile(io.BytesIO(profile_bytes)),
+        ImageCms.createProfile("sRGB"),
+        outputMode="RGB",
+    ).getpixel((0, 0))
+    assert expected != (0, 200, 0)
     result = make_renditions(data)
     assert result.colour == "srgb"
-    assert "icc_profile" not in open_rendition(result.renditions["preview"].data).info
-    del srgb
+    preview = open_rendition(result.renditions["preview"].data)
+    assert "icc_profile" not in preview.info
+    got = preview.convert("RGB").getpixel((32, 32))
+    assert all(abs(g - e) <= 4 for g, e in zip(got, expected)), (got, expected)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +194,11 @@ def test_byte_limit():
     assert info.value.code == "too_large"
 
 
-@needs_corpus
+def test_corpus_is_present():
+    needs_corpus()
+    assert len(corpus_manifest()) >= 40
+
+
 @pytest.mark.parametrize("entry", corpus_manifest(), ids=lambda e: e["file"])
 def test_corpus_file(entry):
     data = (CORPUS / entry["file"]).read_bytes()

@@ -1,0 +1,6 @@
+import os
+
+
+def pytest_report_header(config):
+    ci = os.environ.get("CI") == "true"
+    return f"CI={ci}: " + ("a missing prerequisite fails, only Docker-only tests skip" if ci else "missing prerequisites skip")

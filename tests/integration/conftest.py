@@ -1,0 +1,103 @@
+"""The deployed stack on the embedded emulator, for the whole test session.
+
+A MiniStack of its own on a free port, with its state in a temp folder, deployed by the
+real bootstrap: nothing here touches a `make up` stack on 4566.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from bootstrap.local import EMULATOR_PYTHON, free_port, start_emulator, stop_pid
+from bootstrap.package import ROOT
+from tests.prereq import need
+
+FINAL = ("processed", "failed")
+
+
+@dataclass
+class Stack:
+    outputs: dict
+    endpoint: str
+    site_url: str
+    state: Path
+    http: requests.Session
+
+    @property
+    def api(self) -> str:
+        return self.outputs["apiUrl"]
+
+    def s3(self):
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test",
+                            config=Config(s3={"addressing_style": "path"}))
+
+    def dynamodb(self):
+        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def create_upload(self, filename: str, content_type: str, size: int) -> dict:
+        response = self.http.post(f"{self.api}/uploads",
+                                  json={"filename": filename, "contentType": content_type, "size": size})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def post_file(self, upload: dict, data: bytes, content_type: str, filename: str = "file") -> requests.Response:
+        return self.http.post(upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)})
+
+    def upload(self, data: bytes, filename: str, content_type: str) -> dict:
+        """The page's flow: ask the API, then POST the bytes to S3 with the presigned form."""
+        created = self.create_upload(filename, content_type, len(data))
+        response = self.post_file(created["upload"], data, content_type, filename)
+        assert response.status_code in (200, 201, 204), response.text
+        return created
+
+    def image(self, image_id: str) -> dict:
+        response = self.http.get(f"{self.api}/images/{image_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_final(self, image_id: str, seconds: float = 90) -> dict:
+        deadline = time.monotonic() + seconds
+        while True:
+            image = self.image(image_id)
+            if image["status"] in FINAL:
+                return image
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{image_id} still {image['status']} after {seconds} s: {image}")
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    need(EMULATOR_PYTHON.exists(), f"the emulator virtualenv is missing ({EMULATOR_PYTHON}); run `make emulator-venv`")
+    state = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    site_url = f"http://127.0.0.1:{free_port()}"
+    proc = start_emulator(port, state / "emulator", state / "logs" / "emulator.log")
+    try:
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "IMAGEPIPE_STATE_DIR": str(state), "SITE_URL": site_url,
+               "UPLOAD_EXPIRY_SECONDS": os.environ.get("TEST_UPLOAD_EXPIRY_SECONDS", "300")}
+        deployed = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"], env=env,
+                                  cwd=ROOT, capture_output=True, text=True)
+        assert deployed.returncode == 0, deployed.stderr
+        outputs = json.loads((state / "outputs.json").read_text())
+        yield Stack(outputs, endpoint, site_url, state, requests.Session())
+    finally:
+        stop_pid(proc.pid)
+        log = state / "logs" / "emulator.log"
+        if log.exists():  # kept beside the test artifacts for post-mortems
+            artifacts = ROOT / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            (artifacts / "emulator.log").write_bytes(log.read_bytes())
