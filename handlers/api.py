@@ -171,7 +171,7 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     @app.delete("/images/<image_id>")
     def delete_image(image_id: str):
         record = find(image_id)
-        token = app.current_event.get_header_value("X-Delete-Token", default_value="", case_sensitive=False)
+        token = app.current_event.headers.get("X-Delete-Token") or ""  # case-insensitive
         expected = record.get("deleteTokenHash")
         if not token or not expected or not hmac.compare_digest(hash_token(token), expected):
             raise errors.Forbidden("A valid X-Delete-Token header is required to delete this image.")

@@ -50,14 +50,15 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         except clients.s3.exceptions.NoSuchKey:
             raise ImageRejected("missing", "The uploaded file no longer exists.") from None
         result = make_renditions(data, settings.limits)
+        records.mark_processed(image_id, _store_renditions(image_id, result, settings, clients))
     except ImageRejected as exc:
         records.mark_failed(image_id, exc.code, exc.message)
         logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
         return "failed"
-    except Exception as exc:
+    except Exception:
+        # Never left `processing`: failed with a reason now, and the raise makes Lambda retry.
         records.mark_failed(image_id, "processing_error", "The image could not be processed; it will be retried.")
-        raise exc
-    records.mark_processed(image_id, _store_renditions(image_id, result, settings, clients))
+        raise
     logger.info("image processed", extra={"image_id": image_id, "format": result.format})
     return "processed"
 

@@ -1,0 +1,134 @@
+"""handlers/api.py on moto: validation, typed errors, presigned POST, listing, delete, CORS."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from handlers.api import build_app, clean_filename
+from handlers.records import ImageRecords, hash_token
+from tests.unit.conftest import SITE, rest_event
+
+
+class Api:
+    def __init__(self, settings, clients):
+        self.app = build_app(settings, clients)
+        self.settings, self.clients = settings, clients
+
+    def __call__(self, method, path, body=None, query=None, headers=None):
+        response = self.app.resolve(rest_event(method, path, body, query, headers), {})
+        body = response.get("body")
+        parsed = json.loads(body) if body else None
+        headers = {k: ", ".join(v) for k, v in (response.get("multiValueHeaders") or {}).items()}
+        return response["statusCode"], parsed, headers | (response.get("headers") or {})
+
+
+@pytest.fixture
+def api(aws_env):
+    return Api(*aws_env)
+
+
+def create(api, **overrides):
+    body = {"filename": "photo.jpg", "contentType": "image/jpeg", "size": 1000} | overrides
+    return api("POST", "/uploads", body)
+
+
+def test_create_upload_returns_a_presigned_post_fixed_to_one_key_type_and_size(api):
+    status, body, _ = create(api, filename="../../etc/passwd\x00.jpg")
+    assert status == 201
+    fields = body["upload"]["fields"]
+    assert fields["key"] == f"uploads/{body['id']}"
+    assert fields["Content-Type"] == "image/jpeg"
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    assert {"Content-Type": "image/jpeg"} in conditions
+    assert ["content-length-range", 1, 25 * 1024 * 1024] in conditions
+    assert {"key": f"uploads/{body['id']}"} in conditions
+    assert body["maxBytes"] == 25 * 1024 * 1024
+    record = ImageRecords(api.clients.dynamodb, api.settings.table_name).get(body["id"])
+    assert record["status"] == "pending"
+    assert record["filename"] == "_.._etc_passwd.jpg"  # no separators, no leading dots
+    assert record["deleteTokenHash"] == hash_token(body["deleteToken"])
+    assert body["deleteToken"] not in json.dumps(record)  # only the hash is stored
+    assert record["expiresAt"] > 0  # TTL for uploads that never arrive
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ("{not json", 400, "invalid_request"),
+        ("[1, 2]", 400, "invalid_request"),
+        ({"contentType": "image/jpeg", "size": 1}, 400, "invalid_request"),
+        ({"filename": "a.jpg", "contentType": "image/jpeg", "size": "10"}, 400, "invalid_request"),
+        ({"filename": "a.jpg", "contentType": "image/jpeg", "size": 0}, 400, "invalid_request"),
+        ({"filename": "a.jpg", "contentType": "image/jpeg", "size": True}, 400, "invalid_request"),
+        ({"filename": "a.jpg", "contentType": "image/jpeg", "size": 25 * 1024 * 1024 + 1}, 413, "too_large"),
+        ({"filename": "a.svg", "contentType": "image/svg+xml", "size": 10}, 415, "unsupported_type"),
+        ({"filename": "a.html", "contentType": "text/html", "size": 10}, 415, "unsupported_type"),
+    ],
+)
+def test_bad_upload_requests(api, body, status, code):
+    got_status, got, _ = api("POST", "/uploads", body)
+    assert (got_status, got["error"]["code"]) == (status, code)
+    assert got["error"]["message"]
+
+
+def test_listing_pages_newest_first(api):
+    ids = [create(api, filename=f"{i}.jpg")[1]["id"] for i in range(5)]
+    seen, cursor = [], None
+    while True:
+        status, page, _ = api("GET", "/images", query={"limit": "2"} | ({"cursor": cursor} if cursor else {}))
+        assert status == 200
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "!!!"},
+                                   {"cursor": base64.urlsafe_b64encode(b'{"id": "x"}').decode()}])
+def test_bad_list_queries(api, query):
+    status, body, _ = api("GET", "/images", query=query)
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+
+
+def test_get_unknown_image_is_404(api):
+    for image_id in ("0" * 32, "not-an-id"):
+        status, body, _ = api("GET", f"/images/{image_id}")
+        assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_delete_requires_the_token(api):
+    _, created, _ = create(api)
+    path = f"/images/{created['id']}"
+    assert api("DELETE", path)[0] == 403
+    assert api("DELETE", path, headers={"X-Delete-Token": "wrong"})[0] == 403
+    assert api("GET", path)[0] == 200
+    assert api("DELETE", path, headers={"x-delete-token": created["deleteToken"]})[0] == 204
+    assert api("GET", path)[0] == 404
+    assert api("DELETE", path, headers={"X-Delete-Token": created["deleteToken"]})[0] == 404
+
+
+def test_unknown_route_and_wrong_method(api):
+    status, body, _ = api("GET", "/nope")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body, headers = api("PUT", "/uploads")
+    assert status == 405 and body["error"]["code"] == "method_not_allowed"
+    assert headers["Allow"] == "POST"
+
+
+def test_cors_for_the_site_origin_only(api):
+    status, _, headers = api("OPTIONS", "/uploads", headers={"Origin": SITE, "Access-Control-Request-Method": "POST"})
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == SITE
+    _, _, headers = api("GET", "/images", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_clean_filename():
+    assert clean_filename("a/b\\c.jpg") == "a_b_c.jpg"
+    assert clean_filename("\u202eevil\x07.jpg") == "evil.jpg"
+    assert clean_filename("...") == "image"
+    assert len(clean_filename("x" * 1000)) == 200

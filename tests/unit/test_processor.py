@@ -1,0 +1,103 @@
+"""handlers/processor.py on moto: records of an event are independent, duplicates are skipped,
+a failure mid-way is retried to completion."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from handlers.processor import process_event
+from handlers.records import ImageRecords, image_id_for_key
+from tests.images import encode, phone_jpeg, photo
+
+
+def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
+    """An S3 ObjectCreated event; keys URL-encoded as S3 sends them."""
+    from urllib.parse import quote_plus
+
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Post",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "process-uploads",
+               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}},
+    } for key, size, etag in objects]}
+
+
+def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
+    etag = clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=data)["ETag"].strip('"')
+    return key, len(data), etag
+
+
+@pytest.fixture
+def env(aws_env):
+    settings, clients = aws_env
+    return settings, clients, ImageRecords(clients.dynamodb, settings.table_name)
+
+
+def test_each_record_is_handled_on_its_own(env):
+    settings, clients, records = env
+    good = put(settings, clients, "uploads/" + "a" * 32, phone_jpeg(800, 600))
+    bad = put(settings, clients, "uploads/" + "b" * 32, b"not an image at all")
+    direct = put(settings, clients, "holiday/sea view.png", encode(photo(300, 200), "PNG"))
+    outcomes = process_event(s3_event(settings.upload_bucket, good, bad, direct), settings, clients)
+    assert outcomes == {good[0]: "processed", bad[0]: "failed", direct[0]: "processed"}
+
+    processed = records.get("a" * 32)
+    assert processed["status"] == "processed" and (processed["width"], processed["height"]) == (600, 800)
+    failed = records.get("b" * 32)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "not_an_image"
+    made = records.get(image_id_for_key("holiday/sea view.png"))
+    assert made["filename"] == "sea view.png" and made["status"] == "processed"
+    keys = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket)["Contents"]}
+    assert keys == {f"{'a' * 32}/preview.jpg", f"{'a' * 32}/thumbnail.jpg",
+                    f"{made['id']}/preview.jpg", f"{made['id']}/thumbnail.jpg"}
+
+
+def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "c" * 32, phone_jpeg(640, 480))
+    event = s3_event(settings.upload_bucket, obj)
+    assert process_event(event, settings, clients) == {obj[0]: "processed"}
+    first = records.get("c" * 32)
+    preview = clients.s3.get_object(Bucket=settings.processed_bucket, Key=f"{'c' * 32}/preview.jpg")["Body"].read()
+    assert process_event(event, settings, clients) == {obj[0]: "duplicate"}
+    again = records.get("c" * 32)
+    assert again == first  # not touched: never back to processing
+    assert clients.s3.get_object(Bucket=settings.processed_bucket,
+                                 Key=f"{'c' * 32}/preview.jpg")["Body"].read() == preview
+
+
+class FailingOnce:
+    """Wraps an S3 client: the first put_object raises, as a throttled or broken S3 would."""
+
+    def __init__(self, s3):
+        self._s3, self.failed = s3, False
+
+    def put_object(self, **kwargs):
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("injected: S3 went away")
+        return self._s3.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+def test_a_failure_mid_way_is_retried_to_completion(env):
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(640, 480))
+    event = s3_event(settings.upload_bucket, obj)
+    flaky = dataclasses.replace(clients, s3=FailingOnce(clients.s3))
+    with pytest.raises(ConnectionError):
+        process_event(event, settings, flaky)  # raised so that Lambda retries the event
+    interrupted = records.get("d" * 32)
+    assert interrupted["status"] == "failed" and interrupted["error"]["code"] == "processing_error"
+    assert process_event(event, settings, flaky) == {obj[0]: "processed"}  # the retry
+    assert records.get("d" * 32)["status"] == "processed"
+
+
+def test_object_gone_before_processing_ends_failed(env):
+    settings, clients, records = env
+    outcomes = process_event(s3_event(settings.upload_bucket, ("uploads/" + "e" * 32, 10, "x")), settings, clients)
+    assert outcomes == {"uploads/" + "e" * 32: "failed"}
+    assert records.get("e" * 32)["error"]["code"] == "missing"
