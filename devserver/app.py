@@ -31,6 +31,7 @@ def create_app() -> Flask:
         return jsonify(
             apiUrl=outputs["apiUrl"],
             maxBytes=outputs.get("maxUploadBytes", 25 * 1024 * 1024),
+            pageSize=int(os.environ.get("GALLERY_PAGE_SIZE", "24")),
             acceptedTypes=["image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic",
                            "image/heif"],
         )

@@ -5,26 +5,15 @@
 const POLL_MS = 1000;
 const POLL_LIMIT_MS = 120000; // never spin forever
 const PARALLEL_UPLOADS = 3;
-const PAGE_SIZE = 24;
 const TOKENS_KEY = "imagepipe.deleteTokens";
 
 const $ = (id) => document.getElementById(id);
 let config = null;
 let nextCursor = null;
 
-const ERROR_TEXT = {
-  not_an_image: "This file is not an image we can read.",
-  truncated: "The image is cut short (the file is incomplete).",
-  corrupt: "The image data is damaged.",
-  too_many_pixels: "The image has too many pixels.",
-  too_large: "The file is too large.",
-  empty: "The file is empty.",
-  unsupported_type: "This file type is not accepted.",
-};
-
 function describeError(error) {
-  if (!error) return "Something went wrong.";
-  return ERROR_TEXT[error.code] ? `${ERROR_TEXT[error.code]} (${error.message})` : error.message;
+  // The server's messages are written for people; the code is for programs.
+  return error && error.message ? error.message : "Something went wrong.";
 }
 
 function formatBytes(n) {
@@ -193,26 +182,27 @@ function galleryItem(image) {
   const li = document.createElement("li");
   li.className = "tile";
   li.dataset.id = image.id;
+  if (image.status !== "processed") {
+    const text = document.createElement("div");
+    text.className = "tile-text";
+    text.textContent = image.status === "failed"
+      ? `${image.filename}: failed. ${describeError(image.error)}`
+      : `${image.filename}: ${image.status}…`;
+    li.append(text);
+    return li;
+  }
   const button = document.createElement("button");
   button.type = "button";
   button.className = "tile-button";
-  if (image.status === "processed") {
-    const img = document.createElement("img");
-    img.src = image.renditions.thumbnail.url;
-    img.alt = image.filename;
-    img.loading = "lazy";
-    img.width = image.renditions.thumbnail.width;
-    img.height = image.renditions.thumbnail.height;
-    button.append(img);
-    button.setAttribute("aria-label", `Open ${image.filename}`);
-    button.addEventListener("click", () => openViewer(image));
-  } else {
-    button.disabled = image.status !== "failed";
-    button.textContent = image.status === "failed"
-      ? `${image.filename}: failed (${describeError(image.error)})`
-      : `${image.filename}: ${image.status}`;
-    button.className += " tile-text";
-  }
+  const img = document.createElement("img");
+  img.src = image.renditions.thumbnail.url;
+  img.alt = image.filename;
+  img.loading = "lazy";
+  img.width = image.renditions.thumbnail.width;
+  img.height = image.renditions.thumbnail.height;
+  button.append(img);
+  button.setAttribute("aria-label", `Open ${image.filename}`);
+  button.addEventListener("click", () => openViewer(image));
   li.append(button);
   return li;
 }
@@ -230,7 +220,7 @@ async function loadGallery(reset = false) {
   button.disabled = true;
   try {
     if (reset) { $("gallery").replaceChildren(); nextCursor = null; }
-    const query = `?limit=${PAGE_SIZE}` + (nextCursor ? `&cursor=${encodeURIComponent(nextCursor)}` : "");
+    const query = `?limit=${config.pageSize || 24}` + (nextCursor ? `&cursor=${encodeURIComponent(nextCursor)}` : "");
     const page = await api(`/images${query}`);
     page.items.forEach((image) => addToGallery(image));
     nextCursor = page.nextCursor;

@@ -1,5 +1,7 @@
 import os
 
+from tests.stack import stack  # noqa: F401  the session-wide deployed stack, for integration and browser tests
+
 
 def pytest_report_header(config):
     ci = os.environ.get("CI") == "true"

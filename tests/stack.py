@@ -1,4 +1,4 @@
-"""The deployed stack on the embedded emulator, for the whole test session.
+"""The deployed stack on the embedded emulator, for the whole test session (fixture `stack`).
 
 A MiniStack of its own on a free port, with its state in a temp folder, deployed by the
 real bootstrap: nothing here touches a `make up` stack on 4566.

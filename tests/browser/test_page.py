@@ -1,0 +1,154 @@
+"""User story: in a real browser I pick photos, watch them upload, see thumbnails appear,
+browse the gallery page by page, open a preview and delete my own image.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium); Playwright's own browser download
+cannot work on this machine. The devserver serves the page against the test stack.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from bootstrap.local import stop_pid, wait_until
+from bootstrap.package import ROOT
+from tests.images import encode, phone_jpeg, photo
+from tests.prereq import need
+
+pytestmark = pytest.mark.browser
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def site(stack):
+    """The devserver on the site origin the stack's CORS rules name, with 2 images a page."""
+    port = int(stack.site_url.rsplit(":", 1)[1])
+    log = (stack.state / "logs" / "devserver.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "devserver", "--port", str(port)], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "GALLERY_PAGE_SIZE": "2"})
+    try:
+        wait_until(f"{stack.site_url}/healthz", 30, "the devserver", proc)
+        yield stack.site_url
+    finally:
+        stop_pid(proc.pid)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}; `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
+    yield page
+    context.close()
+
+
+def tile_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#gallery > li", "els => els.map(e => e.dataset.id)")
+
+
+def test_upload_gallery_preview_delete(page, site, stack, tmp_path):
+    files = {
+        "portrait.jpg": phone_jpeg(1200, 900, orientation=6),
+        "landscape.png": encode(photo(640, 400, seed=3), "PNG"),
+        "notes.jpg": b"These are meeting notes, not a photo.\n" * 20,  # renamed: the browser says image/jpeg
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+
+    page.goto(site)
+    page.wait_for_selector("#gallery-heading")
+    page.set_input_files("#file-input", paths)
+
+    # Two cards end with a thumbnail that really decoded, one says failed with the reason.
+    page.wait_for_function(
+        "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
+        ".length === 3", timeout=90_000)
+    processed = page.locator("#uploads .card[data-state=processed]")
+    assert processed.count() == 2
+    for i in range(2):
+        assert processed.nth(i).locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+        assert processed.nth(i).locator("progress").evaluate("p => p.value") == 100
+    failed = page.locator("#uploads .card[data-state=failed]")
+    assert failed.count() == 1
+    assert "notes.jpg" in failed.inner_text()
+    assert "not an image" in failed.locator(".state").inner_text()
+    assert page.locator("#status").inner_text()  # announced to screen readers
+
+    ours = set(page.eval_on_selector_all("#uploads .card", "els => els.map(e => e.dataset.id)"))
+    assert len(ours) == 3
+
+    # Reload: the gallery lists newest first, two a page; "Load more" brings the older ones.
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#gallery > li').length === 2")
+    newest = [i["id"] for i in requests.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]]
+    assert tile_ids(page) == newest[:2]
+    page.get_by_role("button", name="Load more").click()
+    page.wait_for_function(f"document.querySelectorAll('#gallery > li').length === {len(newest)}")
+    assert tile_ids(page) == newest  # 3 or 4: other tests may have added images before
+    assert ours <= set(tile_ids(page))
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
+
+    # Open the portrait's preview: upright size in the details, and a real image.
+    portrait = next(i for i in requests.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]
+                    if i["filename"] == "portrait.jpg")
+    page.locator(f"#gallery > li[data-id='{portrait['id']}'] button").click()
+    viewer = page.locator("#viewer")
+    viewer.wait_for(state="visible")
+    assert "900×1200" in viewer.inner_text()
+    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
+    assert page.locator("#viewer-image").evaluate("img => img.naturalHeight") == 1024
+    page.screenshot(path=str(ARTIFACTS / "preview.png"))
+
+    # Delete it (this browser uploaded it, so it holds the token): gone now and after reload.
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_selector(f"#gallery > li[data-id='{portrait['id']}']", state="detached")
+    assert requests.get(f"{stack.api}/images/{portrait['id']}").status_code == 404
+    page.reload()
+    page.wait_for_function("document.querySelectorAll('#gallery > li').length >= 2")
+    assert portrait["id"] not in tile_ids(page)
+
+
+def test_page_says_what_happened_when_the_api_is_down(page, site, stack):
+    """A failing API gives a message, not a spinner."""
+    page.route(f"{stack.api}/**", lambda route: route.fulfill(status=503, body="{}",
+                                                               headers={"Access-Control-Allow-Origin": "*"}))
+    page.goto(site)
+    notice = page.locator("#notice")
+    notice.wait_for(state="visible")
+    assert "could not be loaded" in notice.inner_text()
+    assert "503" in notice.inner_text()
+
+
+def test_page_checks_type_and_size_before_uploading(page, site, tmp_path):
+    svg = tmp_path / "drawing.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    page.goto(site)
+    page.wait_for_selector("#gallery-heading")
+    page.set_input_files("#file-input", [str(svg)])
+    card = page.locator("#uploads .card[data-state=failed]")
+    card.wait_for()
+    assert "not an accepted image type" in card.inner_text()
