@@ -65,6 +65,9 @@ def emulator_env(port: int, state: Path) -> dict:
         "GATEWAY_PORT": str(port),
         "BIND_HOST": "127.0.0.1",  # otherwise it listens on every interface
         "IOT_MTLS_ENABLED": "0",  # otherwise it also opens 8883
+        # Verify signatures and enforce IAM: buckets are really private, and each function
+        # runs with its role's credentials, so a policy missing an action fails the tests.
+        "AUTH": "true",
         "PERSIST_STATE": "1",
         "STATE_DIR": str(state),
         "S3_PERSIST": "1",

@@ -53,7 +53,7 @@ class Stack:
         return response.json()
 
     def post_file(self, upload: dict, data: bytes, content_type: str, filename: str = "file") -> requests.Response:
-        return self.http.post(upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)})
+        return requests.post(upload["url"], data=upload["fields"], files={"file": (filename, data, content_type)})
 
     def upload(self, data: bytes, filename: str, content_type: str) -> dict:
         """The page's flow: ask the API, then POST the bytes to S3 with the presigned form."""

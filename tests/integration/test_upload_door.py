@@ -1,0 +1,94 @@
+"""User story: nobody can use my upload link for anything but the one file it was made for,
+and nobody can read the buckets without a link. Enforced by S3 itself (the emulator runs
+with AUTH=true: signatures and IAM are checked), not by the page."""
+from __future__ import annotations
+
+import contextlib
+import time
+
+import boto3
+import pytest
+import requests
+
+from tests.images import encode, photo
+
+pytestmark = pytest.mark.integration
+
+JPEG = encode(photo(120, 90), "JPEG")
+
+
+def refused(response: requests.Response, status: int, code: str) -> bool:
+    return response.status_code == status and f"<Code>{code}</Code>" in response.text
+
+
+def test_s3_refuses_a_body_over_the_limit(stack):
+    created = stack.create_upload("big.jpg", "image/jpeg", 1000)
+    too_big = b"\xff" * (created["maxBytes"] + 1)
+    response = stack.post_file(created["upload"], too_big, "image/jpeg")
+    assert refused(response, 400, "EntityTooLarge"), response.text
+
+
+def test_s3_refuses_an_empty_body(stack):
+    created = stack.create_upload("empty.jpg", "image/jpeg", 1000)
+    assert refused(stack.post_file(created["upload"], b"", "image/jpeg"), 400, "EntityTooSmall")
+
+
+def test_s3_refuses_another_content_type(stack):
+    created = stack.create_upload("a.jpg", "image/jpeg", len(JPEG))
+    fields = created["upload"]["fields"] | {"Content-Type": "text/html"}
+    response = requests.post(created["upload"]["url"], data=fields, files={"file": ("a.html", JPEG, "text/html")})
+    assert refused(response, 403, "AccessDenied"), response.text
+
+
+def test_s3_refuses_another_key(stack):
+    created = stack.create_upload("a.jpg", "image/jpeg", len(JPEG))
+    for key in ("uploads/" + "f" * 32, "index.html", f"uploads/{created['id']}/../evil"):
+        fields = created["upload"]["fields"] | {"key": key}
+        response = requests.post(created["upload"]["url"], data=fields, files={"file": ("a.jpg", JPEG, "image/jpeg")})
+        assert refused(response, 403, "AccessDenied"), (key, response.text)
+
+
+@contextlib.contextmanager
+def api_function_env(stack, **overrides):
+    """Temporarily change the deployed API function's settings, as an operator would."""
+    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    name = stack.outputs["functions"]["api"]
+    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    try:
+        yield
+    finally:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_s3_refuses_an_expired_policy(stack):
+    with api_function_env(stack, UPLOAD_EXPIRY_SECONDS="1"):
+        created = stack.create_upload("late.jpg", "image/jpeg", len(JPEG))
+    time.sleep(2.5)
+    response = stack.post_file(created["upload"], JPEG, "image/jpeg")
+    assert refused(response, 403, "AccessDenied") and "expired" in response.text.lower(), response.text
+
+
+def test_buckets_are_private_and_renditions_served_by_short_lived_links(stack):
+    created = stack.upload(JPEG, "private.jpg", "image/jpeg")
+    image = stack.wait_final(created["id"])
+    assert image["status"] == "processed"
+    url = image["renditions"]["preview"]["url"]
+    assert "X-Amz-Expires=900" in url
+    signed = requests.get(url)
+    assert signed.status_code == 200
+    assert signed.headers["Content-Type"] == "image/jpeg"
+    assert signed.headers["Content-Disposition"] == "inline"
+    # The same object without a signature, and the original upload: refused.
+    assert requests.get(url.split("?")[0]).status_code == 403
+    upload_url = f"{stack.endpoint}/{stack.outputs['uploadBucket']}/uploads/{created['id']}"
+    assert requests.get(upload_url).status_code == 403
+    # An unsigned POST to the upload bucket: refused.
+    response = requests.post(f"{stack.endpoint}/{stack.outputs['uploadBucket']}",
+                             data={"key": "uploads/" + "0" * 32}, files={"file": ("a.jpg", JPEG, "image/jpeg")})
+    assert response.status_code in (400, 403)
+    assert stack.s3().list_objects_v2(Bucket=stack.outputs["uploadBucket"],
+                                      Prefix="uploads/" + "0" * 32).get("KeyCount") == 0
