@@ -92,7 +92,8 @@ def pipeline(data: bytes) -> int:
 
 def vips_thumbnail(data: bytes) -> int:
     """pyvips' shrink-on-load thumbnail, both outputs, auto-rotated, JPEG q82."""
-    preview = pyvips.Image.thumbnail_buffer(data, 1024, height=1024)
+    # copy_memory: the preview is read once, then the thumbnail is made from it (as ours is).
+    preview = pyvips.Image.thumbnail_buffer(data, 1024, height=1024).copy_memory()
     thumb = preview.thumbnail_image(256, height=256)
     total = 0
     for im in (preview, thumb):
