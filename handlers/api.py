@@ -154,6 +154,9 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
 
     @app.get("/images")
     def list_images():
+        unknown = set(app.current_event.query_string_parameters or {}) - {"limit", "cursor"}
+        if unknown:
+            raise errors.InvalidRequest(f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
         raw_limit = app.current_event.get_query_string_value("limit", str(DEFAULT_PAGE))
         if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
