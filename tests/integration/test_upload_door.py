@@ -92,3 +92,16 @@ def test_buckets_are_private_and_renditions_served_by_short_lived_links(stack):
     assert response.status_code in (400, 403)
     assert stack.s3().list_objects_v2(Bucket=stack.outputs["uploadBucket"],
                                       Prefix="uploads/" + "0" * 32).get("KeyCount") == 0
+
+
+def test_records_of_uploads_that_never_arrive_expire(stack):
+    """DynamoDB TTL removes them (the emulator's reaper runs once a minute); processed ones stay."""
+    with api_function_env(stack, UPLOAD_EXPIRY_SECONDS="1", PENDING_TTL_SECONDS="1"):
+        abandoned = stack.create_upload("never-sent.jpg", "image/jpeg", 1000)
+        kept = stack.upload(JPEG, "sent.jpg", "image/jpeg")
+    assert stack.wait_final(kept["id"])["status"] == "processed"
+    deadline = time.monotonic() + 90
+    while requests.get(f"{stack.api}/images/{abandoned['id']}").status_code == 200:
+        assert time.monotonic() < deadline, "the pending record of an abandoned upload never expired"
+        time.sleep(2)
+    assert stack.image(kept["id"])["status"] == "processed"

@@ -101,3 +101,12 @@ def test_object_gone_before_processing_ends_failed(env):
     outcomes = process_event(s3_event(settings.upload_bucket, ("uploads/" + "e" * 32, 10, "x")), settings, clients)
     assert outcomes == {"uploads/" + "e" * 32: "failed"}
     assert records.get("e" * 32)["error"]["code"] == "missing"
+
+
+def test_processing_removes_the_pending_expiry(env):
+    settings, clients, records = env
+    records.create_pending("f" * 32, "a.jpg", "image/jpeg", 10, "hash", expires_at=1)
+    obj = put(settings, clients, "uploads/" + "f" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, obj), settings, clients)
+    record = records.get("f" * 32)
+    assert record["status"] == "processed" and "expiresAt" not in record
