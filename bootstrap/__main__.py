@@ -20,7 +20,7 @@ from bootstrap.stack import StackConfig, deploy, destroy
 LOCAL_TARGETS = ("embedded", "localstack")
 # Settings passed through to both functions when set in the deploying environment.
 PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
-               "PENDING_TTL_SECONDS", "PUBLIC_S3_ENDPOINT")
+               "PENDING_TTL_SECONDS", "STUCK_AFTER_SECONDS", "PUBLIC_S3_ENDPOINT", "FAULT_INJECTION")
 
 
 def state_dir() -> Path:
@@ -54,6 +54,7 @@ def config_for(target: str) -> StackConfig:
         prefix=os.environ.get("STACK_PREFIX", "imagepipe"),
         site_origins=site_origins,
         function_env={k: os.environ[k] for k in PASSTHROUGH if os.environ.get(k)},
+        processor_concurrency=int(os.environ["PROCESSOR_CONCURRENCY"]) if os.environ.get("PROCESSOR_CONCURRENCY") else None,
     )
 
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "deploy":
         log(f"deploying imagepipe to {args.target} ({cfg.endpoint_url or cfg.region})")
-        log("[0/7] packaging Lambda code")
+        log("[0/8] packaging Lambda code")
         zip_path = build_zip(lambda_platform(args.target), build, log)
         outputs = deploy(cfg, zip_path, log)
         outputs["siteUrl"] = os.environ.get("SITE_URL", cfg.site_origins[0])

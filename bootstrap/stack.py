@@ -37,6 +37,8 @@ class StackConfig:
     function_env: dict = field(default_factory=dict)  # extra settings for both functions
     throttle_rate: float = 50.0
     throttle_burst: int = 100
+    processor_retries: int = 2  # Lambda's asynchronous retries before the dead-letter queue
+    processor_concurrency: int | None = None  # reserved concurrency; None = account pool
 
     @property
     def upload_bucket(self) -> str:
@@ -57,6 +59,14 @@ class StackConfig:
     def api_name(self) -> str:
         return f"{self.prefix}-api"
 
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.prefix}-processor-dlq"
+
+    @property
+    def sweep_rule(self) -> str:
+        return f"{self.prefix}-sweep"
+
 
 class Aws:
     """Clients for the provisioner, all pointed at the same endpoint."""
@@ -67,6 +77,7 @@ class Aws:
         make = lambda name: session.client(name, endpoint_url=cfg.endpoint_url, config=conf)  # noqa: E731
         self.s3, self.dynamodb, self.iam = make("s3"), make("dynamodb"), make("iam")
         self.lambda_, self.apigateway, self.sts = make("lambda"), make("apigateway"), make("sts")
+        self.sqs, self.events = make("sqs"), make("events")
         self.account = self.sts.get_caller_identity()["Account"]
 
 
@@ -146,6 +157,7 @@ def ensure_table(aws: Aws, cfg: StackConfig) -> None:
 def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
     """Each function's policy names only the actions and resources it uses."""
     table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
+    dlq_arn = f"arn:aws:sqs:{cfg.region}:{account}:{cfg.dead_letter_queue}"
     logs = {
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -166,8 +178,12 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
         "processor": {"Version": "2012-10-17", "Statement": [
             logs,
             {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": [table_arn]},
+            # The sweep finds unfinished records through the listing index.
+            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{LIST_INDEX}"]},
             {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
             {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
+            # Lambda's on-failure destination sends with the function's role.
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
         ]},
     }
 
@@ -254,6 +270,36 @@ def ensure_upload_notification(aws: Aws, cfg: StackConfig, processor_arn: str) -
     )
 
 
+# --- nothing lost: retries, dead letters, sweep ------------------------------
+
+def ensure_dead_letter_queue(aws: Aws, cfg: StackConfig) -> str:
+    url = aws.sqs.create_queue(QueueName=cfg.dead_letter_queue,  # idempotent for the same attributes
+                               Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
+    return aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def ensure_processor_retries(aws: Aws, cfg: StackConfig, dlq_arn: str) -> None:
+    """Asynchronous invocations (S3 events) retry, then land in the dead-letter queue."""
+    aws.lambda_.put_function_event_invoke_config(
+        FunctionName=cfg.function("processor"),
+        MaximumRetryAttempts=cfg.processor_retries,
+        MaximumEventAgeInSeconds=6 * 3600,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    if cfg.processor_concurrency:
+        aws.lambda_.put_function_concurrency(FunctionName=cfg.function("processor"),
+                                             ReservedConcurrentExecutions=cfg.processor_concurrency)
+
+
+def ensure_sweep_schedule(aws: Aws, cfg: StackConfig, processor_arn: str) -> None:
+    """Every 5 minutes the processor re-drives records stuck in pending/processing."""
+    rule_arn = aws.events.put_rule(Name=cfg.sweep_rule, ScheduleExpression="rate(5 minutes)", State="ENABLED",
+                                   Description="imagepipe: re-drive stuck uploads")["RuleArn"]
+    ensure_invoke_permission(aws, cfg.function("processor"), "events-sweep", "events.amazonaws.com", rule_arn)
+    aws.events.put_targets(Rule=cfg.sweep_rule, Targets=[
+        {"Id": "processor", "Arn": processor_arn, "Input": json.dumps({"action": "sweep"})}])
+
+
 # --- REST API --------------------------------------------------------------
 
 def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str) -> str:
@@ -296,7 +342,7 @@ def api_url(cfg: StackConfig, api_id: str) -> str:
 
 def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print) -> dict:
     aws = Aws(cfg)
-    steps = 7
+    steps = 8
     step = iter(range(1, steps + 1))
     log(f"[{next(step)}/{steps}] buckets {cfg.upload_bucket}, {cfg.processed_bucket}")
     ensure_bucket(aws, cfg, cfg.upload_bucket)
@@ -312,6 +358,9 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     log(f"[{next(step)}/{steps}] function {cfg.function('processor')}")
     processor_arn = ensure_function(aws, cfg, "processor", roles["processor"], zip_path,
                                     "handlers.processor.handler", 1536, 60)
+    log(f"[{next(step)}/{steps}] retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule")
+    ensure_processor_retries(aws, cfg, ensure_dead_letter_queue(aws, cfg))
+    ensure_sweep_schedule(aws, cfg, processor_arn)
     log(f"[{next(step)}/{steps}] S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}")
     ensure_upload_notification(aws, cfg, processor_arn)
     log(f"[{next(step)}/{steps}] REST API {cfg.api_name}, stage {STAGE}")
@@ -326,6 +375,7 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
         "processedBucket": cfg.processed_bucket,
         "table": cfg.table,
         "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
+        "deadLetterQueue": cfg.dead_letter_queue,
     }
 
 
@@ -343,6 +393,17 @@ def _empty_bucket(aws: Aws, bucket: str) -> None:
 
 def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
     aws = Aws(cfg)
+    try:
+        aws.events.remove_targets(Rule=cfg.sweep_rule, Ids=["processor"])
+        aws.events.delete_rule(Name=cfg.sweep_rule)
+        log(f"deleted rule {cfg.sweep_rule}")
+    except aws.events.exceptions.ResourceNotFoundException:
+        pass
+    try:
+        aws.sqs.delete_queue(QueueUrl=aws.sqs.get_queue_url(QueueName=cfg.dead_letter_queue)["QueueUrl"])
+        log(f"deleted queue {cfg.dead_letter_queue}")
+    except aws.sqs.exceptions.QueueDoesNotExist:
+        pass
     for a in (a for page in aws.apigateway.get_paginator("get_rest_apis").paginate() for a in page["items"]):
         if a["name"] == cfg.api_name:
             log(f"deleting REST API {a['id']}")

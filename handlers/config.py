@@ -32,6 +32,10 @@ class Settings:
     upload_expiry_seconds: int = 300
     rendition_url_seconds: int = 900
     pending_ttl_seconds: int = 24 * 3600
+    # The sweep re-drives records left `pending` (object uploaded, event lost) or
+    # `processing` (execution killed) for longer than this.
+    stuck_after_seconds: int = 15 * 60
+    fault_injection: str | None = None
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -49,6 +53,8 @@ class Settings:
             upload_expiry_seconds=_int(env, "UPLOAD_EXPIRY_SECONDS", 300, hi=MAX_UPLOAD_EXPIRY_SECONDS),
             rendition_url_seconds=_int(env, "RENDITION_URL_SECONDS", 900, hi=7 * 24 * 3600),
             pending_ttl_seconds=_int(env, "PENDING_TTL_SECONDS", 24 * 3600),
+            stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 15 * 60),
+            fault_injection=env.get("FAULT_INJECTION") or None,
             limits=Limits(
                 max_pixels=_int(env, "MAX_PIXELS", 100_000_000),
                 max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),

@@ -1,26 +1,39 @@
 """The processor Lambda: S3 ObjectCreated events in, renditions and a record out.
 
-Each record of an event is handled on its own: a bad file ends `failed` with a
-reason and does not stop the others. An unexpected error (S3 or DynamoDB down)
-marks the record failed with `processing_error` and is raised once every record has
-been tried, so Lambda's asynchronous retry runs the event again; records already
-processed for the same object (same ETag) are skipped then.
+Nothing lost, nothing twice:
+- each record of an event is handled on its own: a bad file ends `failed` with a reason
+  and does not stop the others;
+- writes are conditional on the object's ETag: a duplicate delivery of an object already
+  processed is skipped, a record never goes back from `processed`, and a stale delivery
+  cannot overwrite the result for a newer object under the same key;
+- an unexpected error (S3 or DynamoDB failing) marks the record `failed` with
+  `processing_error` and is raised once every record has been tried, so Lambda's
+  asynchronous retry runs the event again (and, when retries run out, its on-failure
+  destination keeps it in the dead-letter queue);
+- a scheduled sweep (EventBridge) re-drives records left `processing` by a killed
+  execution, or `pending` although their object arrived (an event lost), once they are
+  older than STUCK_AFTER_SECONDS.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
+from botocore.exceptions import ClientError
 
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.imaging import ImageRejected, Processed, make_renditions
-from handlers.records import ImageRecords, image_id_for_key
+from handlers.records import ImageRecords, image_id_for_key, upload_key
 
 logger = Logger(service="imagepipe-processor")
+
+SWEEP_WINDOW = timedelta(days=2)  # records older than this are left to TTL and operators
+SWEEP_BATCH = 50  # bounded work per scheduled run
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,7 @@ class UploadedObject:
     bucket: str
     key: str
     size: int
-    etag: str
+    etag: str  # without quotes, as S3 events carry it
 
 
 def rendition_key(image_id: str, name: str, extension: str) -> str:
@@ -38,29 +51,45 @@ def rendition_key(image_id: str, name: str, extension: str) -> str:
 def process_object(obj: UploadedObject, settings: Settings, clients: Clients, records: ImageRecords) -> str:
     """Turn one uploaded object into renditions and a finished record. Returns the outcome."""
     image_id = image_id_for_key(obj.key)
+    try:
+        # Read first, pinned to this event's ETag: a stale event for a replaced object
+        # stops here and never touches the record of the newer one.
+        response = clients.s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=f'"{obj.etag}"')
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "412"):
+            logger.info("stale event skipped", extra={"image_id": image_id, "key": obj.key})
+            return "superseded"
+        if code not in ("NoSuchKey", "404"):
+            raise
+        response = None
     started = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1])
     if started is None:
         logger.info("duplicate event skipped", extra={"image_id": image_id, "key": obj.key})
         return "duplicate"
     try:
-        if obj.size > settings.limits.max_bytes:
+        if response is None:
+            raise ImageRejected("missing", "The uploaded file no longer exists.")
+        if response["ContentLength"] > settings.limits.max_bytes:
             raise ImageRejected("too_large", f"The file is larger than {settings.limits.max_bytes} bytes.")
-        try:
-            data = clients.s3.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
-        except clients.s3.exceptions.NoSuchKey:
-            raise ImageRejected("missing", "The uploaded file no longer exists.") from None
-        result = make_renditions(data, settings.limits)
-        records.mark_processed(image_id, _store_renditions(image_id, result, settings, clients))
+        result = make_renditions(response["Body"].read(), settings.limits)
+        stored = _store_renditions(image_id, result, settings, clients)
+        if not records.mark_processed(image_id, obj.etag, stored):
+            return "superseded"  # a newer object under the same key took the record over
     except ImageRejected as exc:
-        records.mark_failed(image_id, exc.code, exc.message)
+        records.mark_failed(image_id, obj.etag, exc.code, exc.message)
         logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
         return "failed"
     except Exception:
-        # Never left `processing`: failed with a reason now, and the raise makes Lambda retry.
-        records.mark_failed(image_id, "processing_error", "The image could not be processed; it will be retried.")
+        _fail_for_retry(records, image_id, obj.etag)
         raise
     logger.info("image processed", extra={"image_id": image_id, "format": result.format})
     return "processed"
+
+
+def _fail_for_retry(records: ImageRecords, image_id: str, etag: str) -> None:
+    # Never left `processing`: failed with a reason now; the raise makes Lambda retry.
+    records.mark_failed(image_id, etag, "processing_error", "The image could not be processed; it will be retried.")
 
 
 def _store_renditions(image_id: str, result: Processed, settings: Settings, clients: Clients) -> dict:
@@ -101,7 +130,8 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
         s3 = record.s3
         # Keys arrive URL-encoded in S3 events ("beach day.jpg" -> "beach+day.jpg").
         key = unquote_plus(s3.get_object.key)
-        obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, s3.get_object.etag or "")
+        etag = (s3.get_object.etag or "").strip('"')
+        obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, etag)
         try:
             outcomes[obj.key] = process_object(obj, settings, clients, records)
         except Exception as exc:  # one record's failure does not stop the others
@@ -113,6 +143,39 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
     return outcomes
 
 
+def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> dict:
+    """Re-drive records stuck `processing` or `pending` with their object present."""
+    now = now or datetime.now(timezone.utc)
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    cutoff = now - timedelta(seconds=settings.stuck_after_seconds)
+    after = (now - SWEEP_WINDOW).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    outcomes: dict[str, str] = {}
+    for record in records.unfinished(after, SWEEP_BATCH):
+        updated = datetime.fromisoformat(record["updatedAt"].replace("Z", "+00:00"))
+        if updated > cutoff:
+            continue  # still within its normal processing time
+        key = record.get("uploadKey") or upload_key(record["id"])
+        try:
+            head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                outcomes[record["id"]] = "no-object"  # never uploaded: TTL removes the record
+                continue
+            raise
+        obj = UploadedObject(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
+        try:
+            outcomes[record["id"]] = process_object(obj, settings, clients, records)
+        except Exception:
+            logger.exception("sweep could not process", extra={"image_id": record["id"]})
+            outcomes[record["id"]] = "error"
+    logger.info("sweep done", extra={"outcomes": outcomes})
+    return outcomes
+
+
+def is_sweep_event(event: dict) -> bool:
+    return event.get("source") == "aws.events" or event.get("action") == "sweep"
+
+
 @lru_cache(maxsize=1)
 def _runtime() -> tuple[Settings, Clients]:
     settings = Settings.from_env()
@@ -122,4 +185,6 @@ def _runtime() -> tuple[Settings, Clients]:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
     settings, clients = _runtime()
+    if is_sweep_event(event):
+        return sweep(settings, clients)
     return process_event(event, settings, clients)

@@ -179,32 +179,64 @@ class ImageRecords:
             return None
         return _from_item(result["Attributes"])
 
-    def mark_processed(self, image_id: str, details: dict) -> None:
-        values = {":processed": "processed", ":now": now_iso()}
+    def mark_processed(self, image_id: str, etag: str, details: dict) -> bool:
+        """Finish the record for the object with this ETag. False if a newer object took over."""
+        values = {":processed": "processed", ":now": now_iso(), ":etag": etag}
         names = {"#s": "status", "#e": "error"}
         sets = ["#s = :processed", "updatedAt = :now"]
         for i, (name, value) in enumerate(details.items()):  # names via placeholders: many are reserved words
             sets.append(f"#n{i} = :v{i}")
             names[f"#n{i}"] = name
             values[f":v{i}"] = value
-        self._db.update_item(
-            TableName=self._table,
-            Key={"id": _serialize(image_id)},
+        return self._conditional_update(
+            image_id,
             UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e",
+            ConditionExpression="sourceEtag = :etag",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=_to_item(values),
         )
 
-    def mark_failed(self, image_id: str, code: str, message: str) -> None:
-        self._db.update_item(
-            TableName=self._table,
-            Key={"id": _serialize(image_id)},
+    def mark_failed(self, image_id: str, etag: str, code: str, message: str) -> bool:
+        """Fail the record for the object with this ETag; never undoes a finished `processed`."""
+        return self._conditional_update(
+            image_id,
             UpdateExpression="SET #s = :failed, updatedAt = :now, #e = :err REMOVE renditions",
+            ConditionExpression="sourceEtag = :etag AND #s <> :processed",
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
             ExpressionAttributeValues=_to_item(
-                {":failed": "failed", ":now": now_iso(), ":err": {"code": code, "message": message[:500]}}
+                {":failed": "failed", ":processed": "processed", ":now": now_iso(), ":etag": etag,
+                 ":err": {"code": code, "message": message[:500]}}
             ),
         )
+
+    def _conditional_update(self, image_id: str, **params) -> bool:
+        try:
+            self._db.update_item(TableName=self._table, Key={"id": _serialize(image_id)}, **params)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def unfinished(self, created_after: str, limit: int) -> list[dict]:
+        """Records still `pending` or `processing`, newest first, created after `created_after`."""
+        params = {
+            "TableName": self._table,
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "listPk = :p AND createdKey > :after",
+            "FilterExpression": "#s IN (:pending, :processing)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": _to_item(
+                {":p": LIST_PARTITION, ":after": created_after, ":pending": "pending", ":processing": "processing"}
+            ),
+            "ScanIndexForward": False,
+        }
+        found: list[dict] = []
+        while len(found) < limit:
+            page = self._db.query(**params)
+            found += [_from_item(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
 
     def delete(self, image_id: str) -> None:
         self._db.delete_item(TableName=self._table, Key={"id": _serialize(image_id)})

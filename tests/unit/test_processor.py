@@ -110,3 +110,60 @@ def test_processing_removes_the_pending_expiry(env):
     process_event(s3_event(settings.upload_bucket, obj), settings, clients)
     record = records.get("f" * 32)
     assert record["status"] == "processed" and "expiresAt" not in record
+
+
+def test_two_deliveries_at_once_give_one_record_and_the_same_renditions(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "1" * 32, phone_jpeg(640, 480))
+    event = s3_event(settings.upload_bucket, obj)
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: process_event(event, settings, clients)[obj[0]], range(2)))
+    assert set(outcomes) <= {"processed", "duplicate"} and "processed" in outcomes
+    record = records.get("1" * 32)
+    assert record["status"] == "processed"
+    listed = clients.dynamodb.scan(TableName=settings.table_name)["Items"]
+    assert len(listed) == 1
+    assert process_event(event, settings, clients) == {obj[0]: "duplicate"}
+
+
+def test_a_late_failure_never_undoes_processed(env):
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "2" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, obj), settings, clients)
+    assert records.mark_failed("2" * 32, obj[2], "processing_error", "late") is False
+    assert records.get("2" * 32)["status"] == "processed"
+
+
+def test_a_stale_event_for_a_replaced_object_does_not_overwrite(env):
+    settings, clients, records = env
+    old = put(settings, clients, "uploads/" + "3" * 32, encode(photo(300, 200), "JPEG"))
+    new = put(settings, clients, "uploads/" + "3" * 32, encode(photo(200, 300), "JPEG"))
+    assert process_event(s3_event(settings.upload_bucket, new), settings, clients) == {new[0]: "processed"}
+    assert process_event(s3_event(settings.upload_bucket, old), settings, clients) == {old[0]: "superseded"}
+    record = records.get("3" * 32)
+    assert (record["width"], record["height"]) == (200, 300) and record["status"] == "processed"
+
+
+def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
+    from datetime import datetime, timedelta, timezone
+
+    from handlers.processor import sweep
+
+    settings, clients, records = env
+    # Killed mid-way: the record says processing, the object is there.
+    stuck = put(settings, clients, "uploads/" + "4" * 32, phone_jpeg(320, 240))
+    records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg")
+    # Event lost: the record says pending, the object is there.
+    records.create_pending("5" * 32, "lost.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+    put(settings, clients, "uploads/" + "5" * 32, phone_jpeg(320, 240))
+    # Never uploaded: pending, no object.
+    records.create_pending("6" * 32, "never.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+
+    assert sweep(settings, clients) == {}  # all younger than STUCK_AFTER_SECONDS
+    later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
+    outcomes = sweep(settings, clients, now=later)
+    assert outcomes == {"4" * 32: "processed", "5" * 32: "processed", "6" * 32: "no-object"}
+    assert records.get("4" * 32)["status"] == records.get("5" * 32)["status"] == "processed"
+    assert records.get("6" * 32)["status"] == "pending"
