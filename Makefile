@@ -8,7 +8,7 @@ EMULATOR_VENV := .venv-emulator
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status test test-unit test-integration bench deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status test test-unit test-integration bench dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 
 bench: venv $(VENV)/.bench-installed ## Benchmark the pipeline against naive Pillow, pyvips and the decode floor
 	@$(PY) -m tests.bench.imaging
+
+dlq: venv ## List what the processor gave up on (its dead-letter queue)
+	@$(PY) -m bootstrap.deadletters list
+
+redrive: venv ## Send every dead-lettered event back to the processor
+	@$(PY) -m bootstrap.deadletters redrive
 
 deploy: venv emulator-venv ## Deploy the stack to TARGET (embedded|localstack|aws) without starting anything
 	@$(PY) -m bootstrap deploy --target $(TARGET)

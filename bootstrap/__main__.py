@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bootstrap.outputs import outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
 from bootstrap.stack import StackConfig, deploy, destroy
 
@@ -21,14 +22,6 @@ LOCAL_TARGETS = ("embedded", "localstack")
 # Settings passed through to both functions when set in the deploying environment.
 PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
                "PENDING_TTL_SECONDS", "STUCK_AFTER_SECONDS", "PUBLIC_S3_ENDPOINT", "FAULT_INJECTION")
-
-
-def state_dir() -> Path:
-    return Path(os.environ.get("IMAGEPIPE_STATE_DIR", ROOT / ".stack"))
-
-
-def outputs_path() -> Path:
-    return state_dir() / "outputs.json"
 
 
 def config_for(target: str) -> StackConfig:

@@ -8,7 +8,6 @@ import boto3
 from botocore.config import Config
 
 from handlers.config import Settings
-from handlers.faults import wrap_s3
 
 
 @dataclass(frozen=True)
@@ -32,4 +31,4 @@ def make_clients(settings: Settings, session: boto3.session.Session | None = Non
     public = settings.public_s3_endpoint
     s3_public = session.client("s3", endpoint_url=public, config=s3_config) if public else s3
     dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=common)
-    return Clients(s3=wrap_s3(s3, settings.fault_injection), dynamodb=dynamodb, s3_public=s3_public)
+    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public)

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
+from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, make_renditions
 from handlers.records import ImageRecords, image_id_for_key, upload_key
 
@@ -63,8 +64,8 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         if code not in ("NoSuchKey", "404"):
             raise
         response = None
-    started = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1])
-    if started is None:
+    before = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1])
+    if before is None:
         logger.info("duplicate event skipped", extra={"image_id": image_id, "key": obj.key})
         return "duplicate"
     try:
@@ -73,7 +74,9 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         if response["ContentLength"] > settings.limits.max_bytes:
             raise ImageRejected("too_large", f"The file is larger than {settings.limits.max_bytes} bytes.")
         result = make_renditions(response["Body"].read(), settings.limits)
-        stored = _store_renditions(image_id, result, settings, clients)
+        retry = (before.get("error") or {}).get("code") == "processing_error"
+        store = rendition_store(clients.s3, settings.fault_injection, retry)
+        stored = _store_renditions(image_id, result, settings, store)
         if not records.mark_processed(image_id, obj.etag, stored):
             return "superseded"  # a newer object under the same key took the record over
     except ImageRejected as exc:
@@ -92,11 +95,11 @@ def _fail_for_retry(records: ImageRecords, image_id: str, etag: str) -> None:
     records.mark_failed(image_id, etag, "processing_error", "The image could not be processed; it will be retried.")
 
 
-def _store_renditions(image_id: str, result: Processed, settings: Settings, clients: Clients) -> dict:
+def _store_renditions(image_id: str, result: Processed, settings: Settings, s3) -> dict:
     stored = {}
     for name, rendition in result.renditions.items():
         key = rendition_key(image_id, name, rendition.extension)
-        clients.s3.put_object(
+        s3.put_object(
             Bucket=settings.processed_bucket,
             Key=key,
             Body=rendition.data,

@@ -145,7 +145,8 @@ class ImageRecords:
     def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str) -> dict | None:
         """Mark the record `processing` (creating it for objects put directly into the bucket).
 
-        Returns None when this very object (same ETag) is already processed: a duplicate event.
+        Returns the record as it was before ({} if new), or None when this very object (same
+        ETag) is already processed: a duplicate event.
         """
         now = now_iso()
         try:
@@ -173,11 +174,11 @@ class ImageRecords:
                         ":ck": f"{now}#{image_id}",
                     }
                 ),
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
-        return _from_item(result["Attributes"])
+        return _from_item(result.get("Attributes") or {})
 
     def mark_processed(self, image_id: str, etag: str, details: dict) -> bool:
         """Finish the record for the object with this ETag. False if a newer object took over."""

@@ -5,6 +5,7 @@ real bootstrap: nothing here touches a `make up` stack on 4566.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -32,6 +33,8 @@ class Stack:
     site_url: str
     state: Path
     http: requests.Session
+    proc: subprocess.Popen
+    port: int
 
     @property
     def api(self) -> str:
@@ -78,26 +81,34 @@ class Stack:
             time.sleep(0.3)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
+@contextlib.contextmanager
+def deploy_stack(state: Path, extra_env: dict | None = None):
+    """A fresh emulator on a free port, the stack deployed into it by bootstrap."""
     need(EMULATOR_PYTHON.exists(), f"the emulator virtualenv is missing ({EMULATOR_PYTHON}); run `make emulator-venv`")
-    state = tmp_path_factory.mktemp("stack")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     site_url = f"http://127.0.0.1:{free_port()}"
     proc = start_emulator(port, state / "emulator", state / "logs" / "emulator.log")
+    stack = None
     try:
         env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "IMAGEPIPE_STATE_DIR": str(state), "SITE_URL": site_url,
-               "UPLOAD_EXPIRY_SECONDS": os.environ.get("TEST_UPLOAD_EXPIRY_SECONDS", "300")}
+               **(extra_env or {})}
         deployed = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"], env=env,
                                   cwd=ROOT, capture_output=True, text=True)
         assert deployed.returncode == 0, deployed.stderr
         outputs = json.loads((state / "outputs.json").read_text())
-        yield Stack(outputs, endpoint, site_url, state, requests.Session())
+        stack = Stack(outputs, endpoint, site_url, state, requests.Session(), proc, port)
+        yield stack
     finally:
-        stop_pid(proc.pid)
+        stop_pid((stack.proc if stack else proc).pid)
         log = state / "logs" / "emulator.log"
         if log.exists():  # kept beside the test artifacts for post-mortems
             artifacts = ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)
-            (artifacts / "emulator.log").write_bytes(log.read_bytes())
+            (artifacts / f"emulator-{state.name}.log").write_bytes(log.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    with deploy_stack(tmp_path_factory.mktemp("stack")) as deployed:
+        yield deployed

@@ -167,3 +167,16 @@ def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
     assert outcomes == {"4" * 32: "processed", "5" * 32: "processed", "6" * 32: "no-object"}
     assert records.get("4" * 32)["status"] == records.get("5" * 32)["status"] == "processed"
     assert records.get("6" * 32)["status"] == "pending"
+
+
+def test_configured_fault_fails_the_first_attempt_only(env):
+    from handlers.faults import InjectedFault
+
+    settings, clients, records = env
+    settings = dataclasses.replace(settings, fault_injection="rendition_put_once")
+    obj = put(settings, clients, "uploads/" + "7" * 32, phone_jpeg(320, 240))
+    event = s3_event(settings.upload_bucket, obj)
+    with pytest.raises(InjectedFault):
+        process_event(event, settings, clients)
+    assert records.get("7" * 32)["error"]["code"] == "processing_error"
+    assert process_event(event, settings, clients) == {obj[0]: "processed"}  # a fresh environment would pass too

@@ -1,0 +1,191 @@
+"""User story: every photo S3 accepted ends `processed` or `failed`, exactly once in the
+gallery, whatever happens in between: duplicate events, crashes, a restart, a burst."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+import requests
+
+from bootstrap.local import start_emulator, stop_pid
+from bootstrap.package import ROOT
+from tests.images import encode, phone_jpeg, photo
+from tests.stack import FINAL
+
+pytestmark = pytest.mark.integration
+
+
+def lambda_client(stack):
+    return boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
+    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Post", "awsRegion": "us-east-1",
+                         "s3": {"bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                                "object": {"key": key, "size": size, "eTag": etag}}}]}
+
+
+def invoke(stack, payload: dict) -> dict:
+    response = lambda_client(stack).invoke(FunctionName=stack.outputs["functions"]["processor"],
+                                           Payload=json.dumps(payload).encode())
+    body = json.loads(response["Payload"].read() or b"null")
+    assert "FunctionError" not in response, body
+    return body
+
+
+def renditions_bytes(stack, image_id: str) -> dict[str, bytes]:
+    s3 = stack.s3()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.outputs["processedBucket"],
+                                                 Prefix=f"{image_id}/").get("Contents", [])]
+    return {k: s3.get_object(Bucket=stack.outputs["processedBucket"], Key=k)["Body"].read() for k in keys}
+
+
+def gallery_ids(stack) -> list[str]:
+    ids, cursor = [], None
+    while True:
+        params = {"limit": 100} | ({"cursor": cursor} if cursor else {})
+        page = requests.get(f"{stack.api}/images", params=params).json()
+        ids += [i["id"] for i in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            return ids
+
+
+@contextlib.contextmanager
+def processor_env(stack, **overrides):
+    lam = lambda_client(stack)
+    name = stack.outputs["functions"]["processor"]
+    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    try:
+        yield
+    finally:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_the_same_event_twice_and_at_once_gives_one_record_and_the_same_renditions(stack):
+    created = stack.upload(phone_jpeg(800, 600), "twice.jpg", "image/jpeg")
+    assert stack.wait_final(created["id"])["status"] == "processed"
+    before = renditions_bytes(stack, created["id"])
+    key = f"uploads/{created['id']}"
+    head = stack.s3().head_object(Bucket=stack.outputs["uploadBucket"], Key=key)
+    event = s3_event(stack.outputs["uploadBucket"], key, head["ContentLength"], head["ETag"].strip('"'))
+
+    assert invoke(stack, event) == {key: "duplicate"}
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: invoke(stack, event), range(2)))
+    assert outcomes == [{key: "duplicate"}, {key: "duplicate"}]
+    assert stack.image(created["id"])["status"] == "processed"
+    assert renditions_bytes(stack, created["id"]) == before
+    assert gallery_ids(stack).count(created["id"]) == 1
+
+
+def test_concurrent_first_deliveries_of_a_direct_put(stack):
+    """Two deliveries of a fresh object at once: one record, one set of renditions."""
+    data = phone_jpeg(640, 480)
+    key = "direct/concurrent.jpg"
+    etag = stack.s3().put_object(Bucket=stack.outputs["uploadBucket"], Key=key, Body=data)["ETag"].strip('"')
+    event = s3_event(stack.outputs["uploadBucket"], key, len(data), etag)
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = [o[key] for o in pool.map(lambda _: invoke(stack, event), range(2))]
+    assert "processed" in outcomes and set(outcomes) <= {"processed", "duplicate"}
+    listed = [i for i in requests.get(f"{stack.api}/images", params={"limit": 100}).json()["items"]
+              if i["filename"] == "concurrent.jpg"]
+    assert len(listed) == 1
+    assert stack.wait_final(listed[0]["id"])["status"] == "processed"
+    assert len(renditions_bytes(stack, listed[0]["id"])) == 2
+
+
+def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
+    log = stack.state / "logs" / "emulator.log"
+    with processor_env(stack, FAULT_INJECTION="rendition_put_once"):
+        mark = log.stat().st_size
+        created = stack.upload(phone_jpeg(700, 500), "flaky.jpg", "image/jpeg")
+        image = stack.wait_final(created["id"])
+        deadline = time.monotonic() + 30
+        while image["status"] != "processed" and time.monotonic() < deadline:
+            time.sleep(0.5)  # failed (processing_error) until Lambda's retry completes it
+            image = stack.image(created["id"])
+    assert image["status"] == "processed", image
+    with log.open("rb") as f:
+        f.seek(mark)
+        assert b"injected fault (FAULT_INJECTION=rendition_put_once)" in f.read()
+
+
+def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_sent_back(stack):
+    env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)}
+    with processor_env(stack, FAULT_INJECTION="rendition_put_always"):
+        created = stack.upload(phone_jpeg(600, 400), "doomed.jpg", "image/jpeg")
+        deadline = time.monotonic() + 60
+        listed = ""
+        while f"uploads/{created['id']}" not in listed:
+            assert time.monotonic() < deadline, "the failing event never reached the dead-letter queue"
+            time.sleep(1)
+            listed = subprocess.run([sys.executable, "-m", "bootstrap.deadletters", "list"], env=env, cwd=ROOT,
+                                    capture_output=True, text=True, check=True).stdout
+        image = stack.image(created["id"])
+        assert image["status"] == "failed" and image["error"]["code"] == "processing_error"
+    # Fixed: send it back.
+    subprocess.run([sys.executable, "-m", "bootstrap.deadletters", "redrive"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    deadline = time.monotonic() + 30
+    while stack.image(created["id"])["status"] != "processed":
+        assert time.monotonic() < deadline, stack.image(created["id"])
+        time.sleep(0.5)
+
+
+def test_fifty_concurrent_uploads_with_some_bad_files(stack):
+    good = {f"burst-{i}.jpg": phone_jpeg(1600, 1200, orientation=1 + i % 8) for i in range(46)}
+    bad = {f"burst-bad-{i}.jpg": b"definitely not a jpeg " * (i + 1) for i in range(4)}
+    files = good | bad
+    with ThreadPoolExecutor(16) as pool:
+        created = dict(zip(files, pool.map(lambda name: stack.upload(files[name], name, "image/jpeg"), files)))
+    final = {}
+    deadline = time.monotonic() + 240
+    while len(final) < len(created) and time.monotonic() < deadline:
+        for name, c in created.items():
+            if name not in final:
+                image = stack.image(c["id"])
+                if image["status"] in FINAL:
+                    final[name] = image
+        time.sleep(1)
+    missing = sorted(set(created) - set(final))
+    assert not missing, f"never finished: {missing}"
+    assert all(final[n]["status"] == "processed" for n in good), {n: final[n]["error"] for n in good}
+    assert all(final[n]["status"] == "failed" and final[n]["error"]["code"] == "not_an_image" for n in bad)
+    ids = gallery_ids(stack)
+    assert all(ids.count(c["id"]) == 1 for c in created.values())
+
+
+def test_uploads_accepted_before_an_emulator_restart_all_finish(tmp_path):
+    """Stop the emulator right after S3 accepted the uploads (events in flight are lost with
+    it), start it again on the same state: the sweep finishes every one of them."""
+    from tests.stack import deploy_stack
+
+    with deploy_stack(tmp_path, extra_env={"STUCK_AFTER_SECONDS": "1"}) as stack:
+        ids = []
+        for i in range(8):
+            data = encode(photo(900, 600, seed=i), "JPEG") if i != 3 else b"broken upload"
+            ids.append(stack.upload(data, f"restart-{i}.jpg", "image/jpeg")["id"])
+        stop_pid(stack.proc.pid)  # SIGTERM: MiniStack saves its state on the way out
+        stack.proc = start_emulator(stack.port, stack.state / "emulator", stack.state / "logs" / "emulator.log")
+        states = {i: stack.image(i)["status"] for i in ids}
+        unfinished = {i for i, s in states.items() if s not in FINAL}
+        assert unfinished, "nothing was in flight at the restart: the test proves nothing"
+        time.sleep(1.5)  # older than STUCK_AFTER_SECONDS
+        swept = invoke(stack, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})  # as EventBridge
+        assert unfinished <= set(swept), (unfinished, swept)
+        final = {i: stack.wait_final(i, 60) for i in ids}
+        assert [final[i]["status"] for i in ids] == ["processed"] * 3 + ["failed"] + ["processed"] * 4
+        listed = gallery_ids(stack)
+        assert all(listed.count(i) == 1 for i in ids)
