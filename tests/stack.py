@@ -70,7 +70,7 @@ class Stack:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_final(self, image_id: str, seconds: float = 90) -> dict:
+    def wait_final(self, image_id: str, seconds: float = 90, poll: float = 0.3) -> dict:
         deadline = time.monotonic() + seconds
         while True:
             image = self.image(image_id)
@@ -78,7 +78,7 @@ class Stack:
                 return image
             if time.monotonic() > deadline:
                 raise AssertionError(f"{image_id} still {image['status']} after {seconds} s: {image}")
-            time.sleep(0.3)
+            time.sleep(poll)
 
 
 @contextlib.contextmanager
