@@ -120,11 +120,13 @@ def stop_pid(pid: int, seconds: float = 20) -> None:
         pass
 
 
-def start_devserver(port: int, state: Path, log_file: Path, python: str = sys.executable) -> subprocess.Popen:
+def start_devserver(port: int, state: Path, log_file: Path, local_api: bool = False,
+                    extra_env: dict | None = None) -> subprocess.Popen:
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    args = ["--local-api", "--reload"] if local_api else []
     proc = subprocess.Popen(
-        [python, "-m", "devserver", "--port", str(port)],
-        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state)},
+        [sys.executable, "-m", "devserver", "--port", str(port), *args],
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state), **(extra_env or {})},
         stdout=log_file.open("ab"),
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -140,6 +142,7 @@ def start_devserver(port: int, state: Path, log_file: Path, python: str = sys.ex
 STATE = Path(os.environ.get("IMAGEPIPE_STATE_DIR", ROOT / ".stack"))
 EMULATOR_PORT = int(os.environ.get("EMULATOR_PORT", "4566"))
 SITE_PORT = int(os.environ.get("DEVSERVER_PORT", "8080"))
+LOCAL_API = os.environ.get("API", "") == "local"
 
 
 def _pid(path: Path) -> int | None:
@@ -166,16 +169,22 @@ def up() -> int:
     subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"], env=env, check=True,
                    stdout=subprocess.DEVNULL, cwd=ROOT)
     site = f"http://127.0.0.1:{SITE_PORT}"
+    running = _pid(STATE / "devserver.pid")
+    if running and answers(f"{site}/healthz"):
+        serving_local = json.loads(urllib.request.urlopen(f"{site}/healthz", timeout=2).read()).get("localApi")
+        if serving_local != LOCAL_API:
+            log("devserver: restarting to " + ("serve the API in-process" if LOCAL_API else "use the deployed API"))
+            stop_pid(running)
     if answers(f"{site}/healthz"):
         log(f"devserver: already answering on {site}")
     else:
-        log(f"devserver: starting on {site}")
-        proc = start_devserver(SITE_PORT, STATE, STATE / "logs" / "devserver.log")
+        log(f"devserver: starting on {site}" + (" with the API in-process (API=local, reloading)" if LOCAL_API else ""))
+        proc = start_devserver(SITE_PORT, STATE, STATE / "logs" / "devserver.log", local_api=LOCAL_API)
         (STATE / "devserver.pid").write_text(str(proc.pid))
     outputs = json.loads((STATE / "outputs.json").read_text())
     log("")
     log(f"  Site:  {site}/")
-    log(f"  API:   {outputs['apiUrl']}")
+    log(f"  API:   {site + '/api (in-process: handlers/ changes show on the next request)' if LOCAL_API else outputs['apiUrl']}")
     log(f"  AWS endpoint (emulator): {emulator_url}")
     log("  Stop with `make down`; logs in .stack/logs/.")
     return 0

@@ -1,6 +1,9 @@
 """Flask dev shim: the static site plus `/config.json`, as S3 website hosting would serve them.
 
-The page calls the API URL from config.json directly, as it does on AWS.
+The page calls the API URL from config.json directly, as it does on AWS. With
+`local_api=True` (`make up API=local`) the devserver also serves the API handler
+in-process under /api, translating each request into an API Gateway proxy event and
+back, so a change to handlers/ shows on the next request (with Flask's reloader).
 """
 from __future__ import annotations
 
@@ -8,37 +11,61 @@ import json
 import os
 from pathlib import Path
 
-from flask import Flask, jsonify, send_from_directory
+from flask import Flask, jsonify, request, send_from_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "frontend"
+ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic", "image/heif"]
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
 
 def outputs_file() -> Path:
     return Path(os.environ.get("IMAGEPIPE_STATE_DIR", ROOT / ".stack")) / "outputs.json"
 
 
-def create_app() -> Flask:
+def read_outputs() -> dict | None:
+    try:
+        return json.loads(outputs_file().read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def handler_environment(outputs: dict) -> dict:
+    """The settings the deployed API function gets, for the in-process one."""
+    env = {
+        "UPLOAD_BUCKET": outputs["uploadBucket"],
+        "PROCESSED_BUCKET": outputs["processedBucket"],
+        "TABLE_NAME": outputs["table"],
+        "AWS_REGION": outputs["region"],
+        "AWS_DEFAULT_REGION": outputs["region"],
+        "ALLOWED_ORIGINS": os.environ.get("ALLOWED_ORIGINS") or outputs.get("siteUrl", "*"),
+    }
+    if outputs.get("endpointUrl"):
+        env |= {"AWS_ENDPOINT_URL": outputs["endpointUrl"], "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test"}
+    return env
+
+
+def create_app(local_api: bool = False) -> Flask:
     app = Flask(__name__, static_folder=None)
 
     @app.get("/config.json")
     def config():
         # Read on each request: a redeploy is picked up without restarting the devserver.
-        try:
-            outputs = json.loads(outputs_file().read_text())
-        except (OSError, ValueError):
+        outputs = read_outputs()
+        if outputs is None:
             return jsonify(error={"code": "not_deployed", "message": "No stack deployed yet: run `make up`."}), 503
+        api_url = request.host_url.rstrip("/") + "/api" if local_api else outputs["apiUrl"]
         return jsonify(
-            apiUrl=outputs["apiUrl"],
+            apiUrl=api_url,
             maxBytes=outputs.get("maxUploadBytes", 25 * 1024 * 1024),
             pageSize=int(os.environ.get("GALLERY_PAGE_SIZE", "24")),
-            acceptedTypes=["image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic",
-                           "image/heif"],
+            acceptedTypes=ACCEPTED_TYPES,
         )
 
     @app.get("/healthz")
     def health():
-        return {"ok": True}
+        return {"ok": True, "localApi": local_api}
 
     @app.get("/")
     def index():
@@ -48,9 +75,27 @@ def create_app() -> Flask:
     def static_file(name: str):
         return send_from_directory(FRONTEND, name)
 
+    if local_api:
+        _mount_local_api(app)
+
     @app.after_request
     def no_cache(response):
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app
+
+
+def _mount_local_api(app: Flask) -> None:
+    outputs = read_outputs()
+    if outputs is None:
+        raise RuntimeError(f"{outputs_file()} is missing: deploy the stack first")
+    os.environ.update(handler_environment(outputs))
+    from devserver.apigw import LambdaContext, to_flask_response, to_proxy_event
+    from handlers import api  # imported here, after the environment is set
+
+    def serve(path: str = ""):
+        return to_flask_response(api.handler(to_proxy_event(request, "/" + path), LambdaContext()))
+
+    app.add_url_rule("/api", "api_root", serve, methods=ALL_METHODS)
+    app.add_url_rule("/api/<path:path>", "api", serve, methods=ALL_METHODS)

@@ -1,0 +1,77 @@
+"""API Gateway's REST proxy integration, in-process: a Flask request in, a proxy event out,
+the handler's result back into a Flask response. Used by `make up API=local`."""
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+
+from flask import Request, Response
+
+STAGE = "v1"
+
+
+def to_proxy_event(request: Request, path: str) -> dict:
+    """The event API Gateway's `ANY /{proxy+}` resource would send for this request."""
+    body = request.get_data()
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    headers = {k: v for k, v in request.headers.items()}
+    multi_query = {k: request.args.getlist(k) for k in request.args}
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": {"proxy": path.lstrip("/")} if path != "/" else None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": request.method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": request.remote_addr or "127.0.0.1"},
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def to_flask_response(result: dict) -> Response:
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    response = Response(data, status=result.get("statusCode", 200))
+    response.headers.clear()
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, value)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    # API Gateway answers application/json when the integration names no Content-Type.
+    response.headers.setdefault("Content-Type", "application/json")
+    return response
+
+
+class LambdaContext:
+    """The fields of Lambda's context object that the handlers (and Powertools) read."""
+
+    function_name = "imagepipe-api-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:imagepipe-api-local"
+    memory_limit_in_mb = 512
+    log_group_name = "/aws/lambda/imagepipe-api-local"
+    log_stream_name = "local"
+
+    def __init__(self):
+        self.aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 15_000
