@@ -62,11 +62,17 @@ redrive: venv ## Send every dead-lettered event back to the processor
 deploy: venv emulator-venv ## Deploy the stack to TARGET (embedded|localstack|aws) without starting anything
 	@$(PY) -m bootstrap deploy --target $(TARGET)
 
-deploy-aws: venv ## Deploy to real AWS (uses your AWS profile and region)
-	@$(PY) -m bootstrap deploy --target aws
+# deploy-aws / destroy-aws: REGION, PROFILE, PREFIX and ARCH (x86_64|arm64) may be set;
+# DRY_RUN=1 prints the plan without calling AWS.
+AWS_VARS = $(if $(REGION),AWS_REGION=$(REGION)) $(if $(PROFILE),AWS_PROFILE=$(PROFILE)) \
+	$(if $(PREFIX),STACK_PREFIX=$(PREFIX)) IMAGEPIPE_STATE_DIR=.stack/aws AWS_ENDPOINT_URL=
+AWS_FLAGS = --target aws $(if $(ARCH),--arch $(ARCH)) $(if $(DRY_RUN),--dry-run)
 
-destroy-aws: venv ## Remove everything deploy-aws made
-	@$(PY) -m bootstrap destroy --target aws
+deploy-aws: venv ## Deploy to real AWS: API, functions, buckets, and the page on an S3 website (REGION= PROFILE= PREFIX= ARCH= DRY_RUN=1)
+	@env $(AWS_VARS) $(PY) -m bootstrap deploy $(AWS_FLAGS)
+
+destroy-aws: venv ## Remove everything deploy-aws made, emptying its buckets first (same variables)
+	@env $(AWS_VARS) $(PY) -m bootstrap destroy $(AWS_FLAGS)
 
 clean: down ## Stop everything and forget the local state (.stack/)
 	rm -rf .stack

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
 from bootstrap.outputs import outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
-from bootstrap.stack import StackConfig, deploy, destroy
+from bootstrap.stack import StackConfig, deploy, destroy, plan, website_url
 
 LOCAL_TARGETS = ("embedded", "localstack")
 # Settings passed through to both functions when set in the deploying environment.
@@ -24,46 +23,74 @@ PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "UPLOAD_EXPIRY_SECONDS", "RENDI
                "PENDING_TTL_SECONDS", "STUCK_AFTER_SECONDS", "PUBLIC_S3_ENDPOINT", "FAULT_INJECTION")
 
 
-def config_for(target: str) -> StackConfig:
-    site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
+def config_for(target: str, arch: str = "x86_64", account: str | None = None) -> StackConfig:
+    on_aws = target == "aws"
+    region = "us-east-1"
+    if on_aws:
+        region = aws_region()
+    prefix = os.environ.get("STACK_PREFIX", "imagepipe")
+    suffix = f"-{account or '<account>'}-{region}" if on_aws else ""
     origins = os.environ.get("ALLOWED_ORIGINS")
     if origins:
         site_origins = tuple(o.strip() for o in origins.split(",") if o.strip())
+    elif on_aws:  # the S3 website that deploy creates, plus SITE_URL when the page lives elsewhere too
+        site_origins = (website_url(f"{prefix}-site{suffix}", region),) + (
+            (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ())
     else:
+        site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
         site_origins = (site, site.replace("127.0.0.1", "localhost")) if "127.0.0.1" in site else (site,)
     if target in LOCAL_TARGETS:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-        region = "us-east-1"
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     else:
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or None  # set only to exercise this path on an emulator
     os.environ["AWS_DEFAULT_REGION"] = region
     return StackConfig(
         target=target,
         region=region,
         endpoint_url=endpoint,
-        prefix=os.environ.get("STACK_PREFIX", "imagepipe"),
+        prefix=prefix,
         site_origins=site_origins,
         function_env={k: os.environ[k] for k in PASSTHROUGH if os.environ.get(k)},
         processor_concurrency=int(os.environ["PROCESSOR_CONCURRENCY"]) if os.environ.get("PROCESSOR_CONCURRENCY") else None,
+        arch=arch,
+        bucket_suffix=suffix,
+        site_bucket_enabled=on_aws,
     )
 
 
-def lambda_platform(target: str) -> Platform:
+def lambda_platform(target: str, arch: str = "x86_64") -> Platform:
     """The interpreter that will run the function code.
 
     The embedded emulator runs Python functions with its own interpreter, so the zip's
     native wheels must match it; LocalStack and AWS run the python3.12 runtime.
+    LAMBDA_PYTHON_VERSION overrides (tests use it to run the AWS path on the emulator).
     """
-    arch = os.environ.get("LAMBDA_ARCH", "aarch64" if platform.machine() in ("arm64", "aarch64") else "x86_64")
+    machine = "aarch64" if arch == "arm64" else "x86_64"
+    if os.environ.get("LAMBDA_PYTHON_VERSION"):
+        return Platform(os.environ["LAMBDA_PYTHON_VERSION"], machine)
     if target == "embedded":
         python = os.environ.get("EMULATOR_PYTHON", str(ROOT / ".venv-emulator" / "bin" / "python"))
         version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                  check=True, capture_output=True, text=True).stdout.strip()
-        return Platform(version, arch)
-    return Platform("3.12", arch)
+        return Platform(version, machine)
+    return Platform("3.12", machine)
+
+
+def aws_region() -> str:
+    """AWS_REGION, AWS_DEFAULT_REGION, then the profile's region, then us-east-1."""
+    import boto3
+
+    return (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            or boto3.session.Session().region_name or "us-east-1")
+
+
+def account_id() -> str:
+    import boto3
+
+    sts = boto3.client("sts", region_name=aws_region(), endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    return sts.get_caller_identity()["Account"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["deploy", "destroy", "outputs", "package"])
     parser.add_argument("--target", choices=["embedded", "localstack", "aws"], default="embedded")
     parser.add_argument("--out", type=Path, help="package: folder for the zip")
+    parser.add_argument("--arch", choices=["x86_64", "arm64"], default=os.environ.get("LAMBDA_ARCH", "x86_64"),
+                        help="Lambda architecture (aws target)")
+    parser.add_argument("--dry-run", action="store_true", help="deploy/destroy: print the plan, call nothing")
     args = parser.parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731  progress to stderr, JSON to stdout
 
@@ -82,26 +112,36 @@ def main(argv: list[str] | None = None) -> int:
         print(outputs_path().read_text())
         return 0
 
-    cfg = config_for(args.target)
     # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
     build = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
     if args.command == "package":
-        zip_path = build_zip(lambda_platform(args.target), build, log)
+        zip_path = build_zip(lambda_platform(args.target, args.arch), build, log)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / zip_path.name).write_bytes(zip_path.read_bytes())
         print(json.dumps({"zip": str((args.out / zip_path.name) if args.out else zip_path)}))
         return 0
+    if args.dry_run:
+        cfg = config_for(args.target, args.arch)
+        log(f"dry run: {args.command} on {args.target} in {cfg.region}; nothing is called")
+        verb = "create or update" if args.command == "deploy" else "delete (emptying buckets, versions included)"
+        print(f"would {verb}:")
+        for line in plan(cfg):
+            print(f"  - {line}")
+        return 0
+    cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
     if args.command == "deploy":
         log(f"deploying imagepipe to {args.target} ({cfg.endpoint_url or cfg.region})")
-        log("[0/8] packaging Lambda code")
-        zip_path = build_zip(lambda_platform(args.target), build, log)
+        log("[0/9] packaging Lambda code" if cfg.site_bucket_enabled else "[0/8] packaging Lambda code")
+        zip_path = build_zip(lambda_platform(args.target, args.arch), build, log)
         outputs = deploy(cfg, zip_path, log)
-        outputs["siteUrl"] = os.environ.get("SITE_URL", cfg.site_origins[0])
+        outputs.setdefault("siteUrl", os.environ.get("SITE_URL", cfg.site_origins[0]))
         outputs["maxUploadBytes"] = int(os.environ.get("MAX_UPLOAD_BYTES") or 25 * 1024 * 1024)
         state_dir().mkdir(parents=True, exist_ok=True)
         outputs_path().write_text(json.dumps(outputs, indent=2) + "\n")
         print(json.dumps(outputs, indent=2))
+        if args.target == "aws":
+            log(f"\n  Site: {outputs['siteUrl']}\n  API:  {outputs['apiUrl']}")
         return 0
     destroy(cfg, log)
     if outputs_path().exists():

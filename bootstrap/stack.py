@@ -17,7 +17,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from handlers.config import MIB
+from handlers.imaging import ACCEPTED_CONTENT_TYPES
 from handlers.records import LIST_INDEX
+
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 STAGE = "v1"
 RUNTIME = "python3.12"
@@ -39,14 +43,26 @@ class StackConfig:
     throttle_burst: int = 100
     processor_retries: int = 2  # Lambda's asynchronous retries before the dead-letter queue
     processor_concurrency: int | None = None  # reserved concurrency; None = account pool
+    arch: str = "x86_64"  # Lambda architecture: x86_64 | arm64
+    # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
+    bucket_suffix: str = ""
+    site_bucket_enabled: bool = False  # the page on an S3 static website (AWS target)
 
     @property
     def upload_bucket(self) -> str:
-        return f"{self.prefix}-uploads"
+        return f"{self.prefix}-uploads{self.bucket_suffix}"
 
     @property
     def processed_bucket(self) -> str:
-        return f"{self.prefix}-processed"
+        return f"{self.prefix}-processed{self.bucket_suffix}"
+
+    @property
+    def site_bucket(self) -> str:
+        return f"{self.prefix}-site{self.bucket_suffix}"
+
+    @property
+    def website_url(self) -> str:
+        return website_url(self.site_bucket, self.region)
 
     @property
     def table(self) -> str:
@@ -66,6 +82,16 @@ class StackConfig:
     @property
     def sweep_rule(self) -> str:
         return f"{self.prefix}-sweep"
+
+
+# Regions whose S3 website endpoints use "s3-website-<region>" (a dash); the rest use a dot.
+_DASH_WEBSITE_REGIONS = {"us-east-1", "us-west-1", "us-west-2", "ap-southeast-1", "ap-southeast-2",
+                         "ap-northeast-1", "eu-west-1", "sa-east-1", "us-gov-west-1"}
+
+
+def website_url(bucket: str, region: str) -> str:
+    sep = "-" if region in _DASH_WEBSITE_REGIONS else "."
+    return f"http://{bucket}.s3-website{sep}{region}.amazonaws.com"
 
 
 class Aws:
@@ -226,11 +252,11 @@ def ensure_function(aws: Aws, cfg: StackConfig, role: str, role_arn: str, zip_pa
         current = aws.lambda_.get_function(FunctionName=name)["Configuration"]
     except aws.lambda_.exceptions.ResourceNotFoundException:
         arn = aws.lambda_.create_function(FunctionName=name, Code={"ZipFile": code}, Publish=False,
-                                          **settings)["FunctionArn"]
+                                          Architectures=[cfg.arch], **settings)["FunctionArn"]
         aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
         return arn
-    if current.get("CodeSha256") != sha:
-        aws.lambda_.update_function_code(FunctionName=name, ZipFile=code)
+    if current.get("CodeSha256") != sha or current.get("Architectures", [cfg.arch]) != [cfg.arch]:
+        aws.lambda_.update_function_code(FunctionName=name, ZipFile=code, Architectures=[cfg.arch])
         aws.lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
     wanted = {k: v for k, v in settings.items()}
     have = {k: current.get(k) for k in wanted}
@@ -338,11 +364,63 @@ def api_url(cfg: StackConfig, api_id: str) -> str:
     return f"https://{api_id}.execute-api.{cfg.region}.amazonaws.com/{STAGE}"
 
 
+# --- the page on an S3 static website (AWS target) ------------------------------
+
+SITE_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                      ".css": "text/css; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
+                      ".png": "image/png", ".ico": "image/x-icon"}
+
+
+def ensure_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> str:
+    """The frontend/ files and config.json in a public website bucket. Returns the site URL."""
+    bucket = cfg.site_bucket
+    try:
+        aws.s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        params = {"Bucket": bucket}
+        if cfg.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": cfg.region}
+        aws.s3.create_bucket(**params)
+        aws.s3.get_waiter("bucket_exists").wait(Bucket=bucket)
+    # Website hosting needs public reads on this bucket only; the image buckets stay private.
+    aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    aws.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "PublicReadForWebsite", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    aws.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    for path in sorted(p for p in frontend.rglob("*") if p.is_file()):
+        aws.s3.put_object(Bucket=bucket, Key=path.relative_to(frontend).as_posix(), Body=path.read_bytes(),
+                          ContentType=SITE_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+                          CacheControl="no-cache")
+    aws.s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps(config).encode(),
+                      ContentType="application/json", CacheControl="no-cache")
+    return cfg.website_url
+
+
+def plan(cfg: StackConfig) -> list[str]:
+    """What deploy would create or update, without calling AWS (--dry-run)."""
+    lines = [
+        f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins)})",
+        f"S3 bucket {cfg.processed_bucket} (private)",
+        f"DynamoDB table {cfg.table} (on demand, index {LIST_INDEX}, TTL on expiresAt)",
+        f"IAM role {cfg.function('api')}-role, IAM role {cfg.function('processor')}-role (least privilege)",
+        f"Lambda {cfg.function('api')} and {cfg.function('processor')} ({RUNTIME}, {cfg.arch})",
+        f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
+        f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
+        f"S3 notification {cfg.upload_bucket} ObjectCreated -> {cfg.function('processor')}",
+        f"API Gateway REST API {cfg.api_name}, stage {STAGE}, throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}",
+    ]
+    if cfg.site_bucket_enabled:
+        lines.append(f"S3 website bucket {cfg.site_bucket} -> {cfg.website_url}")
+    return lines
+
+
 # --- the whole stack ---------------------------------------------------------
 
 def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print) -> dict:
     aws = Aws(cfg)
-    steps = 8
+    steps = 9 if cfg.site_bucket_enabled else 8
     step = iter(range(1, steps + 1))
     log(f"[{next(step)}/{steps}] buckets {cfg.upload_bucket}, {cfg.processed_bucket}")
     ensure_bucket(aws, cfg, cfg.upload_bucket)
@@ -365,7 +443,7 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     ensure_upload_notification(aws, cfg, processor_arn)
     log(f"[{next(step)}/{steps}] REST API {cfg.api_name}, stage {STAGE}")
     api_id = ensure_rest_api(aws, cfg, api_arn)
-    return {
+    outputs = {
         "target": cfg.target,
         "region": cfg.region,
         "endpointUrl": cfg.endpoint_url,
@@ -377,6 +455,13 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
         "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
         "deadLetterQueue": cfg.dead_letter_queue,
     }
+    if cfg.site_bucket_enabled:
+        log(f"[{next(step)}/{steps}] website bucket {cfg.site_bucket}")
+        site_config = {"apiUrl": outputs["apiUrl"], "maxBytes": int(cfg.function_env.get("MAX_UPLOAD_BYTES", 25 * MIB)),
+                       "pageSize": 24, "acceptedTypes": sorted(ACCEPTED_CONTENT_TYPES)}
+        outputs["siteBucket"] = cfg.site_bucket
+        outputs["siteUrl"] = ensure_site(aws, cfg, FRONTEND, site_config)
+    return outputs
 
 
 def _empty_bucket(aws: Aws, bucket: str) -> None:
@@ -429,7 +514,8 @@ def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
         log(f"deleted table {cfg.table}")
     except aws.dynamodb.exceptions.ResourceNotFoundException:
         pass
-    for bucket in (cfg.upload_bucket, cfg.processed_bucket):
+    buckets = (cfg.upload_bucket, cfg.processed_bucket) + ((cfg.site_bucket,) if cfg.site_bucket_enabled else ())
+    for bucket in buckets:
         try:
             _empty_bucket(aws, bucket)
             aws.s3.delete_bucket(Bucket=bucket)

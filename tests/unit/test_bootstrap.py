@@ -2,9 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
-from bootstrap.package import Platform, build_zip
+import pytest
+
+from bootstrap.package import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES, ROOT, Platform, build_zip
 from bootstrap.stack import StackConfig, function_policies
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
@@ -55,3 +62,25 @@ def test_zip_is_reproducible_and_self_contained(tmp_path):
         native = [n for n in names if n.endswith(".so") and "cpython" in n]
         assert native and all("cpython-311-x86_64-linux-gnu" in n for n in native)
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+@pytest.mark.parametrize("arch, machine", [("x86_64", "x86_64"), ("arm64", "aarch64")])
+def test_aws_zip_carries_manylinux_wheels_for_the_lambda_runtime(tmp_path, arch, machine):
+    """`python -m bootstrap package --target aws --arch ...`: python3.12 wheels for that CPU,
+    never the host's site-packages, within Lambda's size limits."""
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "bootstrap", "package", "--target", "aws", "--arch", arch,
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "IMAGEPIPE_BUILD_DIR": str(tmp_path / "build")})
+    assert result.returncode == 0, result.stderr
+    zip_path = Path(json.loads(result.stdout)["zip"])
+    assert zip_path.parent == out and zip_path.stat().st_size < MAX_ZIP_BYTES
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        native = [n for n in names if n.endswith(".so") and "cpython" in n]
+        assert native and all(f"cpython-312-{machine}-linux-gnu" in n for n in native), native
+        wheels = [n for n in names if n.endswith(".dist-info/WHEEL")]
+        tags = [line for n in wheels for line in zf.read(n).decode().splitlines() if line.startswith("Tag:")]
+        native_tags = [t for t in tags if "none-any" not in t]
+        assert native_tags and all("cp312" in t and machine in t and "manylinux" in t for t in native_tags), tags
+        assert sum(i.file_size for i in zf.infolist()) < MAX_UNZIPPED_BYTES

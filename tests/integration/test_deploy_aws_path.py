@@ -1,0 +1,98 @@
+"""User story: `make deploy-aws` / `make destroy-aws` do what they say. The AWS code path runs
+here against the emulator (AWS_ENDPOINT_URL), so every call and parameter is a real one:
+global bucket names, the website bucket with the page and config.json, and a teardown that
+leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from bootstrap.package import ROOT
+from tests.images import phone_jpeg
+
+pytestmark = pytest.mark.integration
+
+
+def run(stack, tmp_path, *args):
+    env = {**os.environ, "AWS_ENDPOINT_URL": stack.endpoint, "IMAGEPIPE_STATE_DIR": str(tmp_path),
+           "STACK_PREFIX": "ipaws", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test",
+           # The emulator runs functions with its own interpreter: build the zip for it.
+           "LAMBDA_PYTHON_VERSION": "3.11"}
+    env.pop("SITE_URL", None)
+    return subprocess.run([sys.executable, "-m", "bootstrap", *args, "--target", "aws"], env=env, cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
+    deployed = run(stack, tmp_path, "deploy")
+    assert deployed.returncode == 0, deployed.stderr
+    outputs = json.loads(deployed.stdout)
+    account = "000000000000"
+    assert outputs["uploadBucket"] == f"ipaws-uploads-{account}-us-east-1"
+    assert outputs["siteBucket"] == f"ipaws-site-{account}-us-east-1"
+    assert outputs["siteUrl"] == f"http://ipaws-site-{account}-us-east-1.s3-website-us-east-1.amazonaws.com"
+
+    s3 = boto3.client("s3", endpoint_url=stack.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                      aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}))
+    site = outputs["siteBucket"]
+    assert s3.get_bucket_website(Bucket=site)["IndexDocument"]["Suffix"] == "index.html"
+    config = json.loads(s3.get_object(Bucket=site, Key="config.json")["Body"].read())
+    assert config["apiUrl"] == outputs["apiUrl"]
+    index = s3.get_object(Bucket=site, Key="index.html")
+    assert index["ContentType"].startswith("text/html")
+    assert index["Body"].read() == (ROOT / "frontend" / "index.html").read_bytes()
+    assert s3.head_object(Bucket=site, Key="app.js")["ContentType"].startswith("text/javascript")
+    # The page is public, the images are not.
+    assert requests.get(f"{stack.endpoint}/{site}/index.html").status_code == 200
+    assert requests.get(f"{stack.endpoint}/{outputs['uploadBucket']}/x").status_code == 403
+    cors = s3.get_bucket_cors(Bucket=outputs["uploadBucket"])["CORSRules"][0]["AllowedOrigins"]
+    assert cors == [outputs["siteUrl"]]
+
+    # The deployed API and processor work end to end.
+    data = phone_jpeg(640, 480)
+    created = requests.post(f"{outputs['apiUrl']}/uploads",
+                            json={"filename": "aws.jpg", "contentType": "image/jpeg", "size": len(data)}).json()
+    assert stack.post_file(created["upload"], data, "image/jpeg").status_code in (200, 204)
+    for _ in range(120):
+        image = requests.get(f"{outputs['apiUrl']}/images/{created['id']}").json()
+        if image["status"] in ("processed", "failed"):
+            break
+        import time
+
+        time.sleep(0.5)
+    assert image["status"] == "processed", image
+
+    again = run(stack, tmp_path, "deploy")  # idempotent on this path too
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["apiId"] == outputs["apiId"]
+
+    destroyed = run(stack, tmp_path, "destroy")
+    assert destroyed.returncode == 0, destroyed.stderr
+    for bucket in (outputs["uploadBucket"], outputs["processedBucket"], site):
+        with pytest.raises(ClientError):
+            s3.head_bucket(Bucket=bucket)
+    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+    assert not {n for n in names if n.startswith("ipaws-")}
+    apis = boto3.client("apigateway", endpoint_url=stack.endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test").get_rest_apis()["items"]
+    assert not [a for a in apis if a["name"].startswith("ipaws-")]
+    # The embedded stack in the same emulator is untouched.
+    assert requests.get(f"{stack.api}/images", params={"limit": 1}).status_code == 200
+
+
+def test_dry_run_calls_nothing(stack, tmp_path):
+    result = run(stack, tmp_path, "deploy", "--dry-run")
+    assert result.returncode == 0
+    assert "ipaws-site-<account>-us-east-1" in result.stdout
+    assert not (tmp_path / "outputs.json").exists()
