@@ -4,6 +4,9 @@ python -m bootstrap.local up     start what is not running, deploy, wait until i
 python -m bootstrap.local down   stop both (the emulator saves its state on the way out)
 python -m bootstrap.local status
 
+BACKEND=embedded|localstack|auto (default auto): LocalStack through docker-compose.yml
+when a Docker engine answers a real ping, the embedded MiniStack otherwise.
+
 The emulator runs from its own virtualenv (.venv-emulator: MiniStack pins botocore),
 bound to 127.0.0.1 only, with its state under .stack/emulator so the gallery survives
 `make down` / `make up`. Tests use the same functions with a free port and a temp folder.
@@ -145,6 +148,27 @@ SITE_PORT = int(os.environ.get("DEVSERVER_PORT", "8080"))
 LOCAL_API = os.environ.get("API", "") == "local"
 
 
+def docker_engine_answers() -> bool:
+    """A real ping of the Docker engine (the client alone proves nothing)."""
+    try:
+        result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                                text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0 and bool(result.stdout.strip())
+
+
+def choose_backend(requested: str) -> tuple[str, str]:
+    """(backend, why) for BACKEND=embedded|localstack|auto."""
+    if requested in ("embedded", "localstack"):
+        return requested, f"BACKEND={requested}"
+    if requested not in ("", "auto"):
+        raise SystemExit(f"BACKEND must be embedded, localstack or auto, not {requested!r}")
+    if docker_engine_answers():
+        return "localstack", "a Docker engine answers"
+    return "embedded", "no Docker engine answers"
+
+
 def _pid(path: Path) -> int | None:
     try:
         pid = int(path.read_text())
@@ -155,6 +179,35 @@ def _pid(path: Path) -> int | None:
 
 
 def up() -> int:
+    backend, why = choose_backend(os.environ.get("BACKEND", "auto"))
+    print(f"backend: {backend} ({why})", flush=True)
+    (STATE).mkdir(parents=True, exist_ok=True)
+    (STATE / "backend").write_text(backend)
+    return up_localstack() if backend == "localstack" else up_embedded()
+
+
+def up_localstack() -> int:
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    endpoint = "http://127.0.0.1:4566"
+    log("localstack: docker compose up (LocalStack 4.14.0 and the devserver), waiting until healthy")
+    subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], cwd=ROOT, check=True)
+    # Presigned URLs must name a host the browser reaches, not the container's name.
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "PUBLIC_S3_ENDPOINT": endpoint,
+           "SITE_URL": f"http://127.0.0.1:{SITE_PORT}", "IMAGEPIPE_STATE_DIR": str(STATE)}
+    log("stack: deploying (idempotent)")
+    subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "localstack"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    wait_until(f"http://127.0.0.1:{SITE_PORT}/healthz", 60, "the devserver container")
+    outputs = json.loads((STATE / "outputs.json").read_text())
+    log("")
+    log(f"  Site:  http://127.0.0.1:{SITE_PORT}/")
+    log(f"  API:   {outputs['apiUrl']}")
+    log(f"  AWS endpoint (LocalStack): {endpoint}")
+    log("  Stop with `make down`.")
+    return 0
+
+
+def up_embedded() -> int:
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     emulator_url = f"http://127.0.0.1:{EMULATOR_PORT}"
     if answers(f"{emulator_url}/_ministack/health"):
@@ -191,6 +244,11 @@ def up() -> int:
 
 
 def down() -> int:
+    if (STATE / "backend").exists() and (STATE / "backend").read_text() == "localstack":
+        print("localstack: docker compose down", flush=True)
+        subprocess.run(["docker", "compose", "down"], cwd=ROOT, check=False)
+        (STATE / "backend").unlink()
+        return 0
     for name in ("devserver", "emulator"):
         pid_file = STATE / f"{name}.pid"
         pid = _pid(pid_file)

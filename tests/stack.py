@@ -1,7 +1,11 @@
-"""The deployed stack on the embedded emulator, for the whole test session (fixture `stack`).
+"""The deployed stack, for the whole test session (fixture `stack`).
 
-A MiniStack of its own on a free port, with its state in a temp folder, deployed by the
-real bootstrap: nothing here touches a `make up` stack on 4566.
+IMAGEPIPE_BACKEND=embedded | localstack | auto (default auto): LocalStack in a
+testcontainers LocalStackContainer (pinned like docker-compose.yml, with the Docker socket)
+when a Docker engine answers, else the embedded emulator: a MiniStack of its own on a free
+port with its state in a temp folder. Either way the real bootstrap deploys the stack, and
+nothing here touches a `make up` stack on 4566. The same integration tests run on both;
+the few that need the embedded emulator's own features say so and skip on LocalStack.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from bootstrap.local import EMULATOR_PYTHON, free_port, start_emulator, stop_pid
+from bootstrap.local import EMULATOR_PYTHON, docker_engine_answers, free_port, start_emulator, stop_pid
 from bootstrap.package import ROOT
 from tests.prereq import need
 
@@ -33,8 +37,13 @@ class Stack:
     site_url: str
     state: Path
     http: requests.Session
-    proc: subprocess.Popen
+    proc: subprocess.Popen | None
     port: int
+    backend: str = "embedded"
+
+    def embedded_only(self, why: str) -> None:
+        if self.backend != "embedded":
+            pytest.skip(f"needs the embedded emulator ({why}); this run uses {self.backend}")
 
     @property
     def api(self) -> str:
@@ -91,12 +100,8 @@ def deploy_stack(state: Path, extra_env: dict | None = None):
     proc = start_emulator(port, state / "emulator", state / "logs" / "emulator.log")
     stack = None
     try:
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "IMAGEPIPE_STATE_DIR": str(state), "SITE_URL": site_url,
-               **(extra_env or {})}
-        deployed = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"], env=env,
-                                  cwd=ROOT, capture_output=True, text=True)
-        assert deployed.returncode == 0, deployed.stderr
-        outputs = json.loads((state / "outputs.json").read_text())
+        outputs = _deploy("embedded", state, {"AWS_ENDPOINT_URL": endpoint, "SITE_URL": site_url,
+                                              **(extra_env or {})})
         stack = Stack(outputs, endpoint, site_url, state, requests.Session(), proc, port)
         yield stack
     finally:
@@ -108,7 +113,50 @@ def deploy_stack(state: Path, extra_env: dict | None = None):
             (artifacts / f"emulator-{state.name}.log").write_bytes(log.read_bytes())
 
 
+LOCALSTACK_IMAGE = os.environ.get("LOCALSTACK_IMAGE", "localstack/localstack:4.14.0")
+
+
+def _deploy(target: str, state: Path, env: dict) -> dict:
+    deployed = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", target],
+                              env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state), **env}, cwd=ROOT,
+                              capture_output=True, text=True)
+    assert deployed.returncode == 0, deployed.stderr
+    return json.loads((state / "outputs.json").read_text())
+
+
+@contextlib.contextmanager
+def localstack_stack(state: Path):
+    """LocalStack in a container (testcontainers), the stack deployed into it."""
+    need(docker_engine_answers(), "no Docker engine answers, so LocalStack cannot run here", docker=True)
+    from testcontainers.community.localstack import LocalStackContainer
+
+    container = (LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
+                 .with_services("s3", "dynamodb", "lambda", "apigateway", "iam", "sts", "sqs", "events", "logs")
+                 .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw"))
+    if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
+        container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
+    with container:
+        endpoint = container.get_url()
+        site_url = f"http://127.0.0.1:{free_port()}"
+        # PUBLIC_S3_ENDPOINT: presigned URLs must name the host port, not the container's address.
+        outputs = _deploy("localstack", state, {"AWS_ENDPOINT_URL": endpoint, "PUBLIC_S3_ENDPOINT": endpoint,
+                                                "SITE_URL": site_url})
+        yield Stack(outputs, endpoint, site_url, state, requests.Session(), None,
+                    int(endpoint.rsplit(":", 1)[1]), backend="localstack")
+
+
+def resolve_backend() -> tuple[str, str]:
+    requested = os.environ.get("IMAGEPIPE_BACKEND", "auto")
+    if requested in ("embedded", "localstack"):
+        return requested, f"IMAGEPIPE_BACKEND={requested}"
+    return ("localstack", "a Docker engine answers") if docker_engine_answers() else (
+        "embedded", "no Docker engine answers")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:
-    with deploy_stack(tmp_path_factory.mktemp("stack")) as deployed:
+    backend, why = resolve_backend()
+    print(f"\nintegration backend: {backend} ({why})")
+    state = tmp_path_factory.mktemp("stack")
+    with (localstack_stack(state) if backend == "localstack" else deploy_stack(state)) as deployed:
         yield deployed

@@ -109,7 +109,7 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
 def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
     log = stack.state / "logs" / "emulator.log"
     with processor_env(stack, FAULT_INJECTION="rendition_put_once"):
-        mark = log.stat().st_size
+        mark = log.stat().st_size if log.exists() else 0
         created = stack.upload(phone_jpeg(700, 500), "flaky.jpg", "image/jpeg")
         image = stack.wait_final(created["id"])
         deadline = time.monotonic() + 30
@@ -117,9 +117,10 @@ def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
             time.sleep(0.5)  # failed (processing_error) until Lambda's retry completes it
             image = stack.image(created["id"])
     assert image["status"] == "processed", image
-    with log.open("rb") as f:
-        f.seek(mark)
-        assert b"injected fault (FAULT_INJECTION=rendition_put_once)" in f.read()
+    if stack.backend == "embedded":  # the functions' output is in the emulator's log
+        with log.open("rb") as f:
+            f.seek(mark)
+            assert b"injected fault (FAULT_INJECTION=rendition_put_once)" in f.read()
 
 
 def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_sent_back(stack):

@@ -73,6 +73,7 @@ def test_s3_refuses_an_expired_policy(stack):
 
 
 def test_buckets_are_private_and_renditions_served_by_short_lived_links(stack):
+    stack.embedded_only("AUTH=true: the emulator checks every request's signature")
     created = stack.upload(JPEG, "private.jpg", "image/jpeg")
     image = stack.wait_final(created["id"])
     assert image["status"] == "processed"
@@ -96,6 +97,7 @@ def test_buckets_are_private_and_renditions_served_by_short_lived_links(stack):
 
 def test_records_of_uploads_that_never_arrive_expire(stack):
     """DynamoDB TTL removes them (the emulator's reaper runs once a minute); processed ones stay."""
+    stack.embedded_only("its TTL reaper runs every minute; LocalStack's hourly")
     with api_function_env(stack, UPLOAD_EXPIRY_SECONDS="1", PENDING_TTL_SECONDS="1"):
         abandoned = stack.create_upload("never-sent.jpg", "image/jpeg", 1000)
         kept = stack.upload(JPEG, "sent.jpg", "image/jpeg")
