@@ -152,3 +152,42 @@ def test_page_checks_type_and_size_before_uploading(page, site, tmp_path):
     card = page.locator("#uploads .card[data-state=failed]")
     card.wait_for()
     assert "not an accepted image type" in card.inner_text()
+
+
+def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, stack):
+    page.goto(site)
+    page.wait_for_selector("#gallery-heading")
+    # Keyboard: the first Tab stop is the file picker, and its label shows the focus.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "file-input"
+    outline = page.eval_on_selector("label[for=file-input]", "el => getComputedStyle(el).outlineStyle")
+    assert outline != "none"
+    # Drop a file on the page body (not the drop zone): it is uploaded and processed.
+    data = list(phone_jpeg(640, 480, orientation=1))
+    page.evaluate("""(bytes) => {
+        const file = new File([new Uint8Array(bytes)], "dropped.jpg", {type: "image/jpeg"});
+        const dt = new DataTransfer();
+        dt.items.add(file);
+        for (const type of ["dragenter", "dragover", "drop"]) {
+            document.body.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }
+    }""", data)
+    card = page.locator("#uploads .card", has_text="dropped.jpg")
+    card.wait_for()
+    page.wait_for_function("[...document.querySelectorAll('#uploads .card')].some("
+                           "c => c.textContent.includes('dropped.jpg') && c.dataset.state === 'processed')",
+                           timeout=60_000)
+    assert card.locator("img").get_attribute("alt") == "Thumbnail of dropped.jpg"
+
+
+def test_phone_width(browser, site):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(site)
+    page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0"
+                           " || !document.getElementById('gallery-empty').hidden")
+    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    context.close()
