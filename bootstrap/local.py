@@ -192,19 +192,24 @@ def up_localstack() -> int:
     log("localstack: docker compose up (LocalStack 4.14.0 and the devserver), waiting until healthy")
     subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], cwd=ROOT, check=True)
     # Presigned URLs must name a host the browser reaches, not the container's name.
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "PUBLIC_S3_ENDPOINT": endpoint,
-           "SITE_URL": f"http://127.0.0.1:{SITE_PORT}", "IMAGEPIPE_STATE_DIR": str(STATE)}
-    log("stack: deploying (idempotent)")
-    subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "localstack"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    outputs = _deploy("localstack", endpoint, PUBLIC_S3_ENDPOINT=endpoint)
     wait_until(f"http://127.0.0.1:{SITE_PORT}/healthz", 60, "the devserver container")
-    outputs = json.loads((STATE / "outputs.json").read_text())
-    log("")
-    log(f"  Site:  http://127.0.0.1:{SITE_PORT}/")
-    log(f"  API:   {outputs['apiUrl']}")
-    log(f"  AWS endpoint (LocalStack): {endpoint}")
-    log("  Stop with `make down`.")
+    _print_urls(outputs["apiUrl"], f"LocalStack: {endpoint}")
     return 0
+
+
+def _deploy(target: str, endpoint: str, **extra: str) -> dict:
+    print("stack: deploying (idempotent)", flush=True)
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "SITE_URL": f"http://127.0.0.1:{SITE_PORT}",
+           "IMAGEPIPE_STATE_DIR": str(STATE), **extra}
+    subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", target], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    return json.loads((STATE / "outputs.json").read_text())
+
+
+def _print_urls(api: str, endpoint: str) -> None:
+    print(f"\n  Site:  http://127.0.0.1:{SITE_PORT}/\n  API:   {api}\n  AWS endpoint ({endpoint})\n"
+          "  Stop with `make down`; logs in .stack/logs/.", flush=True)
 
 
 def up_embedded() -> int:
@@ -216,11 +221,7 @@ def up_embedded() -> int:
         log(f"emulator: starting MiniStack on {emulator_url} (state in {STATE / 'emulator'})")
         proc = start_emulator(EMULATOR_PORT, STATE / "emulator", STATE / "logs" / "emulator.log")
         (STATE / "emulator.pid").write_text(str(proc.pid))
-    env = {**os.environ, "AWS_ENDPOINT_URL": emulator_url, "SITE_URL": f"http://127.0.0.1:{SITE_PORT}",
-           "IMAGEPIPE_STATE_DIR": str(STATE)}
-    log("stack: deploying (idempotent)")
-    subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    outputs = _deploy("embedded", emulator_url)
     site = f"http://127.0.0.1:{SITE_PORT}"
     running = _pid(STATE / "devserver.pid")
     if running and answers(f"{site}/healthz"):
@@ -234,12 +235,8 @@ def up_embedded() -> int:
         log(f"devserver: starting on {site}" + (" with the API in-process (API=local, reloading)" if LOCAL_API else ""))
         proc = start_devserver(SITE_PORT, STATE, STATE / "logs" / "devserver.log", local_api=LOCAL_API)
         (STATE / "devserver.pid").write_text(str(proc.pid))
-    outputs = json.loads((STATE / "outputs.json").read_text())
-    log("")
-    log(f"  Site:  {site}/")
-    log(f"  API:   {site + '/api (in-process: handlers/ changes show on the next request)' if LOCAL_API else outputs['apiUrl']}")
-    log(f"  AWS endpoint (emulator): {emulator_url}")
-    log("  Stop with `make down`; logs in .stack/logs/.")
+    api = f"{site}/api (in-process: handlers/ changes show on the next request)" if LOCAL_API else outputs["apiUrl"]
+    _print_urls(api, f"embedded emulator: {emulator_url}")
     return 0
 
 

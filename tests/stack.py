@@ -41,6 +41,21 @@ class Stack:
     port: int
     backend: str = "embedded"
 
+    @contextlib.contextmanager
+    def function_env(self, role: str, **overrides):
+        """Change a deployed function's settings for the duration, as an operator would."""
+        lam = boto3.client("lambda", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        name = self.outputs["functions"][role]
+        before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+        try:
+            yield
+        finally:
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
+            lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
     def embedded_only(self, why: str) -> None:
         if self.backend != "embedded":
             pytest.skip(f"needs the embedded emulator ({why}); this run uses {self.backend}")

@@ -2,7 +2,6 @@
 gallery, whatever happens in between: duplicate events, crashes, a restart, a burst."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -59,20 +58,6 @@ def gallery_ids(stack) -> list[str]:
             return ids
 
 
-@contextlib.contextmanager
-def processor_env(stack, **overrides):
-    lam = lambda_client(stack)
-    name = stack.outputs["functions"]["processor"]
-    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
-    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    try:
-        yield
-    finally:
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-
-
 def test_the_same_event_twice_and_at_once_gives_one_record_and_the_same_renditions(stack):
     created = stack.upload(phone_jpeg(800, 600), "twice.jpg", "image/jpeg")
     assert stack.wait_final(created["id"])["status"] == "processed"
@@ -108,7 +93,7 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
 
 def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
     log = stack.state / "logs" / "emulator.log"
-    with processor_env(stack, FAULT_INJECTION="rendition_put_once"):
+    with stack.function_env("processor", FAULT_INJECTION="rendition_put_once"):
         mark = log.stat().st_size if log.exists() else 0
         created = stack.upload(phone_jpeg(700, 500), "flaky.jpg", "image/jpeg")
         image = stack.wait_final(created["id"])
@@ -125,7 +110,7 @@ def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
 
 def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_sent_back(stack):
     env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)}
-    with processor_env(stack, FAULT_INJECTION="rendition_put_always"):
+    with stack.function_env("processor", FAULT_INJECTION="rendition_put_always"):
         created = stack.upload(phone_jpeg(600, 400), "doomed.jpg", "image/jpeg")
         deadline = time.monotonic() + 60
         listed = ""

@@ -3,10 +3,8 @@ and nobody can read the buckets without a link. Enforced by S3 itself (the emula
 with AUTH=true: signatures and IAM are checked), not by the page."""
 from __future__ import annotations
 
-import contextlib
 import time
 
-import boto3
 import pytest
 import requests
 
@@ -48,24 +46,8 @@ def test_s3_refuses_another_key(stack):
         assert refused(response, 403, "AccessDenied"), (key, response.text)
 
 
-@contextlib.contextmanager
-def api_function_env(stack, **overrides):
-    """Temporarily change the deployed API function's settings, as an operator would."""
-    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
-    name = stack.outputs["functions"]["api"]
-    before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
-    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-    try:
-        yield
-    finally:
-        lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-
-
 def test_s3_refuses_an_expired_policy(stack):
-    with api_function_env(stack, UPLOAD_EXPIRY_SECONDS="1"):
+    with stack.function_env("api", UPLOAD_EXPIRY_SECONDS="1"):
         created = stack.create_upload("late.jpg", "image/jpeg", len(JPEG))
     time.sleep(2.5)
     response = stack.post_file(created["upload"], JPEG, "image/jpeg")
@@ -98,7 +80,7 @@ def test_buckets_are_private_and_renditions_served_by_short_lived_links(stack):
 def test_records_of_uploads_that_never_arrive_expire(stack):
     """DynamoDB TTL removes them (the emulator's reaper runs once a minute); processed ones stay."""
     stack.embedded_only("its TTL reaper runs every minute; LocalStack's hourly")
-    with api_function_env(stack, UPLOAD_EXPIRY_SECONDS="1", PENDING_TTL_SECONDS="1"):
+    with stack.function_env("api", UPLOAD_EXPIRY_SECONDS="1", PENDING_TTL_SECONDS="1"):
         abandoned = stack.create_upload("never-sent.jpg", "image/jpeg", 1000)
         kept = stack.upload(JPEG, "sent.jpg", "image/jpeg")
     assert stack.wait_final(kept["id"])["status"] == "processed"
