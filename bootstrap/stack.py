@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from handlers.config import MIB
-from handlers.imaging import ACCEPTED_CONTENT_TYPES
+from handlers.formats import ACCEPTED_CONTENT_TYPES
 from handlers.records import LIST_INDEX
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"

@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from handlers import errors
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
-from handlers.imaging import ACCEPTED_CONTENT_TYPES
+from handlers.formats import ACCEPTED_CONTENT_TYPES
 from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, hash_token, upload_key
 
 logger = Logger(service="imagepipe-api")

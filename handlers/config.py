@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from handlers.imaging import Limits
+from handlers.formats import Limits
 
 MIB = 1024 * 1024
 MAX_UPLOAD_EXPIRY_SECONDS = 15 * 60  # a presigned POST never lives longer than this

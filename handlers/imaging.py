@@ -20,6 +20,8 @@ from pathlib import Path
 
 from PIL import Image, ImageCms, UnidentifiedImageError
 
+from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_CONTENT_TYPES, Limits  # noqa: F401  (re-exported)
+
 try:  # HEIC/HEIF (iPhone photos): pillow-heif registers a decoder with Pillow.
     import pillow_heif
 
@@ -28,24 +30,9 @@ try:  # HEIC/HEIF (iPhone photos): pillow-heif registers a decoder with Pillow.
 except ImportError:  # pragma: no cover - the zip and the dev venv both carry it
     _HEIF_FORMATS = []
 
-# Only raster formats users send (the JPEG decoder also yields MPO). Restricting Pillow's identification to these keeps
-# EPS, PDF, SVG-ish, ICO, TIFF and the rest of Pillow's decoders out of reach.
+# Only raster formats users send (the JPEG decoder also yields MPO). Restricting Pillow's
+# identification to these keeps EPS, PDF, ICO, TIFF and its other decoders out of reach.
 DECODERS = ["JPEG", "PNG", "WEBP", "GIF", "AVIF", *_HEIF_FORMATS]
-
-# Content types the API accepts for upload; the processor still decides by content.
-ACCEPTED_CONTENT_TYPES = frozenset(
-    {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic", "image/heif"}
-)
-
-FORMAT_CONTENT_TYPES = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "AVIF": "image/avif",
-    "HEIF": "image/heif",
-}
 
 # EXIF orientation tag value -> the transpose that makes the image upright.
 _ORIENTATION_TRANSPOSE = {
@@ -64,16 +51,6 @@ _SRGB = ImageCms.createProfile("sRGB")
 # Our own limit (Limits.max_pixels, checked from the header in _open) is the one that
 # counts, with a message naming the size; Pillow's global bomb check would pre-empt it.
 Image.MAX_IMAGE_PIXELS = None
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_pixels: int = 100_000_000
-    max_bytes: int = 25 * 1024 * 1024
-    preview_side: int = 1024
-    thumbnail_side: int = 256
-    jpeg_quality: int = 82
-    webp_quality: int = 82
 
 
 class ImageRejected(Exception):
