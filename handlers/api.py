@@ -105,7 +105,7 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         if not isinstance(body, dict):
             raise errors.InvalidRequest("The body must be a JSON object.")
         filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
-        if not isinstance(filename, str) or not filename.strip():
+        if not isinstance(filename, str) or not filename:
             raise errors.InvalidRequest("'filename' must be a non-empty string.")
         if not isinstance(content_type, str) or not content_type:
             raise errors.InvalidRequest("'contentType' must be a string such as 'image/jpeg'.")

@@ -127,6 +127,13 @@ def test_cors_for_the_site_origin_only(api):
     assert "Access-Control-Allow-Origin" not in headers
 
 
+def test_any_non_empty_filename_is_accepted_and_cleaned(api):
+    """Found by schemathesis: a name of only control characters is still a name."""
+    status, body, _ = create(api, filename="\x1d")
+    assert status == 201
+    assert ImageRecords(api.clients.dynamodb, api.settings.table_name).get(body["id"])["filename"] == "image"
+
+
 def test_clean_filename():
     assert clean_filename("a/b\\c.jpg") == "a_b_c.jpg"
     assert clean_filename("\u202eevil\x07.jpg") == "evil.jpg"

@@ -112,25 +112,6 @@ def test_processing_removes_the_pending_expiry(env):
     assert record["status"] == "processed" and "expiresAt" not in record
 
 
-def test_two_deliveries_at_once_give_one_record_and_the_same_renditions(env):
-    from concurrent.futures import ThreadPoolExecutor
-
-    settings, clients, records = env
-    obj = put(settings, clients, "uploads/" + "1" * 32, phone_jpeg(640, 480))
-    event = s3_event(settings.upload_bucket, obj)
-    from handlers.clients import make_clients
-
-    # Each delivery is its own execution environment, with its own clients.
-    with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(lambda _: process_event(event, settings, make_clients(settings))[obj[0]], range(2)))
-    assert set(outcomes) <= {"processed", "duplicate"} and "processed" in outcomes
-    record = records.get("1" * 32)
-    assert record["status"] == "processed"
-    listed = clients.dynamodb.scan(TableName=settings.table_name)["Items"]
-    assert len(listed) == 1
-    assert process_event(event, settings, clients) == {obj[0]: "duplicate"}
-
-
 def test_a_late_failure_never_undoes_processed(env):
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "2" * 32, phone_jpeg(320, 240))
