@@ -181,13 +181,19 @@ def _pid(path: Path) -> int | None:
 def up() -> int:
     backend, why = choose_backend(os.environ.get("BACKEND", "auto"))
     print(f"backend: {backend} ({why})", flush=True)
-    (STATE).mkdir(parents=True, exist_ok=True)
-    (STATE / "backend").write_text(backend)
-    return up_localstack() if backend == "localstack" else up_embedded()
+    STATE.mkdir(parents=True, exist_ok=True)
+    code = up_localstack() if backend == "localstack" else up_embedded()
+    if code == 0:
+        (STATE / "backend").write_text(backend)  # what `make down` stops
+    return code
 
 
 def up_localstack() -> int:
     log = lambda msg: print(msg, flush=True)  # noqa: E731
+    if not docker_engine_answers():
+        log("BACKEND=localstack needs a Docker engine, and none answers (`docker info` fails).")
+        log("Start Docker, or use the embedded emulator: `make up BACKEND=embedded`.")
+        return 2
     endpoint = "http://127.0.0.1:4566"
     log("localstack: docker compose up (LocalStack 4.14.0 and the devserver), waiting until healthy")
     subprocess.run(["docker", "compose", "up", "-d", "--build", "--wait"], cwd=ROOT, check=True)
