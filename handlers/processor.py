@@ -29,7 +29,7 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, make_renditions
-from handlers.records import ImageRecords, image_id_for_key, upload_key
+from handlers.records import ImageRecords, image_id_for_key, issued_by_api, upload_key
 
 logger = Logger(service="imagepipe-processor")
 
@@ -64,10 +64,12 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         if code not in ("NoSuchKey", "404"):
             raise
         response = None
-    before = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1])
-    if before is None:
-        logger.info("duplicate event skipped", extra={"image_id": image_id, "key": obj.key})
-        return "duplicate"
+    claim = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1],
+                                     must_exist=issued_by_api(obj.key))
+    if claim.outcome != "claimed":
+        logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
+        return claim.outcome
+    before = claim.before
     try:
         if response is None:
             raise ImageRejected("missing", "The uploaded file no longer exists.")

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,6 +38,10 @@ def now_iso() -> str:
 
 def upload_key(image_id: str) -> str:
     return f"{UPLOAD_PREFIX}{image_id}"
+
+
+def issued_by_api(key: str) -> bool:
+    return bool(_UPLOAD_KEY.match(key))
 
 
 def image_id_for_key(key: str) -> str:
@@ -95,6 +100,12 @@ def decode_cursor(cursor: str) -> dict:
     return {k: _serialize(v) for k, v in plain.items()}
 
 
+@dataclass(frozen=True)
+class Claim:
+    outcome: str  # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted)
+    before: dict  # the record as it was, when claimed ({} if it was created now)
+
+
 class ImageRecords:
     def __init__(self, dynamodb, table_name: str):
         self._db = dynamodb
@@ -142,13 +153,14 @@ class ImageRecords:
         page = self._db.query(**params)
         return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
-    def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str) -> dict | None:
-        """Mark the record `processing` (creating it for objects put directly into the bucket).
-
-        Returns the record as it was before ({} if new), or None when this very object (same
-        ETag) is already processed: a duplicate event.
-        """
+    def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str,
+                         must_exist: bool) -> "Claim":
+        """Mark the record `processing`; create it for objects put directly into the bucket
+        (`must_exist=False`). An upload the API issued (`must_exist=True`) whose record is gone
+        was deleted meanwhile: it is not brought back."""
         now = now_iso()
+        duplicate = "NOT (#s = :processed AND sourceEtag = :etag)"
+        condition = f"attribute_exists(id) AND {duplicate}" if must_exist else f"attribute_not_exists(id) OR {duplicate}"
         try:
             result = self._db.update_item(
                 TableName=self._table,
@@ -159,7 +171,7 @@ class ImageRecords:
                     " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck)"
                     " REMOVE expiresAt, #e"
                 ),
-                ConditionExpression="attribute_not_exists(id) OR NOT (#s = :processed AND sourceEtag = :etag)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"},
                 ExpressionAttributeValues=_to_item(
                     {
@@ -175,10 +187,11 @@ class ImageRecords:
                     }
                 ),
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return _from_item(result.get("Attributes") or {})
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            return Claim("duplicate" if exc.response.get("Item") else "gone", {})
+        return Claim("claimed", _from_item(result.get("Attributes") or {}))
 
     def mark_processed(self, image_id: str, etag: str, details: dict) -> bool:
         """Finish the record for the object with this ETag. False if a newer object took over."""

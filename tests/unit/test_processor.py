@@ -24,6 +24,13 @@ def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
 
 
 def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
+    """Put an object; for an API-style key, first the pending record POST /uploads makes."""
+    from handlers.records import ImageRecords, issued_by_api
+
+    if issued_by_api(key):
+        records = ImageRecords(clients.dynamodb, settings.table_name)
+        if records.get(key.split("/")[1]) is None:
+            records.create_pending(key.split("/")[1], "photo.jpg", "image/jpeg", len(data), "hash", 2**31)
     etag = clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=data)["ETag"].strip('"')
     return key, len(data), etag
 
@@ -48,6 +55,7 @@ def test_each_record_is_handled_on_its_own(env):
     assert failed["status"] == "failed" and failed["error"]["code"] == "not_an_image"
     made = records.get(image_id_for_key("holiday/sea view.png"))
     assert made["filename"] == "sea view.png" and made["status"] == "processed"
+    assert records.get("a" * 32)["filename"] == "photo.jpg"  # the name given at upload is kept
     keys = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket)["Contents"]}
     assert keys == {f"{'a' * 32}/preview.jpg", f"{'a' * 32}/thumbnail.jpg",
                     f"{made['id']}/preview.jpg", f"{made['id']}/thumbnail.jpg"}
@@ -98,6 +106,7 @@ def test_a_failure_mid_way_is_retried_to_completion(env):
 
 def test_object_gone_before_processing_ends_failed(env):
     settings, clients, records = env
+    records.create_pending("e" * 32, "a.jpg", "image/jpeg", 10, "h", expires_at=2**31)
     outcomes = process_event(s3_event(settings.upload_bucket, ("uploads/" + "e" * 32, 10, "x")), settings, clients)
     assert outcomes == {"uploads/" + "e" * 32: "failed"}
     assert records.get("e" * 32)["error"]["code"] == "missing"
@@ -138,7 +147,7 @@ def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
     settings, clients, records = env
     # Killed mid-way: the record says processing, the object is there.
     stuck = put(settings, clients, "uploads/" + "4" * 32, phone_jpeg(320, 240))
-    records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg")
+    records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg", must_exist=True)
     # Event lost: the record says pending, the object is there.
     records.create_pending("5" * 32, "lost.jpg", "image/jpeg", 10, "h", expires_at=2**31)
     put(settings, clients, "uploads/" + "5" * 32, phone_jpeg(320, 240))
@@ -164,3 +173,13 @@ def test_configured_fault_fails_the_first_attempt_only(env):
         process_event(event, settings, clients)
     assert records.get("7" * 32)["error"]["code"] == "processing_error"
     assert process_event(event, settings, clients) == {obj[0]: "processed"}  # a fresh environment would pass too
+
+
+def test_an_upload_deleted_before_processing_is_not_brought_back(env):
+    """DELETE /images/{id} raced the S3 event: no ghost record, no renditions."""
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
+    records.delete("8" * 32)  # what the API's DELETE does to the record
+    assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
+    assert records.get("8" * 32) is None
+    assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="8" * 32)
