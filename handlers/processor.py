@@ -86,15 +86,12 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
         return "failed"
     except Exception:
-        _fail_for_retry(records, image_id, obj.etag)
+        # Never left `processing`: failed with a reason now; the raise makes Lambda retry.
+        records.mark_failed(image_id, obj.etag, "processing_error",
+                            "The image could not be processed; it will be retried.")
         raise
     logger.info("image processed", extra={"image_id": image_id, "format": result.format})
     return "processed"
-
-
-def _fail_for_retry(records: ImageRecords, image_id: str, etag: str) -> None:
-    # Never left `processing`: failed with a reason now; the raise makes Lambda retry.
-    records.mark_failed(image_id, etag, "processing_error", "The image could not be processed; it will be retried.")
 
 
 def _store_renditions(image_id: str, result: Processed, settings: Settings, s3) -> dict:
