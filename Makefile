@@ -8,7 +8,7 @@ EMULATOR_VENV := .venv-emulator
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status test test-unit test-integration bench dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status test test-unit bench dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'

@@ -240,6 +240,7 @@ def describe(result: Processed) -> dict:
     """A JSON-friendly summary, the same shape the record stores."""
     return {
         "format": result.format,
+        "contentType": result.content_type,
         "width": result.width,
         "height": result.height,
         "frames": result.frames,

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
-from handlers.imaging import ImageRejected, Processed, make_renditions
+from handlers.imaging import ImageRejected, Processed, describe, make_renditions
 from handlers.records import ImageRecords, image_id_for_key, issued_by_api, upload_key
 
 logger = Logger(service="imagepipe-processor")
@@ -95,7 +95,8 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
 
 
 def _store_renditions(image_id: str, result: Processed, settings: Settings, s3) -> dict:
-    stored = {}
+    """Write the renditions; returns what the record keeps (describe() plus each rendition's key)."""
+    details = describe(result)
     for name, rendition in result.renditions.items():
         key = rendition_key(image_id, name, rendition.extension)
         s3.put_object(
@@ -105,23 +106,8 @@ def _store_renditions(image_id: str, result: Processed, settings: Settings, s3) 
             ContentType=rendition.content_type,
             CacheControl="private, max-age=31536000, immutable",
         )
-        stored[name] = {
-            "key": key,
-            "width": rendition.width,
-            "height": rendition.height,
-            "bytes": len(rendition.data),
-            "contentType": rendition.content_type,
-        }
-    return {
-        "contentType": result.content_type,
-        "format": result.format,
-        "width": result.width,
-        "height": result.height,
-        "frames": result.frames,
-        "hasAlpha": result.has_alpha,
-        "colour": result.colour,
-        "renditions": stored,
-    }
+        details["renditions"][name]["key"] = key
+    return details
 
 
 def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
