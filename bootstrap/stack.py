@@ -113,7 +113,9 @@ def _code(exc: ClientError) -> str:
 
 # --- buckets ---------------------------------------------------------------
 
-def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
+def ensure_bucket(aws: Aws, cfg: StackConfig, name: str, public_read: bool = False) -> None:
+    """A bucket with public access blocked; `public_read` allows only a public bucket policy
+    (the website bucket), never public ACLs."""
     try:
         aws.s3.head_bucket(Bucket=name)
     except ClientError as exc:
@@ -127,7 +129,8 @@ def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
     aws.s3.put_public_access_block(
         Bucket=name,
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": not public_read, "RestrictPublicBuckets": not public_read,
         },
     )
 
@@ -258,10 +261,9 @@ def ensure_function(aws: Aws, cfg: StackConfig, role: str, role_arn: str, zip_pa
     if current.get("CodeSha256") != sha or current.get("Architectures", [cfg.arch]) != [cfg.arch]:
         aws.lambda_.update_function_code(FunctionName=name, ZipFile=code, Architectures=[cfg.arch])
         aws.lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
-    wanted = {k: v for k, v in settings.items()}
-    have = {k: current.get(k) for k in wanted}
+    have = {k: current.get(k) for k in settings}
     have["Environment"] = {"Variables": (current.get("Environment") or {}).get("Variables", {})}
-    if have != wanted:
+    if have != settings:
         aws.lambda_.update_function_configuration(FunctionName=name, **settings)
         aws.lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
     return current["FunctionArn"]
@@ -374,17 +376,8 @@ SITE_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascri
 def ensure_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> str:
     """The frontend/ files and config.json in a public website bucket. Returns the site URL."""
     bucket = cfg.site_bucket
-    try:
-        aws.s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        params = {"Bucket": bucket}
-        if cfg.region != "us-east-1":
-            params["CreateBucketConfiguration"] = {"LocationConstraint": cfg.region}
-        aws.s3.create_bucket(**params)
-        aws.s3.get_waiter("bucket_exists").wait(Bucket=bucket)
     # Website hosting needs public reads on this bucket only; the image buckets stay private.
-    aws.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    ensure_bucket(aws, cfg, bucket, public_read=True)
     aws.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Sid": "PublicReadForWebsite", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
         "Resource": f"arn:aws:s3:::{bucket}/*"}]}))

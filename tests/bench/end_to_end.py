@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -19,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-import requests
 
 from tests.bench.imaging import RESULTS, log, make_inputs, throughput
 from tests.stack import deploy_stack
