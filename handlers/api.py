@@ -222,4 +222,10 @@ def _app() -> APIGatewayRestResolver:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
-    return _app().resolve(event, context)
+    started = time.perf_counter()
+    response = _app().resolve(event, context)
+    # One access line per request (no headers or query: the delete token travels in a header).
+    logger.info("request", extra={
+        "method": event.get("httpMethod"), "path": event.get("path"), "status": response.get("statusCode"),
+        "ms": round((time.perf_counter() - started) * 1000, 1)})
+    return response

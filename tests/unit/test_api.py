@@ -139,3 +139,27 @@ def test_clean_filename():
     assert clean_filename("\u202eevil\x07.jpg") == "evil.jpg"
     assert clean_filename("...") == "image"
     assert len(clean_filename("x" * 1000)) == 200
+
+
+def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env, monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    from handlers import api as api_module
+    settings, _ = aws_env
+    for name, value in {"UPLOAD_BUCKET": settings.upload_bucket, "PROCESSED_BUCKET": settings.processed_bucket,
+                        "TABLE_NAME": settings.table_name, "ALLOWED_ORIGINS": SITE}.items():
+        monkeypatch.setenv(name, value)
+    api_module._app.cache_clear()
+    context = SimpleNamespace(function_name="imagepipe-api", memory_limit_in_mb=256, aws_request_id="r1",
+                              invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:imagepipe-api")
+    try:
+        response = api_module.handler(rest_event("DELETE", "/images/" + "a" * 32,
+                                                 headers={"X-Delete-Token": "secret-token-value"}), context)
+    finally:
+        api_module._app.cache_clear()
+    assert response["statusCode"] == 404
+    access = [r for r in caplog.records if r.getMessage() == "request"]
+    assert len(access) == 1
+    assert (access[0].method, access[0].path, access[0].status) == ("DELETE", "/images/" + "a" * 32, 404)
+    assert access[0].ms >= 0
+    assert not any("secret-token-value" in str(vars(r)) for r in caplog.records)
