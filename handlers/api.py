@@ -178,11 +178,16 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         expected = record.get("deleteTokenHash")
         if not token or not expected or not hmac.compare_digest(hash_token(token), expected):
             raise errors.Forbidden("A valid X-Delete-Token header is required to delete this image.")
-        keys = [{"Key": r["key"]} for r in (record.get("renditions") or {}).values()]
+        # The record goes first, and what it held at that moment says what to remove: renditions
+        # the processor finished after our read are included; ones it writes after this, it
+        # removes itself when it finds the record gone.
+        deleted = records.delete(image_id, expected)
+        if deleted is None:
+            raise errors.NotFound(f"No image {image_id}.")
+        keys = [{"Key": r["key"]} for r in (deleted.get("renditions") or {}).values()]
         if keys:
             clients.s3.delete_objects(Bucket=settings.processed_bucket, Delete={"Objects": keys, "Quiet": True})
-        clients.s3.delete_object(Bucket=settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
-        records.delete(image_id)
+        clients.s3.delete_object(Bucket=settings.upload_bucket, Key=deleted.get("uploadKey") or upload_key(image_id))
         logger.info("image deleted", extra={"image_id": image_id})
         return Response(status_code=204, content_type=None, body="")
 

@@ -79,7 +79,14 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         retry = (before.get("error") or {}).get("code") == "processing_error"
         store = rendition_store(clients.s3, settings.fault_injection, retry)
         stored = _store_renditions(image_id, result, settings, store)
-        if not records.mark_processed(image_id, obj.etag, stored):
+        finished = records.mark_processed(image_id, obj.etag, stored)
+        if finished == "gone":
+            # Deleted through the API while we worked: its delete could not know these renditions.
+            for rendition in stored["renditions"].values():
+                clients.s3.delete_object(Bucket=settings.processed_bucket, Key=rendition["key"])
+            logger.info("image deleted while processing; renditions removed", extra={"image_id": image_id})
+            return "gone"
+        if finished == "superseded":
             return "superseded"  # a newer object under the same key took the record over
     except ImageRejected as exc:
         records.mark_failed(image_id, obj.etag, exc.code, exc.message)

@@ -193,8 +193,9 @@ class ImageRecords:
             return Claim("duplicate" if exc.response.get("Item") else "gone", {})
         return Claim("claimed", _from_item(result.get("Attributes") or {}))
 
-    def mark_processed(self, image_id: str, etag: str, details: dict) -> bool:
-        """Finish the record for the object with this ETag. False if a newer object took over."""
+    def mark_processed(self, image_id: str, etag: str, details: dict) -> str:
+        """Finish the record for the object with this ETag: "processed"; "superseded" if a newer
+        object took the record over; "gone" if the image was deleted meanwhile."""
         values = {":processed": "processed", ":now": now_iso(), ":etag": etag}
         names = {"#s": "status", "#e": "error"}
         sets = ["#s = :processed", "updatedAt = :now"]
@@ -202,17 +203,18 @@ class ImageRecords:
             sets.append(f"#n{i} = :v{i}")
             names[f"#n{i}"] = name
             values[f":v{i}"] = value
-        return self._conditional_update(
+        outcome = self._conditional_update(
             image_id,
             UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e",
             ConditionExpression="sourceEtag = :etag",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=_to_item(values),
         )
+        return "processed" if outcome == "updated" else outcome
 
     def mark_failed(self, image_id: str, etag: str, code: str, message: str) -> bool:
         """Fail the record for the object with this ETag; never undoes a finished `processed`."""
-        return self._conditional_update(
+        return "updated" == self._conditional_update(
             image_id,
             UpdateExpression="SET #s = :failed, updatedAt = :now, #e = :err REMOVE renditions",
             ConditionExpression="sourceEtag = :etag AND #s <> :processed",
@@ -223,12 +225,14 @@ class ImageRecords:
             ),
         )
 
-    def _conditional_update(self, image_id: str, **params) -> bool:
+    def _conditional_update(self, image_id: str, **params) -> str:
+        """"updated", or why not: "superseded" (the record exists and fails the condition) or "gone"."""
         try:
-            self._db.update_item(TableName=self._table, Key={"id": _serialize(image_id)}, **params)
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            self._db.update_item(TableName=self._table, Key={"id": _serialize(image_id)},
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **params)
+        except self._db.exceptions.ConditionalCheckFailedException as exc:
+            return "superseded" if exc.response.get("Item") else "gone"
+        return "updated"
 
     def unfinished(self, created_after: str, limit: int) -> list[dict]:
         """Records still `pending` or `processing`, newest first, created after `created_after`."""
@@ -252,5 +256,14 @@ class ImageRecords:
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
-    def delete(self, image_id: str) -> None:
-        self._db.delete_item(TableName=self._table, Key={"id": _serialize(image_id)})
+    def delete(self, image_id: str, token_hash: str) -> dict | None:
+        """Delete the record if it still holds this delete token's hash; returns it as it was at
+        the moment of deletion (renditions written since it was read included), or None."""
+        try:
+            result = self._db.delete_item(
+                TableName=self._table, Key={"id": _serialize(image_id)},
+                ConditionExpression="deleteTokenHash = :h", ExpressionAttributeValues=_to_item({":h": token_hash}),
+                ReturnValues="ALL_OLD")
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return _from_item(result.get("Attributes") or {})

@@ -163,3 +163,49 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
     assert (access[0].method, access[0].path, access[0].status) == ("DELETE", "/images/" + "a" * 32, 404)
     assert access[0].ms >= 0
     assert not any("secret-token-value" in str(vars(r)) for r in caplog.records)
+
+
+class FinishesProcessingAfterRead:
+    """Wraps a DynamoDB client: the processor finishes the image right after the API reads it."""
+
+    def __init__(self, dynamodb, finish):
+        self._db, self._finish, self.finished = dynamodb, finish, False
+
+    def get_item(self, **kwargs):
+        item = self._db.get_item(**kwargs)
+        if not self.finished:
+            self.finished = True
+            self._finish()
+        return item
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
+    """DELETE raced the processor's last write: what the deleted record held is removed."""
+    import dataclasses
+
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    _, created, _ = create(Api(settings, clients))
+    image_id = created["id"]
+    key = f"uploads/{image_id}"
+    clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=b"x")
+    assert records.start_processing(image_id, key, "etag", 1, "photo.jpg", must_exist=True).outcome == "claimed"
+    renditions = {}
+    for name in ("preview", "thumbnail"):
+        clients.s3.put_object(Bucket=settings.processed_bucket, Key=f"{image_id}/{name}.jpg", Body=b"jpeg")
+        renditions[name] = {"key": f"{image_id}/{name}.jpg", "width": 1, "height": 1, "bytes": 4,
+                            "contentType": "image/jpeg"}
+
+    def finish():
+        assert records.mark_processed(image_id, "etag", {"renditions": renditions}) == "processed"
+
+    racing = dataclasses.replace(clients, dynamodb=FinishesProcessingAfterRead(clients.dynamodb, finish))
+    api = Api(settings, racing)
+    status, _, _ = api("DELETE", f"/images/{image_id}", headers={"X-Delete-Token": created["deleteToken"]})
+    assert status == 204 and racing.dynamodb.finished
+    assert records.get(image_id) is None
+    assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
+    assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=key)

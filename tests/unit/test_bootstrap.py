@@ -38,10 +38,11 @@ def test_each_function_gets_only_what_it_uses():
     assert actions("api") == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem",
                               "s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
     assert actions("processor") == {"dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject",
-                                    "sqs:SendMessage"}
-    # The processor cannot write to the bucket it reads from (no event loops), nor delete anything.
-    writes = [s for s in statements("processor") if "s3:PutObject" in s["Action"]]
-    assert writes[0]["Resource"] == [f"arn:aws:s3:::{CFG.processed_bucket}/*"]
+                                    "s3:DeleteObject", "sqs:SendMessage"}
+    # The processor cannot write to or delete from the bucket it reads from (no event loops, no
+    # lost originals): it writes and deletes renditions only.
+    writes = [s for s in statements("processor") if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
+    assert [s["Resource"] for s in writes] == [[f"arn:aws:s3:::{CFG.processed_bucket}/*"]]
     # The API signs uploads only under uploads/.
     api_puts = [s for s in statements("api") if "s3:PutObject" in s["Action"]]
     assert api_puts[0]["Resource"] == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]

@@ -179,7 +179,34 @@ def test_an_upload_deleted_before_processing_is_not_brought_back(env):
     """DELETE /images/{id} raced the S3 event: no ghost record, no renditions."""
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
-    records.delete("8" * 32)  # what the API's DELETE does to the record
+    assert records.delete("8" * 32, "hash")  # what the API's DELETE does to the record
     assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
     assert records.get("8" * 32) is None
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="8" * 32)
+
+
+class DeletesTheImageOnFirstPut:
+    """Wraps an S3 client: DELETE /images/{id} lands just as the first rendition is written."""
+
+    def __init__(self, s3, records, image_id):
+        self._s3, self._records, self._image_id, self.deleted = s3, records, image_id, None
+
+    def put_object(self, **kwargs):
+        if self.deleted is None:
+            self.deleted = self._records.delete(self._image_id, "hash")
+        return self._s3.put_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(env):
+    """The API's delete could not know renditions written after it: the processor removes them."""
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "9" * 32, phone_jpeg(320, 240))
+    racing = DeletesTheImageOnFirstPut(clients.s3, records, "9" * 32)
+    outcome = process_event(s3_event(settings.upload_bucket, obj), settings, dataclasses.replace(clients, s3=racing))
+    assert racing.deleted and racing.deleted["status"] == "processing"  # the delete really raced the work
+    assert outcome == {obj[0]: "gone"}
+    assert records.get("9" * 32) is None
+    assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="9" * 32)
