@@ -80,8 +80,17 @@ def emulator_env(port: int, state: Path) -> dict:
     }
 
 
-def start_emulator(port: int, state: Path, log_file: Path) -> subprocess.Popen:
-    """Start MiniStack in the background and return once it answers."""
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when the process that started it dies (Linux)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool = False) -> subprocess.Popen:
+    """Start MiniStack in the background and return once it answers. `die_with_parent` is for
+    tests and benches: a run killed abruptly (SIGKILL, a CI timeout) takes its emulator with it.
+    `make up` leaves it off: its emulator outlives the command by design."""
     if not EMULATOR_PYTHON.exists():
         raise RuntimeError(f"{EMULATOR_PYTHON} is missing: run `make emulator-venv`")
     state.mkdir(parents=True, exist_ok=True)
@@ -94,6 +103,7 @@ def start_emulator(port: int, state: Path, log_file: Path) -> subprocess.Popen:
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: stopping it stops its Lambda workers too
         cwd=state,
+        preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None,
     )
     wait_until(f"http://127.0.0.1:{port}/_ministack/health", 60, "the emulator", proc)
     return proc

@@ -112,7 +112,7 @@ def deploy_stack(state: Path, extra_env: dict | None = None):
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     site_url = f"http://127.0.0.1:{free_port()}"
-    proc = start_emulator(port, state / "emulator", state / "logs" / "emulator.log")
+    proc = start_emulator(port, state / "emulator", state / "logs" / "emulator.log", die_with_parent=True)
     stack = None
     try:
         outputs = _deploy("embedded", state, {"AWS_ENDPOINT_URL": endpoint, "SITE_URL": site_url,

@@ -164,7 +164,8 @@ def test_uploads_accepted_before_an_emulator_restart_all_finish(tmp_path):
             data = encode(photo(900, 600, seed=i), "JPEG") if i != 3 else b"broken upload"
             ids.append(stack.upload(data, f"restart-{i}.jpg", "image/jpeg")["id"])
         stop_pid(stack.proc.pid)  # SIGTERM: MiniStack saves its state on the way out
-        stack.proc = start_emulator(stack.port, stack.state / "emulator", stack.state / "logs" / "emulator.log")
+        stack.proc = start_emulator(stack.port, stack.state / "emulator", stack.state / "logs" / "emulator.log",
+                                    die_with_parent=True)
         states = {i: stack.image(i)["status"] for i in ids}
         unfinished = {i for i, s in states.items() if s not in FINAL}
         assert unfinished, "nothing was in flight at the restart: the test proves nothing"

@@ -1,0 +1,55 @@
+"""Developer story: a test or bench run killed abruptly (SIGKILL, a CI timeout) leaves no
+emulator running behind it."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bootstrap.local import EMULATOR_PYTHON, free_port
+from tests.prereq import need
+
+pytestmark = pytest.mark.integration
+
+STARTER = """
+import sys, time
+from pathlib import Path
+from bootstrap.local import start_emulator
+state = Path(sys.argv[2])
+proc = start_emulator(int(sys.argv[1]), state / "emulator", state / "emulator.log", die_with_parent=True)
+print(proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; its new parent reaps it when it will
+
+
+def test_an_emulator_dies_with_the_run_that_started_it(tmp_path):
+    need(EMULATOR_PYTHON.exists(), f"the emulator virtualenv is missing ({EMULATOR_PYTHON})")
+    if sys.platform != "linux":
+        pytest.skip("parent-death signals are a Linux feature")
+    run = subprocess.Popen([sys.executable, "-c", STARTER, str(free_port()), str(tmp_path)],
+                           stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    emulator = int(run.stdout.readline())
+    try:
+        assert alive(emulator)
+        run.send_signal(signal.SIGKILL)  # no cleanup code runs
+        run.wait()
+        deadline = time.monotonic() + 30
+        while alive(emulator) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(emulator), "the emulator outlived the killed run"
+    finally:
+        if alive(emulator):
+            os.killpg(emulator, signal.SIGKILL)
