@@ -191,3 +191,41 @@ def test_phone_width(browser, site):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
     context.close()
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's WCAG 2.x A/AA checks on the page as it is now, one line per violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
+        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+            for v in results.response["violations"]]
+
+
+def test_page_passes_an_accessibility_audit_in_each_state(page, site, tmp_path):
+    """axe-core finds nothing on the gallery with a processed and a failed card, nor in the
+    open preview; closing the preview gives the focus back to the tile that opened it."""
+    good, bad = tmp_path / "audit.jpg", tmp_path / "audit-notes.jpg"
+    good.write_bytes(phone_jpeg(800, 600))
+    bad.write_bytes(b"not a photo\n" * 50)
+    page.goto(site)
+    page.wait_for_selector("#gallery-heading")
+    assert axe_violations(page) == []
+    page.set_input_files("#file-input", [str(good), str(bad)])
+    page.wait_for_function(
+        "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
+        ".length === 2", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
+    assert axe_violations(page) == []
+
+    opener = page.locator("#gallery > li button").first
+    opener.focus()
+    page.keyboard.press("Enter")
+    page.locator("#viewer").wait_for(state="visible")
+    page.wait_for_function("document.getElementById('viewer-image').complete")
+    assert axe_violations(page) == []
+    assert page.evaluate("document.getElementById('viewer').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    page.locator("#viewer").wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.closest('#gallery > li') !== null")
