@@ -75,27 +75,31 @@ def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
                                  Key=f"{'c' * 32}/preview.jpg")["Body"].read() == preview
 
 
-class FailingOnce:
-    """Wraps an S3 client: the first put_object raises, as a throttled or broken S3 would."""
+class BeforeFirstPut:
+    """Wraps an S3 client: `hook` runs just before the first put_object (and may raise)."""
 
-    def __init__(self, s3):
-        self._s3, self.failed = s3, False
+    def __init__(self, s3, hook):
+        self._s3, self._hook, self.fired = s3, hook, False
 
     def put_object(self, **kwargs):
-        if not self.failed:
-            self.failed = True
-            raise ConnectionError("injected: S3 went away")
+        if not self.fired:
+            self.fired = True
+            self._hook()
         return self._s3.put_object(**kwargs)
 
     def __getattr__(self, name):
         return getattr(self._s3, name)
 
 
+def s3_goes_away():
+    raise ConnectionError("injected: S3 went away")  # as a throttled or broken S3 would
+
+
 def test_a_failure_mid_way_is_retried_to_completion(env):
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(640, 480))
     event = s3_event(settings.upload_bucket, obj)
-    flaky = dataclasses.replace(clients, s3=FailingOnce(clients.s3))
+    flaky = dataclasses.replace(clients, s3=BeforeFirstPut(clients.s3, s3_goes_away))
     with pytest.raises(ConnectionError):
         process_event(event, settings, flaky)  # raised so that Lambda retries the event
     interrupted = records.get("d" * 32)
@@ -185,28 +189,14 @@ def test_an_upload_deleted_before_processing_is_not_brought_back(env):
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="8" * 32)
 
 
-class DeletesTheImageOnFirstPut:
-    """Wraps an S3 client: DELETE /images/{id} lands just as the first rendition is written."""
-
-    def __init__(self, s3, records, image_id):
-        self._s3, self._records, self._image_id, self.deleted = s3, records, image_id, None
-
-    def put_object(self, **kwargs):
-        if self.deleted is None:
-            self.deleted = self._records.delete(self._image_id, "hash")
-        return self._s3.put_object(**kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._s3, name)
-
-
 def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(env):
     """The API's delete could not know renditions written after it: the processor removes them."""
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "9" * 32, phone_jpeg(320, 240))
-    racing = DeletesTheImageOnFirstPut(clients.s3, records, "9" * 32)
+    deleted = []  # DELETE /images/{id} lands just as the first rendition is written
+    racing = BeforeFirstPut(clients.s3, lambda: deleted.append(records.delete("9" * 32, "hash")))
     outcome = process_event(s3_event(settings.upload_bucket, obj), settings, dataclasses.replace(clients, s3=racing))
-    assert racing.deleted and racing.deleted["status"] == "processing"  # the delete really raced the work
+    assert deleted[0] and deleted[0]["status"] == "processing"  # the delete really raced the work
     assert outcome == {obj[0]: "gone"}
     assert records.get("9" * 32) is None
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="9" * 32)
