@@ -37,6 +37,10 @@ ROUTE_METHODS = [
 ]
 
 
+def rendition_keys(record: dict) -> set[str]:
+    return {r["key"] for r in (record.get("renditions") or {}).values()}
+
+
 def clean_filename(raw: str) -> str:
     """The user's file name as data: no control characters or path separators, capped."""
     name = unicodedata.normalize("NFC", raw)
@@ -55,6 +59,11 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         max_age=600,
     )
     app = APIGatewayRestResolver(cors=cors)
+
+    def remove_renditions(keys: set[str]) -> None:
+        if keys:
+            clients.s3.delete_objects(Bucket=settings.processed_bucket,
+                                      Delete={"Objects": [{"Key": k} for k in sorted(keys)], "Quiet": True})
 
     def json_response(status: int, body) -> Response:
         return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
@@ -178,16 +187,15 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         expected = record.get("deleteTokenHash")
         if not token or not expected or not hmac.compare_digest(hash_token(token), expected):
             raise errors.Forbidden("A valid X-Delete-Token header is required to delete this image.")
-        # The record goes first, and what it held at that moment says what to remove: renditions
-        # the processor finished after our read are included; ones it writes after this, it
-        # removes itself when it finds the record gone.
+        # Files first, so a failure leaves the record to delete again; then the record, and any
+        # rendition the processor finished in between (the deleted record still lists it).
+        # Renditions written after this, the processor removes when it finds the record gone.
+        remove_renditions(rendition_keys(record))
+        clients.s3.delete_object(Bucket=settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
         deleted = records.delete(image_id, expected)
         if deleted is None:
             raise errors.NotFound(f"No image {image_id}.")
-        keys = [{"Key": r["key"]} for r in (deleted.get("renditions") or {}).values()]
-        if keys:
-            clients.s3.delete_objects(Bucket=settings.processed_bucket, Delete={"Objects": keys, "Quiet": True})
-        clients.s3.delete_object(Bucket=settings.upload_bucket, Key=deleted.get("uploadKey") or upload_key(image_id))
+        remove_renditions(rendition_keys(deleted) - rendition_keys(record))
         logger.info("image deleted", extra={"image_id": image_id})
         return Response(status_code=204, content_type=None, body="")
 

@@ -209,3 +209,32 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
     assert records.get(image_id) is None
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=key)
+
+
+class S3DeletesFail:
+    """Wraps an S3 client whose deletes fail, as an S3 outage would."""
+
+    def __init__(self, s3):
+        self._s3 = s3
+
+    def delete_object(self, **kwargs):
+        raise ConnectionError("injected: S3 went away")
+
+    delete_objects = delete_object
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+def test_a_delete_that_fails_half_way_can_be_repeated(aws_env):
+    """Files go before the record: if S3 fails, the image is still there to delete again."""
+    import dataclasses
+
+    settings, clients = aws_env
+    _, created, _ = create(Api(settings, clients))
+    headers = {"X-Delete-Token": created["deleteToken"]}
+    broken = Api(settings, dataclasses.replace(clients, s3=S3DeletesFail(clients.s3)))
+    status, body, _ = broken("DELETE", f"/images/{created['id']}", headers=headers)
+    assert status == 500 and body["error"]["code"]
+    assert ImageRecords(clients.dynamodb, settings.table_name).get(created["id"]) is not None
+    assert Api(settings, clients)("DELETE", f"/images/{created['id']}", headers=headers)[0] == 204
