@@ -153,10 +153,15 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
         try:
             head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            if record["status"] == "processing":  # its object was removed after the claim
+                records.mark_failed(record["id"], record.get("sourceEtag", ""), "missing",
+                                    "The uploaded file no longer exists.")
+                outcomes[record["id"]] = "failed"
+            else:
                 outcomes[record["id"]] = "no-object"  # never uploaded: TTL removes the record
-                continue
-            raise
+            continue
         obj = UploadedObject(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
         try:
             outcomes[record["id"]] = process_object(obj, settings, clients, records)

@@ -157,13 +157,18 @@ def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
     put(settings, clients, "uploads/" + "5" * 32, phone_jpeg(320, 240))
     # Never uploaded: pending, no object.
     records.create_pending("6" * 32, "never.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+    # Killed mid-way, and its object removed since: it cannot stay processing for ever.
+    gone = put(settings, clients, "uploads/" + "7" * 32, phone_jpeg(320, 240))
+    records.start_processing("7" * 32, gone[0], gone[2], gone[1], "gone.jpg", must_exist=True)
+    clients.s3.delete_object(Bucket=settings.upload_bucket, Key=gone[0])
 
     assert sweep(settings, clients) == {}  # all younger than STUCK_AFTER_SECONDS
     later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
     outcomes = sweep(settings, clients, now=later)
-    assert outcomes == {"4" * 32: "processed", "5" * 32: "processed", "6" * 32: "no-object"}
+    assert outcomes == {"4" * 32: "processed", "5" * 32: "processed", "6" * 32: "no-object", "7" * 32: "failed"}
     assert records.get("4" * 32)["status"] == records.get("5" * 32)["status"] == "processed"
-    assert records.get("6" * 32)["status"] == "pending"
+    assert records.get("6" * 32)["status"] == "pending"  # its expiresAt (TTL) removes it
+    assert records.get("7" * 32)["status"] == "failed" and records.get("7" * 32)["error"]["code"] == "missing"
 
 
 def test_configured_fault_fails_the_first_attempt_only(env):
