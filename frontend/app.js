@@ -43,6 +43,12 @@ function saveToken(id, token) {
   localStorage.setItem(TOKENS_KEY, JSON.stringify(all));
 }
 
+function forgetToken(id) {
+  const all = tokens();
+  delete all[id];
+  localStorage.setItem(TOKENS_KEY, JSON.stringify(all));
+}
+
 async function api(path, options = {}) {
   let response;
   try {
@@ -124,12 +130,16 @@ async function waitForProcessing(id, card) {
 }
 
 async function uploadOne(file, card) {
+  card.querySelector(".retry")?.remove();
   const problem = checkFile(file);
   if (problem) {
     setState(card, `Failed: ${problem}`, "failed");
     announce(problem);
     return;
   }
+  const bar = card.querySelector("progress");
+  bar.value = 0;
+  let sent = false; // once S3 has the file, a failure is the server's to report, not a retry
   try {
     setState(card, "Uploading…", "uploading");
     const created = await api("/uploads", {
@@ -139,8 +149,8 @@ async function uploadOne(file, card) {
     });
     saveToken(created.id, created.deleteToken);
     card.dataset.id = created.id;
-    const bar = card.querySelector("progress");
     await postWithProgress(created.upload.url, created.upload.fields, file, (pct) => { bar.value = pct; });
+    sent = true;
     bar.value = 100;
     setState(card, "Processing…", "processing");
     const image = await waitForProcessing(created.id, card);
@@ -159,9 +169,35 @@ async function uploadOne(file, card) {
       announce(`${file.name} is processed.`);
     }
   } catch (err) {
-    setState(card, `Failed: ${err.message} You can pick the file again to retry.`, "failed");
+    setState(card, `Failed: ${err.message}`, "failed");
+    if (!sent) offerRetry(file, card);
     announce(`${file.name} failed.`);
   }
+}
+
+function offerRetry(file, card) {
+  // The file never reached storage: the same File object can be sent again.
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "button retry";
+  button.textContent = "Retry";
+  button.setAttribute("aria-label", `Retry ${file.name}`);
+  button.addEventListener("click", async () => {
+    await forgetAbandoned(card.dataset.id);
+    uploadOne(file, card);
+  });
+  card.querySelector(".card-body").append(button);
+}
+
+async function forgetAbandoned(id) {
+  // The record of an upload that never arrived would otherwise show as pending until it expires.
+  const token = id && tokens()[id];
+  if (!token) return;
+  try {
+    await api(`/images/${id}`, { method: "DELETE", headers: { "X-Delete-Token": token } });
+    $("gallery").querySelector(`[data-id="${id}"]`)?.remove();
+    forgetToken(id);
+  } catch { /* best effort: the record's expiry removes it anyway */ }
 }
 
 async function uploadAll(files) {
@@ -259,6 +295,7 @@ function openViewer(image) {
     try {
       await api(`/images/${image.id}`, { method: "DELETE", headers: { "X-Delete-Token": token } });
       $("gallery").querySelector(`[data-id="${image.id}"]`)?.remove();
+      forgetToken(image.id);
       dialog.close();
       announce(`${image.filename} deleted.`);
     } catch (err) {

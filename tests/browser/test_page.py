@@ -229,3 +229,42 @@ def test_page_passes_an_accessibility_audit_in_each_state(page, site, tmp_path):
     page.keyboard.press("Escape")
     page.locator("#viewer").wait_for(state="hidden")
     assert page.evaluate("document.activeElement.closest('#gallery > li') !== null")
+
+
+def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, tmp_path):
+    """The connection drops while the file goes to S3: the card says so and offers Retry, which
+    uploads the same file again; the abandoned attempt's record is removed, not left pending."""
+    photo_path = tmp_path / "flaky.jpg"
+    photo_path.write_bytes(phone_jpeg(640, 480))
+    bucket = stack.outputs["uploadBucket"]
+    cut = []
+
+    def drop_first_upload(route):
+        request = route.request
+        if request.method == "POST" and f"/{bucket}" in request.url and not cut:
+            cut.append(request.url)
+            return route.abort("connectionreset")
+        return route.continue_()
+
+    page.route("**/*", drop_first_upload)
+    page.goto(site)
+    page.wait_for_selector("#gallery-heading")
+    page.set_input_files("#file-input", [str(photo_path)])
+    card = page.locator("#uploads .card", has_text="flaky.jpg")
+    card.locator(".retry").wait_for()
+    assert cut, "the upload was not cut off"
+    assert card.get_attribute("data-state") == "failed"
+    assert "interrupted" in card.locator(".state").inner_text()
+    assert axe_violations(page) == []
+    abandoned = card.get_attribute("data-id")
+
+    card.get_by_role("button", name="Retry flaky.jpg").click()
+    page.wait_for_function("[...document.querySelectorAll('#uploads .card')].some("
+                           "c => c.textContent.includes('flaky.jpg') && c.dataset.state === 'processed')",
+                           timeout=60_000)
+    assert card.locator(".retry").count() == 0
+    retried = card.get_attribute("data-id")
+    assert retried != abandoned
+    assert requests.get(f"{stack.api}/images/{abandoned}").status_code == 404
+    assert requests.get(f"{stack.api}/images/{retried}").json()["status"] == "processed"
+    assert abandoned not in page.evaluate("Object.keys(JSON.parse(localStorage.getItem('imagepipe.deleteTokens')))")
