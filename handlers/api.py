@@ -23,7 +23,7 @@ from handlers import errors
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES
-from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, hash_token, upload_key
+from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, hash_token, rendition_keys, upload_key
 
 logger = Logger(service="imagepipe-api")
 
@@ -35,10 +35,6 @@ ROUTE_METHODS = [
     (re.compile(r"^/images/?$"), {"GET"}),
     (re.compile(r"^/images/[^/]+/?$"), {"GET", "DELETE"}),
 ]
-
-
-def rendition_keys(record: dict) -> set[str]:
-    return {r["key"] for r in (record.get("renditions") or {}).values()}
 
 
 def clean_filename(raw: str) -> str:

@@ -29,7 +29,7 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, describe, make_renditions
-from handlers.records import ImageRecords, image_id_for_key, issued_by_api, upload_key
+from handlers.records import ImageRecords, image_id_for_key, issued_by_api, rendition_keys, upload_key
 
 logger = Logger(service="imagepipe-processor")
 
@@ -69,33 +69,40 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     if claim.outcome != "claimed":
         logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
         return claim.outcome
-    before = claim.before
+    # Renditions of an older object under this key (a direct put replaced, or a presigned
+    # form posted twice): stale once this object is done, unless rewritten under the same key.
+    stale = rendition_keys(claim.before)
     try:
         if response is None:
             raise ImageRejected("missing", "The uploaded file no longer exists.")
         if response["ContentLength"] > settings.limits.max_bytes:
             raise ImageRejected("too_large", f"The file is larger than {settings.limits.max_bytes} bytes.")
         result = make_renditions(response["Body"].read(), settings.limits)
-        retry = (before.get("error") or {}).get("code") == "processing_error"
+        retry = (claim.before.get("error") or {}).get("code") == "processing_error"
         store = rendition_store(clients.s3, settings.fault_injection, retry)
         stored = _store_renditions(image_id, result, settings, store)
         finished = records.mark_processed(image_id, obj.etag, stored)
         if finished == "gone":
             # Deleted through the API while we worked: its delete could not know these renditions.
-            for rendition in stored["renditions"].values():
-                clients.s3.delete_object(Bucket=settings.processed_bucket, Key=rendition["key"])
+            _remove_renditions(rendition_keys(stored), settings, clients.s3)
             logger.info("image deleted while processing; renditions removed", extra={"image_id": image_id})
             return "gone"
         if finished == "superseded":
             return "superseded"  # a newer object under the same key took the record over
+        _remove_renditions(stale - rendition_keys(stored), settings, clients.s3)
     except ImageRejected as exc:
-        records.mark_failed(image_id, obj.etag, exc.code, exc.message)
+        if records.mark_failed(image_id, obj.etag, exc.code, exc.message):
+            _remove_renditions(stale, settings, clients.s3)
         logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
         return "failed"
     except Exception:
         # Never left `processing`: failed with a reason now; the raise makes Lambda retry.
-        records.mark_failed(image_id, obj.etag, "processing_error",
-                            "The image could not be processed; it will be retried.")
+        if records.mark_failed(image_id, obj.etag, "processing_error",
+                               "The image could not be processed; it will be retried."):
+            try:  # the record no longer lists them; the retry rewrites what it needs
+                _remove_renditions(stale, settings, clients.s3)
+            except Exception:
+                logger.exception("stale renditions not removed", extra={"image_id": image_id})
         raise
     logger.info("image processed", extra={"image_id": image_id, "format": result.format})
     return "processed"
@@ -115,6 +122,11 @@ def _store_renditions(image_id: str, result: Processed, settings: Settings, s3) 
         )
         details["renditions"][name]["key"] = key
     return details
+
+
+def _remove_renditions(keys: set[str], settings: Settings, s3) -> None:
+    for key in sorted(keys):
+        s3.delete_object(Bucket=settings.processed_bucket, Key=key)
 
 
 def process_event(event: dict, settings: Settings, clients: Clients) -> dict:

@@ -52,6 +52,11 @@ def image_id_for_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
+def rendition_keys(record: dict) -> set[str]:
+    """The processed-bucket keys a record lists."""
+    return {r["key"] for r in (record.get("renditions") or {}).values()}
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 

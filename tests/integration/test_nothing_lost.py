@@ -91,6 +91,27 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
     assert len(renditions_bytes(stack, listed[0]["id"])) == 2
 
 
+def test_a_replaced_object_leaves_only_its_own_renditions(stack):
+    """The same key written twice (a direct put replaced): once the newer object is processed
+    under other rendition keys (WebP -> JPEG), the older renditions are gone from the bucket."""
+    from handlers.records import image_id_for_key
+
+    key = "direct/replaced.png"
+    image_id = image_id_for_key(key)
+    bucket = stack.outputs["uploadBucket"]
+    for data, extension in ((encode(photo(300, 200).convert("RGBA"), "PNG"), "webp"),
+                            (encode(photo(300, 200), "PNG"), "jpg")):
+        etag = stack.s3().put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
+        # Processed by this call or by the notification's own delivery, whichever claims first.
+        invoke(stack, s3_event(bucket, key, len(data), etag))
+        expected = {f"{image_id}/preview.{extension}", f"{image_id}/thumbnail.{extension}"}
+        deadline = time.monotonic() + 30
+        while set(renditions_bytes(stack, image_id)) != expected:
+            assert time.monotonic() < deadline, (sorted(renditions_bytes(stack, image_id)), expected)
+            time.sleep(0.3)
+        assert stack.wait_final(image_id)["status"] == "processed"
+
+
 def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
     log = stack.state / "logs" / "emulator.log"
     with stack.function_env("processor", FAULT_INJECTION="rendition_put_once"):

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from handlers.processor import process_event
-from handlers.records import ImageRecords, image_id_for_key
+from handlers.records import ImageRecords, image_id_for_key, rendition_keys
 from tests.images import encode, phone_jpeg, photo
 
 
@@ -205,3 +205,30 @@ def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(en
     assert outcome == {obj[0]: "gone"}
     assert records.get("9" * 32) is None
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="9" * 32)
+
+
+def test_a_replaced_object_leaves_only_its_own_renditions(env):
+    """A direct put replaced (or a presigned form posted twice): the older object's renditions
+    go once the newer one is done, whether it is processed under other keys or refused."""
+    settings, clients, records = env
+    key = "holiday/logo.png"
+    image_id = image_id_for_key(key)
+
+    def renditions_stored():
+        listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    transparent = encode(photo(300, 200).convert("RGBA"), "PNG")
+    assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, transparent)),
+                         settings, clients) == {key: "processed"}
+    assert renditions_stored() == [f"{image_id}/preview.webp", f"{image_id}/thumbnail.webp"]
+
+    opaque = encode(photo(300, 200), "PNG")
+    assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, opaque)),
+                         settings, clients) == {key: "processed"}
+    assert renditions_stored() == [f"{image_id}/preview.jpg", f"{image_id}/thumbnail.jpg"]
+    assert rendition_keys(records.get(image_id)) == set(renditions_stored())
+
+    assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, b"not an image")),
+                         settings, clients) == {key: "failed"}
+    assert renditions_stored() == []
