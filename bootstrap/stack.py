@@ -210,7 +210,7 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
             # The sweep finds unfinished records through the listing index.
             {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{LIST_INDEX}"]},
             {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
-            # DeleteObject: renditions of an image deleted while it was being processed.
+            # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
             {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
              "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
             # Lambda's on-failure destination sends with the function's role.
