@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,9 +63,17 @@ def wait_until(url: str, seconds: float, what: str, proc: subprocess.Popen | Non
     raise TimeoutError(f"{what} did not answer at {url} within {seconds:.0f} s")
 
 
+def emulator_scratch(state: Path) -> Path:
+    """The emulator's TMPDIR. It unpacks each execution environment's code there (tens of MB
+    each) and leaves them behind when it is stopped or a worker fails; kept under the state
+    directory, they go with it instead of filling the machine's /tmp."""
+    return state / "tmp"
+
+
 def emulator_env(port: int, state: Path) -> dict:
     return {
         **os.environ,
+        "TMPDIR": str(emulator_scratch(state)),
         "GATEWAY_PORT": str(port),
         "BIND_HOST": "127.0.0.1",  # otherwise it listens on every interface
         "IOT_MTLS_ENABLED": "0",  # otherwise it also opens 8883
@@ -94,6 +103,8 @@ def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool
     if not EMULATOR_PYTHON.exists():
         raise RuntimeError(f"{EMULATOR_PYTHON} is missing: run `make emulator-venv`")
     state.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(emulator_scratch(state), ignore_errors=True)  # what a killed run left
+    emulator_scratch(state).mkdir()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [str(EMULATOR_PYTHON), "-m", "ministack"],
@@ -107,6 +118,11 @@ def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool
     )
     wait_until(f"http://127.0.0.1:{port}/_ministack/health", 60, "the emulator", proc)
     return proc
+
+
+def stop_emulator(pid: int, state: Path) -> None:
+    stop_pid(pid)
+    shutil.rmtree(emulator_scratch(state), ignore_errors=True)
 
 
 def stop_pid(pid: int, seconds: float = 20) -> None:
@@ -267,7 +283,10 @@ def down() -> int:
         pid = _pid(pid_file)
         if pid:
             print(f"{name}: stopping (pid {pid})", flush=True)
-            stop_pid(pid)
+            if name == "emulator":
+                stop_emulator(pid, STATE / "emulator")
+            else:
+                stop_pid(pid)
         else:
             print(f"{name}: not running", flush=True)
         pid_file.unlink(missing_ok=True)

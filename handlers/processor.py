@@ -45,8 +45,10 @@ class UploadedObject:
     etag: str  # without quotes, as S3 events carry it
 
 
-def rendition_key(image_id: str, name: str, extension: str) -> str:
-    return f"{image_id}/{name}.{extension}"
+def rendition_key(image_id: str, etag: str, name: str, extension: str) -> str:
+    # Per source object: two versions of one key never write over each other's renditions,
+    # so a record never points at another version's pixels, and "immutable" is true.
+    return f"{image_id}/{etag}/{name}.{extension}"
 
 
 def process_object(obj: UploadedObject, settings: Settings, clients: Clients, records: ImageRecords) -> str:
@@ -70,7 +72,8 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
         return claim.outcome
     # Renditions of an older object under this key (a direct put replaced, or a presigned
-    # form posted twice): stale once this object is done, unless rewritten under the same key.
+    # form posted twice): stale once this one is done (an earlier attempt at this same object
+    # wrote the keys this one rewrites).
     stale = rendition_keys(claim.before)
     try:
         if response is None:
@@ -80,15 +83,16 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         result = make_renditions(response["Body"].read(), settings.limits)
         retry = (claim.before.get("error") or {}).get("code") == "processing_error"
         store = rendition_store(clients.s3, settings.fault_injection, retry)
-        stored = _store_renditions(image_id, result, settings, store)
+        stored = _store_renditions(image_id, obj.etag, result, settings, store)
         finished = records.mark_processed(image_id, obj.etag, stored)
         if finished == "gone":
             # Deleted through the API while we worked: its delete could not know these renditions.
             _remove_renditions(rendition_keys(stored), settings, clients.s3)
             logger.info("image deleted while processing; renditions removed", extra={"image_id": image_id})
             return "gone"
-        if finished == "superseded":
-            return "superseded"  # a newer object under the same key took the record over
+        if finished == "superseded":  # a newer object under the same key took the record over
+            _remove_renditions(rendition_keys(stored), settings, clients.s3)
+            return "superseded"
         _remove_renditions(stale - rendition_keys(stored), settings, clients.s3)
     except ImageRejected as exc:
         if records.mark_failed(image_id, obj.etag, exc.code, exc.message):
@@ -108,11 +112,11 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     return "processed"
 
 
-def _store_renditions(image_id: str, result: Processed, settings: Settings, s3) -> dict:
+def _store_renditions(image_id: str, etag: str, result: Processed, settings: Settings, s3) -> dict:
     """Write the renditions; returns what the record keeps (describe() plus each rendition's key)."""
     details = describe(result)
     for name, rendition in result.renditions.items():
-        key = rendition_key(image_id, name, rendition.extension)
+        key = rendition_key(image_id, etag, name, rendition.extension)
         s3.put_object(
             Bucket=settings.processed_bucket,
             Key=key,

@@ -23,7 +23,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from bootstrap.local import EMULATOR_PYTHON, docker_engine_answers, free_port, start_emulator, stop_pid
+from bootstrap.local import EMULATOR_PYTHON, docker_engine_answers, free_port, start_emulator, stop_emulator
 from bootstrap.package import ROOT
 from tests.prereq import need
 
@@ -120,7 +120,7 @@ def deploy_stack(state: Path, extra_env: dict | None = None):
         stack = Stack(outputs, endpoint, site_url, state, requests.Session(), proc, port)
         yield stack
     finally:
-        stop_pid((stack.proc if stack else proc).pid)
+        stop_emulator((stack.proc if stack else proc).pid, state / "emulator")
         log = state / "logs" / "emulator.log"
         if log.exists():  # kept beside the test artifacts for post-mortems
             artifacts = ROOT / "test-artifacts"

@@ -53,3 +53,18 @@ def test_an_emulator_dies_with_the_run_that_started_it(tmp_path):
     finally:
         if alive(emulator):
             os.killpg(emulator, signal.SIGKILL)
+
+
+def test_a_stopped_emulator_leaves_no_unpacked_function_code_behind(tmp_path):
+    """The emulator unpacks each execution environment's code (tens of MB) into its TMPDIR and
+    does not remove it when stopped; ours is under the state directory and goes at stop."""
+    from bootstrap.local import emulator_scratch
+    from tests.images import phone_jpeg
+    from tests.stack import deploy_stack
+
+    scratch = emulator_scratch(tmp_path / "emulator")
+    with deploy_stack(tmp_path) as stack:
+        created = stack.upload(phone_jpeg(320, 240), "scratch.jpg", "image/jpeg")
+        assert stack.wait_final(created["id"])["status"] == "processed"
+        assert any(scratch.iterdir()), "the functions' code was unpacked somewhere else"
+    assert not scratch.exists()

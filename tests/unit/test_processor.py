@@ -57,8 +57,8 @@ def test_each_record_is_handled_on_its_own(env):
     assert made["filename"] == "sea view.png" and made["status"] == "processed"
     assert records.get("a" * 32)["filename"] == "photo.jpg"  # the name given at upload is kept
     keys = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket)["Contents"]}
-    assert keys == {f"{'a' * 32}/preview.jpg", f"{'a' * 32}/thumbnail.jpg",
-                    f"{made['id']}/preview.jpg", f"{made['id']}/thumbnail.jpg"}
+    assert keys == {f"{'a' * 32}/{good[2]}/preview.jpg", f"{'a' * 32}/{good[2]}/thumbnail.jpg",
+                    f"{made['id']}/{direct[2]}/preview.jpg", f"{made['id']}/{direct[2]}/thumbnail.jpg"}
 
 
 def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
@@ -67,12 +67,12 @@ def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
     event = s3_event(settings.upload_bucket, obj)
     assert process_event(event, settings, clients) == {obj[0]: "processed"}
     first = records.get("c" * 32)
-    preview = clients.s3.get_object(Bucket=settings.processed_bucket, Key=f"{'c' * 32}/preview.jpg")["Body"].read()
+    preview_key = f"{'c' * 32}/{obj[2]}/preview.jpg"
+    preview = clients.s3.get_object(Bucket=settings.processed_bucket, Key=preview_key)["Body"].read()
     assert process_event(event, settings, clients) == {obj[0]: "duplicate"}
     again = records.get("c" * 32)
     assert again == first  # not touched: never back to processing
-    assert clients.s3.get_object(Bucket=settings.processed_bucket,
-                                 Key=f"{'c' * 32}/preview.jpg")["Body"].read() == preview
+    assert clients.s3.get_object(Bucket=settings.processed_bucket, Key=preview_key)["Body"].read() == preview
 
 
 class BeforeFirstPut:
@@ -218,17 +218,39 @@ def test_a_replaced_object_leaves_only_its_own_renditions(env):
         listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
         return sorted(o["Key"] for o in listing.get("Contents", []))
 
-    transparent = encode(photo(300, 200).convert("RGBA"), "PNG")
-    assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, transparent)),
-                         settings, clients) == {key: "processed"}
-    assert renditions_stored() == [f"{image_id}/preview.webp", f"{image_id}/thumbnail.webp"]
+    first = put(settings, clients, key, encode(photo(300, 200).convert("RGBA"), "PNG"))
+    assert process_event(s3_event(settings.upload_bucket, first), settings, clients) == {key: "processed"}
+    assert renditions_stored() == [f"{image_id}/{first[2]}/preview.webp", f"{image_id}/{first[2]}/thumbnail.webp"]
 
-    opaque = encode(photo(300, 200), "PNG")
-    assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, opaque)),
-                         settings, clients) == {key: "processed"}
-    assert renditions_stored() == [f"{image_id}/preview.jpg", f"{image_id}/thumbnail.jpg"]
+    second = put(settings, clients, key, encode(photo(300, 200), "PNG"))
+    assert process_event(s3_event(settings.upload_bucket, second), settings, clients) == {key: "processed"}
+    assert renditions_stored() == [f"{image_id}/{second[2]}/preview.jpg", f"{image_id}/{second[2]}/thumbnail.jpg"]
     assert rendition_keys(records.get(image_id)) == set(renditions_stored())
 
     assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, b"not an image")),
                          settings, clients) == {key: "failed"}
     assert renditions_stored() == []
+
+
+def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
+    """Two versions of one key processed at once: the older finishes last, finds the record
+    taken over, and removes its renditions; the record keeps the newer object's."""
+    settings, clients, records = env
+    key = "holiday/twice.jpg"
+    image_id = image_id_for_key(key)
+    older = put(settings, clients, key, phone_jpeg(640, 480, orientation=1))
+    newer = []
+
+    def newer_object_wins():  # while the older writes its first rendition
+        newer.append(put(settings, clients, key, phone_jpeg(480, 640, orientation=1)))
+        assert process_event(s3_event(settings.upload_bucket, newer[0]), settings, clients) == {key: "processed"}
+
+    # The older processing has read its bytes already when the newer object lands.
+    racing = BeforeFirstPut(clients.s3, newer_object_wins)
+    outcome = process_event(s3_event(settings.upload_bucket, older), settings, dataclasses.replace(clients, s3=racing))
+    assert outcome == {key: "superseded"}
+    listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
+    assert sorted(o["Key"] for o in listing["Contents"]) == [f"{image_id}/{newer[0][2]}/preview.jpg",
+                                                             f"{image_id}/{newer[0][2]}/thumbnail.jpg"]
+    record = records.get(image_id)
+    assert (record["width"], record["height"], record["sourceEtag"]) == (480, 640, newer[0][2])
