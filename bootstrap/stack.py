@@ -206,7 +206,8 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
         ]},
         "processor": {"Version": "2012-10-17", "Statement": [
             logs,
-            {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": [table_arn]},
+            # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
+            {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "Resource": [table_arn]},
             # The sweep finds unfinished records through the listing index.
             {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{LIST_INDEX}"]},
             {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},

@@ -35,6 +35,9 @@ logger = Logger(service="imagepipe-processor")
 
 SWEEP_WINDOW = timedelta(days=2)  # records older than this are left to TTL and operators
 SWEEP_BATCH = 50  # bounded work per scheduled run
+# A pending record whose file has not arrived this long after its upload form expired was
+# abandoned (tab closed, connection lost): an upload started in time has long finished.
+ABANDONED_AFTER_EXPIRY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -159,10 +162,11 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
     now = now or datetime.now(timezone.utc)
     records = ImageRecords(clients.dynamodb, settings.table_name)
     cutoff = now - timedelta(seconds=settings.stuck_after_seconds)
+    upload_window = timedelta(seconds=settings.upload_expiry_seconds)
     after = (now - SWEEP_WINDOW).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     outcomes: dict[str, str] = {}
     for record in records.unfinished(after, SWEEP_BATCH):
-        updated = datetime.fromisoformat(record["updatedAt"].replace("Z", "+00:00"))
+        updated = parse_time(record["updatedAt"])
         if updated > cutoff:
             continue  # still within its normal processing time
         key = record.get("uploadKey") or upload_key(record["id"])
@@ -175,8 +179,12 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
                 records.mark_failed(record["id"], record.get("sourceEtag", ""), "missing",
                                     "The uploaded file no longer exists.")
                 outcomes[record["id"]] = "failed"
+            elif created(record) + upload_window + ABANDONED_AFTER_EXPIRY < now:
+                # Out of the gallery now, not when TTL gets to it (on AWS, up to days later).
+                abandoned = records.delete_abandoned(record["id"])
+                outcomes[record["id"]] = "abandoned" if abandoned else "no-object"
             else:
-                outcomes[record["id"]] = "no-object"  # never uploaded: TTL removes the record
+                outcomes[record["id"]] = "no-object"  # its upload may still be on the way
             continue
         obj = UploadedObject(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
         try:
@@ -186,6 +194,14 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
             outcomes[record["id"]] = "error"
     logger.info("sweep done", extra={"outcomes": outcomes})
     return outcomes
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def created(record: dict) -> datetime:
+    return parse_time(record["createdAt"])
 
 
 def is_sweep_event(event: dict) -> bool:

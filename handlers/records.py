@@ -261,6 +261,16 @@ class ImageRecords:
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
+    def delete_abandoned(self, image_id: str) -> bool:
+        """Delete a record still `pending` (its file never arrived); False if it moved on."""
+        try:
+            self._db.delete_item(
+                TableName=self._table, Key={"id": _serialize(image_id)}, ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=_to_item({":pending": "pending"}))
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def delete(self, image_id: str, token_hash: str) -> dict | None:
         """Delete the record if it still holds this delete token's hash; returns it as it was at
         the moment of deletion (renditions written since it was read included), or None."""

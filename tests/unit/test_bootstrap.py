@@ -37,8 +37,8 @@ def test_each_function_gets_only_what_it_uses():
 
     assert actions("api") == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem",
                               "s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
-    assert actions("processor") == {"dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject", "s3:PutObject",
-                                    "s3:DeleteObject", "sqs:SendMessage"}
+    assert actions("processor") == {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+                                    "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"}
     # The processor cannot write to or delete from the bucket it reads from (no event loops, no
     # lost originals): it writes and deletes renditions only.
     writes = [s for s in statements("processor") if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]

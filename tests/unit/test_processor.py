@@ -167,7 +167,11 @@ def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
     outcomes = sweep(settings, clients, now=later)
     assert outcomes == {"4" * 32: "processed", "5" * 32: "processed", "6" * 32: "no-object", "7" * 32: "failed"}
     assert records.get("4" * 32)["status"] == records.get("5" * 32)["status"] == "processed"
-    assert records.get("6" * 32)["status"] == "pending"  # its expiresAt (TTL) removes it
+    assert records.get("6" * 32)["status"] == "pending"  # its upload form may still be in use
+    # An hour past its upload form's expiry, a record still waiting for its file is abandoned.
+    much_later = later + timedelta(seconds=settings.upload_expiry_seconds, hours=1)
+    assert sweep(settings, clients, now=much_later) == {"6" * 32: "abandoned"}
+    assert records.get("6" * 32) is None
     assert records.get("7" * 32)["status"] == "failed" and records.get("7" * 32)["error"]["code"] == "missing"
 
 
