@@ -110,9 +110,12 @@ function postWithProgress(url, fields, file, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(Math.round((e.loaded / e.total) * 100));
-    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300
-      ? resolve()
-      : reject(new Error(`Storage refused the upload (${xhr.status}).`)));
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) return resolve();
+      const error = new Error(`Storage refused the upload (${xhr.status}).`);
+      error.status = xhr.status;
+      reject(error);
+    };
     xhr.onerror = () => reject(new Error("The upload was interrupted. Check your connection and try again."));
     xhr.send(form);
   });
@@ -170,7 +173,8 @@ async function uploadOne(file, card) {
     }
   } catch (err) {
     setState(card, `Failed: ${err.message}`, "failed");
-    if (!sent) offerRetry(file, card);
+    // Worth another try: the network, or a server error; not a refusal the same file would get again.
+    if (!sent && (!err.status || err.status >= 500)) offerRetry(file, card);
     announce(`${file.name} failed.`);
   }
 }

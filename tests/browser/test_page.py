@@ -268,3 +268,19 @@ def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, tmp_path
     assert requests.get(f"{stack.api}/images/{abandoned}").status_code == 404
     assert requests.get(f"{stack.api}/images/{retried}").json()["status"] == "processed"
     assert abandoned not in page.evaluate("Object.keys(JSON.parse(localStorage.getItem('imagepipe.deleteTokens')))")
+
+
+def test_a_refusal_offers_no_retry(page, site, stack, tmp_path):
+    """A 4xx is an answer, not an accident: the same file would be refused again."""
+    photo_path = tmp_path / "refused.jpg"
+    photo_path.write_bytes(phone_jpeg(320, 240))
+    page.route(f"{stack.api}/uploads", lambda route: route.fulfill(
+        status=413, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"},
+        body='{"error": {"code": "too_large", "message": "The file is larger than this site accepts."}}'))
+    page.goto(site)
+    page.wait_for_selector("#gallery-heading")
+    page.set_input_files("#file-input", [str(photo_path)])
+    card = page.locator("#uploads .card[data-state=failed]", has_text="refused.jpg")
+    card.wait_for()
+    assert "larger than this site accepts" in card.inner_text()
+    assert card.locator(".retry").count() == 0
