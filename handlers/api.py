@@ -23,7 +23,8 @@ from handlers import errors
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES
-from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, hash_token, rendition_keys, upload_key
+from handlers.records import (ID_PATTERN, ImageRecords, InvalidCursor, delete_renditions, hash_token, rendition_keys,
+                              upload_key)
 
 logger = Logger(service="imagepipe-api")
 
@@ -57,9 +58,7 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=cors)
 
     def remove_renditions(keys: set[str]) -> None:
-        if keys:
-            clients.s3.delete_objects(Bucket=settings.processed_bucket,
-                                      Delete={"Objects": [{"Key": k} for k in sorted(keys)], "Quiet": True})
+        delete_renditions(clients.s3, settings.processed_bucket, keys)
 
     def json_response(status: int, body) -> Response:
         return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))

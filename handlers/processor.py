@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
@@ -29,7 +29,8 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, describe, make_renditions
-from handlers.records import ImageRecords, image_id_for_key, issued_by_api, rendition_keys, upload_key
+from handlers.records import (ImageRecords, delete_renditions, image_id_for_key, issued_by_api, rendition_keys,
+                              upload_key)
 
 logger = Logger(service="imagepipe-processor")
 
@@ -78,6 +79,7 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     # form posted twice): stale once this one is done (an earlier attempt at this same object
     # wrote the keys this one rewrites).
     stale = rendition_keys(claim.before)
+    remove = partial(delete_renditions, clients.s3, settings.processed_bucket)
     try:
         if response is None:
             raise ImageRejected("missing", "The uploaded file no longer exists.")
@@ -88,18 +90,16 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         store = rendition_store(clients.s3, settings.fault_injection, retry)
         stored = _store_renditions(image_id, obj.etag, result, settings, store)
         finished = records.mark_processed(image_id, obj.etag, stored)
-        if finished == "gone":
-            # Deleted through the API while we worked: its delete could not know these renditions.
-            _remove_renditions(rendition_keys(stored), settings, clients.s3)
-            logger.info("image deleted while processing; renditions removed", extra={"image_id": image_id})
-            return "gone"
-        if finished == "superseded":  # a newer object under the same key took the record over
-            _remove_renditions(rendition_keys(stored), settings, clients.s3)
-            return "superseded"
-        _remove_renditions(stale - rendition_keys(stored), settings, clients.s3)
+        if finished != "processed":
+            # "gone": deleted through the API while we worked; "superseded": a newer object under
+            # this key took the record over. Either way no record lists what we wrote.
+            remove(rendition_keys(stored))
+            logger.info(f"{finished} while processing; renditions removed", extra={"image_id": image_id})
+            return finished
+        remove(stale - rendition_keys(stored))
     except ImageRejected as exc:
         if records.mark_failed(image_id, obj.etag, exc.code, exc.message):
-            _remove_renditions(stale, settings, clients.s3)
+            remove(stale)
         logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
         return "failed"
     except Exception:
@@ -107,7 +107,7 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         if records.mark_failed(image_id, obj.etag, "processing_error",
                                "The image could not be processed; it will be retried."):
             try:  # the record no longer lists them; the retry rewrites what it needs
-                _remove_renditions(stale, settings, clients.s3)
+                remove(stale)
             except Exception:
                 logger.exception("stale renditions not removed", extra={"image_id": image_id})
         raise
@@ -129,11 +129,6 @@ def _store_renditions(image_id: str, etag: str, result: Processed, settings: Set
         )
         details["renditions"][name]["key"] = key
     return details
-
-
-def _remove_renditions(keys: set[str], settings: Settings, s3) -> None:
-    for key in sorted(keys):
-        s3.delete_object(Bucket=settings.processed_bucket, Key=key)
 
 
 def process_event(event: dict, settings: Settings, clients: Clients) -> dict:

@@ -57,6 +57,15 @@ def rendition_keys(record: dict) -> set[str]:
     return {r["key"] for r in (record.get("renditions") or {}).values()}
 
 
+def delete_renditions(s3, bucket: str, keys: set[str]) -> None:
+    """Delete these rendition objects in one request; a key S3 could not delete raises."""
+    if not keys:
+        return
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sorted(keys)], "Quiet": True})
+    if answer.get("Errors"):  # a batch delete reports per-key failures instead of raising
+        raise RuntimeError(f"renditions not deleted: {answer['Errors']}")
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
