@@ -8,13 +8,8 @@ import pytest
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from handlers.imaging import ImageRejected, Limits, main, make_renditions
-from tests.prereq import need
 from tests.images import CORPUS, corpus_manifest, encode, exif_bytes, phone_jpeg, photo
 
-
-
-def needs_corpus():
-    need(CORPUS.is_dir(), f"shared corpus not found at {CORPUS}")
 
 
 def open_rendition(data: bytes) -> Image.Image:
@@ -123,7 +118,6 @@ def test_animated_gif_gives_first_frame_and_counts_frames():
 def test_icc_tagged_source_is_converted_to_srgb():
     """Pixels are converted from the embedded profile to sRGB, so colours do not shift when the
     profile is stripped. The corpus's wide-gamut profile maps (0, 200, 0) to about (41, 203, 9)."""
-    needs_corpus()
     profile_bytes = Image.open(CORPUS / "icc_profile_big.jpg").info["icc_profile"]
     data = encode(Image.new("RGB", (64, 64), (0, 200, 0)), "PNG", icc_profile=profile_bytes)
     expected = ImageCms.profileToProfile(
@@ -190,7 +184,6 @@ def test_pixel_limit_is_checked_before_decoding(monkeypatch):
 
 
 def test_decompression_bomb_gif_is_refused_from_its_header(monkeypatch):
-    needs_corpus()
     decoders = []
     original = Image._getdecoder
     monkeypatch.setattr(Image, "_getdecoder", lambda *a, **k: decoders.append(a[1]) or original(*a, **k))
@@ -241,7 +234,6 @@ def test_byte_limit():
 
 
 def test_corpus_is_present():
-    needs_corpus()
     assert len(corpus_manifest()) >= 40
 
 
