@@ -16,10 +16,11 @@ from pathlib import Path
 from bootstrap.outputs import outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
 from bootstrap.stack import StackConfig, deploy, destroy, plan, website_url
+from handlers.config import Settings
 
 LOCAL_TARGETS = ("embedded", "localstack")
 # Settings passed through to both functions when set in the deploying environment.
-PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
+PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "MAX_DECODE_MB", "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
                "PENDING_TTL_SECONDS", "STUCK_AFTER_SECONDS", "PUBLIC_S3_ENDPOINT", "FAULT_INJECTION")
 
 
@@ -53,11 +54,24 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         prefix=prefix,
         site_origins=site_origins,
         function_env={k: os.environ[k] for k in PASSTHROUGH if os.environ.get(k)},
-        processor_concurrency=int(os.environ["PROCESSOR_CONCURRENCY"]) if os.environ.get("PROCESSOR_CONCURRENCY") else None,
+        processor_concurrency=processor_concurrency(on_aws),
+        limits=Settings.from_env().limits,
         arch=arch,
         bucket_suffix=suffix,
         site_bucket_enabled=on_aws,
     )
+
+
+# On AWS the processor gets reserved concurrency unless PROCESSOR_CONCURRENCY says otherwise
+# (0: none); locally none (the embedded emulator dead-letters throttled events).
+AWS_PROCESSOR_CONCURRENCY = 10
+
+
+def processor_concurrency(on_aws: bool) -> int | None:
+    raw = os.environ.get("PROCESSOR_CONCURRENCY")
+    if raw:
+        return int(raw) or None
+    return AWS_PROCESSOR_CONCURRENCY if on_aws else None
 
 
 def lambda_platform(target: str, arch: str = "x86_64") -> Platform:

@@ -18,13 +18,27 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from handlers.config import MIB
-from handlers.formats import ACCEPTED_CONTENT_TYPES
-from handlers.records import LIST_INDEX
+from handlers.formats import ACCEPTED_CONTENT_TYPES, Limits
+from handlers.records import LIST_INDEX, UNFINISHED_INDEX
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 STAGE = "v1"
 RUNTIME = "python3.12"
+API_MEMORY_MB, API_TIMEOUT_S = 512, 15
+# The processor's memory is its decode budget (handlers.formats.Limits.max_decode_bytes, checked
+# before any pixel is allocated) plus its baseline (~150 MB measured: Python, boto3, Pillow and its
+# codecs) with the upload's bytes in memory twice (up to 2 x 25 MiB), plus a margin; `make bench`
+# shows the worst input within limits against it. Lambda's CPU grows with memory too.
+PROCESSOR_BASELINE_MB, PROCESSOR_MARGIN_MB = 256, 256
+# Decoding the worst input within limits takes a few seconds (`make bench`); the timeout leaves
+# room for slow S3 and for a cold start, and bounds what a bomb the checks missed can cost.
+PROCESSOR_TIMEOUT_S = 60
+
+
+def processor_memory_mb(limits: Limits) -> int:
+    needed = PROCESSOR_BASELINE_MB + limits.max_decode_bytes // MIB + PROCESSOR_MARGIN_MB
+    return -(-needed // 64) * 64  # Lambda takes any MB from 128; rounded for a readable number
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -42,7 +56,10 @@ class StackConfig:
     throttle_rate: float = 50.0
     throttle_burst: int = 100
     processor_retries: int = 2  # Lambda's asynchronous retries before the dead-letter queue
-    processor_concurrency: int | None = None  # reserved concurrency; None = account pool
+    # Reserved concurrency: bombs and bursts cannot use up the account's concurrency. None = the
+    # account pool (the embedded emulator dead-letters throttled events instead of retrying).
+    processor_concurrency: int | None = None
+    limits: Limits = field(default_factory=Limits)
     arch: str = "x86_64"  # Lambda architecture: x86_64 | arm64
     # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
     bucket_suffix: str = ""
@@ -151,34 +168,54 @@ def ensure_upload_cors(aws: Aws, cfg: StackConfig) -> None:
 
 # --- table -----------------------------------------------------------------
 
-def ensure_table(aws: Aws, cfg: StackConfig) -> None:
+# Newest first for the gallery (only images whose file arrived carry listPk); oldest first for the
+# sweep (only unfinished records carry unfinishedPk). Both sparse, sorted by createdKey.
+TABLE_INDEXES = {LIST_INDEX: "listPk", UNFINISHED_INDEX: "unfinishedPk"}
+
+
+def _index(name: str, partition: str) -> dict:
+    return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"},
+                          {"AttributeName": "createdKey", "KeyType": "RANGE"}]}
+
+
+def _attributes(*names: str) -> list[dict]:
+    return [{"AttributeName": n, "AttributeType": "S"} for n in names]
+
+
+def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = time.sleep) -> None:
     try:
-        aws.dynamodb.describe_table(TableName=cfg.table)
+        table = aws.dynamodb.describe_table(TableName=cfg.table)["Table"]
     except aws.dynamodb.exceptions.ResourceNotFoundException:
         aws.dynamodb.create_table(
             TableName=cfg.table,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "id", "AttributeType": "S"},
-                {"AttributeName": "listPk", "AttributeType": "S"},
-                {"AttributeName": "createdKey", "AttributeType": "S"},
-            ],
+            AttributeDefinitions=_attributes("id", "createdKey", *TABLE_INDEXES.values()),
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{
-                "IndexName": LIST_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "listPk", "KeyType": "HASH"},
-                    {"AttributeName": "createdKey", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }],
+            GlobalSecondaryIndexes=[_index(name, pk) for name, pk in TABLE_INDEXES.items()],
         )
         aws.dynamodb.get_waiter("table_exists").wait(TableName=cfg.table)
+        table = aws.dynamodb.describe_table(TableName=cfg.table)["Table"]
+    have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    for name, pk in TABLE_INDEXES.items():
+        if name not in have:  # a table from an earlier version: add the index in place
+            aws.dynamodb.update_table(TableName=cfg.table, AttributeDefinitions=_attributes(pk, "createdKey"),
+                                      GlobalSecondaryIndexUpdates=[{"Create": _index(name, pk)}])
+            _wait_for_index(aws, cfg.table, name, wait)
     ttl = aws.dynamodb.describe_time_to_live(TableName=cfg.table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
         aws.dynamodb.update_time_to_live(
             TableName=cfg.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
         )
+
+
+def _wait_for_index(aws: Aws, table: str, index: str, wait: Callable[[float], None], tries: int = 120) -> None:
+    for _ in range(tries):
+        indexes = aws.dynamodb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+        if any(i["IndexName"] == index and i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes):
+            return
+        wait(5)
+    raise TimeoutError(f"index {index} of {table} not active after {tries * 5} s")
 
 
 # --- IAM -------------------------------------------------------------------
@@ -208,14 +245,25 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
             logs,
             # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
             {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "Resource": [table_arn]},
-            # The sweep finds unfinished records through the listing index.
-            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{LIST_INDEX}"]},
+            # The sweep finds unfinished records through their own index.
+            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}"]},
             {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
+            # ListBucket makes S3 answer a missing key 404 (without it: 403, indistinguishable from a
+            # real refusal). It names the bucket: a prefix condition would not apply to that answer,
+            # and the role already reads every object there.
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}"]},
+            # The file of an image deleted through the API, posted again with its form: only keys
+            # the API issues.
+            {"Effect": "Allow", "Action": ["s3:DeleteObject"],
+             "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"]},
             # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
             {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
              "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
             # Lambda's on-failure destination sends with the function's role.
             {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
+            # The sweep re-drives each stuck record as an asynchronous invocation of this function.
+            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+             "Resource": [f"arn:aws:lambda:{cfg.region}:{account}:function:{cfg.function('processor')}"]},
         ]},
     }
 
@@ -318,8 +366,25 @@ def ensure_processor_retries(aws: Aws, cfg: StackConfig, dlq_arn: str) -> None:
         DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
     )
     if cfg.processor_concurrency:
-        aws.lambda_.put_function_concurrency(FunctionName=cfg.function("processor"),
-                                             ReservedConcurrentExecutions=cfg.processor_concurrency)
+        ensure_reserved_concurrency(aws, cfg.function("processor"), cfg.processor_concurrency)
+
+
+# AWS refuses a reservation that leaves the account fewer unreserved executions than this.
+MIN_UNRESERVED = 100
+
+
+def ensure_reserved_concurrency(aws: Aws, function: str, wanted: int, log: Callable[[str], None] = print) -> None:
+    current = aws.lambda_.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions")
+    if current == wanted:
+        return
+    unreserved = aws.lambda_.get_account_settings()["AccountLimit"].get("UnreservedConcurrentExecutions")
+    if unreserved is not None and unreserved + (current or 0) - wanted < MIN_UNRESERVED:
+        # New accounts start with 10 executions in all: nothing can be reserved there until AWS
+        # raises the quota. Deploy anyway, and say so.
+        log(f"WARNING: reserved concurrency {wanted} for {function} not set: the account has {unreserved}"
+            f" unreserved executions and AWS keeps {MIN_UNRESERVED}; ask AWS for a higher quota")
+        return
+    aws.lambda_.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=wanted)
 
 
 def ensure_sweep_schedule(aws: Aws, cfg: StackConfig, processor_arn: str) -> None:
@@ -399,9 +464,12 @@ def plan(cfg: StackConfig) -> list[str]:
     lines = [
         f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins)})",
         f"S3 bucket {cfg.processed_bucket} (private)",
-        f"DynamoDB table {cfg.table} (on demand, index {LIST_INDEX}, TTL on expiresAt)",
+        f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt)",
         f"IAM role {cfg.function('api')}-role, IAM role {cfg.function('processor')}-role (least privilege)",
-        f"Lambda {cfg.function('api')} and {cfg.function('processor')} ({RUNTIME}, {cfg.arch})",
+        f"Lambda {cfg.function('api')} ({RUNTIME}, {cfg.arch}, {API_MEMORY_MB} MB, {API_TIMEOUT_S} s)",
+        f"Lambda {cfg.function('processor')} ({RUNTIME}, {cfg.arch}, {processor_memory_mb(cfg.limits)} MB for a"
+        f" {cfg.limits.max_decode_bytes // MIB} MiB decode budget, {PROCESSOR_TIMEOUT_S} s, reserved concurrency"
+        f" {cfg.processor_concurrency or 'none'})",
         f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
         f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
         f"S3 notification {cfg.upload_bucket} ObjectCreated -> {cfg.function('processor')}",
@@ -428,10 +496,12 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     policies = function_policies(cfg, aws.account)
     roles = {role: ensure_role(aws, cfg, role, policies[role]) for role in ("api", "processor")}
     log(f"[{next(step)}/{steps}] function {cfg.function('api')}")
-    api_arn = ensure_function(aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", 512, 15)
+    api_arn = ensure_function(aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", API_MEMORY_MB,
+                              API_TIMEOUT_S)
     log(f"[{next(step)}/{steps}] function {cfg.function('processor')}")
     processor_arn = ensure_function(aws, cfg, "processor", roles["processor"], zip_path,
-                                    "handlers.processor.handler", 1536, 60)
+                                    "handlers.processor.handler", processor_memory_mb(cfg.limits),
+                                    PROCESSOR_TIMEOUT_S)
     log(f"[{next(step)}/{steps}] retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule")
     ensure_processor_retries(aws, cfg, ensure_dead_letter_queue(aws, cfg))
     ensure_sweep_schedule(aws, cfg, processor_arn)

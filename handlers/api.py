@@ -6,6 +6,7 @@ parse and validate, call the records and S3, and raise `handlers.errors.ApiError
 """
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import re
@@ -18,6 +19,7 @@ from functools import lru_cache
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from handlers import errors
 from handlers.clients import Clients, make_clients
@@ -29,6 +31,10 @@ from handlers.records import (ID_PATTERN, ImageRecords, InvalidCursor, delete_re
 logger = Logger(service="imagepipe-api")
 
 MAX_FILENAME_CHARS = 200
+# The only body is {"filename", "contentType", "size"}: a 255-character file name (the usual
+# file system limit), every character \u-escaped, is about 1.5 KiB. A bigger body is not a
+# request this API makes; it is refused before it is parsed (deep nesting costs the parser).
+MAX_BODY_BYTES = 4 * 1024
 DEFAULT_PAGE, MAX_PAGE = 24, 100
 # Method sets per route, for telling 405 from 404 (Powertools answers 404 for both).
 ROUTE_METHODS = [
@@ -44,6 +50,37 @@ def clean_filename(raw: str) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = re.sub(r"[\\/]+", "_", name).strip().strip(".")
     return name[:MAX_FILENAME_CHARS] or "image"
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+# Strict JSON (RFC 8259): NaN and Infinity are Python's extension, and no field takes them.
+_JSON = json.JSONDecoder(parse_constant=_not_json)
+
+
+def json_object(event: APIGatewayProxyEvent) -> dict:
+    """The body as a JSON object, for every route that reads one: sized, then parsed."""
+    body = event.body or ""
+    # Measured as the bytes the client sent: decoded when API Gateway delivers the body
+    # base64-encoded (a binary media type), so one body has one size either way.
+    if not event.is_base64_encoded:
+        raw = body.encode("utf-8", "surrogatepass")  # a lone surrogate then fails the UTF-8 decode below
+    else:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except ValueError:
+            raise errors.InvalidRequest("The body is marked base64 but is not.") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.BodyTooLarge(f"The body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+    try:
+        parsed = _JSON.decode(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # ValueError covers non-UTF-8 bytes; RecursionError, deep nesting
+        raise errors.InvalidRequest("The body must be JSON.") from None
+    if not isinstance(parsed, dict):
+        raise errors.InvalidRequest("The body must be a JSON object.")
+    return parsed
 
 
 def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
@@ -102,12 +139,7 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
 
     @app.post("/uploads")
     def create_upload():
-        try:
-            body = json.loads(app.current_event.body or "")
-        except (ValueError, TypeError):
-            raise errors.InvalidRequest("The body must be JSON.") from None
-        if not isinstance(body, dict):
-            raise errors.InvalidRequest("The body must be a JSON object.")
+        body = json_object(app.current_event)
         filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
         if not isinstance(filename, str) or not filename:
             raise errors.InvalidRequest("'filename' must be a non-empty string.")
@@ -128,12 +160,13 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         key = upload_key(image_id)
         delete_token = secrets.token_urlsafe(32)
         expires_at = int(time.time()) + settings.upload_expiry_seconds
-        # The policy is the enforcement: exact key, exact type, size range, short expiry.
+        # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
+        # declared size, so the record's `bytes` is what arrives.
         post = clients.s3_public.generate_presigned_post(
             Bucket=settings.upload_bucket,
             Key=key,
             Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
             ExpiresIn=settings.upload_expiry_seconds,
         )
         records.create_pending(

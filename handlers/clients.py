@@ -16,9 +16,11 @@ class Clients:
     dynamodb: Any
     # Signs the URLs handed to browsers: same credentials, the endpoint browsers can reach.
     s3_public: Any
+    lambda_: Any = None  # the processor's sweep invokes the processor; the API never needs it
 
 
-def make_clients(settings: Settings, session: boto3.session.Session | None = None) -> Clients:
+def make_clients(settings: Settings, session: boto3.session.Session | None = None,
+                 with_lambda: bool = False) -> Clients:
     session = session or boto3.session.Session(region_name=settings.region)
     s3_config = Config(
         retries={"mode": "standard", "max_attempts": 5},
@@ -31,4 +33,5 @@ def make_clients(settings: Settings, session: boto3.session.Session | None = Non
     public = settings.public_s3_endpoint
     s3_public = session.client("s3", endpoint_url=public, config=s3_config) if public else s3
     dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=common)
-    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public)
+    lambda_ = session.client("lambda", endpoint_url=settings.endpoint_url, config=common) if with_lambda else None
+    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public, lambda_=lambda_)

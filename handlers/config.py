@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from handlers.formats import Limits
-
-MIB = 1024 * 1024
+from handlers.formats import MIB, Limits
 MAX_UPLOAD_EXPIRY_SECONDS = 15 * 60  # a presigned POST never lives longer than this
 
 
@@ -36,6 +34,7 @@ class Settings:
     # `processing` (execution killed) for longer than this.
     stuck_after_seconds: int = 15 * 60
     fault_injection: str | None = None
+    function_name: str = ""  # this function's own name (the Lambda runtime sets it); the sweep invokes it
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -55,8 +54,10 @@ class Settings:
             pending_ttl_seconds=_int(env, "PENDING_TTL_SECONDS", 24 * 3600),
             stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 15 * 60),
             fault_injection=env.get("FAULT_INJECTION") or None,
+            function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
             limits=Limits(
                 max_pixels=_int(env, "MAX_PIXELS", 100_000_000),
                 max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),
+                max_decode_bytes=_int(env, "MAX_DECODE_MB", Limits.max_decode_bytes // MIB) * MIB,
             ),
         )

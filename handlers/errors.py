@@ -38,5 +38,9 @@ class TooLarge(ApiError):
     status, code = 413, "too_large"
 
 
+class BodyTooLarge(ApiError):  # the request's own body, not the file it announces
+    status, code = 413, "body_too_large"
+
+
 class UnsupportedType(ApiError):
     status, code = 415, "unsupported_type"

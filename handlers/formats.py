@@ -21,10 +21,19 @@ FORMAT_CONTENT_TYPES = {
 }
 
 
+MIB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Limits:
-    max_pixels: int = 100_000_000
-    max_bytes: int = 25 * 1024 * 1024
+    max_pixels: int = 100_000_000  # of the image the decoder really produces, not what a header says
+    max_bytes: int = 25 * MIB
+    # Peak memory a decode may cost (the decoder's buffers and our copies), estimated before any
+    # pixel is allocated; the processor's memory size is this plus its baseline plus a margin.
+    max_decode_bytes: int = 1024 * MIB
+    # Scans in a JPEG: each walks the whole coefficient buffer again. Encoders write 1 (baseline)
+    # to ~10 (progressive; mozjpeg up to ~20); thousands are a CPU bomb.
+    max_jpeg_scans: int = 100
     preview_side: int = 1024
     thumbnail_side: int = 256
     jpeg_quality: int = 82

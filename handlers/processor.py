@@ -10,16 +10,21 @@ Nothing lost, nothing twice:
   `processing_error` and is raised once every record has been tried, so Lambda's
   asynchronous retry runs the event again (and, when retries run out, its on-failure
   destination keeps it in the dead-letter queue);
+- an execution killed by its timeout or memory never reaches an `except`: each claim counts
+  as an attempt on the record, and the claim after MAX_ATTEMPTS unfinished ones fails the
+  record (`processing_budget_exceeded`) without decoding again: no poison pill;
 - a scheduled sweep (EventBridge) re-drives records left `processing` by a killed
   execution, or `pending` although their object arrived (an event lost), once they are
-  older than STUCK_AFTER_SECONDS.
+  older than STUCK_AFTER_SECONDS: oldest first, over all unfinished records, each as its
+  own asynchronous invocation, so one bad file cannot stall the sweep or hide the others.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
@@ -34,8 +39,10 @@ from handlers.records import (ImageRecords, delete_renditions, image_id_for_key,
 
 logger = Logger(service="imagepipe-processor")
 
-SWEEP_WINDOW = timedelta(days=2)  # records older than this are left to TTL and operators
-SWEEP_BATCH = 50  # bounded work per scheduled run
+SWEEP_BATCH = 1000  # unfinished records looked at per scheduled run (bounded work), oldest first
+# Claims of one object that may end without finishing (killed by the timeout or memory limit):
+# Lambda's first try and its two retries; the sweep's re-drive after that fails the record.
+MAX_ATTEMPTS = 3
 # A pending record whose file has not arrived this long after its upload form expired was
 # abandoned (tab closed, connection lost): an upload started in time has long finished.
 ABANDONED_AFTER_EXPIRY = timedelta(hours=1)
@@ -72,6 +79,11 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         response = None
     claim = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1],
                                      must_exist=issued_by_api(obj.key))
+    if claim.outcome == "gone" and response is not None:
+        # A file for an image deleted through the API (a form posted again after DELETE): no
+        # record will ever list it, so it goes now and DELETE stays final.
+        clients.s3.delete_object(Bucket=obj.bucket, Key=obj.key)
+        logger.info("file of a deleted image removed", extra={"image_id": image_id, "key": obj.key})
     if claim.outcome != "claimed":
         logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
         return claim.outcome
@@ -83,6 +95,10 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     try:
         if response is None:
             raise ImageRejected("missing", "The uploaded file no longer exists.")
+        if claim.attempt > MAX_ATTEMPTS:
+            raise ImageRejected("processing_budget_exceeded",
+                                f"Processing this file was stopped {claim.attempt - 1} times by the time or memory"
+                                " limit; it was given up on.")
         if response["ContentLength"] > settings.limits.max_bytes:
             raise ImageRejected("too_large", f"The file is larger than {settings.limits.max_bytes} bytes.")
         result = make_renditions(response["Body"].read(), settings.limits)
@@ -153,42 +169,55 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
 
 
 def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> dict:
-    """Re-drive records stuck `processing` or `pending` with their object present."""
+    """Re-drive records stuck `processing` or `pending` with their object present, each as an
+    asynchronous invocation of this function (its retries and dead-letter queue apply)."""
     now = now or datetime.now(timezone.utc)
     records = ImageRecords(clients.dynamodb, settings.table_name)
     cutoff = now - timedelta(seconds=settings.stuck_after_seconds)
     upload_window = timedelta(seconds=settings.upload_expiry_seconds)
-    after = (now - SWEEP_WINDOW).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     outcomes: dict[str, str] = {}
-    for record in records.unfinished(after, SWEEP_BATCH):
-        updated = parse_time(record["updatedAt"])
-        if updated > cutoff:
+    for record in records.unfinished(SWEEP_BATCH):
+        if parse_time(record["updatedAt"]) > cutoff:
             continue  # still within its normal processing time
         key = record.get("uploadKey") or upload_key(record["id"])
         try:
-            head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                raise
-            if record["status"] == "processing":  # its object was removed after the claim
-                records.mark_failed(record["id"], record.get("sourceEtag", ""), "missing",
-                                    "The uploaded file no longer exists.")
-                outcomes[record["id"]] = "failed"
-            elif created(record) + upload_window + ABANDONED_AFTER_EXPIRY < now:
-                # Out of the gallery now, not when TTL gets to it (on AWS, up to days later).
-                abandoned = records.delete_abandoned(record["id"])
-                outcomes[record["id"]] = "abandoned" if abandoned else "no-object"
-            else:
-                outcomes[record["id"]] = "no-object"  # its upload may still be on the way
-            continue
-        obj = UploadedObject(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
-        try:
-            outcomes[record["id"]] = process_object(obj, settings, clients, records)
-        except Exception:
-            logger.exception("sweep could not process", extra={"image_id": record["id"]})
+            outcomes[record["id"]] = _sweep_one(record, key, settings, clients, records, now - upload_window)
+        except Exception:  # one record's trouble never stops the sweep
+            logger.exception("sweep could not re-drive", extra={"image_id": record["id"]})
             outcomes[record["id"]] = "error"
     logger.info("sweep done", extra={"outcomes": outcomes})
     return outcomes
+
+
+def _sweep_one(record: dict, key: str, settings: Settings, clients: Clients, records: ImageRecords,
+               form_expired_before: datetime) -> str:
+    try:
+        head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
+    except ClientError as exc:
+        # 404 only: the role may list the bucket, so a 403 is a real refusal and is raised.
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        if record["status"] == "processing":  # its object was removed after the claim
+            records.mark_failed(record["id"], record.get("sourceEtag", ""), "missing",
+                                "The uploaded file no longer exists.")
+            return "failed"
+        if created(record) + ABANDONED_AFTER_EXPIRY < form_expired_before:
+            # Out of the sweep now, not when TTL gets to it (on AWS, up to days later).
+            return "abandoned" if records.delete_abandoned(record["id"]) else "no-object"
+        return "no-object"  # its upload may still be on the way
+    event = s3_event(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
+    clients.lambda_.invoke(FunctionName=settings.function_name, InvocationType="Event",
+                           Payload=json.dumps(event).encode())
+    return "redriven"
+
+
+def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
+    """An S3 ObjectCreated event for one object, as S3 would send it (key URL-encoded)."""
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}},
+    }]}
 
 
 def parse_time(value: str) -> datetime:
@@ -206,7 +235,7 @@ def is_sweep_event(event: dict) -> bool:
 @lru_cache(maxsize=1)
 def _runtime() -> tuple[Settings, Clients]:
     settings = Settings.from_env()
-    return settings, make_clients(settings)
+    return settings, make_clients(settings, with_lambda=True)
 
 
 @logger.inject_lambda_context(clear_state=True)

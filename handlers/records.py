@@ -2,8 +2,13 @@
 
 Table: partition key `id`. Listing newest-first is a Query on the `byCreated` index
 (partition `listPk`, a constant, sort `createdKey` = "<createdAt>#<id>"), never a Scan.
+`listPk` is set once the file has arrived, so uploads still on their way (or abandoned) are
+not in the gallery. Records not yet finished (pending, processing) also carry `unfinishedPk`:
+the sparse `byUnfinished` index holds exactly them, oldest first, for the sweep.
 Pending records carry `expiresAt` (epoch seconds, the table's TTL attribute) so that
-uploads that never arrive expire on their own; processing removes it.
+uploads that never arrive expire on their own; processing removes it. `attempts` counts the
+claims of a record that did not finish (an execution killed by its timeout or memory); a
+finished processing removes it.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 LIST_INDEX = "byCreated"
 LIST_PARTITION = "IMAGE"
+UNFINISHED_INDEX = "byUnfinished"
+UNFINISHED_PARTITION = "UNFINISHED"
 UPLOAD_PREFIX = "uploads/"
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 _UPLOAD_KEY = re.compile(r"^uploads/([0-9a-f]{32})$")
@@ -118,6 +125,7 @@ def decode_cursor(cursor: str) -> dict:
 class Claim:
     outcome: str  # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted)
     before: dict  # the record as it was, when claimed ({} if it was created now)
+    attempt: int = 0  # this claim's number among claims that did not finish (1 = the first)
 
 
 class ImageRecords:
@@ -131,7 +139,7 @@ class ImageRecords:
         now = now_iso()
         record = {
             "id": image_id,
-            "listPk": LIST_PARTITION,
+            "unfinishedPk": UNFINISHED_PARTITION,
             "createdKey": f"{now}#{image_id}",
             "filename": filename,
             "status": "pending",
@@ -182,7 +190,8 @@ class ImageRecords:
                 UpdateExpression=(
                     "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
                     " filename = if_not_exists(filename, :fn), createdAt = if_not_exists(createdAt, :now),"
-                    " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck)"
+                    " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck),"
+                    " unfinishedPk = :up ADD attempts :one"
                     " REMOVE expiresAt, #e"
                 ),
                 ConditionExpression=condition,
@@ -198,6 +207,8 @@ class ImageRecords:
                         ":fn": filename,
                         ":lp": LIST_PARTITION,
                         ":ck": f"{now}#{image_id}",
+                        ":up": UNFINISHED_PARTITION,
+                        ":one": 1,
                     }
                 ),
                 ReturnValues="ALL_OLD",
@@ -205,7 +216,8 @@ class ImageRecords:
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
             return Claim("duplicate" if exc.response.get("Item") else "gone", {})
-        return Claim("claimed", _from_item(result.get("Attributes") or {}))
+        before = _from_item(result.get("Attributes") or {})
+        return Claim("claimed", before, before.get("attempts", 0) + 1)
 
     def mark_processed(self, image_id: str, etag: str, details: dict) -> str:
         """Finish the record for the object with this ETag: "processed"; "superseded" if a newer
@@ -219,7 +231,7 @@ class ImageRecords:
             values[f":v{i}"] = value
         outcome = self._conditional_update(
             image_id,
-            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e",
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e, unfinishedPk, attempts",
             ConditionExpression="sourceEtag = :etag",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=_to_item(values),
@@ -230,7 +242,7 @@ class ImageRecords:
         """Fail the record for the object with this ETag; never undoes a finished `processed`."""
         return "updated" == self._conditional_update(
             image_id,
-            UpdateExpression="SET #s = :failed, updatedAt = :now, #e = :err REMOVE renditions",
+            UpdateExpression="SET #s = :failed, updatedAt = :now, #e = :err REMOVE renditions, unfinishedPk, attempts",
             ConditionExpression="sourceEtag = :etag AND #s <> :processed",
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
             ExpressionAttributeValues=_to_item(
@@ -248,27 +260,28 @@ class ImageRecords:
             return "superseded" if exc.response.get("Item") else "gone"
         return "updated"
 
-    def unfinished(self, created_after: str, limit: int) -> list[dict]:
-        """Records still `pending` or `processing`, newest first, created after `created_after`."""
+    def unfinished(self, limit: int):
+        """Records still `pending` or `processing`, oldest first, at most `limit`: a Query on the
+        sparse index that holds only them, so finished records never crowd it."""
         params = {
             "TableName": self._table,
-            "IndexName": LIST_INDEX,
-            "KeyConditionExpression": "listPk = :p AND createdKey > :after",
-            "FilterExpression": "#s IN (:pending, :processing)",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": _to_item(
-                {":p": LIST_PARTITION, ":after": created_after, ":pending": "pending", ":processing": "processing"}
-            ),
-            "ScanIndexForward": False,
+            "IndexName": UNFINISHED_INDEX,
+            "KeyConditionExpression": "unfinishedPk = :u",
+            "ExpressionAttributeValues": _to_item({":u": UNFINISHED_PARTITION}),
+            "ScanIndexForward": True,
+            "Limit": min(limit, 100),
         }
-        found: list[dict] = []
-        while len(found) < limit:
+        found = 0
+        while found < limit:
             page = self._db.query(**params)
-            found += [_from_item(i) for i in page.get("Items", [])]
+            for item in page.get("Items", []):
+                found += 1
+                yield _from_item(item)
+                if found >= limit:
+                    return
             if "LastEvaluatedKey" not in page:
-                break
+                return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
 
     def delete_abandoned(self, image_id: str) -> bool:
         """Delete a record still `pending` (its file never arrived); False if it moved on."""

@@ -1,6 +1,7 @@
 """User story: nobody can use my upload link for anything but the one file it was made for,
 and nobody can read the buckets without a link. Enforced by S3 itself (the emulator runs
-with AUTH=true: signatures and IAM are checked), not by the page."""
+with AUTH=true: signatures and IAM are checked), not by the page. The door to the link,
+POST /uploads, answers hostile bodies with typed errors, never a 500."""
 from __future__ import annotations
 
 import time
@@ -29,6 +30,27 @@ def test_s3_refuses_a_body_over_the_limit(stack):
 def test_s3_refuses_an_empty_body(stack):
     created = stack.create_upload("empty.jpg", "image/jpeg", 1000)
     assert refused(stack.post_file(created["upload"], b"", "image/jpeg"), 400, "EntityTooSmall")
+
+
+def test_s3_accepts_exactly_the_declared_size(stack):
+    """The form binds the size the API was told (content-length-range [N, N]): a byte more or
+    less is refused, so the record's `bytes` is what arrived."""
+    created = stack.create_upload("exact.jpg", "image/jpeg", len(JPEG))
+    for data, code in ((JPEG + b"\0", "EntityTooLarge"), (JPEG[:-1], "EntityTooSmall")):
+        response = stack.post_file(created["upload"], data, "image/jpeg")
+        assert refused(response, 400, code), (len(data), response.text)
+    response = stack.post_file(created["upload"], JPEG, "image/jpeg")
+    assert response.status_code in (200, 201, 204), response.text
+    image = stack.wait_final(created["id"])
+    assert (image["status"], image["bytes"]) == ("processed", len(JPEG))
+
+
+def test_the_api_refuses_a_deep_or_oversized_body(stack):
+    """Found against the stack: a 50,000-deep JSON array answered 500 (RecursionError)."""
+    for body, status, code in (("[" * 50_000, 413, "body_too_large"),  # refused unparsed
+                               ("[" * 2000 + "]" * 2000, 400, "invalid_request")):  # under the limit: parsed
+        response = requests.post(f"{stack.api}/uploads", data=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == status and response.json()["error"]["code"] == code, response.text
 
 
 def test_s3_refuses_another_content_type(stack):

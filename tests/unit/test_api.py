@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from handlers.api import build_app, clean_filename
+from handlers import api as api_module
+from handlers.api import MAX_BODY_BYTES, build_app, clean_filename
 from handlers.records import ImageRecords, hash_token
 from tests.unit.conftest import SITE, rest_event
 
@@ -17,7 +18,10 @@ class Api:
         self.settings, self.clients = settings, clients
 
     def __call__(self, method, path, body=None, query=None, headers=None):
-        response = self.app.resolve(rest_event(method, path, body, query, headers), {})
+        return self.resolve(rest_event(method, path, body, query, headers))
+
+    def resolve(self, event):
+        response = self.app.resolve(event, {})
         body = response.get("body")
         parsed = json.loads(body) if body else None
         headers = {k: ", ".join(v) for k, v in (response.get("multiValueHeaders") or {}).items()}
@@ -43,7 +47,7 @@ def test_create_upload_returns_a_presigned_post_fixed_to_one_key_type_and_size(a
     policy = json.loads(base64.b64decode(fields["policy"]))
     conditions = policy["conditions"]
     assert {"Content-Type": "image/jpeg"} in conditions
-    assert ["content-length-range", 1, 25 * 1024 * 1024] in conditions
+    assert ["content-length-range", 1000, 1000] in conditions  # the declared size, exactly
     assert {"key": f"uploads/{body['id']}"} in conditions
     assert body["maxBytes"] == 25 * 1024 * 1024
     record = ImageRecords(api.clients.dynamodb, api.settings.table_name).get(body["id"])
@@ -59,6 +63,8 @@ def test_create_upload_returns_a_presigned_post_fixed_to_one_key_type_and_size(a
     [
         ("{not json", 400, "invalid_request"),
         ("[1, 2]", 400, "invalid_request"),
+        ('{"filename": "a.jpg", "contentType": "image/jpeg", "size": 1, "x": NaN}', 400, "invalid_request"),
+        ('{"filename": "a.jpg", "contentType": "image/jpeg", "size": 1, "x": -Infinity}', 400, "invalid_request"),
         ({"contentType": "image/jpeg", "size": 1}, 400, "invalid_request"),
         ({"filename": "a.jpg", "contentType": "image/jpeg", "size": "10"}, 400, "invalid_request"),
         ({"filename": "a.jpg", "contentType": "image/jpeg", "size": 0}, 400, "invalid_request"),
@@ -74,8 +80,91 @@ def test_bad_upload_requests(api, body, status, code):
     assert got["error"]["message"]
 
 
+@pytest.mark.parametrize("size", [1, 12345, 25 * 1024 * 1024])
+def test_the_form_accepts_only_the_declared_size(api, size):
+    """content-length-range is [size, size]: a form asked for 1 byte cannot carry 25 MiB."""
+    status, body, _ = create(api, size=size)
+    assert status == 201
+    policy = json.loads(base64.b64decode(body["upload"]["fields"]["policy"]))
+    assert [c for c in policy["conditions"] if isinstance(c, list) and c[0] == "content-length-range"] == [
+        ["content-length-range", size, size]]
+    assert ImageRecords(api.clients.dynamodb, api.settings.table_name).get(body["id"])["bytes"] == size
+
+
+def upload_body(size: int) -> str:
+    """A valid upload request of exactly `size` bytes (JSON allows trailing whitespace)."""
+    text = json.dumps({"filename": "photo.jpg", "contentType": "image/jpeg", "size": 1000})
+    return text + " " * (size - len(text))
+
+
+def post_encoded(api, raw: bytes):
+    """As API Gateway delivers a binary media type: the body base64-encoded."""
+    event = rest_event("POST", "/uploads", base64.b64encode(raw).decode()) | {"isBase64Encoded": True}
+    return api.resolve(event)
+
+
+def test_a_deeply_nested_body_is_a_400_not_a_500(api):
+    """Found against the stack: json.loads raised RecursionError, and the API answered 500."""
+    deep = "[" * (MAX_BODY_BYTES // 2) + "]" * (MAX_BODY_BYTES // 2)  # at the limit, so it is parsed
+    status, body, _ = api("POST", "/uploads", deep)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("body", ["[" * 50_000, upload_body(MAX_BODY_BYTES + 1), upload_body(64 * 1024)],
+                         ids=["50000-deep", "limit+1", "64KiB"])
+def test_a_body_over_the_limit_is_a_413_and_never_parsed(api, monkeypatch, body):
+    class Unused:
+        def decode(self, text):
+            raise AssertionError("a body over the limit reached the JSON parser")
+
+    monkeypatch.setattr(api_module, "_JSON", Unused())
+    status, got, _ = api("POST", "/uploads", body)
+    assert (status, got["error"]["code"]) == (413, "body_too_large")
+    assert str(MAX_BODY_BYTES) in got["error"]["message"]
+
+
+def test_a_body_at_the_limit_works_and_holds_the_longest_file_name(api):
+    assert len(upload_body(MAX_BODY_BYTES).encode()) == MAX_BODY_BYTES
+    assert api("POST", "/uploads", upload_body(MAX_BODY_BYTES))[0] == 201
+    # 255 characters (the usual file system limit), each \u-escaped: the largest honest body.
+    longest = json.dumps({"filename": "\x01" * 255, "contentType": "image/jpeg", "size": 1000})
+    assert len(longest.encode()) < MAX_BODY_BYTES
+    assert api("POST", "/uploads", longest)[0] == 201
+
+
+def test_a_base64_encoded_body_is_measured_decoded(api):
+    """The limit counts the bytes the client sent, whether or not API Gateway encoded them
+    (a binary media type): the same body gets the same answer either way."""
+    assert len(base64.b64encode(upload_body(MAX_BODY_BYTES).encode())) > MAX_BODY_BYTES
+    assert post_encoded(api, upload_body(MAX_BODY_BYTES).encode())[0] == 201
+    status, body, _ = post_encoded(api, upload_body(MAX_BODY_BYTES + 1).encode())
+    assert (status, body["error"]["code"]) == (413, "body_too_large")
+
+
+@pytest.mark.parametrize("raw", [b'{"filename": "\xff.jpg", "contentType": "image/jpeg", "size": 1}',
+                                 b"\xef\xbb\xbf" + upload_body(100).encode(), b"\x00" * 10],
+                         ids=["latin-1", "utf-8-bom", "nul-bytes"])
+def test_a_body_that_is_not_utf8_json_is_a_400(api, raw):
+    status, body, _ = post_encoded(api, raw)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+def test_a_body_flagged_base64_that_is_not_is_a_400(api):
+    event = rest_event("POST", "/uploads", upload_body(100)) | {"isBase64Encoded": True}
+    status, body, _ = api.resolve(event)
+    assert (status, body["error"]["code"]) == (400, "invalid_request")
+
+
+def arrive(api, image_id: str) -> None:
+    """What the processor does when an upload's file arrives: the image joins the gallery."""
+    records = ImageRecords(api.clients.dynamodb, api.settings.table_name)
+    records.start_processing(image_id, f"uploads/{image_id}", "etag", 1000, "x.jpg", must_exist=True)
+
+
 def test_listing_pages_newest_first(api):
     ids = [create(api, filename=f"{i}.jpg")[1]["id"] for i in range(5)]
+    for image_id in ids:
+        arrive(api, image_id)
     seen, cursor = [], None
     while True:
         status, page, _ = api("GET", "/images", query={"limit": "2"} | ({"cursor": cursor} if cursor else {}))
@@ -85,6 +174,16 @@ def test_listing_pages_newest_first(api):
         if not cursor:
             break
     assert seen == list(reversed(ids))
+
+
+def test_uploads_whose_file_never_arrived_are_not_in_the_gallery(api):
+    """Unsent forms (no auth needed to ask for one) cannot fill the gallery with pending ghosts."""
+    arrived = create(api)[1]["id"]
+    arrive(api, arrived)
+    for _ in range(30):
+        create(api)
+    status, page, _ = api("GET", "/images", query={"limit": "100"})
+    assert status == 200 and [i["id"] for i in page["items"]] == [arrived]
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "!!!"},

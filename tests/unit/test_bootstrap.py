@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bootstrap.package import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES, ROOT, Platform, build_zip
-from bootstrap.stack import StackConfig, function_policies
+from bootstrap.stack import StackConfig, function_policies, processor_memory_mb
+from handlers.formats import MIB, Limits
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
 
@@ -38,11 +39,23 @@ def test_each_function_gets_only_what_it_uses():
     assert actions("api") == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem",
                               "s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
     assert actions("processor") == {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-                                    "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "sqs:SendMessage"}
-    # The processor cannot write to or delete from the bucket it reads from (no event loops, no
-    # lost originals): it writes and deletes renditions only.
-    writes = [s for s in statements("processor") if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
-    assert [s["Resource"] for s in writes] == [[f"arn:aws:s3:::{CFG.processed_bucket}/*"]]
+                                    "s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
+                                    "sqs:SendMessage", "lambda:InvokeFunction"}
+
+    def resources(role, action):
+        return [r for s in statements(role) if action in s["Action"] for r in s["Resource"]]
+
+    # The processor writes renditions only, never into the bucket it reads from (no event loops);
+    # there it may delete only what the API issued (the file of a deleted image) and list the
+    # bucket (so a missing key answers 404, not 403).
+    assert resources("processor", "s3:PutObject") == [f"arn:aws:s3:::{CFG.processed_bucket}/*"]
+    assert resources("processor", "s3:DeleteObject") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*",
+                                                         f"arn:aws:s3:::{CFG.processed_bucket}/*"]
+    assert resources("processor", "s3:ListBucket") == [f"arn:aws:s3:::{CFG.upload_bucket}"]
+    # It invokes itself only (the sweep's re-drives), and queries only the unfinished index.
+    assert resources("processor", "lambda:InvokeFunction") == [
+        f"arn:aws:lambda:eu-west-1:123456789012:function:{CFG.function('processor')}"]
+    assert [r.rsplit("/", 1)[-1] for r in resources("processor", "dynamodb:Query")] == ["byUnfinished"]
     # The API signs uploads only under uploads/.
     api_puts = [s for s in statements("api") if "s3:PutObject" in s["Action"]]
     assert api_puts[0]["Resource"] == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
@@ -85,3 +98,9 @@ def test_aws_zip_carries_manylinux_wheels_for_the_lambda_runtime(tmp_path, arch,
         native_tags = [t for t in tags if "none-any" not in t]
         assert native_tags and all("cp312" in t and machine in t and "manylinux" in t for t in native_tags), tags
         assert sum(i.file_size for i in zf.infolist()) < MAX_UNZIPPED_BYTES
+
+
+def test_processor_memory_is_its_decode_budget_plus_baseline_and_margin():
+    assert processor_memory_mb(Limits()) == 1536  # the default 1 GiB budget
+    assert processor_memory_mb(Limits(max_decode_bytes=512 * MIB)) == 1024
+    assert processor_memory_mb(Limits(max_decode_bytes=2048 * MIB)) == 2560

@@ -3,6 +3,7 @@ a failure mid-way is retried to completion."""
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import unquote
 
 import pytest
 
@@ -143,12 +144,34 @@ def test_a_stale_event_for_a_replaced_object_does_not_overwrite(env):
     assert (record["width"], record["height"]) == (200, 300) and record["status"] == "processed"
 
 
-def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
+def sweep_invocations(clients):
+    """A Lambda client for the sweep, answered by botocore's Stubber; returns it and the events
+    it was asked to invoke asynchronously, in order."""
+    import json
+
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    lambda_ = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(lambda_)
+    for _ in range(10):
+        stubber.add_response("invoke", {"StatusCode": 202},
+                             {"FunctionName": "imagepipe-processor", "InvocationType": "Event", "Payload": ANY})
+    stubber.activate()
+    sent: list[dict] = []
+    lambda_.meta.events.register("provide-client-params.lambda.Invoke",
+                                 lambda params, **_: sent.append(json.loads(params["Payload"])))
+    return dataclasses.replace(clients, lambda_=lambda_), sent
+
+
+def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env):
     from datetime import datetime, timedelta, timezone
 
     from handlers.processor import sweep
 
     settings, clients, records = env
+    settings = dataclasses.replace(settings, function_name="imagepipe-processor")
+    clients, sent = sweep_invocations(clients)
     # Killed mid-way: the record says processing, the object is there.
     stuck = put(settings, clients, "uploads/" + "4" * 32, phone_jpeg(320, 240))
     records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg", must_exist=True)
@@ -161,11 +184,20 @@ def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
     gone = put(settings, clients, "uploads/" + "7" * 32, phone_jpeg(320, 240))
     records.start_processing("7" * 32, gone[0], gone[2], gone[1], "gone.jpg", must_exist=True)
     clients.s3.delete_object(Bucket=settings.upload_bucket, Key=gone[0])
+    # Finished records are not the sweep's business, however old.
+    done = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, done), settings, clients)
 
     assert sweep(settings, clients) == {}  # all younger than STUCK_AFTER_SECONDS
     later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
     outcomes = sweep(settings, clients, now=later)
-    assert outcomes == {"4" * 32: "processed", "5" * 32: "processed", "6" * 32: "no-object", "7" * 32: "failed"}
+    assert outcomes == {"4" * 32: "redriven", "5" * 32: "redriven", "6" * 32: "no-object", "7" * 32: "failed"}
+    # Each re-drive is an S3 event of its own, sent to this function, oldest record first; the
+    # sweep itself decoded nothing (a bomb there would kill the sweep, and every record behind it).
+    assert [unquote(e["Records"][0]["s3"]["object"]["key"]) for e in sent] == [stuck[0], "uploads/" + "5" * 32]
+    assert records.get("4" * 32)["status"] == "processing"
+    for event in sent:
+        assert list(process_event(event, settings, clients).values()) == ["processed"]
     assert records.get("4" * 32)["status"] == records.get("5" * 32)["status"] == "processed"
     assert records.get("6" * 32)["status"] == "pending"  # its upload form may still be in use
     # An hour past its upload form's expiry, a record still waiting for its file is abandoned.
@@ -173,6 +205,68 @@ def test_sweep_redrives_stuck_records_and_leaves_fresh_ones(env):
     assert sweep(settings, clients, now=much_later) == {"6" * 32: "abandoned"}
     assert records.get("6" * 32) is None
     assert records.get("7" * 32)["status"] == "failed" and records.get("7" * 32)["error"]["code"] == "missing"
+
+
+def test_the_sweep_reaches_a_real_lost_event_behind_many_abandoned_uploads(env):
+    """Abandoned forms never crowd out a real lost event: the sweep walks every unfinished record."""
+    from datetime import datetime, timedelta, timezone
+
+    from handlers.processor import sweep
+
+    settings, clients, records = env
+    settings = dataclasses.replace(settings, function_name="imagepipe-processor")
+    clients, sent = sweep_invocations(clients)
+    lost = put(settings, clients, "uploads/" + "a" * 32, phone_jpeg(320, 240))  # oldest: a lost event
+    for i in range(120):  # newer abandoned forms: no file will ever come
+        records.create_pending(f"{i:032x}", "ghost.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+    later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
+    outcomes = sweep(settings, clients, now=later)
+    assert outcomes["a" * 32] == "redriven" and len(outcomes) == 121
+    assert [e["Records"][0]["s3"]["object"]["key"] for e in sent] == [lost[0]]
+    # and none of them is in the gallery
+    assert records.list(100, None)[0] == []
+
+
+def test_a_record_whose_runs_keep_being_killed_ends_failed_without_decoding_again(env, monkeypatch):
+    """A timeout or out-of-memory kill skips every except: the claims count the attempts, and the
+    one after the last ends the record failed instead of running the bomb once more."""
+    import handlers.processor as processor
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "b" * 32, phone_jpeg(320, 240))
+    for _ in range(processor.MAX_ATTEMPTS):  # Lambda's try and two retries, each killed mid-way
+        records.start_processing("b" * 32, obj[0], obj[2], obj[1], "bomb.jpg", must_exist=True)
+    decoded = []
+    monkeypatch.setattr(processor, "make_renditions", lambda *a: decoded.append(a))
+    assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "failed"}
+    record = records.get("b" * 32)
+    assert record["status"] == "failed" and record["error"]["code"] == "processing_budget_exceeded"
+    assert "attempts" not in record and "unfinishedPk" not in record and not decoded
+
+
+def test_attempts_count_only_runs_that_did_not_finish(env):
+    """A run that fails and says so (S3 down) is not a poison pill: its retry starts afresh."""
+    from handlers.faults import InjectedFault
+
+    settings, clients, records = env
+    failing = dataclasses.replace(settings, fault_injection="rendition_put_always")
+    obj = put(settings, clients, "uploads/" + "c" * 32, phone_jpeg(320, 240))
+    event = s3_event(settings.upload_bucket, obj)
+    for _ in range(4):
+        with pytest.raises(InjectedFault):
+            process_event(event, failing, clients)
+        assert records.get("c" * 32)["error"]["code"] == "processing_error"
+    assert process_event(event, settings, clients) == {obj[0]: "processed"}  # e.g. `make redrive`
+
+
+def test_a_file_posted_again_after_its_image_was_deleted_is_removed(env):
+    """DELETE is final: a form re-posted within its expiry puts the original back; the processor
+    finds no record and removes the file."""
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(320, 240))
+    assert records.delete("d" * 32, "hash")
+    assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
+    assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=obj[0])
 
 
 def test_configured_fault_fails_the_first_attempt_only(env):
