@@ -56,7 +56,7 @@ class Settings:
             fault_injection=env.get("FAULT_INJECTION") or None,
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
             limits=Limits(
-                max_pixels=_int(env, "MAX_PIXELS", 100_000_000),
+                max_pixels=_int(env, "MAX_PIXELS", Limits.max_pixels),
                 max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),
                 max_decode_bytes=_int(env, "MAX_DECODE_MB", Limits.max_decode_bytes // MIB) * MIB,
             ),

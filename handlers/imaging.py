@@ -20,7 +20,8 @@ from pathlib import Path
 
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_CONTENT_TYPES, Limits  # noqa: F401  (re-exported)
+from handlers import probe
+from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_CONTENT_TYPES, MIB, Limits  # noqa: F401  (re-exported)
 
 try:  # HEIC/HEIF (iPhone photos): pillow-heif registers a decoder with Pillow.
     import pillow_heif
@@ -97,12 +98,17 @@ def make_renditions(data: bytes, limits: Limits = Limits()) -> Processed:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
     image = _open(data, limits)
     try:
-        return _render(image, limits)
+        return _render(image, data, limits)
     finally:
         image.close()
 
 
 def _open(data: bytes, limits: Limits) -> Image.Image:
+    # WebP's decoder allocates its canvas as the file is opened: check the header first.
+    declared = probe.webp_canvas_size(data)
+    if declared:
+        _check_pixels(*declared, limits)
+        _check_memory(declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][1], declared, limits)
     try:
         image = Image.open(io.BytesIO(data), formats=DECODERS)
     except UnidentifiedImageError as exc:
@@ -111,18 +117,104 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("corrupt", f"The image header could not be read: {exc}") from exc
-    # Checked from the header, before a single pixel is decoded.
-    pixels = image.width * image.height
-    if pixels > limits.max_pixels:
+    try:
+        # Checked on the size the decoder will really produce, before a single pixel is decoded.
+        _check_pixels(*real_size(image, data), limits)
+        if image.width < 1 or image.height < 1:
+            raise ImageRejected("corrupt", "The image has no pixels.")
+    except ImageRejected:
         image.close()
+        raise
+    return image
+
+
+def real_size(image: Image.Image, data: bytes) -> tuple[int, int]:
+    """The size the decoder will produce. Container headers can lie: an AVIF's `ispe` may declare
+    1000x1000 over a 16384x16384 AV1 frame, and libavif decodes the frame; so for AVIF and HEIF
+    the codec's own header (AV1 sequence header, HEVC SPS) of the primary image counts too."""
+    width, height = image.size
+    if image.format == "AVIF":
+        frame = probe.avif_frame_size(data)
+    elif image.format == "HEIF":
+        frame = probe.heif_primary_size(data)
+    else:
+        frame = None
+    if frame:
+        width, height = max(width, frame[0]), max(height, frame[1])
+    return width, height
+
+
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width * height > limits.max_pixels:
         raise ImageRejected(
             "too_many_pixels",
-            f"The image is {image.width}x{image.height} ({pixels} pixels); the limit is {limits.max_pixels}.",
+            f"The image is {width}x{height} ({width * height} pixels); the limit is {limits.max_pixels}.",
         )
-    if image.width < 1 or image.height < 1:
-        image.close()
-        raise ImageRejected("corrupt", "The image has no pixels.")
-    return image
+
+
+def _check_memory(needed: int, size: tuple[int, int], limits: Limits) -> None:
+    if needed > limits.max_decode_bytes:
+        raise ImageRejected(
+            "too_much_memory",
+            f"Decoding this {size[0]}x{size[1]} image would take about {needed // MIB} MiB; "
+            f"the limit is {limits.max_decode_bytes // MIB} MiB.",
+        )
+
+
+# Peak bytes per pixel of the frame, for decoders that keep buffers of their own, as
+# (opaque, with alpha): libwebp's canvases and the frame copied out of them; libavif's and
+# libheif's YUV planes (up to 16 bits per sample) and the RGB(A) frame handed to Pillow; plus
+# our copies. Measured on 24-50 MP inputs (`make bench`, hostile inputs) and rounded up ~15%.
+_DECODER_BYTES_PER_PIXEL = {"WEBP": (17, 21), "AVIF": (15, 20), "HEIF": (12, 15)}
+# Bytes per pixel of Pillow's own image storage (every other mode takes 4).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+
+
+def decode_cost(image: Image.Image, data: bytes, full_size: tuple[int, int] | None = None) -> int:
+    """Peak bytes that decoding `image` (as opened, after any `draft`; `full_size` is its size
+    before) and making the renditions take, estimated from headers only. `make bench` checks the
+    estimate against measured peaks."""
+    width, height = real_size(image, data)
+    pixels = width * height
+    alpha = _has_alpha(image)
+    if image.format in _DECODER_BYTES_PER_PIXEL:
+        return pixels * _DECODER_BYTES_PER_PIXEL[image.format][alpha]
+    # Pillow's own decoders (JPEG, PNG, GIF): the decoded frame in its mode, a converted copy
+    # unless it is already RGB(A), a premultiplied copy when resizing with alpha, ~1 byte of
+    # resize intermediates.
+    decoded = _MODE_BYTES.get(image.mode, 4)
+    converted = 0 if image.mode in ("RGB", "RGBA") else 4
+    per_pixel = decoded + converted + (4 if alpha else 0) + 1
+    cost = pixels * per_pixel
+    if image.format in ("JPEG", "MPO"):
+        cost = pixels * (per_pixel + 4)  # at draft scale; a CMYK or ICC source adds a conversion
+        if image.info.get("progressive") or image.info.get("progression"):
+            cost += _jpeg_coefficient_bytes(image, full_size or image.size)
+    return cost
+
+
+def _jpeg_coefficient_bytes(image: Image.Image, full_size: tuple[int, int]) -> int:
+    """A progressive JPEG is decoded through whole-image coefficient arrays at full size
+    (64 coefficients of 2 bytes per 8x8 block of each component), whatever the draft scale."""
+    def ceil_div(a: int, b: int) -> int:
+        return -(-a // b)
+
+    full_w, full_h = full_size
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)]  # (id, h sampling, v sampling, table)
+    h_max = max(h for _, h, _, _ in layers)
+    v_max = max(v for _, _, v, _ in layers)
+    blocks = sum(ceil_div(ceil_div(full_w * h, h_max), 8) * ceil_div(ceil_div(full_h * v, v_max), 8)
+                 for _, h, v, _ in layers)
+    return blocks * 64 * 2
+
+
+def _check_budget(image: Image.Image, data: bytes, full_size: tuple[int, int], limits: Limits) -> None:
+    """Refuse before decoding what would take more memory or work than the budget allows."""
+    if image.format in ("JPEG", "MPO"):
+        scans = probe.jpeg_structure(data).scans
+        if scans > limits.max_jpeg_scans:
+            raise ImageRejected("too_complex", f"The JPEG has {scans} scans; the limit is {limits.max_jpeg_scans}.")
+    _check_memory(decode_cost(image, data, full_size), full_size, limits)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -146,17 +238,20 @@ def _fit(width: int, height: int, side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _render(image: Image.Image, limits: Limits) -> Processed:
+def _render(image: Image.Image, data: bytes, limits: Limits) -> Processed:
     source_format = image.format or "UNKNOWN"
     stored_w, stored_h = image.size
     preview_size = _fit(stored_w, stored_h, limits.preview_side)
     try:
         frames = getattr(image, "n_frames", 1)
-        if frames > 1:
-            image.seek(0)  # counting frames moved to the last one; renditions show the first
+        # Renditions show the first frame; a HEIF shows its primary image, which need not be
+        # image 0 (and only the primary's size was checked).
+        if image.format != "HEIF" and image.tell() != 0:
+            image.seek(0)
         if source_format in ("JPEG", "MPO"):
             # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
             image.draft(image.mode, preview_size)
+        _check_budget(image, data, (stored_w, stored_h), limits)
         image.load()
     except OSError as exc:
         code = "truncated" if "truncated" in str(exc) else "corrupt"

@@ -395,9 +395,9 @@ def _children(data: bytes, box: tuple[bytes, int, int], budget: _Budget, full: b
 def _single(boxes: list, kind: bytes, required: bool = False):
     found = [box for box in boxes if box[0] == kind]
     if len(found) > 1:
-        raise ValueError(f"meta has {len(found)} {_fourcc(kind)} boxes; at most one is allowed")
+        raise ValueError(f"{len(found)} {_fourcc(kind)} boxes where at most one is allowed")
     if required and not found:
-        raise ValueError(f"meta has no {_fourcc(kind)} box")
+        raise ValueError(f"HEIF file has no {_fourcc(kind)} box")
     return found[0] if found else None
 
 
@@ -499,7 +499,9 @@ def _parse_meta(data: bytes, meta_box: tuple[bytes, int, int], budget: _Budget) 
     boxes = list(_children(data, meta_box, budget))
     meta = _Meta()
     pitm = _Reader(data, *_single(boxes, b"pitm", required=True)[1:], "pitm box")
-    meta.primary = pitm.u32() if pitm.u8() else (pitm.skip(3), pitm.u16())[1]
+    version = pitm.u8()
+    pitm.skip(3)
+    meta.primary = pitm.u16() if version == 0 else pitm.u32()
     _parse_iinf(data, _single(boxes, b"iinf", required=True), meta, budget)
     iloc = _single(boxes, b"iloc")
     if iloc:
@@ -539,6 +541,8 @@ def _parse_iinf(data: bytes, box: tuple[bytes, int, int], meta: _Meta, budget: _
 def _parse_iloc(data: bytes, box: tuple[bytes, int, int], meta: _Meta, budget: _Budget) -> None:
     iloc = _Reader(data, box[1], box[2], "iloc box")
     version = iloc.u8()
+    if version > 2:
+        raise ValueError(f"iloc box has an unknown version {version}")
     iloc.skip(3)
     sizes = iloc.u16()
     offset_size, length_size, base_size = sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15
@@ -710,11 +714,12 @@ def _av1_sequence_header(payload: bytes) -> _Av1Sequence:
     if seq.reduced:
         bits.u(5)  # seq_level_idx[0]
     else:
+        buffer_delay_bits = 0
         if bits.u(1):  # timing_info_present_flag
             bits.u(64)  # num_units_in_display_tick, time_scale
             seq.equal_picture_interval = bool(bits.u(1))
             if seq.equal_picture_interval:
-                bits.uvlc()  # num_ticks_per_picture_minus_1
+                bits.exp_golomb()  # num_ticks_per_picture_minus_1: uvlc(), the same code
             seq.decoder_model = bool(bits.u(1))
             if seq.decoder_model:
                 buffer_delay_bits = bits.u(5) + 1
@@ -827,7 +832,8 @@ def _hevc_size(configs: list[bytes], body: bytes | None, budget: _Budget) -> Siz
         while units.pos < units.end:
             budget.step()
             size = units.uint(length_size)
-            sizes.append(_hevc_sps_size(body[units.skip(size):units.pos][:_SPS_BYTES]))
+            start = units.skip(size)
+            sizes.append(_hevc_sps_size(body[start:start + min(size, 2 + _SPS_BYTES)]))
     return _largest(sizes)
 
 
@@ -847,10 +853,10 @@ def _hevc_sps_size(nal: bytes) -> Size | None:
         bits.u(2 * (8 - sub_layers))  # reserved_zero_2bits
     for profile, level in present:
         bits.u(88 * profile + 8 * level)
-    bits.ue()  # sps_seq_parameter_set_id
-    if bits.ue() == 3:  # chroma_format_idc
+    bits.exp_golomb()  # sps_seq_parameter_set_id
+    if bits.exp_golomb() == 3:  # chroma_format_idc
         bits.u(1)  # separate_colour_plane_flag
-    return bits.ue(), bits.ue()
+    return bits.exp_golomb(), bits.exp_golomb()  # pic_width/height_in_luma_samples
 
 
 # -- shared -------------------------------------------------------------------------------------
@@ -870,22 +876,14 @@ class _Bits:
         self._left -= count
         return (self._value >> self._left) & ((1 << count) - 1)
 
-    def _leading_zeros(self) -> int:
+    def exp_golomb(self) -> int:
+        """HEVC ue(v), AV1 uvlc(); a code of 32 leading zeros or more is refused (as dav1d does)."""
         zeros = 0
         while not self.u(1):
             zeros += 1
             if zeros >= 32:
                 raise ValueError(f"{self._what} has a variable-length code of over 32 bits")
-        return zeros
-
-    def ue(self) -> int:
-        """HEVC ue(v): Exp-Golomb."""
-        zeros = self._leading_zeros()
         return (1 << zeros) - 1 + self.u(zeros)
-
-    def uvlc(self) -> int:
-        """AV1 uvlc(): the same code."""
-        return self.ue()
 
 
 def _largest(sizes) -> Size | None:

@@ -268,3 +268,124 @@ def test_cli_processes_files_like_the_lambda(tmp_path, capsys):
     assert lines[0]["status"] == "processed" and (lines[0]["width"], lines[0]["height"]) == (600, 800)
     assert lines[1]["status"] == "failed" and lines[1]["error"]["code"] == "not_an_image"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["phone.preview.jpg", "phone.thumbnail.jpg"]
+
+
+# --- the decode budget: checked on the real decode size, before any pixel is allocated ---------
+
+def refuse_decoding(monkeypatch):
+    """Make any pixel decode fail the test: a refusal must come from headers alone."""
+    from PIL import ImageFile
+
+    def no_decode(self, *args, **kwargs):
+        raise AssertionError(f"{self.format} pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    for module, cls in (("PIL.AvifImagePlugin", "AvifImageFile"), ("pillow_heif.as_plugin", "HeifImageFile")):
+        monkeypatch.setattr(getattr(__import__(module, fromlist=[cls]), cls), "load", no_decode)
+
+
+def test_a_heif_is_rendered_from_its_primary_image_not_image_0():
+    from tests.hostile import heif_with_large_secondary
+
+    data = heif_with_large_secondary(primary=(64, 48), other=(1600, 1200))
+    result = make_renditions(data, Limits(max_pixels=100_000))  # the other image alone is over it
+    assert (result.width, result.height) == (64, 48)
+    preview = open_rendition(result.renditions["preview"].data).convert("RGB")
+    r, g, b = preview.getpixel((32, 24))
+    assert r > b, "the renditions show another image than the primary"
+
+
+def test_an_avif_whose_header_understates_its_frame_is_refused_on_the_real_size(monkeypatch):
+    from tests.hostile import avif_with_lying_ispe
+
+    data = avif_with_lying_ispe(real=(1600, 1200), declared=(64, 48))
+    assert Image.open(io.BytesIO(data)).size == (64, 48)  # what the container claims
+    refuse_decoding(monkeypatch)
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data, Limits(max_pixels=1_000_000))
+    assert info.value.code == "too_many_pixels" and "1600x1200" in info.value.message
+
+
+def test_a_tiny_lossless_webp_of_a_huge_canvas_is_refused_before_it_is_opened(monkeypatch):
+    from tests.hostile import lossless_webp
+
+    data = lossless_webp(9000, 9000)  # a few dozen bytes; libwebp allocates the canvas on open
+    assert len(data) < 200
+
+    def no_open(*args, **kwargs):
+        raise AssertionError("the WebP decoder was created")
+
+    monkeypatch.setattr(Image, "open", no_open)
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data)  # 81 MP is under the pixel limit, 1.3 GB over the memory budget
+    assert info.value.code == "too_much_memory" and "9000x9000" in info.value.message
+
+
+def test_a_progressive_jpeg_with_thousands_of_scans_is_refused_before_decoding(monkeypatch):
+    from tests.hostile import progressive_jpeg_with_repeated_scans
+
+    assert make_renditions(progressive_jpeg_with_repeated_scans(640, 480, repeats=20)).format == "JPEG"
+    data = progressive_jpeg_with_repeated_scans(640, 480, repeats=500)
+    refuse_decoding(monkeypatch)
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data)
+    assert info.value.code == "too_complex" and "scans" in info.value.message
+
+
+def test_an_image_over_the_memory_budget_is_refused_before_decoding(monkeypatch):
+    from tests.hostile import png
+
+    data = png(4000, 3000, 8, 6, rows=1)  # 12 MP RGBA: 12M x (4 decoded + 4 premultiplied + 1) bytes
+    refuse_decoding(monkeypatch)
+    with pytest.raises(ImageRejected) as info:
+        make_renditions(data, Limits(max_decode_bytes=100 * 1024 * 1024))
+    assert info.value.code == "too_much_memory" and "MiB" in info.value.message
+
+
+def cost(data: bytes) -> int:
+    from handlers.imaging import decode_cost
+
+    return decode_cost(Image.open(io.BytesIO(data), formats=["PNG", "GIF", "JPEG", "WEBP"]), data)
+
+
+@pytest.mark.parametrize("bit_depth, colour_type, alpha, per_pixel", [
+    (8, 2, False, 4 + 1),  # RGB: decoded as 4 bytes, resized in place
+    (16, 2, False, 4 + 1),  # 16-bit RGB is decoded to 8 bits
+    (8, 6, False, 4 + 4 + 1),  # RGBA: a premultiplied copy for the resize
+    (16, 0, False, 2 + 4 + 1),  # 16-bit grey: 2 bytes, scaled into an 8-bit RGB copy
+    (8, 3, False, 1 + 4 + 1),  # palette: 1 byte, converted to RGB
+    (8, 3, True, 1 + 4 + 4 + 1),  # palette with tRNS: converted to RGBA, then premultiplied
+])
+def test_budget_arithmetic_for_pillow_decoders(bit_depth, colour_type, alpha, per_pixel):
+    from tests.hostile import png
+
+    assert cost(png(10_000, 10_000, bit_depth, colour_type, palette_alpha=alpha, rows=1)) == 10**8 * per_pixel
+
+
+def test_the_largest_pngs_within_the_pixel_limit_fit_the_default_budget():
+    """Never bought with refusals of real photos: 100 MP PNGs of every kind fit the 1 GiB budget."""
+    from tests.hostile import png
+
+    for args in ((8, 6), (16, 2), (16, 0), (8, 3, True)):
+        assert cost(png(10_000, 10_000, *args, rows=1)) <= Limits().max_decode_bytes
+
+
+def test_budget_arithmetic_for_a_progressive_jpeg_counts_the_full_size_coefficient_buffer():
+    from handlers.imaging import decode_cost
+
+    data = encode(Image.new("RGB", (4000, 3000)), "JPEG", progressive=True, subsampling=0)  # 4:4:4
+    image = Image.open(io.BytesIO(data))
+    image.draft("RGB", (1000, 750))
+    assert image.size == (1000, 750)  # decoded at 1/4 ...
+    coefficients = 3 * (4000 // 8) * (3000 // 8) * 64 * 2  # ... through full-size coefficient arrays
+    assert decode_cost(image, data, (4000, 3000)) == 1000 * 750 * (4 + 1 + 4) + coefficients
+    baseline = encode(Image.new("RGB", (4000, 3000)), "JPEG")
+    image = Image.open(io.BytesIO(baseline))
+    image.draft("RGB", (1000, 750))
+    assert decode_cost(image, baseline, (4000, 3000)) == 1000 * 750 * (4 + 1 + 4)
+
+
+def test_a_100_megapixel_camera_jpeg_is_processed():
+    data = encode(Image.new("RGB", (11_648, 8_736), (120, 110, 100)), "JPEG", quality=80)  # a 100 MP sensor
+    result = make_renditions(data)
+    assert (result.width, result.height) == (11_648, 8_736)
