@@ -49,8 +49,9 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	  echo "pyvips could not be installed: the bench runs without that reference"
 	@touch $@
 
-bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the pipeline (vs naive Pillow, pyvips, decode floor) and 200 uploads end to end
+bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the pipeline (vs naive Pillow, pyvips, decode floor), the worst inputs within limits, and 200 uploads end to end
 	@$(PY) -m tests.bench.imaging
+	@$(PY) -m tests.bench.hostile
 	@$(PY) -m tests.bench.end_to_end
 
 dlq: venv ## List what the processor gave up on (its dead-letter queue)

@@ -108,7 +108,8 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     declared = probe.webp_canvas_size(data)
     if declared:
         _check_pixels(*declared, limits)
-        _check_memory(declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][1], declared, limits)
+        # The opaque figure: alpha is known once opened, and then checked again (decode_cost).
+        _check_memory(declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][0], declared, limits)
     try:
         image = Image.open(io.BytesIO(data), formats=DECODERS)
     except UnidentifiedImageError as exc:
@@ -122,6 +123,9 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
         _check_pixels(*real_size(image, data), limits)
         if image.width < 1 or image.height < 1:
             raise ImageRejected("corrupt", "The image has no pixels.")
+    except ValueError as exc:  # the codec's own header, read by handlers.probe, is malformed
+        image.close()
+        raise ImageRejected("corrupt", f"The image header could not be read: {exc}") from exc
     except ImageRejected:
         image.close()
         raise
@@ -139,8 +143,9 @@ def real_size(image: Image.Image, data: bytes) -> tuple[int, int]:
         frame = probe.heif_primary_size(data)
     else:
         frame = None
-    if frame:
-        width, height = max(width, frame[0]), max(height, frame[1])
+    # By area: codec headers give the stored size, the container may give it rotated (irot).
+    if frame and frame[0] * frame[1] > width * height:
+        return frame
     return width, height
 
 

@@ -8,14 +8,14 @@ scan walks the whole coefficient buffer again: 60+ s of CPU).
 
 So this module reads, with the standard library only (no Pillow: nothing is decoded):
 - JPEG: the primary image's frame header, sampling factors and number of scans (`jpeg_structure`);
-- HEIF and AVIF (both ISOBMFF): every image item, the size its container declares and the size
-  its codec's own headers give: AV1 sequence and frame headers, the HEVC SPS, a grid's output
-  (`heif_structure`, `avif_frame_size`, `heif_primary_size`);
+- HEIF and AVIF (both ISOBMFF): every image item and image sequence track, the size its
+  container declares and the size its codec's own headers give: AV1 sequence and frame headers,
+  the HEVC SPS, a grid's output (`heif_structure`, `avif_frame_size`, `heif_primary_size`);
 - WebP: the canvas its decoder allocates (`webp_canvas_size`).
 
 Hostile bytes are expected: work is linear in the input, every loop is capped (markers, boxes,
-items, OBUs, NAL units) and nothing recurses on the file's structure. Malformed input raises
-ValueError, never another exception; the caller turns it into a typed refusal.
+items, samples, OBUs, NAL units) and nothing recurses on the file's structure. Malformed input
+raises ValueError, never another exception; the caller turns it into a typed refusal.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ Size = tuple[int, int]
 
 # -- JPEG ---------------------------------------------------------------------------------------
 
-# Markers per ITU-T T.81 B.1.1.3; libjpeg decodes frames 0xC0-0xC2 and 0xC9-0xCA (and
-# libjpeg-turbo 3 lossless 0xC3), and refuses the hierarchical ones.
+# Frame (SOF) markers per ITU-T T.81 B.1.1.3; libjpeg-turbo decodes most of them and refuses
+# the hierarchical ones (0xC5-0xC7, 0xCD-0xCF).
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _SOI, _EOI, _SOS = 0xD8, 0xD9, 0xDA
 # The next marker between segments: like libjpeg, skip stray bytes, 0xFF fill and 0xFF00.
@@ -189,9 +189,11 @@ def webp_canvas_size(data: bytes) -> Size | None:
 # -- HEIF and AVIF (ISOBMFF) --------------------------------------------------------------------
 
 _MAX_ITEMS = 10_000
-# Boxes, properties, references, extents, OBUs and NAL units one probe may visit: real files
-# need hundreds (an iPhone photo: ~50 tiles); each costs a few microseconds here.
+# Boxes, references, extents, samples, OBUs and NAL units one probe may visit: real files need
+# hundreds (an iPhone photo: ~50 tiles; an animation: a few per frame); each costs microseconds.
 _MAX_STEPS = 200_000
+# The codec configuration box of each coded image type, in an item's properties or a sample entry.
+_CONFIG_BOX = {b"av01": b"av1C", b"hvc1": b"hvcC"}
 # Item types that are images; an item of another type counts as one when it has an `ispe`.
 _IMAGE_TYPES = frozenset(
     {b"av01", b"hvc1", b"grid", b"iovl", b"iden", b"jpeg", b"avc1", b"vvc1", b"j2k1", b"unci", b"tmap", b"evc1"}
@@ -217,13 +219,27 @@ class HeifItem:
 
 
 @dataclass(frozen=True)
+class HeifTrack:
+    """A track of an image sequence (an animated AVIF): libavif decodes its samples instead of
+    the primary item when the major brand is 'avis', or neither 'avif' nor 'avis'."""
+
+    track_id: int
+    handler: str  # "pict" (image sequence), "vide", "auxv" (alpha)...
+    sample_type: str  # "av01", "hvc1", ...
+    declared: Size  # the track header's width and height: what Pillow reports
+    samples: int
+    coded: Size | None  # as HeifItem.coded, over every sample; None for other codecs
+
+
+@dataclass(frozen=True)
 class HeifStructure:
-    """The image items of a HEIF or AVIF file and which is primary."""
+    """The image items of a HEIF or AVIF file, which is primary, and its image sequence tracks."""
 
     major_brand: str
     compatible_brands: tuple[str, ...]
     primary_id: int
     items: tuple[HeifItem, ...]  # every image item, in the file's order
+    tracks: tuple[HeifTrack, ...] = ()
 
     @cached_property
     def _by_id(self) -> dict[int, HeifItem]:
@@ -276,13 +292,14 @@ class HeifStructure:
 
 def heif_structure(data: bytes) -> HeifStructure:
     """Every image item of a HEIF/AVIF file (HEIC, AVIF, or any other codec in HEIF), with its
-    declared and coded sizes. Raises ValueError when the file is not ISOBMFF, its boxes overrun,
-    it has no primary image, or it is too complex to walk (over 10,000 items or 200,000
-    boxes, references, extents, OBUs and NAL units together)."""
+    declared and coded sizes, and its image sequence tracks. Raises ValueError when the file is
+    not ISOBMFF, its boxes overrun, it has no meta box or primary image, an image's data lies
+    outside the file, or it is too complex to walk (over 10,000 items, or 200,000 boxes,
+    references, extents, samples, OBUs and NAL units together)."""
+    if data[4:8] != b"ftyp":
+        raise ValueError("not an ISOBMFF file: it does not start with an ftyp box")
     budget = _Budget(len(data))
     top = list(_boxes(data, 0, len(data), budget))
-    if not top or top[0][0] != b"ftyp":
-        raise ValueError("not an ISOBMFF file: it does not start with an ftyp box")
     _, start, end = top[0]
     if end - start < 8:
         raise ValueError("ftyp box is too short")
@@ -291,29 +308,36 @@ def heif_structure(data: bytes) -> HeifStructure:
     if len(metas) != 1:
         raise ValueError(f"HEIF file has {len(metas)} top-level meta boxes; one is required")
     meta = _parse_meta(data, metas[0], budget)
-    return HeifStructure(_fourcc(data[start:start + 4]), brands, meta.primary, meta.image_items(data, budget))
+    moov = _single(top, b"moov")
+    tracks = [] if moov is None else [
+        _parse_track(data, trak, budget) for trak in _children(data, moov, budget, full=False) if trak[0] == b"trak"
+    ]
+    return HeifStructure(_fourcc(data[start:start + 4]), brands, meta.primary, meta.image_items(data, budget),
+                         tuple(tracks))
 
 
 def heif_primary_size(data: bytes) -> Size | None:
-    """The size the primary image of a HEIF or AVIF file decodes to, from its codec's headers
-    (HEVC SPS, AV1 sequence and frame headers, grid output and tiles, alpha): `frame_size` of
-    the primary. None when those headers are missing (the decoder then fails). Raises ValueError
-    like `heif_structure`."""
+    """The size a HEIF or AVIF file's image decodes to, from its codec's headers (HEVC SPS, AV1
+    sequence and frame headers, grid output and tiles, alpha): the largest width and height of
+    the primary's `frame_size` and of the frames of any image sequence track (which libavif may
+    decode instead). None when those headers are missing (the decoder then fails). Raises
+    ValueError like `heif_structure`."""
     structure = heif_structure(data)
-    return structure.frame_size(structure.primary)
+    return _largest([structure.frame_size(structure.primary), *(track.coded for track in structure.tracks)])
 
 
 def avif_frame_size(data: bytes) -> Size | None:
-    """The size the primary image of an AVIF decodes to, from its AV1 headers: the larger of the
-    sequence header in its `av1C` property and those in its data, and of any frame header that
-    overrides the size (dav1d does not hold frames to the sequence's maximum); for a grid, the
-    larger of its output size and its tiles' frames; alpha included. Same as `heif_primary_size`."""
+    """The size an AVIF's image decodes to, from its AV1 headers: of the primary item, the larger
+    of the sequence header in its `av1C` property and those in its data, and of any frame header
+    that overrides the size (dav1d does not hold frames to the sequence's maximum); for a grid,
+    its output size and its tiles' frames; alpha; and the same over an animated AVIF's tracks.
+    Same as `heif_primary_size`."""
     return heif_primary_size(data)
 
 
 class _Budget:
-    """Caps one probe's work on hostile input: structures visited and item bytes copied (an
-    item's extents may all point at the same large range)."""
+    """Caps one probe's work on hostile input: structures visited and bytes copied (an item's
+    extents, or a track's samples, may all point at the same large range)."""
 
     def __init__(self, data_length: int):
         self._steps = _MAX_STEPS
@@ -322,12 +346,12 @@ class _Budget:
     def step(self, count: int = 1) -> None:
         self._steps -= count
         if self._steps < 0:
-            raise ValueError(f"the file has more than {_MAX_STEPS} boxes, references, extents and codec units")
+            raise ValueError(f"the file has more than {_MAX_STEPS} boxes, references, extents, samples and codec units")
 
     def copy(self, count: int) -> None:
         self._bytes -= count
         if self._bytes < 0:
-            raise ValueError("the items' data overlap: more is referenced than the file holds")
+            raise ValueError("items' or samples' data overlap: more is referenced than the file holds")
 
 
 class _Reader:
@@ -483,12 +507,10 @@ class _Meta:
         return tuple(items)
 
     def _coded_size(self, data: bytes, item_id: int, kind: bytes, budget: _Budget) -> Size | None:
-        if kind == b"av01":
-            configs = [data[start + 4:end] for start, end in self.item_properties(item_id, b"av1C") if end - start >= 4]
-            return _av1_size(configs, self.item_data(data, item_id, budget), budget)
-        if kind == b"hvc1":
-            configs = [data[start:end] for start, end in self.item_properties(item_id, b"hvcC")]
-            return _hevc_size(configs, self.item_data(data, item_id, budget), budget)
+        if kind in _CONFIG_BOX:
+            configs = [data[start:end] for start, end in self.item_properties(item_id, _CONFIG_BOX[kind])]
+            body = self.item_data(data, item_id, budget)
+            return _codec_size(kind, configs, [] if body is None else [body], budget)
         if kind in (b"grid", b"iovl"):
             body = self.item_data(data, item_id, budget)
             return None if body is None else _derived_output_size(kind, body)
@@ -599,6 +621,74 @@ def _parse_iref(data: bytes, box: tuple[bytes, int, int], meta: _Meta, budget: _
         meta.references.append((kind, source, [read_id(reference) for _ in range(count)]))
 
 
+def _parse_track(data: bytes, trak: tuple[bytes, int, int], budget: _Budget) -> HeifTrack:
+    """A trak box: its header, handler, first sample description and every sample's codec headers."""
+    boxes = list(_children(data, trak, budget, full=False))
+    tkhd = _Reader(data, *_single(boxes, b"tkhd", required=True)[1:], "tkhd box")
+    version = tkhd.u8()
+    tkhd.skip(3 + (16 if version == 1 else 8))  # flags, creation and modification times
+    track_id = tkhd.u32()
+    tkhd.skip(4 + (8 if version == 1 else 4) + 52)  # reserved, duration, reserved, layer ... matrix
+    declared = tkhd.u32() >> 16, tkhd.u32() >> 16  # 16.16 fixed point
+    mdia = list(_children(data, _single(boxes, b"mdia", required=True), budget, full=False))
+    hdlr = _Reader(data, *_single(mdia, b"hdlr", required=True)[1:], "hdlr box")
+    handler = data[hdlr.skip(12) + 8:hdlr.pos]  # after version, flags and pre_defined
+    minf = list(_children(data, _single(mdia, b"minf", required=True), budget, full=False))
+    stbl = list(_children(data, _single(minf, b"stbl", required=True), budget, full=False))
+    _, start, end = _single(stbl, b"stsd", required=True)
+    entries = list(_boxes(data, start + 8, end, budget))  # after version, flags and entry_count
+    if not entries:
+        raise ValueError(f"track {track_id} has no sample description")
+    kind, entry_start, entry_end = entries[0]
+    samples = _track_samples(data, stbl, budget)
+    coded = None
+    if kind in _CONFIG_BOX:
+        # A VisualSampleEntry's fields take 78 bytes; its boxes (the codec configuration) follow.
+        configs = [data[s:e] for k, s, e in _boxes(data, entry_start + 78, entry_end, budget) if k == _CONFIG_BOX[kind]]
+        coded = _codec_size(kind, configs, samples, budget)
+    return HeifTrack(track_id, _fourcc(handler), _fourcc(kind), declared, len(samples), coded)
+
+
+def _track_samples(data: bytes, stbl: list, budget: _Budget) -> list[bytes]:
+    """Every sample of a track, located by its sample table (sizes, chunk offsets, and which
+    samples each chunk holds)."""
+    stsz = _Reader(data, *_single(stbl, b"stsz", required=True)[1:], "stsz box")
+    stsz.skip(4)
+    uniform, count = stsz.u32(), stsz.u32()
+    budget.step(count)
+    sizes = [uniform] * count if uniform else [stsz.u32() for _ in range(count)]
+    stsc = _Reader(data, *_single(stbl, b"stsc", required=True)[1:], "stsc box")
+    stsc.skip(4)
+    runs = []
+    for _ in range(stsc.u32()):
+        budget.step()
+        first_chunk, per_chunk = stsc.u32(), stsc.u32()
+        stsc.skip(4)  # sample_description_index
+        if first_chunk < 1 or (runs and first_chunk <= runs[-1][0]):
+            raise ValueError("stsc box has chunks out of order")
+        runs.append((first_chunk, per_chunk))
+    offsets_box = _single(stbl, b"stco") or _single(stbl, b"co64")
+    if offsets_box is None:
+        raise ValueError("track has no chunk offsets (stco or co64)")
+    chunks = _Reader(data, *offsets_box[1:], "chunk offsets")
+    chunks.skip(4)
+    chunk_count = chunks.u32()
+    budget.step(chunk_count)
+    offsets = [chunks.uint(8 if offsets_box[0] == b"co64" else 4) for _ in range(chunk_count)]
+    samples: list[bytes] = []
+    for run, (first_chunk, per_chunk) in enumerate(runs):
+        next_chunk = runs[run + 1][0] if run + 1 < len(runs) else len(offsets) + 1
+        for offset in offsets[first_chunk - 1:next_chunk - 1]:
+            for _ in range(min(per_chunk, count - len(samples))):
+                size = sizes[len(samples)]
+                if offset + size > len(data):
+                    raise ValueError("a track sample lies beyond the end of the file")
+                budget.copy(size)
+                samples.append(data[offset:offset + size])
+                offset += size
+    return samples
+
+
 def _ispe(data: bytes, where: tuple[int, int]) -> Size:
     ispe = _Reader(data, where[0], where[1], "ispe box")
     ispe.skip(4)
@@ -613,6 +703,14 @@ def _derived_output_size(kind: bytes, body: bytes) -> Size:
     wide = derived.u8() & 1  # 32-bit output sizes
     derived.skip(2 if kind == b"grid" else 8)  # rows and columns minus one; or the canvas fill colour
     return (derived.u32(), derived.u32()) if wide else (derived.u16(), derived.u16())
+
+
+def _codec_size(kind: bytes, configs: list[bytes], samples: list[bytes], budget: _Budget) -> Size | None:
+    """The largest frame of an AV1 or HEVC image or sequence, from its configuration boxes'
+    payloads and its samples (an item's data is one sample)."""
+    if kind == b"av01":
+        return _av1_size([config[4:] for config in configs], samples, budget)  # configOBUs follow 4 bytes of fields
+    return _hevc_size(configs, samples, budget)
 
 
 # -- AV1 (AV1 spec, 5.3 OBU header, 5.5 sequence header, 5.9 frame header) -----------------------
@@ -644,10 +742,10 @@ class _Av1Sequence:
     order_hint_bits: int = 0
 
 
-def _av1_size(configs: list[bytes], body: bytes | None, budget: _Budget) -> Size | None:
-    """The largest frame of the AV1 item: the sequence headers in its av1C properties and in its
-    data, and the frame headers in its data, which may override the size (each with the
-    sequence header before it in the data; the decoder sees only the data, not av1C)."""
+def _av1_size(configs: list[bytes], samples: list[bytes], budget: _Budget) -> Size | None:
+    """The largest frame: the sequence headers in the av1C configOBUs and in the samples, and
+    the frame headers in the samples, which may override the size (each read with the sequence
+    header before it in the samples; the decoder sees only the samples, not av1C)."""
     sizes = []
     for config in configs:
         for obu_type, _, _, payload in _obus(config, budget):
@@ -655,14 +753,13 @@ def _av1_size(configs: list[bytes], body: bytes | None, budget: _Budget) -> Size
                 sequence = _av1_sequence_header(payload)
                 sizes.append((sequence.max_width, sequence.max_height))
     sequence = None
-    for obu_type, temporal_id, spatial_id, payload in _obus(body or b"", budget):
-        if obu_type == _OBU_SEQUENCE_HEADER:
-            sequence = _av1_sequence_header(payload)
-            sizes.append((sequence.max_width, sequence.max_height))
-        elif obu_type in (_OBU_FRAME_HEADER, _OBU_FRAME) and sequence is not None and not sequence.reduced:
-            size = _av1_frame_size(sequence, payload, temporal_id, spatial_id)
-            if size:
-                sizes.append(size)
+    for sample in samples:
+        for obu_type, temporal_id, spatial_id, payload in _obus(sample, budget):
+            if obu_type == _OBU_SEQUENCE_HEADER:
+                sequence = _av1_sequence_header(payload)
+                sizes.append((sequence.max_width, sequence.max_height))
+            elif obu_type in (_OBU_FRAME_HEADER, _OBU_FRAME) and sequence is not None and not sequence.reduced:
+                sizes.append(_av1_frame_size(sequence, payload, temporal_id, spatial_id))
     return _largest(sizes)
 
 
@@ -795,7 +892,8 @@ def _av1_frame_size(seq: _Av1Sequence, payload: bytes, temporal_id: int, spatial
         if short_signaling:
             bits.u(6)  # last_frame_idx, gold_frame_idx
         for _ in range(7):
-            bits.u(0 if short_signaling else 3)  # ref_frame_idx[i]
+            if not short_signaling:
+                bits.u(3)  # ref_frame_idx[i]
             bits.u(seq.delta_frame_id_bits)  # delta_frame_id_minus_1
         if override and not error_resilient and any(bits.u(1) for _ in range(7)):  # found_ref
             return None  # the size of a reference frame, counted where that frame was
@@ -811,9 +909,9 @@ _HEVC_SPS = 33
 _SPS_BYTES = 256
 
 
-def _hevc_size(configs: list[bytes], body: bytes | None, budget: _Budget) -> Size | None:
-    """The largest picture of the HEVC item: the SPS NAL units in its hvcC properties and in its
-    data (libheif passes both to the decoder)."""
+def _hevc_size(configs: list[bytes], samples: list[bytes], budget: _Budget) -> Size | None:
+    """The largest picture: the SPS NAL units in the hvcC boxes and in the samples (libheif
+    passes both to the decoder)."""
     sizes, length_size = [], None
     for config in configs:
         hvcc = _Reader(config, 0, len(config), "hvcC box")
@@ -827,13 +925,13 @@ def _hevc_size(configs: list[bytes], body: bytes | None, budget: _Budget) -> Siz
                 size = hvcc.u16()
                 nal = config[hvcc.skip(size):hvcc.pos]
                 sizes.append(_hevc_sps_size(nal))
-    if body is not None and length_size is not None:  # without hvcC the NAL lengths are unknown
-        units = _Reader(body, 0, len(body), "HEVC item data")
+    for sample in samples if length_size else ():  # without hvcC the NAL unit lengths are unknown
+        units = _Reader(sample, 0, len(sample), "HEVC data")
         while units.pos < units.end:
             budget.step()
             size = units.uint(length_size)
             start = units.skip(size)
-            sizes.append(_hevc_sps_size(body[start:start + min(size, 2 + _SPS_BYTES)]))
+            sizes.append(_hevc_sps_size(sample[start:start + min(size, 2 + _SPS_BYTES)]))
     return _largest(sizes)
 
 

@@ -18,6 +18,8 @@ from PIL import Image
 from handlers import probe
 from tests.images import CORPUS, corpus_manifest, encode, photo
 
+pillow_heif.register_heif_opener()  # Image.open reads HEIF, as in the pipeline
+
 # -- builders --------------------------------------------------------------------------------------
 
 
@@ -28,7 +30,7 @@ class Bits:
         self.value, self.count = 0, 0
 
     def put(self, count: int, value: int) -> Bits:
-        assert 0 <= value < (1 << count) or count == 0
+        assert 0 <= value < (1 << count)
         self.value, self.count = (self.value << count) | value, self.count + count
         return self
 
@@ -38,7 +40,7 @@ class Bits:
 
     def bytes(self) -> bytes:
         pad = -self.count % 8
-        return ((self.value << pad).to_bytes((self.count + pad) // 8, "big")) + bytes(8)  # trailing fields
+        return (self.value << pad).to_bytes((self.count + pad) // 8, "big") + bytes(8)  # zeros for the fields after
 
 
 def obu(obu_type: int, payload: bytes, temporal_id: int | None = None) -> bytes:
@@ -68,7 +70,7 @@ def full_sequence_header(width: int, height: int, size_bits: int, equal_interval
     bits = Bits().put(3, 0).put(1, 0).put(1, 0)  # profile 0, not still, not reduced
     bits.put(1, 1).put(32, 1).put(32, 30).put(1, int(equal_interval))  # timing_info
     if equal_interval:
-        bits.uvlc(0)  # num_ticks_per_picture_minus_1
+        bits.uvlc(4)  # num_ticks_per_picture_minus_1
     bits.put(1, 1).put(5, 9).put(32, 1).put(5, 4).put(5, 4)  # decoder model: 10-bit delays, 5-bit times
     bits.put(1, 1)  # initial_display_delay_present_flag
     bits.put(5, 1)  # two operating points
@@ -137,10 +139,11 @@ def ispe(width: int, height: int) -> bytes:
 
 
 def heif_file(items: list[tuple[int, bytes, list[bytes], bytes]], primary: int,
-              references: list[tuple[bytes, int, list[int]]] = (), idat_items: tuple[int, ...] = (),
-              brand: bytes = b"avif") -> bytes:
+              references: tuple[tuple[bytes, int, list[int]], ...] = (), idat_items: tuple[int, ...] = (),
+              hidden: tuple[int, ...] = (), track: tuple[bytes, list[bytes]] | None = None) -> bytes:
     """A HEIF file: items are (id, type, property boxes, data); data of `idat_items` lives in an
-    idat box (construction method 1), the rest in mdat."""
+    idat box (construction method 1), the rest in mdat; `hidden` items are flagged so. `track`,
+    (av1C box, samples), adds an image sequence track of those samples, declared 64x64."""
     properties = [prop for _, _, props, _ in items for prop in props]
     ipma, index = b"", 1
     for item_id, _, props, _ in items:
@@ -165,16 +168,33 @@ def heif_file(items: list[tuple[int, bytes, list[bytes], bytes]], primary: int,
             full_box(b"pitm", 0, 0, struct.pack(">H", primary)),
             full_box(b"iloc", 1, 0, struct.pack(">HH", 0x4400, len(items)) + locations),
             full_box(b"iinf", 0, 0, struct.pack(">H", len(items)) + b"".join(
-                full_box(b"infe", 2, 0, struct.pack(">HH", item_id, 0) + kind + b"\0") for item_id, kind, _, _ in items)),
+                full_box(b"infe", 2, int(item_id in hidden), struct.pack(">HH", item_id, 0) + kind + b"\0")
+                for item_id, kind, _, _ in items)),
             full_box(b"iref", 0, 0, iref) if references else b"",
             box(b"iprp", box(b"ipco", b"".join(properties)) + full_box(b"ipma", 0, 0, struct.pack(">I", len(items)) + ipma)),
             box(b"idat", idat) if idat_items else b"",
         ]))
 
-    ftyp = box(b"ftyp", brand + b"\0\0\0\0" + brand + b"mif1miaf")
-    start = len(ftyp) + len(meta(0)) + 8
-    mdat = box(b"mdat", b"".join(data for item_id, _, _, data in items if item_id not in idat_items))
-    return ftyp + meta(start) + mdat
+    def moov(samples_start: int) -> bytes:
+        config, samples = track
+        tkhd = full_box(b"tkhd", 0, 1, struct.pack(">5I", 0, 0, 1, 0, 0) + bytes(52) + struct.pack(">II", 64 << 16, 64 << 16))
+        stbl = b"".join([
+            full_box(b"stsd", 0, 0, struct.pack(">I", 1) + box(b"av01", bytes(78) + config)),
+            full_box(b"stsz", 0, 0, struct.pack(">II", 0, len(samples)) + b"".join(struct.pack(">I", len(s)) for s in samples)),
+            full_box(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, len(samples), 1)),
+            full_box(b"stco", 0, 0, struct.pack(">II", 1, samples_start)),
+        ])
+        hdlr = full_box(b"hdlr", 0, 0, bytes(4) + b"pict" + bytes(13))
+        return box(b"moov", box(b"trak", tkhd + box(b"mdia", hdlr + box(b"minf", box(b"stbl", stbl)))))
+
+    in_mdat = b"".join(data for item_id, _, _, data in items if item_id not in idat_items)
+    ftyp = box(b"ftyp", (b"avis" if track else b"avif") + b"\0\0\0\0avifmif1miaf")
+
+    def head(mdat_start: int) -> bytes:
+        return ftyp + meta(mdat_start) + (moov(mdat_start + len(in_mdat)) if track else b"")
+
+    start = len(head(0)) + 8
+    return head(start) + box(b"mdat", in_mdat + b"".join(track[1] if track else []))
 
 
 def grid_data(rows: int, columns: int, width: int, height: int) -> bytes:
@@ -192,11 +212,9 @@ def heic(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def patch_ispe(data: bytes, width: int, height: int, which: int = 0) -> bytes:
-    """The file with its `which`-th ispe box declaring width x height."""
-    at = -1
-    for _ in range(which + 1):
-        at = data.index(b"ispe", at + 1)
+def patch_ispe(data: bytes, width: int, height: int) -> bytes:
+    """The file with its (first) ispe box declaring width x height."""
+    at = data.index(b"ispe")
     return data[:at + 8] + struct.pack(">II", width, height) + data[at + 16:]
 
 
@@ -308,14 +326,25 @@ def test_avif_ispe_lie_is_seen_through():
 
 
 def test_avif_alpha_is_listed_and_counted():
-    data = avif(photo(200, 100, mode="RGBA"))
+    image = photo(200, 100, mode="RGBA")
+    image.putalpha(Image.linear_gradient("L").resize(image.size))  # an opaque alpha would be left out
+    data = avif(image)
     structure = probe.heif_structure(data)
     alpha = next(item for item in structure.items if item.role == "auxiliary")
     assert alpha.master == structure.primary_id and alpha.aux_type.endswith(":auxiliary:alpha")
     assert structure.top_level == (structure.primary,)
     assert structure.decoded_with(structure.primary) == (structure.primary, alpha)
-    lying_alpha = patch_ispe(data, 200, 100, which=1)[:0] or data  # alpha's own frame counts too:
-    assert probe.avif_frame_size(lying_alpha) == (200, 100)
+    assert probe.avif_frame_size(data) == (200, 100)
+
+
+def test_a_large_alpha_frame_behind_a_small_image_counts():
+    config, tile = av1_tile(64, 64)
+    alpha_type = b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha\0"
+    data = heif_file([(1, b"av01", [ispe(64, 64), config], tile),
+                      (2, b"av01", [ispe(64, 64), av1c(), full_box(b"auxC", 0, 0, alpha_type)],
+                       reduced_sequence_header(8192, 8192))],
+                     primary=1, references=((b"auxl", 2, [1]),))
+    assert probe.avif_frame_size(data) == (8192, 8192)
 
 
 def test_larger_of_av1c_and_data_sequence_headers_counts():
@@ -340,12 +369,32 @@ def test_frame_headers_that_override_the_sequence_size_are_seen(equal_interval):
     assert probe.avif_frame_size(honest) == (1000, 1000)
 
 
+def test_animated_avif_tracks_are_read_sample_by_sample():
+    frames = [photo(160, 120), photo(160, 120, seed=2), photo(160, 120, seed=3)]
+    data = encode(frames[0], "AVIF", save_all=True, append_images=frames[1:], speed=10, quality=40, duration=100)
+    track = probe.heif_structure(data).tracks[0]
+    assert (track.handler, track.sample_type, track.samples, track.declared, track.coded) == (
+        "pict", "av01", 3, (160, 120), (160, 120))
+
+
+def test_a_large_frame_in_a_track_behind_an_honest_item_counts():
+    """libavif decodes an 'avis' file's track, not its primary item."""
+    config, tile = av1_tile(64, 64)
+    sequence = full_sequence_header(64, 64, 14, True)
+    samples = [sequence + key_frame_header(64, 64, 14, True), inter_frame_header((12000, 9000), 14, True)]
+    data = heif_file([(1, b"av01", [ispe(64, 64), config], tile)], primary=1, track=(av1c(), samples))
+    structure = probe.heif_structure(data)
+    assert structure.frame_size(structure.primary) == (64, 64)
+    assert structure.tracks[0].samples == 2 and structure.tracks[0].coded == (12000, 9000)
+    assert probe.avif_frame_size(data) == (12000, 9000)
+
+
 def test_grid_reports_its_output_and_its_tiles():
     config, tile = av1_tile(64, 64)
     tiles = [(i, b"av01", [ispe(64, 64), config], tile) for i in range(2, 6)]
     for output in ((128, 128), (100_000, 120)):  # the second needs 32-bit sizes
         grid = (1, b"grid", [ispe(32, 32)], grid_data(2, 2, *output))  # the grid's ispe lies
-        data = heif_file([grid, *tiles], primary=1, references=[(b"dimg", 1, [2, 3, 4, 5])], idat_items=(1,))
+        data = heif_file([grid, *tiles], primary=1, references=((b"dimg", 1, [2, 3, 4, 5]),), idat_items=(1,))
         structure = probe.heif_structure(data)
         assert structure.primary.coded == output and structure.primary.inputs == (2, 3, 4, 5)
         assert [item.role for item in structure.items] == ["image", "input", "input", "input", "input"]
@@ -356,11 +405,12 @@ def test_grid_reports_its_output_and_its_tiles():
 
 def test_thumbnails_and_hidden_images_are_marked():
     config, tile = av1_tile(64, 64)
-    items = [(1, b"av01", [ispe(64, 64), config], tile), (2, b"av01", [ispe(64, 64), config], tile)]
-    data = heif_file(items, primary=1, references=[(b"thmb", 2, [1])])
+    items = [(i, b"av01", [ispe(64, 64), config], tile) for i in (1, 2, 3)]
+    data = heif_file(items, primary=1, references=((b"thmb", 2, [1]),), hidden=(3,))
     structure = probe.heif_structure(data)
     assert structure.item(2).role == "thumbnail" and structure.item(2).master == 1
-    assert structure.top_level == (structure.primary,)
+    assert structure.top_level == (structure.item(1), structure.item(3))  # hidden images are listed, and flagged
+    assert [item.hidden for item in structure.items] == [False, False, True]
 
 
 # -- HEIF (HEVC) -----------------------------------------------------------------------------------
@@ -384,7 +434,7 @@ def test_multi_image_heif_lists_every_top_level_image():
     buffer = io.BytesIO()
     heif.save(buffer, quality=30, primary_index=1)
     structure = probe.heif_structure(buffer.getvalue())
-    assert pillow_heif.open_heif(buffer).size == (64, 64)  # the primary
+    assert pillow_heif.open_heif(io.BytesIO(buffer.getvalue())).size == (64, 64)  # the primary
     assert structure.primary.ispe == structure.primary.coded == (64, 64)
     assert [(item.ispe, item.coded) for item in structure.top_level] == [((2048, 1536), (2048, 1536)),
                                                                        ((64, 64), (64, 64))]
@@ -404,7 +454,6 @@ def test_corpus_files_parse_and_match_pillow(entry):
         assert found.complete == (entry["expect"] == "processed")
     else:
         size = probe.heif_primary_size(data)
-    pillow_heif.register_heif_opener()
     assert size == Image.open(io.BytesIO(data)).size
 
 
@@ -420,40 +469,43 @@ def test_webp_canvas_size():
 def test_malformed_heif_raises_value_error():
     config, tile = av1_tile(64, 64)
     good = heif_file([(1, b"av01", [ispe(64, 64), config], tile)], primary=1)
+    location = struct.pack(">HHHHII", 1, 0, 0, 1, len(good) - len(tile), len(tile))  # the item's iloc entry
     cases = {
         "ftyp": encode(photo(8, 8), "PNG"),
         "overruns": good[:40],
-        "meta": good[:good.index(b"meta") - 4] + box(b"free", b""),
+        "0 top-level meta": good[:good.index(b"meta") - 4] + box(b"free", b""),
         "primary item 7": heif_file([(1, b"av01", [config], tile)], primary=7),
-        "property": good.replace(struct.pack(">HB", 1, 2) + b"\x01\x02", struct.pack(">HB", 1, 2) + b"\x01\x09"),
-        "beyond the end": good[:-10] + struct.pack(">I", 0)[:0],
+        "property 9": good.replace(struct.pack(">HB", 1, 2) + b"\x01\x02", struct.pack(">HB", 1, 2) + b"\x01\x09"),
+        "beyond the end": good.replace(location, location[:-4] + struct.pack(">I", len(tile) + 1)),
     }
-    cases["beyond the end"] = good.replace(struct.pack(">I", len(tile)), struct.pack(">I", len(tile) + 100), 1)
     for message, data in cases.items():
         with pytest.raises(ValueError, match=message):
             probe.heif_structure(data)
 
 
+def replace_in_meta(data: bytes, kind: bytes, new_box: bytes) -> bytes:
+    """The file with meta's `kind` box replaced (meta's size fixed; offsets into mdat are not)."""
+    meta_at, at = data.index(b"meta") - 4, data.index(kind) - 4
+    meta_size, old_size = (struct.unpack(">I", data[i:i + 4])[0] for i in (meta_at, at))
+    meta = data[meta_at:at] + new_box + data[at + old_size:meta_at + meta_size]
+    return data[:meta_at] + struct.pack(">I", len(meta)) + meta[4:] + data[meta_at + meta_size:]
+
+
 def test_heif_work_is_capped():
     config, tile = av1_tile(64, 64)
     good = heif_file([(1, b"av01", [ispe(64, 64), config], tile)], primary=1)
-    # One item whose 60,000 extents all cover the whole mdat: 60,000 copies of it if joined naively.
-    at = good.index(b"iloc") + 4
-    mdat = good.index(b"mdat") - 4
-    extents = struct.pack(">II", mdat, len(good) - mdat) * 60_000
-    iloc = struct.pack(">BBBBHHHHHH", 1, 0, 0, 0, 0x4400, 1, 1, 0, 0, 60_000) + extents
-    meta_start = good.index(b"meta") - 4
-    meta = good[meta_start:mdat]
-    old_iloc = meta[meta.index(b"iloc") - 4:]
-    old_iloc = old_iloc[:struct.unpack(">I", old_iloc[:4])[0]]
-    new_meta = meta.replace(old_iloc, box(b"iloc", iloc))
-    new_meta = struct.pack(">I", len(new_meta)) + new_meta[4:]
-    del at
-    bomb = good[:meta_start] + new_meta + good[mdat:]
-    started = time.perf_counter()
-    with pytest.raises(ValueError):
-        probe.heif_structure(bomb)
-    assert time.perf_counter() - started < 1.0
+    # One item of 60,000 extents, each the whole file (offset 0, length 0: to the end): joined
+    # naively, 60,000 copies of the file.
+    extents = full_box(b"iloc", 1, 0, struct.pack(">HHHHHH", 0x4400, 1, 1, 0, 0, 60_000) + bytes(8) * 60_000)
+    # 10,001 items.
+    items = full_box(b"iinf", 0, 0, struct.pack(">H", 10_001) + b"".join(
+        full_box(b"infe", 2, 0, struct.pack(">HH", i, 0) + b"av01\0") for i in range(1, 10_002)))
+    for bomb, message in ((replace_in_meta(good, b"iloc", extents), "overlap"),
+                          (replace_in_meta(good, b"iinf", items), "more than 10000 items")):
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match=message):
+            probe.heif_structure(bomb)
+        assert time.perf_counter() - started < 1.0
 
 
 def fuzz_inputs() -> dict[str, bytes]:
@@ -461,14 +513,16 @@ def fuzz_inputs() -> dict[str, bytes]:
     return {
         "baseline.jpg": encode(photo(96, 64), "JPEG", quality=80, restart_marker_blocks=4),
         "progressive.jpg": encode(photo(96, 64), "JPEG", quality=80, progressive=True),
-        "alpha.avif": avif(photo(64, 48, mode="RGBA")),
+        "alpha.avif": avif(Image.merge("RGBA", [*photo(64, 48).split(), Image.linear_gradient("L").resize((64, 48))])),
         "photo.heic": heic(photo(64, 48)),
         "frames.avif": heif_file([(1, b"av01", [ispe(100, 100), av1c(reduced_sequence_header(100, 100))],
                                    full_sequence_header(100, 100, 12, False) + key_frame_header(200, 100, 12, False)
                                    + inter_frame_header((300, 50), 12, False))], primary=1),
         "grid.avif": heif_file([(1, b"grid", [ispe(128, 128)], grid_data(1, 2, 128, 64)),
                                 (2, b"av01", [ispe(64, 64), config], tile), (3, b"av01", [ispe(64, 64), config], tile)],
-                               primary=1, references=[(b"dimg", 1, [2, 3])], idat_items=(1,)),
+                               primary=1, references=((b"dimg", 1, [2, 3]),), idat_items=(1,)),
+        "track.avif": heif_file([(1, b"av01", [ispe(64, 64), config], tile)], primary=1,
+                                track=(config, [tile, full_sequence_header(64, 64, 8, True) + key_frame_header(64, 64, 8, True)])),
         "animated.webp": encode(photo(32, 32), "WEBP", save_all=True, append_images=[photo(32, 32, seed=2)]),
     }
 
@@ -477,7 +531,7 @@ def test_fuzzed_inputs_only_ever_raise_value_error_and_stay_fast():
     """Truncations and bit flips of valid files: every probe returns or raises ValueError, fast."""
     rng = random.Random(1234)
     probes = (probe.jpeg_structure, probe.heif_structure, probe.heif_primary_size, probe.webp_canvas_size)
-    slowest, runs = 0.0, 0
+    slowest = 0.0
     for name, data in fuzz_inputs().items():
         for round_ in range(300):
             mutated = bytearray(data)
@@ -494,5 +548,4 @@ def test_fuzzed_inputs_only_ever_raise_value_error_and_stay_fast():
                 except ValueError:
                     pass
                 slowest = max(slowest, time.perf_counter() - started)
-                runs += 1
-    assert runs == 7 * 300 * 4 and slowest < 0.25
+    assert slowest < 0.25
