@@ -27,9 +27,10 @@ STAGE = "v1"
 RUNTIME = "python3.12"
 API_MEMORY_MB, API_TIMEOUT_S = 512, 15
 # The processor's memory is its decode budget (handlers.formats.Limits.max_decode_bytes, checked
-# before any pixel is allocated) plus its baseline (~150 MB measured: Python, boto3, Pillow and its
-# codecs) with the upload's bytes in memory twice (up to 2 x 25 MiB), plus a margin; `make bench`
-# shows the worst input within limits against it. Lambda's CPU grows with memory too.
+# before any pixel is allocated) plus its baseline (60 MiB measured by `make bench`: Python, boto3,
+# Powertools, Pillow and its codecs; the Lambda runtime's own share; the upload's bytes in memory
+# twice, up to 2 x 25 MiB), plus a margin; `make bench` shows the worst input within limits against
+# it. Lambda's CPU grows with memory too.
 PROCESSOR_BASELINE_MB, PROCESSOR_MARGIN_MB = 256, 256
 # Decoding the worst input within limits takes a few seconds (`make bench`); the timeout leaves
 # room for slow S3 and for a cold start, and bounds what a bomb the checks missed can cost.

@@ -109,7 +109,8 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     if declared:
         _check_pixels(*declared, limits)
         # The opaque figure: alpha is known once opened, and then checked again (decode_cost).
-        _check_memory(declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][0], declared, limits)
+        _check_memory(_DECODE_OVERHEAD + declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][0], declared,
+                      limits)
     try:
         image = Image.open(io.BytesIO(data), formats=DECODERS)
     except UnidentifiedImageError as exc:
@@ -171,6 +172,9 @@ def _check_memory(needed: int, size: tuple[int, int], limits: Limits) -> None:
 # libheif's YUV planes (up to 16 bits per sample) and the RGB(A) frame handed to Pillow; plus
 # our copies. Measured on 24-50 MP inputs (`make bench`, hostile inputs) and rounded up ~15%.
 _DECODER_BYTES_PER_PIXEL = {"WEBP": (17, 21), "AVIF": (15, 20), "HEIF": (12, 15)}
+# What any decode costs besides pixels: codec contexts (libheif's, libavif's), encoder buffers
+# for the renditions, Python objects. Measured 5 MiB for a 64x48 HEIF.
+_DECODE_OVERHEAD = 16 * MIB
 # Bytes per pixel of Pillow's own image storage (every other mode takes 4).
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 
@@ -183,18 +187,18 @@ def decode_cost(image: Image.Image, data: bytes, full_size: tuple[int, int] | No
     pixels = width * height
     alpha = _has_alpha(image)
     if image.format in _DECODER_BYTES_PER_PIXEL:
-        return pixels * _DECODER_BYTES_PER_PIXEL[image.format][alpha]
+        return _DECODE_OVERHEAD + pixels * _DECODER_BYTES_PER_PIXEL[image.format][alpha]
     # Pillow's own decoders (JPEG, PNG, GIF): the decoded frame in its mode, a converted copy
     # unless it is already RGB(A), a premultiplied copy when resizing with alpha, ~1 byte of
     # resize intermediates.
     decoded = _MODE_BYTES.get(image.mode, 4)
     converted = 0 if image.mode in ("RGB", "RGBA") else 4
     per_pixel = decoded + converted + (4 if alpha else 0) + 1
-    cost = pixels * per_pixel
     if image.format in ("JPEG", "MPO"):
-        cost = pixels * (per_pixel + 4)  # at draft scale; a CMYK or ICC source adds a conversion
-        if image.info.get("progressive") or image.info.get("progression"):
-            cost += _jpeg_coefficient_bytes(image, full_size or image.size)
+        per_pixel += 4  # at draft scale; a CMYK or ICC source adds a conversion
+    cost = _DECODE_OVERHEAD + pixels * per_pixel
+    if image.format in ("JPEG", "MPO") and (image.info.get("progressive") or image.info.get("progression")):
+        cost += _jpeg_coefficient_bytes(image, full_size or image.size)
     return cost
 
 

@@ -54,6 +54,7 @@ def measure(path: Path) -> dict:
     """Run in a fresh process: peak memory above the process's baseline, and time."""
     child = (
         "import json, sys, time\n"
+        "import handlers.processor  # the processor's baseline: boto3, Powertools, Pillow and codecs\n"
         "from handlers import imaging\n"
         "def status(field):\n"
         "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(field))\n"
