@@ -358,7 +358,7 @@ def ensure_dead_letter_queue(aws: Aws, cfg: StackConfig) -> str:
     return aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def ensure_processor_retries(aws: Aws, cfg: StackConfig, dlq_arn: str) -> None:
+def ensure_processor_retries(aws: Aws, cfg: StackConfig, dlq_arn: str, log: Callable[[str], None] = print) -> None:
     """Asynchronous invocations (S3 events) retry, then land in the dead-letter queue."""
     aws.lambda_.put_function_event_invoke_config(
         FunctionName=cfg.function("processor"),
@@ -367,7 +367,7 @@ def ensure_processor_retries(aws: Aws, cfg: StackConfig, dlq_arn: str) -> None:
         DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
     )
     if cfg.processor_concurrency:
-        ensure_reserved_concurrency(aws, cfg.function("processor"), cfg.processor_concurrency)
+        ensure_reserved_concurrency(aws, cfg.function("processor"), cfg.processor_concurrency, log)
 
 
 # AWS refuses a reservation that leaves the account fewer unreserved executions than this.
@@ -504,7 +504,7 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
                                     "handlers.processor.handler", processor_memory_mb(cfg.limits),
                                     PROCESSOR_TIMEOUT_S)
     log(f"[{next(step)}/{steps}] retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule")
-    ensure_processor_retries(aws, cfg, ensure_dead_letter_queue(aws, cfg))
+    ensure_processor_retries(aws, cfg, ensure_dead_letter_queue(aws, cfg), log)
     ensure_sweep_schedule(aws, cfg, processor_arn)
     log(f"[{next(step)}/{steps}] S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}")
     ensure_upload_notification(aws, cfg, processor_arn)

@@ -63,6 +63,13 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     cors = s3.get_bucket_cors(Bucket=outputs["uploadBucket"])["CORSRules"][0]["AllowedOrigins"]
     assert cors == [outputs["siteUrl"]]
 
+    # The processor has its own reserved concurrency on AWS, and the memory its budget needs.
+    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    processor = outputs["functions"]["processor"]
+    assert lam.get_function_concurrency(FunctionName=processor)["ReservedConcurrentExecutions"] == 10
+    assert lam.get_function_configuration(FunctionName=processor)["MemorySize"] == 1536
+
     # The deployed API and processor work end to end.
     data = phone_jpeg(640, 480)
     created = requests.post(f"{outputs['apiUrl']}/uploads",

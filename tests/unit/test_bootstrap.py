@@ -104,3 +104,27 @@ def test_processor_memory_is_its_decode_budget_plus_baseline_and_margin():
     assert processor_memory_mb(Limits()) == 1536  # the default 1 GiB budget
     assert processor_memory_mb(Limits(max_decode_bytes=512 * MIB)) == 1024
     assert processor_memory_mb(Limits(max_decode_bytes=2048 * MIB)) == 2560
+
+
+@pytest.mark.parametrize("unreserved, expect_put", [(1000, True), (10, False)])
+def test_reserved_concurrency_is_set_where_the_account_allows_it(unreserved, expect_put):
+    """New accounts have 10 executions in all and AWS keeps 100 unreserved: deploy warns there."""
+    from types import SimpleNamespace
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from bootstrap.stack import ensure_reserved_concurrency
+
+    client = boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        stub.add_response("get_function_concurrency", {}, {"FunctionName": "imagepipe-processor"})
+        stub.add_response("get_account_settings",
+                          {"AccountLimit": {"UnreservedConcurrentExecutions": unreserved}}, {})
+        if expect_put:
+            stub.add_response("put_function_concurrency", {"ReservedConcurrentExecutions": 10},
+                              {"FunctionName": "imagepipe-processor", "ReservedConcurrentExecutions": 10})
+        said = []
+        ensure_reserved_concurrency(SimpleNamespace(lambda_=client), "imagepipe-processor", 10, log=said.append)
+        stub.assert_no_pending_responses()
+    assert bool(said) != expect_put and all("WARNING" in line for line in said)
