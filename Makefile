@@ -8,7 +8,7 @@ EMULATOR_VENV := .venv-emulator
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status test test-unit bench dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status test test-unit bench user dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the pipeline (vs
 	@$(PY) -m tests.bench.imaging
 	@$(PY) -m tests.bench.hostile
 	@$(PY) -m tests.bench.end_to_end
+
+user: venv ## Create a confirmed user of the running stack and print its password (EMAIL=..., ADMIN=1 for the admins group)
+	@$(PY) -m bootstrap user --target $(TARGET) --email "$(EMAIL)" $(if $(ADMIN),--admin)
 
 dlq: venv ## List what the processor gave up on (its dead-letter queue)
 	@$(PY) -m bootstrap.deadletters list

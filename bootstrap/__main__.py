@@ -1,4 +1,4 @@
-"""python -m bootstrap deploy|destroy|outputs|package [--target embedded|localstack|aws]
+"""python -m bootstrap deploy|destroy|outputs|package|user [--target embedded|localstack|aws]
 
 The one provisioner for every target. Local targets use region us-east-1 and dummy
 credentials; the endpoint comes from AWS_ENDPOINT_URL (default http://127.0.0.1:4566).
@@ -20,7 +20,8 @@ from handlers.config import Settings
 
 LOCAL_TARGETS = ("embedded", "localstack")
 # Settings passed through to both functions when set in the deploying environment.
-PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "MAX_DECODE_MB", "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
+PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "MAX_DECODE_MB", "QUOTA_UPLOADS_PER_DAY", "QUOTA_BYTES",
+               "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
                "PENDING_TTL_SECONDS", "STUCK_AFTER_SECONDS", "PUBLIC_S3_ENDPOINT", "FAULT_INJECTION")
 
 
@@ -55,7 +56,7 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         site_origins=site_origins,
         function_env={k: os.environ[k] for k in PASSTHROUGH if os.environ.get(k)},
         processor_concurrency=processor_concurrency(on_aws),
-        limits=Settings.from_env().limits,
+        settings=Settings.from_env(),
         arch=arch,
         bucket_suffix=suffix,
         site_bucket_enabled=on_aws,
@@ -107,15 +108,39 @@ def account_id() -> str:
     return sts.get_caller_identity()["Account"]
 
 
+def make_user(args, log) -> int:
+    """A confirmed user of the deployed stack's pool, with a new password printed once."""
+    import secrets
+
+    from bootstrap.stack import Aws, create_user, find_user_pool
+
+    if not args.email:
+        log("user: --email is required (make user EMAIL=you@example.com)")
+        return 2
+    cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
+    aws = Aws(cfg)
+    found = find_user_pool(aws, cfg)
+    if not found:
+        log(f"no user pool {cfg.user_pool} on {args.target}: deploy first (make up)")
+        return 1
+    password = secrets.token_urlsafe(12)
+    create_user(aws, found[0], args.email, password, admin=args.admin)
+    print(json.dumps({"email": args.email, "password": password, "admin": args.admin}))
+    log(f"user {args.email}{' (admin)' if args.admin else ''} can sign in with password {password}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["deploy", "destroy", "outputs", "package"])
+    parser.add_argument("command", choices=["deploy", "destroy", "outputs", "package", "user"])
     parser.add_argument("--target", choices=["embedded", "localstack", "aws"], default="embedded")
     parser.add_argument("--out", type=Path, help="package: folder for the zip")
     parser.add_argument("--arch", choices=["x86_64", "arm64"], default=os.environ.get("LAMBDA_ARCH", "x86_64"),
                         help="Lambda architecture (aws target)")
     parser.add_argument("--dry-run", action="store_true", help="deploy/destroy: print the plan, call nothing")
+    parser.add_argument("--email", help="user: the new user's email (the sign-in name)")
+    parser.add_argument("--admin", action="store_true", help="user: also a member of the admins group")
     args = parser.parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731  progress to stderr, JSON to stdout
 
@@ -125,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(outputs_path().read_text())
         return 0
+    if args.command == "user":
+        return make_user(args, log)
 
     # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
     build = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
@@ -146,11 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
     if args.command == "deploy":
         log(f"deploying imagepipe to {args.target} ({cfg.endpoint_url or cfg.region})")
-        log("[0/9] packaging Lambda code" if cfg.site_bucket_enabled else "[0/8] packaging Lambda code")
+        log("[0/10] packaging Lambda code" if cfg.site_bucket_enabled else "[0/9] packaging Lambda code")
         zip_path = build_zip(lambda_platform(args.target, args.arch), build, log)
         outputs = deploy(cfg, zip_path, log)
         outputs.setdefault("siteUrl", os.environ.get("SITE_URL", cfg.site_origins[0]))
-        outputs["maxUploadBytes"] = int(os.environ.get("MAX_UPLOAD_BYTES") or 25 * 1024 * 1024)
         state_dir().mkdir(parents=True, exist_ok=True)
         outputs_path().write_text(json.dumps(outputs, indent=2) + "\n")
         print(json.dumps(outputs, indent=2))

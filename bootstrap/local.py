@@ -241,6 +241,8 @@ def _deploy(target: str, endpoint: str, **extra: str) -> dict:
 
 def _print_urls(api: str, endpoint: str) -> None:
     print(f"\n  Site:  http://127.0.0.1:{SITE_PORT}/\n  API:   {api}\n  AWS endpoint ({endpoint})\n"
+          "  Sign in: create an account on the page (confirmed at once here), or\n"
+          "           `make user EMAIL=you@example.com` (ADMIN=1 for a moderator) prints a password.\n"
           "  Stop with `make down`; logs in .stack/logs/.", flush=True)
 
 

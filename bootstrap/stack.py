@@ -17,9 +17,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from handlers.config import MIB
+from handlers.api import ADMINS_GROUP, DEFAULT_PAGE
+from handlers.config import MIB, Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES, Limits
-from handlers.records import LIST_INDEX, UNFINISHED_INDEX
+from handlers.records import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -60,7 +61,11 @@ class StackConfig:
     # Reserved concurrency: bombs and bursts cannot use up the account's concurrency. None = the
     # account pool (the embedded emulator dead-letters throttled events instead of retrying).
     processor_concurrency: int | None = None
-    limits: Limits = field(default_factory=Limits)
+    settings: Settings = field(default_factory=Settings)  # the functions' limits and quotas, for sizing and the page
+
+    @property
+    def limits(self) -> Limits:
+        return self.settings.limits
     arch: str = "x86_64"  # Lambda architecture: x86_64 | arm64
     # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
     bucket_suffix: str = ""
@@ -101,6 +106,27 @@ class StackConfig:
     def sweep_rule(self) -> str:
         return f"{self.prefix}-sweep"
 
+    @property
+    def user_pool(self) -> str:
+        return f"{self.prefix}-users"
+
+    @property
+    def app_client(self) -> str:
+        return f"{self.prefix}-web"
+
+    @property
+    def authorizer(self) -> str:
+        return f"{self.prefix}-cognito"
+
+    @property
+    def auto_confirm(self) -> bool:
+        """Local pools confirm sign-ups at once (PreSignUp trigger): no email can be sent there."""
+        return self.target != "aws"
+
+    @property
+    def cognito_endpoint(self) -> str:
+        return self.endpoint_url or f"https://cognito-idp.{self.region}.amazonaws.com"
+
 
 # Regions whose S3 website endpoints use "s3-website-<region>" (a dash); the rest use a dot.
 _DASH_WEBSITE_REGIONS = {"us-east-1", "us-west-1", "us-west-2", "ap-southeast-1", "ap-southeast-2",
@@ -121,7 +147,7 @@ class Aws:
         make = lambda name: session.client(name, endpoint_url=cfg.endpoint_url, config=conf)  # noqa: E731
         self.s3, self.dynamodb, self.iam = make("s3"), make("dynamodb"), make("iam")
         self.lambda_, self.apigateway, self.sts = make("lambda"), make("apigateway"), make("sts")
-        self.sqs, self.events = make("sqs"), make("events")
+        self.sqs, self.events, self.cognito = make("sqs"), make("events"), make("cognito-idp")
         self.account = self.sts.get_caller_identity()["Account"]
 
 
@@ -169,19 +195,25 @@ def ensure_upload_cors(aws: Aws, cfg: StackConfig) -> None:
 
 # --- table -----------------------------------------------------------------
 
-# Newest first for the gallery (only images whose file arrived carry listPk); oldest first for the
-# sweep (only unfinished records carry unfinishedPk). Both sparse, sorted by createdKey.
-TABLE_INDEXES = {LIST_INDEX: "listPk", UNFINISHED_INDEX: "unfinishedPk"}
+# Newest first for the gallery, everyone's (admins) or one person's; oldest first for the sweep.
+# All sparse: only images whose file arrived carry listPk/listedKey, only unfinished records
+# carry unfinishedPk, only uploads through the API carry owner.
+TABLE_INDEXES = {
+    LIST_INDEX: ("listPk", "createdKey"),
+    OWNER_INDEX: ("owner", "listedKey"),
+    UNFINISHED_INDEX: ("unfinishedPk", "createdKey"),
+}
 
 
-def _index(name: str, partition: str) -> dict:
+def _index(name: str) -> dict:
+    partition, sort = TABLE_INDEXES[name]
     return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
             "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"},
-                          {"AttributeName": "createdKey", "KeyType": "RANGE"}]}
+                          {"AttributeName": sort, "KeyType": "RANGE"}]}
 
 
 def _attributes(*names: str) -> list[dict]:
-    return [{"AttributeName": n, "AttributeType": "S"} for n in names]
+    return [{"AttributeName": n, "AttributeType": "S"} for n in sorted(set(names))]
 
 
 def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = time.sleep) -> None:
@@ -191,17 +223,17 @@ def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = tim
         aws.dynamodb.create_table(
             TableName=cfg.table,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=_attributes("id", "createdKey", *TABLE_INDEXES.values()),
+            AttributeDefinitions=_attributes("id", *(a for keys in TABLE_INDEXES.values() for a in keys)),
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[_index(name, pk) for name, pk in TABLE_INDEXES.items()],
+            GlobalSecondaryIndexes=[_index(name) for name in TABLE_INDEXES],
         )
         aws.dynamodb.get_waiter("table_exists").wait(TableName=cfg.table)
         table = aws.dynamodb.describe_table(TableName=cfg.table)["Table"]
     have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
-    for name, pk in TABLE_INDEXES.items():
+    for name, keys in TABLE_INDEXES.items():
         if name not in have:  # a table from an earlier version: add the index in place
-            aws.dynamodb.update_table(TableName=cfg.table, AttributeDefinitions=_attributes(pk, "createdKey"),
-                                      GlobalSecondaryIndexUpdates=[{"Create": _index(name, pk)}])
+            aws.dynamodb.update_table(TableName=cfg.table, AttributeDefinitions=_attributes(*keys),
+                                      GlobalSecondaryIndexUpdates=[{"Create": _index(name)}])
             _wait_for_index(aws, cfg.table, name, wait)
     ttl = aws.dynamodb.describe_time_to_live(TableName=cfg.table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -233,15 +265,18 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
     return {
         "api": {"Version": "2012-10-17", "Statement": [
             logs,
+            # UpdateItem: the per-person quota counters (an item of the same table).
             {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query",
-                                           "dynamodb:DeleteItem"],
-             "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}"]},
+                                           "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+             "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}", f"{table_arn}/index/{OWNER_INDEX}"]},
             # PutObject: the presigned POST is signed with this role's credentials.
             {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
              "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"]},
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"],
              "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
         ]},
+        # Cognito's PreSignUp trigger (local pools only): it answers, and touches nothing.
+        "presignup": {"Version": "2012-10-17", "Statement": [logs]},
         "processor": {"Version": "2012-10-17", "Statement": [
             logs,
             # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
@@ -399,8 +434,122 @@ def ensure_sweep_schedule(aws: Aws, cfg: StackConfig, processor_arn: str) -> Non
 
 # --- REST API --------------------------------------------------------------
 
-def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str) -> str:
-    """A REST API whose every path and method goes to the API function (Lambda proxy)."""
+# --- identity: Cognito user pool ----------------------------------------------
+
+PASSWORD_POLICY = {  # length, not composition rules (NIST SP 800-63B); Cognito wants each flag said
+    "MinimumLength": 10, "RequireUppercase": False, "RequireLowercase": False, "RequireNumbers": False,
+    "RequireSymbols": False, "TemporaryPasswordValidityDays": 7,
+}
+
+
+def ensure_user_pool(aws: Aws, cfg: StackConfig, presignup_arn: str | None) -> tuple[str, str]:
+    """Email is the username; on AWS Cognito verifies it with a code, locally PreSignUp confirms."""
+    settings = dict(Policies={"PasswordPolicy": PASSWORD_POLICY}, AutoVerifiedAttributes=["email"],
+                    LambdaConfig={"PreSignUp": presignup_arn} if presignup_arn else {},
+                    AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]})
+    pool_id = next((p["Id"] for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+                    for p in page["UserPools"] if p["Name"] == cfg.user_pool), None)
+    if pool_id is None:
+        pool_id = aws.cognito.create_user_pool(PoolName=cfg.user_pool, UsernameAttributes=["email"],
+                                               UsernameConfiguration={"CaseSensitive": False},
+                                               **settings)["UserPool"]["Id"]
+    else:
+        aws.cognito.update_user_pool(UserPoolId=pool_id, **settings)
+    arn = aws.cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
+    if presignup_arn:
+        ensure_invoke_permission(aws, cfg.function("presignup"), "cognito-presignup", "cognito-idp.amazonaws.com", arn)
+    return pool_id, arn
+
+
+def ensure_app_client(aws: Aws, cfg: StackConfig, pool_id: str) -> str:
+    """The page's client: public (no secret), password and refresh flows (SRP too, for AWS's own
+    libraries), revocable refresh tokens, one-hour ID tokens."""
+    settings = dict(ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
+                    EnableTokenRevocation=True, PreventUserExistenceErrors="ENABLED",
+                    IdTokenValidity=60, AccessTokenValidity=60, RefreshTokenValidity=30,
+                    TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"})
+    client_id = next((c["ClientId"] for page in aws.cognito.get_paginator("list_user_pool_clients").paginate(
+        UserPoolId=pool_id, MaxResults=60) for c in page["UserPoolClients"] if c["ClientName"] == cfg.app_client), None)
+    if client_id is None:
+        return aws.cognito.create_user_pool_client(UserPoolId=pool_id, ClientName=cfg.app_client,
+                                                   GenerateSecret=False, **settings)["UserPoolClient"]["ClientId"]
+    aws.cognito.update_user_pool_client(UserPoolId=pool_id, ClientId=client_id, ClientName=cfg.app_client, **settings)
+    return client_id
+
+
+def ensure_admins_group(aws: Aws, pool_id: str) -> None:
+    try:
+        aws.cognito.create_group(UserPoolId=pool_id, GroupName=ADMINS_GROUP,
+                                 Description="imagepipe moderators: see and delete every image")
+    except aws.cognito.exceptions.GroupExistsException:
+        pass
+
+
+def find_user_pool(aws: Aws, cfg: StackConfig) -> tuple[str, str] | None:
+    """(pool id, app client id) of the deployed stack, or None."""
+    pool_id = next((p["Id"] for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+                    for p in page["UserPools"] if p["Name"] == cfg.user_pool), None)
+    if pool_id is None:
+        return None
+    clients = aws.cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+    return pool_id, next((c["ClientId"] for c in clients if c["ClientName"] == cfg.app_client), "")
+
+
+def create_user(aws: Aws, pool_id: str, email: str, password: str, admin: bool = False) -> None:
+    """A confirmed user with this password (set again if the user exists), for scripts and demos."""
+    try:
+        aws.cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS",
+                                      UserAttributes=[{"Name": "email", "Value": email},
+                                                      {"Name": "email_verified", "Value": "true"}])
+    except aws.cognito.exceptions.UsernameExistsException:
+        pass
+    aws.cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    if admin:
+        aws.cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=ADMINS_GROUP)
+
+
+# --- REST API --------------------------------------------------------------
+
+# API Gateway's own refusals (a bad token, throttling) in the API's error shape, readable by the
+# page: CORS headers echo the caller's origin (these bodies hold nothing but the refusal).
+GATEWAY_ERRORS = {"UNAUTHORIZED": "unauthorized", "ACCESS_DENIED": "forbidden", "THROTTLED": "throttled",
+                  "DEFAULT_4XX": "bad_request", "DEFAULT_5XX": "gateway_error"}
+
+
+def ensure_authorizer(aws: Aws, cfg: StackConfig, api_id: str, pool_arn: str) -> str:
+    """Every route needs a valid ID token of the pool (Authorization header, raw or Bearer)."""
+    existing = next((a for a in aws.apigateway.get_authorizers(restApiId=api_id, limit=500)["items"]
+                     if a["name"] == cfg.authorizer), None)
+    if existing is None:
+        return aws.apigateway.create_authorizer(restApiId=api_id, name=cfg.authorizer, type="COGNITO_USER_POOLS",
+                                                providerARNs=[pool_arn],
+                                                identitySource="method.request.header.Authorization")["id"]
+    if existing.get("providerARNs") != [pool_arn]:
+        aws.apigateway.update_authorizer(restApiId=api_id, authorizerId=existing["id"], patchOperations=[
+            {"op": "replace", "path": "/providerARNs/0", "value": pool_arn}])
+    return existing["id"]
+
+
+def ensure_method(aws: Aws, api_id: str, resource: dict, http_method: str, uri: str,
+                  authorizer_id: str | None) -> None:
+    auth = {"authorizationType": "COGNITO_USER_POOLS", "authorizerId": authorizer_id} if authorizer_id else {
+        "authorizationType": "NONE"}
+    current = (resource.get("resourceMethods") or {}).get(http_method)
+    if current is None:
+        aws.apigateway.put_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method, **auth)
+    else:
+        method = aws.apigateway.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method)
+        if method.get("authorizationType") != auth["authorizationType"] or method.get("authorizerId") != authorizer_id:
+            aws.apigateway.update_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method,
+                                         patchOperations=[{"op": "replace", "path": f"/{k}", "value": v}
+                                                          for k, v in auth.items()])
+    aws.apigateway.put_integration(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method,
+                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+
+
+def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str, pool_arn: str) -> str:
+    """A REST API whose every path and method goes to the API function (Lambda proxy), behind the
+    Cognito authorizer; only CORS preflights (OPTIONS) pass without a token."""
     api_id = next((a["id"] for page in aws.apigateway.get_paginator("get_rest_apis").paginate()
                    for a in page["items"] if a["name"] == cfg.api_name), None)
     if api_id is None:
@@ -411,14 +560,18 @@ def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str) -> str:
     if "/{proxy+}" not in resources:
         created = aws.apigateway.create_resource(restApiId=api_id, parentId=resources["/"]["id"], pathPart="{proxy+}")
         resources["/{proxy+}"] = created
+    authorizer_id = ensure_authorizer(aws, cfg, api_id, pool_arn)
     uri = f"arn:aws:apigateway:{cfg.region}:lambda:path/2015-03-31/functions/{api_function_arn}/invocations"
     for path in ("/", "/{proxy+}"):
-        resource = resources[path]
-        if "ANY" not in (resource.get("resourceMethods") or {}):
-            aws.apigateway.put_method(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY",
-                                      authorizationType="NONE")
-        aws.apigateway.put_integration(restApiId=api_id, resourceId=resource["id"], httpMethod="ANY",
-                                       type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+        ensure_method(aws, api_id, resources[path], "ANY", uri, authorizer_id)
+        ensure_method(aws, api_id, resources[path], "OPTIONS", uri, None)  # browsers send no token there
+    for response_type, code in GATEWAY_ERRORS.items():
+        aws.apigateway.put_gateway_response(
+            restApiId=api_id, responseType=response_type,
+            responseParameters={"gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+                                "gatewayresponse.header.Vary": "'Origin'"},
+            responseTemplates={"application/json": '{"error": {"code": "%s", "message": $context.error.messageString}}'
+                               % code})
     ensure_invoke_permission(aws, cfg.function("api"), "apigateway-invoke", "apigateway.amazonaws.com",
                              f"arn:aws:execute-api:{cfg.region}:{aws.account}:{api_id}/*/*")
     aws.apigateway.create_deployment(restApiId=api_id, stageName=STAGE, description="bootstrap")
@@ -465,7 +618,8 @@ def plan(cfg: StackConfig) -> list[str]:
     lines = [
         f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins)})",
         f"S3 bucket {cfg.processed_bucket} (private)",
-        f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt)",
+        f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt;"
+        f" per-person quota counters)",
         f"IAM role {cfg.function('api')}-role, IAM role {cfg.function('processor')}-role (least privilege)",
         f"Lambda {cfg.function('api')} ({RUNTIME}, {cfg.arch}, {API_MEMORY_MB} MB, {API_TIMEOUT_S} s)",
         f"Lambda {cfg.function('processor')} ({RUNTIME}, {cfg.arch}, {processor_memory_mb(cfg.limits)} MB for a"
@@ -474,7 +628,11 @@ def plan(cfg: StackConfig) -> list[str]:
         f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
         f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
         f"S3 notification {cfg.upload_bucket} ObjectCreated -> {cfg.function('processor')}",
-        f"API Gateway REST API {cfg.api_name}, stage {STAGE}, throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}",
+        f"Cognito user pool {cfg.user_pool} (email usernames, passwords of 10+ characters,"
+        f" {'sign-ups confirmed by a PreSignUp trigger, Lambda ' + cfg.function('presignup') if cfg.auto_confirm else 'email verified with a code'}),"
+        f" app client {cfg.app_client} (no secret; password, refresh and SRP flows), group {ADMINS_GROUP}",
+        f"API Gateway REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer on every route (OPTIONS open for"
+        f" CORS), throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}",
     ]
     if cfg.site_bucket_enabled:
         lines.append(f"S3 website bucket {cfg.site_bucket} -> {cfg.website_url}")
@@ -483,9 +641,23 @@ def plan(cfg: StackConfig) -> list[str]:
 
 # --- the whole stack ---------------------------------------------------------
 
+def site_config(cfg: StackConfig, api_url_: str, pool_id: str, client_id: str) -> dict:
+    """The page's config.json, on every target: what it needs to sign in and to check files
+    against the server's own limits before sending them."""
+    return {
+        "apiUrl": api_url_,
+        "maxBytes": cfg.limits.max_bytes,
+        "pageSize": DEFAULT_PAGE,
+        "acceptedTypes": sorted(ACCEPTED_CONTENT_TYPES),
+        "auth": {"region": cfg.region, "userPoolId": pool_id, "clientId": client_id,
+                 "endpoint": cfg.cognito_endpoint, "confirmSignUp": not cfg.auto_confirm},
+        "quota": {"uploadsPerDay": cfg.settings.quota.uploads_per_day, "bytes": cfg.settings.quota.bytes},
+    }
+
+
 def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print) -> dict:
     aws = Aws(cfg)
-    steps = 9 if cfg.site_bucket_enabled else 8
+    steps = 10 if cfg.site_bucket_enabled else 9
     step = iter(range(1, steps + 1))
     log(f"[{next(step)}/{steps}] buckets {cfg.upload_bucket}, {cfg.processed_bucket}")
     ensure_bucket(aws, cfg, cfg.upload_bucket)
@@ -495,7 +667,14 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     ensure_table(aws, cfg)
     log(f"[{next(step)}/{steps}] roles")
     policies = function_policies(cfg, aws.account)
-    roles = {role: ensure_role(aws, cfg, role, policies[role]) for role in ("api", "processor")}
+    roles = {role: ensure_role(aws, cfg, role, policies[role])
+             for role in ("api", "processor", *(("presignup",) if cfg.auto_confirm else ()))}
+    log(f"[{next(step)}/{steps}] user pool {cfg.user_pool}, app client {cfg.app_client}, group {ADMINS_GROUP}")
+    presignup_arn = ensure_function(aws, cfg, "presignup", roles["presignup"], zip_path, "handlers.presignup.handler",
+                                    128, 5) if cfg.auto_confirm else None
+    pool_id, pool_arn = ensure_user_pool(aws, cfg, presignup_arn)
+    client_id = ensure_app_client(aws, cfg, pool_id)
+    ensure_admins_group(aws, pool_id)
     log(f"[{next(step)}/{steps}] function {cfg.function('api')}")
     api_arn = ensure_function(aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", API_MEMORY_MB,
                               API_TIMEOUT_S)
@@ -508,8 +687,8 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     ensure_sweep_schedule(aws, cfg, processor_arn)
     log(f"[{next(step)}/{steps}] S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}")
     ensure_upload_notification(aws, cfg, processor_arn)
-    log(f"[{next(step)}/{steps}] REST API {cfg.api_name}, stage {STAGE}")
-    api_id = ensure_rest_api(aws, cfg, api_arn)
+    log(f"[{next(step)}/{steps}] REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer")
+    api_id = ensure_rest_api(aws, cfg, api_arn, pool_arn)
     outputs = {
         "target": cfg.target,
         "region": cfg.region,
@@ -521,13 +700,14 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
         "table": cfg.table,
         "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
         "deadLetterQueue": cfg.dead_letter_queue,
+        "userPoolId": pool_id,
+        "userPoolClientId": client_id,
     }
+    outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], pool_id, client_id)
     if cfg.site_bucket_enabled:
         log(f"[{next(step)}/{steps}] website bucket {cfg.site_bucket}")
-        site_config = {"apiUrl": outputs["apiUrl"], "maxBytes": int(cfg.function_env.get("MAX_UPLOAD_BYTES", 25 * MIB)),
-                       "pageSize": 24, "acceptedTypes": sorted(ACCEPTED_CONTENT_TYPES)}
         outputs["siteBucket"] = cfg.site_bucket
-        outputs["siteUrl"] = ensure_site(aws, cfg, FRONTEND, site_config)
+        outputs["siteUrl"] = ensure_site(aws, cfg, FRONTEND, outputs["siteConfig"])
     return outputs
 
 
@@ -560,7 +740,11 @@ def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
         if a["name"] == cfg.api_name:
             log(f"deleting REST API {a['id']}")
             aws.apigateway.delete_rest_api(restApiId=a["id"])
-    for role in ("api", "processor"):
+    found = find_user_pool(aws, cfg)
+    if found:
+        aws.cognito.delete_user_pool(UserPoolId=found[0])  # its clients, groups and users go with it
+        log(f"deleted user pool {cfg.user_pool}")
+    for role in ("api", "processor", "presignup"):
         name = cfg.function(role)
         try:
             aws.lambda_.delete_function(FunctionName=name)

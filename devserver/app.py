@@ -15,7 +15,6 @@ from flask import Flask, jsonify, request, send_from_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "frontend"
-ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic", "image/heif"]
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
 
@@ -53,15 +52,16 @@ def create_app(local_api: bool = False) -> Flask:
     def config():
         # Read on each request: a redeploy is picked up without restarting the devserver.
         outputs = read_outputs()
-        if outputs is None:
+        if outputs is None or "siteConfig" not in outputs:
             return jsonify(error={"code": "not_deployed", "message": "No stack deployed yet: run `make up`."}), 503
-        api_url = request.host_url.rstrip("/") + "/api" if local_api else outputs["apiUrl"]
-        return jsonify(
-            apiUrl=api_url,
-            maxBytes=outputs.get("maxUploadBytes", 25 * 1024 * 1024),
-            pageSize=int(os.environ.get("GALLERY_PAGE_SIZE", "24")),
-            acceptedTypes=ACCEPTED_TYPES,
-        )
+        # bootstrap writes the page's configuration (the one source for every target); only what
+        # is local to this devserver is changed here.
+        site = dict(outputs["siteConfig"])
+        if local_api:
+            site["apiUrl"] = request.host_url.rstrip("/") + "/api"
+        if os.environ.get("GALLERY_PAGE_SIZE"):
+            site["pageSize"] = int(os.environ["GALLERY_PAGE_SIZE"])
+        return jsonify(site)
 
     @app.get("/healthz")
     def health():
@@ -91,11 +91,18 @@ def _mount_local_api(app: Flask) -> None:
     if outputs is None:
         raise RuntimeError(f"{outputs_file()} is missing: deploy the stack first")
     os.environ.update(handler_environment(outputs))
-    from devserver.apigw import LambdaContext, to_flask_response, to_proxy_event
+    from devserver.apigw import CognitoAuthorizer, LambdaContext, to_flask_response, to_proxy_event, unauthorized
     from handlers import api  # imported here, after the environment is set
 
+    authorizer = CognitoAuthorizer(outputs["region"], outputs["userPoolId"], outputs.get("endpointUrl"))
+
     def serve(path: str = ""):
-        return to_flask_response(api.handler(to_proxy_event(request, "/" + path), LambdaContext()))
+        claims = None
+        if request.method != "OPTIONS":  # preflights carry no token, as on the deployed API
+            claims = authorizer.claims(request.headers.get("Authorization"))
+            if claims is None:
+                return unauthorized(request)
+        return to_flask_response(api.handler(to_proxy_event(request, "/" + path, claims), LambdaContext()))
 
     app.add_url_rule("/api", "api_root", serve, methods=ALL_METHODS)
     app.add_url_rule("/api/<path:path>", "api", serve, methods=ALL_METHODS)

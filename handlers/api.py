@@ -7,13 +7,12 @@ parse and validate, call the records and S3, and raise `handlers.errors.ApiError
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import re
-import secrets
 import time
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger
@@ -25,8 +24,8 @@ from handlers import errors
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES
-from handlers.records import (ID_PATTERN, ImageRecords, InvalidCursor, delete_renditions, hash_token, rendition_keys,
-                              upload_key)
+from handlers.quotas import QuotaExceeded, Quotas
+from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, delete_renditions, rendition_keys, upload_key
 
 logger = Logger(service="imagepipe-api")
 
@@ -83,13 +82,35 @@ def json_object(event: APIGatewayProxyEvent) -> dict:
     return parsed
 
 
+ADMINS_GROUP = "admins"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the claims of the Cognito ID token that API Gateway's authorizer verified."""
+
+    sub: str
+    email: str | None
+    admin: bool
+
+
+def caller_of(event: APIGatewayProxyEvent) -> Caller:
+    claims = event.request_context.authorizer.claims or {}
+    if not claims.get("sub"):  # only reachable if a route were deployed without the authorizer
+        raise errors.Unauthorized("Sign in first: this API needs a valid ID token in the Authorization header.")
+    # API Gateway hands claims over as strings; a list arrives as "[admins staff]".
+    groups = re.split(r"[\s,]+", str(claims.get("cognito:groups", "")).strip("[]"))
+    return Caller(sub=claims["sub"], email=claims.get("email"), admin=ADMINS_GROUP in groups)
+
+
 def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     records = ImageRecords(clients.dynamodb, settings.table_name)
+    quotas = Quotas(clients.dynamodb, settings.table_name, settings.quota)
     origins = list(settings.allowed_origins)
     cors = CORSConfig(
         allow_origin=origins[0],
         extra_origins=origins[1:],
-        allow_headers=["Content-Type", "X-Delete-Token"],
+        allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
     app = APIGatewayRestResolver(cors=cors)
@@ -125,15 +146,18 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
             "format": record.get("format"),
             "frames": record.get("frames"),
             "hasAlpha": record.get("hasAlpha"),
+            "owner": record.get("ownerEmail"),
             "createdAt": record.get("createdAt"),
             "updatedAt": record.get("updatedAt"),
             "renditions": renditions,
             "error": record.get("error"),
         }
 
-    def find(image_id: str) -> dict:
+    def find(image_id: str, caller: Caller) -> dict:
+        """The image if the caller may see it: their own, or any for admins. Another person's
+        image answers exactly as a missing one does (no existence leak)."""
         record = records.get(image_id) if ID_PATTERN.match(image_id) else None
-        if record is None:
+        if record is None or not (caller.admin or record.get("owner") == caller.sub):
             raise errors.NotFound(f"No image {image_id!r}.")
         return record
 
@@ -156,9 +180,13 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         if size > max_bytes:
             raise errors.TooLarge(f"The file is {size} bytes; the limit is {max_bytes}.")
 
+        caller = caller_of(app.current_event)
+        try:
+            quotas.charge(caller.sub, size)
+        except QuotaExceeded as exc:
+            raise errors.QuotaExceeded(exc.message, exc.resets_at) from None
         image_id = uuid.uuid4().hex
         key = upload_key(image_id)
-        delete_token = secrets.token_urlsafe(32)
         expires_at = int(time.time()) + settings.upload_expiry_seconds
         # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
         # declared size, so the record's `bytes` is what arrives.
@@ -169,14 +197,12 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
             Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
             ExpiresIn=settings.upload_expiry_seconds,
         )
-        records.create_pending(
-            image_id,
-            clean_filename(filename),
-            content_type,
-            size,
-            hash_token(delete_token),
-            expires_at=expires_at + settings.pending_ttl_seconds,
-        )
+        try:
+            records.create_pending(image_id, clean_filename(filename), content_type, size, caller.sub, caller.email,
+                                   expires_at=expires_at + settings.pending_ttl_seconds)
+        except Exception:
+            quotas.refund(caller.sub, size)  # no image came of it
+            raise
         logger.info("upload presigned", extra={"image_id": image_id, "content_type": content_type, "size": size})
         return json_response(
             201,
@@ -185,46 +211,50 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
                 "upload": {"url": post["url"], "fields": post["fields"]},
                 "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
                 "maxBytes": max_bytes,
-                "deleteToken": delete_token,
             },
         )
 
     @app.get("/images")
     def list_images():
-        unknown = set(app.current_event.query_string_parameters or {}) - {"limit", "cursor"}
+        caller = caller_of(app.current_event)
+        unknown = set(app.current_event.query_string_parameters or {}) - {"limit", "cursor", "scope"}
         if unknown:
             raise errors.InvalidRequest(f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
+        scope = app.current_event.get_query_string_value("scope", "mine")
+        if scope not in ("mine", "all"):
+            raise errors.InvalidRequest("'scope' must be 'mine' or 'all'.")
+        if scope == "all" and not caller.admin:
+            raise errors.Forbidden("Only admins may list every user's images.")
         raw_limit = app.current_event.get_query_string_value("limit", str(DEFAULT_PAGE))
         if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
         cursor = app.current_event.get_query_string_value("cursor") or None
         try:
-            items, next_cursor = records.list(int(raw_limit), cursor)
+            items, next_cursor = records.list(int(raw_limit), cursor, owner=None if scope == "all" else caller.sub)
         except InvalidCursor as exc:
             raise errors.InvalidRequest(str(exc)) from None
         return json_response(200, {"items": [public_image(i) for i in items], "nextCursor": next_cursor})
 
     @app.get("/images/<image_id>")
     def get_image(image_id: str):
-        return json_response(200, public_image(find(image_id)))
+        return json_response(200, public_image(find(image_id, caller_of(app.current_event))))
 
     @app.delete("/images/<image_id>")
     def delete_image(image_id: str):
-        record = find(image_id)
-        token = app.current_event.headers.get("X-Delete-Token") or ""  # case-insensitive
-        expected = record.get("deleteTokenHash")
-        if not token or not expected or not hmac.compare_digest(hash_token(token), expected):
-            raise errors.Forbidden("A valid X-Delete-Token header is required to delete this image.")
+        caller = caller_of(app.current_event)
+        record = find(image_id, caller)
         # Files first, so a failure leaves the record to delete again; then the record, and any
         # rendition the processor finished in between (the deleted record still lists it).
         # Renditions written after this, the processor removes when it finds the record gone.
         remove_renditions(rendition_keys(record))
         clients.s3.delete_object(Bucket=settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
-        deleted = records.delete(image_id, expected)
+        deleted = records.delete(image_id, None if caller.admin else caller.sub)
         if deleted is None:
             raise errors.NotFound(f"No image {image_id}.")
         remove_renditions(rendition_keys(deleted) - rendition_keys(record))
-        logger.info("image deleted", extra={"image_id": image_id})
+        if deleted.get("owner"):  # the space is the owner's again, whoever deleted it
+            quotas.refund(deleted["owner"], deleted.get("bytes", 0))
+        logger.info("image deleted", extra={"image_id": image_id, "by_admin": caller.admin})
         return Response(status_code=204, content_type=None, body="")
 
     @app.not_found
@@ -265,7 +295,7 @@ def _app() -> APIGatewayRestResolver:
 def handler(event, context):
     started = time.perf_counter()
     response = _app().resolve(event, context)
-    # One access line per request (no headers or query: the delete token travels in a header).
+    # One access line per request (no headers or query: the ID token travels in a header).
     logger.info("request", extra={
         "method": event.get("httpMethod"), "path": event.get("path"), "status": response.get("statusCode"),
         "ms": round((time.perf_counter() - started) * 1000, 1)})

@@ -5,6 +5,9 @@ import os
 from dataclasses import dataclass, field
 
 from handlers.formats import MIB, Limits
+from handlers.quotas import Quota
+
+GIB = 1024 * MIB
 MAX_UPLOAD_EXPIRY_SECONDS = 15 * 60  # a presigned POST never lives longer than this
 
 
@@ -36,6 +39,8 @@ class Settings:
     fault_injection: str | None = None
     function_name: str = ""  # this function's own name (the Lambda runtime sets it); the sweep invokes it
     limits: Limits = field(default_factory=Limits)
+    # Per person: uploads per UTC day and bytes stored (QUOTA_UPLOADS_PER_DAY, QUOTA_BYTES).
+    quota: Quota = field(default_factory=lambda: Quota(uploads_per_day=200, bytes=2 * GIB))
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -55,6 +60,8 @@ class Settings:
             stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 15 * 60),
             fault_injection=env.get("FAULT_INJECTION") or None,
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+            quota=Quota(uploads_per_day=_int(env, "QUOTA_UPLOADS_PER_DAY", 200, lo=0),
+                        bytes=_int(env, "QUOTA_BYTES", 2 * GIB, lo=0)),
             limits=Limits(
                 max_pixels=_int(env, "MAX_PIXELS", Limits.max_pixels),
                 max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),

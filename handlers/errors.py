@@ -22,6 +22,10 @@ class InvalidRequest(ApiError):
     status, code = 400, "invalid_request"
 
 
+class Unauthorized(ApiError):  # API Gateway's authorizer answers first; this is the handler's own check
+    status, code = 401, "unauthorized"
+
+
 class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
@@ -44,3 +48,16 @@ class BodyTooLarge(ApiError):  # the request's own body, not the file it announc
 
 class UnsupportedType(ApiError):
     status, code = 415, "unsupported_type"
+
+
+class QuotaExceeded(ApiError):
+    status, code = 429, "quota_exceeded"
+
+    def __init__(self, message: str, resets_at: str | None):
+        super().__init__(message)
+        self.resets_at = resets_at
+
+    def body(self) -> dict:
+        body = super().body()
+        body["error"]["resetsAt"] = self.resets_at  # when the daily count starts again; None for storage
+        return body

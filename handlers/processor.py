@@ -34,6 +34,7 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, describe, make_renditions
+from handlers.quotas import Quotas
 from handlers.records import (ImageRecords, delete_renditions, image_id_for_key, issued_by_api, rendition_keys,
                               upload_key)
 
@@ -203,7 +204,11 @@ def _sweep_one(record: dict, key: str, settings: Settings, clients: Clients, rec
             return "failed"
         if created(record) + ABANDONED_AFTER_EXPIRY < form_expired_before:
             # Out of the sweep now, not when TTL gets to it (on AWS, up to days later).
-            return "abandoned" if records.delete_abandoned(record["id"]) else "no-object"
+            abandoned = records.delete_abandoned(record["id"])
+            if abandoned and abandoned.get("owner"):  # its bytes were counted at POST /uploads
+                Quotas(clients.dynamodb, settings.table_name, settings.quota).refund(abandoned["owner"],
+                                                                                   abandoned.get("bytes", 0))
+            return "abandoned" if abandoned else "no-object"
         return "no-object"  # its upload may still be on the way
     event = s3_event(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
     clients.lambda_.invoke(FunctionName=settings.function_name, InvocationType="Event",

@@ -3,7 +3,9 @@
 Table: partition key `id`. Listing newest-first is a Query on the `byCreated` index
 (partition `listPk`, a constant, sort `createdKey` = "<createdAt>#<id>"), never a Scan.
 `listPk` is set once the file has arrived, so uploads still on their way (or abandoned) are
-not in the gallery. Records not yet finished (pending, processing) also carry `unfinishedPk`:
+not in the gallery. Each person's gallery is a Query on `byOwner` (partition `owner`, the
+Cognito `sub`; sort `listedKey`, set with `listPk`); files put straight into the bucket have
+no owner and are listed for admins only. Records not yet finished (pending, processing) also carry `unfinishedPk`:
 the sparse `byUnfinished` index holds exactly them, oldest first, for the sweep.
 Pending records carry `expiresAt` (epoch seconds, the table's TTL attribute) so that
 uploads that never arrive expire on their own; processing removes it. `attempts` counts the
@@ -25,6 +27,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 LIST_INDEX = "byCreated"
 LIST_PARTITION = "IMAGE"
+OWNER_INDEX = "byOwner"
 UNFINISHED_INDEX = "byUnfinished"
 UNFINISHED_PARTITION = "UNFINISHED"
 UPLOAD_PREFIX = "uploads/"
@@ -73,10 +76,6 @@ def delete_renditions(s3, bucket: str, keys: set[str]) -> None:
         raise RuntimeError(f"renditions not deleted: {answer['Errors']}")
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _to_item(values: dict) -> dict:
     return {k: _serialize(v) for k, v in values.items() if v is not None}
 
@@ -105,7 +104,9 @@ def encode_cursor(key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict:
+def decode_cursor(cursor: str, expect: dict[str, str | None]) -> dict:
+    """The start key a cursor names. `expect` gives its attributes, each with the value it must
+    hold (the listing's partition: a cursor cannot page another person's gallery) or None."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         plain = json.loads(raw)
@@ -113,9 +114,9 @@ def decode_cursor(cursor: str) -> dict:
         raise InvalidCursor("cursor is not one this API issued") from exc
     if (
         not isinstance(plain, dict)
-        or set(plain) != {"id", "listPk", "createdKey"}
+        or set(plain) != set(expect)
         or not all(isinstance(v, str) for v in plain.values())
-        or plain["listPk"] != LIST_PARTITION
+        or any(value is not None and plain[name] != value for name, value in expect.items())
     ):
         raise InvalidCursor("cursor is not one this API issued")
     return {k: _serialize(v) for k, v in plain.items()}
@@ -133,9 +134,8 @@ class ImageRecords:
         self._db = dynamodb
         self._table = table_name
 
-    def create_pending(
-        self, image_id: str, filename: str, content_type: str, size: int, token_hash: str, expires_at: int
-    ) -> dict:
+    def create_pending(self, image_id: str, filename: str, content_type: str, size: int, owner: str | None,
+                       owner_email: str | None, expires_at: int) -> dict:
         now = now_iso()
         record = {
             "id": image_id,
@@ -145,15 +145,16 @@ class ImageRecords:
             "status": "pending",
             "contentType": content_type,
             "bytes": size,
+            "owner": owner,
+            "ownerEmail": owner_email,
             "createdAt": now,
             "updatedAt": now,
-            "deleteTokenHash": token_hash,
             "expiresAt": expires_at,
         }
         self._db.put_item(
             TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)"
         )
-        return record
+        return {k: v for k, v in record.items() if v is not None}
 
     def get(self, image_id: str) -> dict | None:
         item = self._db.get_item(TableName=self._table, Key={"id": _serialize(image_id)}, ConsistentRead=True).get(
@@ -161,17 +162,26 @@ class ImageRecords:
         )
         return _from_item(item) if item else None
 
-    def list(self, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+    def list(self, limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[dict], str | None]:
+        """Listed images, newest first: one person's (`owner`), or everyone's."""
+        if owner is None:
+            index, condition, values = LIST_INDEX, "listPk = :p", {":p": LIST_PARTITION}
+            cursor_keys = {"id": None, "listPk": LIST_PARTITION, "createdKey": None}
+        else:
+            index, condition, values = OWNER_INDEX, "#o = :p", {":p": owner}
+            cursor_keys = {"id": None, "owner": owner, "listedKey": None}
         params = {
             "TableName": self._table,
-            "IndexName": LIST_INDEX,
-            "KeyConditionExpression": "listPk = :p",
-            "ExpressionAttributeValues": {":p": _serialize(LIST_PARTITION)},
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _to_item(values),
             "ScanIndexForward": False,
             "Limit": limit,
         }
+        if owner is not None:
+            params["ExpressionAttributeNames"] = {"#o": "owner"}
         if cursor:
-            params["ExclusiveStartKey"] = decode_cursor(cursor)
+            params["ExclusiveStartKey"] = decode_cursor(cursor, cursor_keys)
         page = self._db.query(**params)
         return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
@@ -191,6 +201,7 @@ class ImageRecords:
                     "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
                     " filename = if_not_exists(filename, :fn), createdAt = if_not_exists(createdAt, :now),"
                     " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck),"
+                    " listedKey = if_not_exists(createdKey, :ck),"
                     " unfinishedPk = :up ADD attempts :one"
                     " REMOVE expiresAt, #e"
                 ),
@@ -283,24 +294,28 @@ class ImageRecords:
                 return
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def delete_abandoned(self, image_id: str) -> bool:
-        """Delete a record still `pending` (its file never arrived); False if it moved on."""
-        try:
-            self._db.delete_item(
-                TableName=self._table, Key={"id": _serialize(image_id)}, ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=_to_item({":pending": "pending"}))
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
-
-    def delete(self, image_id: str, token_hash: str) -> dict | None:
-        """Delete the record if it still holds this delete token's hash; returns it as it was at
-        the moment of deletion (renditions written since it was read included), or None."""
+    def delete_abandoned(self, image_id: str) -> dict | None:
+        """Delete a record still `pending` (its file never arrived); returns it, or None if it moved on."""
         try:
             result = self._db.delete_item(
-                TableName=self._table, Key={"id": _serialize(image_id)},
-                ConditionExpression="deleteTokenHash = :h", ExpressionAttributeValues=_to_item({":h": token_hash}),
+                TableName=self._table, Key={"id": _serialize(image_id)}, ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=_to_item({":pending": "pending"}),
                 ReturnValues="ALL_OLD")
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return _from_item(result.get("Attributes") or {})
+
+    def delete(self, image_id: str, owner: str | None) -> dict | None:
+        """Delete the record if it still belongs to `owner` (None: anyone's, for admins); returns
+        it as it was at the moment of deletion (renditions written since it was read included)."""
+        if owner is None:
+            condition = {"ConditionExpression": "attribute_exists(id)"}
+        else:
+            condition = {"ConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
+                         "ExpressionAttributeValues": _to_item({":o": owner})}
+        try:
+            result = self._db.delete_item(TableName=self._table, Key={"id": _serialize(image_id)},
+                                          ReturnValues="ALL_OLD", **condition)
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})

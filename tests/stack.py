@@ -10,6 +10,7 @@ the few that need the embedded emulator's own features say so and skip on LocalS
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -56,6 +57,37 @@ class Stack:
             lam.update_function_configuration(FunctionName=name, Environment={"Variables": before})
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
+    def cognito(self):
+        return boto3.client("cognito-idp", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def create_user(self, email: str, admin: bool = False) -> str:
+        """A confirmed user, made as `make user` makes one; returns the password."""
+        from types import SimpleNamespace
+
+        from bootstrap.stack import create_user
+
+        password = f"pw-{email}-{time.monotonic_ns()}"
+        create_user(SimpleNamespace(cognito=self.cognito()), self.outputs["userPoolId"], email, password, admin=admin)
+        return password
+
+    def sign_in(self, email: str, password: str) -> str:
+        """The ID token the page would get (USER_PASSWORD_AUTH)."""
+        result = self.cognito().initiate_auth(ClientId=self.outputs["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                                              AuthParameters={"USERNAME": email, "PASSWORD": password})
+        return result["AuthenticationResult"]["IdToken"]
+
+    def session_for(self, email: str, admin: bool = False) -> requests.Session:
+        """An HTTP session signed in as a new user with this email."""
+        session = requests.Session()
+        session.headers["Authorization"] = self.sign_in(email, self.create_user(email, admin=admin))
+        return session
+
+    @functools.cached_property
+    def admin(self) -> requests.Session:
+        """Signed in as a member of `admins`: sees every image, files put straight into the bucket too."""
+        return self.session_for("moderator@example.com", admin=True)
+
     def embedded_only(self, why: str) -> None:
         if self.backend != "embedded":
             pytest.skip(f"needs the embedded emulator ({why}); this run uses {self.backend}")
@@ -89,15 +121,16 @@ class Stack:
         assert response.status_code in (200, 201, 204), response.text
         return created
 
-    def image(self, image_id: str) -> dict:
-        response = self.http.get(f"{self.api}/images/{image_id}")
+    def image(self, image_id: str, session: requests.Session | None = None) -> dict:
+        response = (session or self.http).get(f"{self.api}/images/{image_id}")
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_final(self, image_id: str, seconds: float = 90, poll: float = 0.3) -> dict:
+    def wait_final(self, image_id: str, seconds: float = 90, poll: float = 0.3,
+                   session: requests.Session | None = None) -> dict:
         deadline = time.monotonic() + seconds
         while True:
-            image = self.image(image_id)
+            image = self.image(image_id, session)
             if image["status"] in FINAL:
                 return image
             if time.monotonic() > deadline:
@@ -115,9 +148,12 @@ def deploy_stack(state: Path, extra_env: dict | None = None):
     proc = start_emulator(port, state / "emulator", state / "logs" / "emulator.log", die_with_parent=True)
     stack = None
     try:
+        # The suite's one tester uploads hundreds of files: a quota of its own size (quota tests
+        # set theirs per test).
         outputs = _deploy("embedded", state, {"AWS_ENDPOINT_URL": endpoint, "SITE_URL": site_url,
-                                              **(extra_env or {})})
+                                              "QUOTA_UPLOADS_PER_DAY": "100000", **(extra_env or {})})
         stack = Stack(outputs, endpoint, site_url, state, requests.Session(), proc, port)
+        stack.http = stack.session_for("tester@example.com")  # every test's calls are signed in
         yield stack
     finally:
         stop_emulator((stack.proc if stack else proc).pid, state / "emulator")
@@ -146,7 +182,8 @@ def localstack_stack(state: Path):
     from testcontainers.community.localstack import LocalStackContainer
 
     container = (LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
-                 .with_services("s3", "dynamodb", "lambda", "apigateway", "iam", "sts", "sqs", "events", "logs")
+                 .with_services("s3", "dynamodb", "lambda", "apigateway", "iam", "sts", "sqs", "events", "logs",
+                                "cognito-idp")
                  .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw"))
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
         container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
@@ -155,9 +192,11 @@ def localstack_stack(state: Path):
         site_url = f"http://127.0.0.1:{free_port()}"
         # PUBLIC_S3_ENDPOINT: presigned URLs must name the host port, not the container's address.
         outputs = _deploy("localstack", state, {"AWS_ENDPOINT_URL": endpoint, "PUBLIC_S3_ENDPOINT": endpoint,
-                                                "SITE_URL": site_url})
-        yield Stack(outputs, endpoint, site_url, state, requests.Session(), None,
-                    int(endpoint.rsplit(":", 1)[1]), backend="localstack")
+                                                "SITE_URL": site_url, "QUOTA_UPLOADS_PER_DAY": "100000"})
+        stack = Stack(outputs, endpoint, site_url, state, requests.Session(), None,
+                      int(endpoint.rsplit(":", 1)[1]), backend="localstack")
+        stack.http = stack.session_for("tester@example.com")
+        yield stack
 
 
 def resolve_backend() -> tuple[str, str]:

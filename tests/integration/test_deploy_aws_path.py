@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from bootstrap.local import EMULATOR_PYTHON
 from bootstrap.package import ROOT
+from bootstrap.stack import create_user
 from tests.images import phone_jpeg
 
 pytestmark = pytest.mark.integration
@@ -70,13 +72,27 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert lam.get_function_concurrency(FunctionName=processor)["ReservedConcurrentExecutions"] == 10
     assert lam.get_function_configuration(FunctionName=processor)["MemorySize"] == 1536
 
-    # The deployed API and processor work end to end.
+    # On AWS the page confirms sign-ups with the emailed code: no auto-confirming trigger there.
+    assert config["auth"] == {"region": "us-east-1", "userPoolId": outputs["userPoolId"],
+                              "clientId": outputs["userPoolClientId"], "endpoint": stack.endpoint,
+                              "confirmSignUp": True}
+    cognito = boto3.client("cognito-idp", endpoint_url=stack.endpoint, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+    assert "PreSignUp" not in cognito.describe_user_pool(UserPoolId=outputs["userPoolId"])["UserPool"].get(
+        "LambdaConfig", {})
+
+    # The deployed API and processor work end to end, signed in.
+    create_user(SimpleNamespace(cognito=cognito), outputs["userPoolId"], "aws@example.com", "a-long-password")
+    token = cognito.initiate_auth(ClientId=outputs["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                                  AuthParameters={"USERNAME": "aws@example.com", "PASSWORD": "a-long-password"})
+    auth = {"Authorization": token["AuthenticationResult"]["IdToken"]}
+    assert requests.get(f"{outputs['apiUrl']}/images").status_code == 401
     data = phone_jpeg(640, 480)
-    created = requests.post(f"{outputs['apiUrl']}/uploads",
+    created = requests.post(f"{outputs['apiUrl']}/uploads", headers=auth,
                             json={"filename": "aws.jpg", "contentType": "image/jpeg", "size": len(data)}).json()
     assert stack.post_file(created["upload"], data, "image/jpeg").status_code in (200, 204)
     for _ in range(120):
-        image = requests.get(f"{outputs['apiUrl']}/images/{created['id']}").json()
+        image = requests.get(f"{outputs['apiUrl']}/images/{created['id']}", headers=auth).json()
         if image["status"] in ("processed", "failed"):
             break
         time.sleep(0.5)
@@ -85,6 +101,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     again = run(stack, tmp_path, "deploy")  # idempotent on this path too
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["apiId"] == outputs["apiId"]
+    assert json.loads(again.stdout)["userPoolId"] == outputs["userPoolId"]
 
     destroyed = run(stack, tmp_path, "destroy")
     assert destroyed.returncode == 0, destroyed.stderr
@@ -98,8 +115,10 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     apis = boto3.client("apigateway", endpoint_url=stack.endpoint, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test").get_rest_apis()["items"]
     assert not [a for a in apis if a["name"].startswith("ipaws-")]
+    pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
+    assert not [p for p in pools if p["Name"].startswith("ipaws-")]
     # The embedded stack in the same emulator is untouched.
-    assert requests.get(f"{stack.api}/images", params={"limit": 1}).status_code == 200
+    assert stack.http.get(f"{stack.api}/images", params={"limit": 1}).status_code == 200
 
 
 def test_dry_run_calls_nothing(stack, tmp_path):

@@ -49,10 +49,11 @@ def renditions_bytes(stack, image_id: str) -> dict[str, bytes]:
 
 
 def gallery_ids(stack) -> list[str]:
+    """Every listed image, as an admin sees them (files put into the bucket directly included)."""
     ids, cursor = [], None
     while True:
-        params = {"limit": 100} | ({"cursor": cursor} if cursor else {})
-        page = requests.get(f"{stack.api}/images", params=params).json()
+        params = {"limit": 100, "scope": "all"} | ({"cursor": cursor} if cursor else {})
+        page = stack.admin.get(f"{stack.api}/images", params=params).json()
         ids += [i["id"] for i in page["items"]]
         cursor = page["nextCursor"]
         if not cursor:
@@ -99,10 +100,10 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
     with ThreadPoolExecutor(2) as pool:
         outcomes = [o[key] for o in pool.map(lambda _: invoke(stack, event), range(2))]
     assert "processed" in outcomes and set(outcomes) <= {"processed", "duplicate"}
-    listed = [i for i in requests.get(f"{stack.api}/images", params={"limit": 100}).json()["items"]
+    listed = [i for i in stack.admin.get(f"{stack.api}/images", params={"limit": 100, "scope": "all"}).json()["items"]
               if i["filename"] == "concurrent.jpg"]
     assert len(listed) == 1
-    assert stack.wait_final(listed[0]["id"])["status"] == "processed"
+    assert stack.wait_final(listed[0]["id"], session=stack.admin)["status"] == "processed"
     assert len(renditions_bytes(stack, listed[0]["id"])) == 2
 
 
@@ -124,7 +125,7 @@ def test_a_replaced_object_leaves_only_its_own_renditions(stack):
         while set(renditions_bytes(stack, image_id)) != expected:
             assert time.monotonic() < deadline, (sorted(renditions_bytes(stack, image_id)), expected)
             time.sleep(0.3)
-        assert stack.wait_final(image_id)["status"] == "processed"
+        assert stack.wait_final(image_id, session=stack.admin)["status"] == "processed"
 
 
 def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):

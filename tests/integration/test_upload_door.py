@@ -49,7 +49,7 @@ def test_the_api_refuses_a_deep_or_oversized_body(stack):
     """Found against the stack: a 50,000-deep JSON array answered 500 (RecursionError)."""
     for body, status, code in (("[" * 50_000, 413, "body_too_large"),  # refused unparsed
                                ("[" * 2000 + "]" * 2000, 400, "invalid_request")):  # under the limit: parsed
-        response = requests.post(f"{stack.api}/uploads", data=body, headers={"Content-Type": "application/json"})
+        response = stack.http.post(f"{stack.api}/uploads", data=body, headers={"Content-Type": "application/json"})
         assert response.status_code == status and response.json()["error"]["code"] == code, response.text
 
 
@@ -107,7 +107,7 @@ def test_records_of_uploads_that_never_arrive_expire(stack):
         kept = stack.upload(JPEG, "sent.jpg", "image/jpeg")
     assert stack.wait_final(kept["id"])["status"] == "processed"
     deadline = time.monotonic() + 90
-    while requests.get(f"{stack.api}/images/{abandoned['id']}").status_code == 200:
+    while stack.http.get(f"{stack.api}/images/{abandoned['id']}").status_code == 200:
         assert time.monotonic() < deadline, "the pending record of an abandoned upload never expired"
         time.sleep(2)
     assert stack.image(kept["id"])["status"] == "processed"

@@ -1,5 +1,5 @@
-"""User story: I upload photos through the API and the presigned POST, and they appear,
-processed, in the gallery; I can delete my own. Against the emulator, over HTTP."""
+"""User story: signed in, I upload photos through the API and the presigned POST, and they
+appear, processed, in my gallery; I can delete my own. Against the emulator, over HTTP."""
 from __future__ import annotations
 
 import io
@@ -30,7 +30,7 @@ def fetch_image(url: str) -> tuple[Image.Image, bytes, requests.Response]:
 def test_phone_photo_is_processed_upright_without_exif_or_gps(stack):
     data = phone_jpeg(1600, 1200, orientation=6)
     created = stack.upload(data, "IMG_0001.JPG", "image/jpeg")
-    assert set(created) >= {"id", "upload", "expiresAt", "maxBytes", "deleteToken"}
+    assert set(created) == {"id", "upload", "expiresAt", "maxBytes"}
     assert created["upload"]["fields"]["key"] == f"uploads/{created['id']}"
 
     image = stack.wait_final(created["id"])
@@ -78,16 +78,18 @@ def test_object_put_directly_into_the_bucket_is_processed(stack):
     stack.s3().put_object(Bucket=stack.outputs["uploadBucket"], Key=key, Body=data, ContentType="image/jpeg")
     image_id = None
     for _ in range(300):
-        listed = requests.get(f"{stack.api}/images", params={"limit": 100}).json()["items"]
+        # No owner: listed for admins (scope=all) only.
+        listed = stack.admin.get(f"{stack.api}/images", params={"limit": 100, "scope": "all"}).json()["items"]
         match = [i for i in listed if i["filename"] == "beach day.jpg"]
         if match and match[0]["status"] in ("processed", "failed"):
             image_id = match[0]["id"]
             break
         time.sleep(0.3)
     assert image_id, "the directly put object never appeared processed in the listing"
-    image = stack.image(image_id)
+    image = stack.admin.get(f"{stack.api}/images/{image_id}").json()
     assert image["status"] == "processed", image
-    assert (image["width"], image["height"]) == (900, 600)
+    assert (image["width"], image["height"]) == (900, 600) and image["owner"] is None
+    assert stack.http.get(f"{stack.api}/images/{image_id}").status_code == 404  # not the tester's
 
 
 def test_gallery_lists_newest_first_and_pages_with_a_cursor(stack):
@@ -97,7 +99,7 @@ def test_gallery_lists_newest_first_and_pages_with_a_cursor(stack):
     seen, cursor = [], None
     while True:
         params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
-        response = requests.get(f"{stack.api}/images", params=params)
+        response = stack.http.get(f"{stack.api}/images", params=params)
         assert response.status_code == 200, response.text
         page = response.json()
         assert len(page["items"]) <= 2
@@ -112,19 +114,15 @@ def test_gallery_lists_newest_first_and_pages_with_a_cursor(stack):
     assert order == list(reversed(ids))
 
 
-def test_delete_needs_the_token_and_removes_everything(stack):
+def test_delete_by_the_owner_removes_everything(stack):
     created = stack.upload(encode(photo(300, 200), "JPEG"), "delete-me.jpg", "image/jpeg")
     image = stack.wait_final(created["id"])
     url = f"{stack.api}/images/{created['id']}"
 
-    wrong = requests.delete(url, headers={"X-Delete-Token": "not-the-token"})
-    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "forbidden"
-    assert requests.delete(url).status_code == 403
-    assert stack.image(created["id"])["status"] == "processed"
-
-    assert requests.delete(url, headers={"X-Delete-Token": created["deleteToken"]}).status_code == 204
-    gone = requests.get(url)
+    assert stack.http.delete(url).status_code == 204
+    gone = stack.http.get(url)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    assert stack.http.delete(url).status_code == 404
     s3 = stack.s3()
     assert s3.list_objects_v2(Bucket=stack.outputs["processedBucket"], Prefix=created["id"]).get("KeyCount") == 0
     assert s3.list_objects_v2(Bucket=stack.outputs["uploadBucket"], Prefix=f"uploads/{created['id']}").get(
@@ -144,25 +142,26 @@ def test_delete_needs_the_token_and_removes_everything(stack):
 )
 def test_bad_upload_requests_get_typed_json_errors(stack, body, status, code):
     kwargs = {"data": body} if isinstance(body, str) else {"json": body}
-    response = requests.post(f"{stack.api}/uploads", **kwargs)
+    response = stack.http.post(f"{stack.api}/uploads", **kwargs)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
 
 
 def test_unknown_routes_and_bad_queries_answer_json(stack):
-    assert requests.get(f"{stack.api}/nothing-here").json()["error"]["code"] == "not_found"
-    assert requests.get(f"{stack.api}/images", params={"limit": 0}).status_code == 400
-    assert requests.get(f"{stack.api}/images", params={"cursor": "garbage"}).status_code == 400
-    assert requests.get(f"{stack.api}/images/not-an-id").status_code == 404
+    assert stack.http.get(f"{stack.api}/nothing-here").json()["error"]["code"] == "not_found"
+    assert stack.http.get(f"{stack.api}/images", params={"limit": 0}).status_code == 400
+    assert stack.http.get(f"{stack.api}/images", params={"cursor": "garbage"}).status_code == 400
+    assert stack.http.get(f"{stack.api}/images/not-an-id").status_code == 404
 
 
 def test_api_answers_cors_preflight_for_the_site(stack):
     response = requests.options(f"{stack.api}/uploads", headers={
         "Origin": stack.site_url, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+        "Access-Control-Request-Headers": "authorization,content-type"})
     assert response.status_code in (200, 204)
     assert response.headers["Access-Control-Allow-Origin"] == stack.site_url
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
 
 
 def test_bootstrap_is_idempotent(stack):
@@ -170,11 +169,14 @@ def test_bootstrap_is_idempotent(stack):
     again = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"],
                            env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["apiId"] == stack.outputs["apiId"]
+    redeployed = json.loads(again.stdout)
+    for key in ("apiId", "userPoolId", "userPoolClientId"):
+        assert redeployed[key] == stack.outputs[key]
     outputs = subprocess.run([sys.executable, "-m", "bootstrap", "outputs"], env={**os.environ, **env}, cwd=ROOT,
                              capture_output=True, text=True)
     printed = json.loads(outputs.stdout)
-    for key in ("target", "region", "endpointUrl", "apiUrl", "siteUrl", "uploadBucket", "processedBucket", "table"):
+    for key in ("target", "region", "endpointUrl", "apiUrl", "siteUrl", "uploadBucket", "processedBucket", "table",
+                "userPoolId", "userPoolClientId", "siteConfig"):
         assert key in printed
     # The stack still works after the second deploy.
     created = stack.upload(encode(photo(200, 100), "JPEG"), "after-redeploy.jpg", "image/jpeg")

@@ -31,8 +31,15 @@ def aws_env(monkeypatch):
         yield settings, make_clients(settings)
 
 
-def rest_event(method: str, path: str, body=None, query: dict | None = None, headers: dict | None = None) -> dict:
-    """An API Gateway REST proxy event, as the {proxy+} resource delivers it."""
+ALICE = {"sub": "a1a1a1a1-0000-4000-8000-000000000001", "email": "alice@example.com", "cognito:username": "alice"}
+BOB = {"sub": "b2b2b2b2-0000-4000-8000-000000000002", "email": "bob@example.com", "cognito:username": "bob"}
+ADMIN = {"sub": "ad00ad00-0000-4000-8000-000000000003", "email": "mod@example.com", "cognito:groups": "[admins]"}
+
+
+def rest_event(method: str, path: str, body=None, query: dict | None = None, headers: dict | None = None,
+               claims: dict | None = ALICE) -> dict:
+    """An API Gateway REST proxy event, as the {proxy+} resource delivers it; `claims` are what
+    its Cognito authorizer verified (strings, as API Gateway passes them)."""
     return {
         "resource": "/{proxy+}",
         "path": path,
@@ -44,7 +51,8 @@ def rest_event(method: str, path: str, body=None, query: dict | None = None, hea
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/v1{path}",
-                           "stage": "v1", "requestId": "test", "identity": {"sourceIp": "127.0.0.1"}},
+                           "stage": "v1", "requestId": "test", "identity": {"sourceIp": "127.0.0.1"},
+                           "authorizer": {"claims": claims} if claims else None},
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
         "isBase64Encoded": False,
     }

@@ -8,8 +8,8 @@ import pytest
 
 from handlers import api as api_module
 from handlers.api import MAX_BODY_BYTES, build_app, clean_filename
-from handlers.records import ImageRecords, hash_token
-from tests.unit.conftest import SITE, rest_event
+from handlers.records import ImageRecords
+from tests.unit.conftest import ADMIN, ALICE, BOB, SITE, rest_event
 
 
 class Api:
@@ -17,8 +17,8 @@ class Api:
         self.app = build_app(settings, clients)
         self.settings, self.clients = settings, clients
 
-    def __call__(self, method, path, body=None, query=None, headers=None):
-        return self.resolve(rest_event(method, path, body, query, headers))
+    def __call__(self, method, path, body=None, query=None, headers=None, claims=ALICE):
+        return self.resolve(rest_event(method, path, body, query, headers, claims))
 
     def resolve(self, event):
         response = self.app.resolve(event, {})
@@ -33,9 +33,9 @@ def api(aws_env):
     return Api(*aws_env)
 
 
-def create(api, **overrides):
+def create(api, claims=ALICE, **overrides):
     body = {"filename": "photo.jpg", "contentType": "image/jpeg", "size": 1000} | overrides
-    return api("POST", "/uploads", body)
+    return api("POST", "/uploads", body, claims=claims)
 
 
 def test_create_upload_returns_a_presigned_post_fixed_to_one_key_type_and_size(api):
@@ -53,8 +53,8 @@ def test_create_upload_returns_a_presigned_post_fixed_to_one_key_type_and_size(a
     record = ImageRecords(api.clients.dynamodb, api.settings.table_name).get(body["id"])
     assert record["status"] == "pending"
     assert record["filename"] == "_.._etc_passwd.jpg"  # no separators, no leading dots
-    assert record["deleteTokenHash"] == hash_token(body["deleteToken"])
-    assert body["deleteToken"] not in json.dumps(record)  # only the hash is stored
+    assert (record["owner"], record["ownerEmail"]) == (ALICE["sub"], ALICE["email"])
+    assert set(body) == {"id", "upload", "expiresAt", "maxBytes"}  # no delete token: the owner signs in
     assert record["expiresAt"] > 0  # TTL for uploads that never arrive
 
 
@@ -199,15 +199,69 @@ def test_get_unknown_image_is_404(api):
         assert status == 404 and body["error"]["code"] == "not_found"
 
 
-def test_delete_requires_the_token(api):
+def test_only_the_owner_or_an_admin_sees_and_deletes_an_image(api):
     _, created, _ = create(api)
     path = f"/images/{created['id']}"
-    assert api("DELETE", path)[0] == 403
-    assert api("DELETE", path, headers={"X-Delete-Token": "wrong"})[0] == 403
+    missing = api("GET", "/images/" + "0" * 32, claims=BOB)[1]
+    for method in ("GET", "DELETE"):  # another person's image answers exactly as a missing one
+        status, body, _ = api(method, path, claims=BOB)
+        assert status == 404 and body["error"]["message"].replace(created["id"], "0" * 32) == missing["error"]["message"]
     assert api("GET", path)[0] == 200
-    assert api("DELETE", path, headers={"x-delete-token": created["deleteToken"]})[0] == 204
-    assert api("GET", path)[0] == 404
-    assert api("DELETE", path, headers={"X-Delete-Token": created["deleteToken"]})[0] == 404
+    assert api("GET", path, claims=ADMIN)[1]["owner"] == "alice@example.com"
+    assert api("DELETE", path)[0] == 204
+    assert api("GET", path)[0] == 404 and api("DELETE", path)[0] == 404
+    _, other, _ = create(api)
+    assert api("DELETE", f"/images/{other['id']}", claims=ADMIN)[0] == 204  # moderation
+
+
+def test_each_person_lists_their_own_images_and_admins_everyone_s(api):
+    mine = [create(api)[1]["id"] for _ in range(2)]
+    theirs = create(api, claims=BOB)[1]["id"]
+    for image_id in (*mine, theirs):
+        arrive(api, image_id)
+    assert [i["id"] for i in api("GET", "/images")[1]["items"]] == list(reversed(mine))
+    assert [i["id"] for i in api("GET", "/images", claims=BOB)[1]["items"]] == [theirs]
+    assert api("GET", "/images", query={"scope": "all"})[0] == 403
+    everyone = [i["id"] for i in api("GET", "/images", query={"scope": "all"}, claims=ADMIN)[1]["items"]]
+    assert everyone == [theirs, *reversed(mine)]
+    # A cursor of one person's gallery cannot page another's.
+    cursor = api("GET", "/images", query={"limit": "1"})[1]["nextCursor"]
+    assert api("GET", "/images", query={"cursor": cursor}, claims=BOB)[0] == 400
+
+
+def test_without_verified_claims_every_route_is_401(api):
+    for method, path in (("GET", "/images"), ("POST", "/uploads"), ("GET", "/images/" + "0" * 32)):
+        status, body, _ = api(method, path, {"filename": "a.jpg", "contentType": "image/jpeg", "size": 1},
+                              claims=None)
+        assert status == 401 and body["error"]["code"] == "unauthorized"
+
+
+def test_the_daily_quota_answers_429_with_when_it_resets(aws_env):
+    import dataclasses
+
+    from handlers.quotas import Quota
+
+    settings, clients = aws_env
+    api = Api(dataclasses.replace(settings, quota=Quota(uploads_per_day=2, bytes=10**9)), clients)
+    assert [create(api)[0] for _ in range(3)] == [201, 201, 429]
+    body = create(api)[1]
+    assert body["error"]["code"] == "quota_exceeded" and body["error"]["resetsAt"].endswith("T00:00:00Z")
+    assert create(api, claims=BOB)[0] == 201  # per person
+
+
+def test_stored_bytes_are_freed_by_deleting(aws_env):
+    import dataclasses
+
+    from handlers.quotas import Quota
+
+    settings, clients = aws_env
+    api = Api(dataclasses.replace(settings, quota=Quota(uploads_per_day=100, bytes=2000)), clients)
+    first = create(api, size=1500)[1]
+    refused = create(api, size=600)
+    assert refused[0] == 429 and refused[1]["error"]["resetsAt"] is None
+    assert create(api, size=500)[0] == 201  # exactly full
+    assert api("DELETE", f"/images/{first['id']}", claims=ADMIN)[0] == 204  # the owner's space, freed
+    assert create(api, size=1500)[0] == 201
 
 
 def test_unknown_route_and_wrong_method(api):
@@ -241,6 +295,7 @@ def test_clean_filename():
 
 
 def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env, monkeypatch, caplog):
+    """The ID token travels in the Authorization header; headers are never logged."""
     from types import SimpleNamespace
 
     from handlers import api as api_module
@@ -253,7 +308,7 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
                               invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:imagepipe-api")
     try:
         response = api_module.handler(rest_event("DELETE", "/images/" + "a" * 32,
-                                                 headers={"X-Delete-Token": "secret-token-value"}), context)
+                                                 headers={"Authorization": "secret-token-value"}), context)
     finally:
         api_module._app.cache_clear()
     assert response["statusCode"] == 404
@@ -303,7 +358,7 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
 
     racing = dataclasses.replace(clients, dynamodb=FinishesProcessingAfterRead(clients.dynamodb, finish))
     api = Api(settings, racing)
-    status, _, _ = api("DELETE", f"/images/{image_id}", headers={"X-Delete-Token": created["deleteToken"]})
+    status, _, _ = api("DELETE", f"/images/{image_id}")
     assert status == 204 and racing.dynamodb.finished
     assert records.get(image_id) is None
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
@@ -331,9 +386,8 @@ def test_a_delete_that_fails_half_way_can_be_repeated(aws_env):
 
     settings, clients = aws_env
     _, created, _ = create(Api(settings, clients))
-    headers = {"X-Delete-Token": created["deleteToken"]}
     broken = Api(settings, dataclasses.replace(clients, s3=S3DeletesFail(clients.s3)))
-    status, body, _ = broken("DELETE", f"/images/{created['id']}", headers=headers)
+    status, body, _ = broken("DELETE", f"/images/{created['id']}")
     assert status == 500 and body["error"]["code"]
     assert ImageRecords(clients.dynamodb, settings.table_name).get(created["id"]) is not None
-    assert Api(settings, clients)("DELETE", f"/images/{created['id']}", headers=headers)[0] == 204
+    assert Api(settings, clients)("DELETE", f"/images/{created['id']}")[0] == 204

@@ -37,7 +37,8 @@ def test_each_function_gets_only_what_it_uses():
         return {a for s in statements(role) for a in s["Action"] if not a.startswith("logs:")}
 
     assert actions("api") == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem",
-                              "s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+                              "dynamodb:UpdateItem", "s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+    assert actions("presignup") == set()  # it answers Cognito and touches nothing
     assert actions("processor") == {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
                                     "s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
                                     "sqs:SendMessage", "lambda:InvokeFunction"}

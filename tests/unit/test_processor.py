@@ -31,7 +31,7 @@ def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
     if issued_by_api(key):
         records = ImageRecords(clients.dynamodb, settings.table_name)
         if records.get(key.split("/")[1]) is None:
-            records.create_pending(key.split("/")[1], "photo.jpg", "image/jpeg", len(data), "hash", 2**31)
+            records.create_pending(key.split("/")[1], "photo.jpg", "image/jpeg", len(data), "owner-sub", "owner@example.com", 2**31)
     etag = clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=data)["ETag"].strip('"')
     return key, len(data), etag
 
@@ -111,7 +111,7 @@ def test_a_failure_mid_way_is_retried_to_completion(env):
 
 def test_object_gone_before_processing_ends_failed(env):
     settings, clients, records = env
-    records.create_pending("e" * 32, "a.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+    records.create_pending("e" * 32, "a.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
     outcomes = process_event(s3_event(settings.upload_bucket, ("uploads/" + "e" * 32, 10, "x")), settings, clients)
     assert outcomes == {"uploads/" + "e" * 32: "failed"}
     assert records.get("e" * 32)["error"]["code"] == "missing"
@@ -119,7 +119,7 @@ def test_object_gone_before_processing_ends_failed(env):
 
 def test_processing_removes_the_pending_expiry(env):
     settings, clients, records = env
-    records.create_pending("f" * 32, "a.jpg", "image/jpeg", 10, "hash", expires_at=1)
+    records.create_pending("f" * 32, "a.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=1)
     obj = put(settings, clients, "uploads/" + "f" * 32, phone_jpeg(320, 240))
     process_event(s3_event(settings.upload_bucket, obj), settings, clients)
     record = records.get("f" * 32)
@@ -176,10 +176,10 @@ def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env)
     stuck = put(settings, clients, "uploads/" + "4" * 32, phone_jpeg(320, 240))
     records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg", must_exist=True)
     # Event lost: the record says pending, the object is there.
-    records.create_pending("5" * 32, "lost.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+    records.create_pending("5" * 32, "lost.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
     put(settings, clients, "uploads/" + "5" * 32, phone_jpeg(320, 240))
     # Never uploaded: pending, no object.
-    records.create_pending("6" * 32, "never.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+    records.create_pending("6" * 32, "never.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
     # Killed mid-way, and its object removed since: it cannot stay processing for ever.
     gone = put(settings, clients, "uploads/" + "7" * 32, phone_jpeg(320, 240))
     records.start_processing("7" * 32, gone[0], gone[2], gone[1], "gone.jpg", must_exist=True)
@@ -218,7 +218,7 @@ def test_the_sweep_reaches_a_real_lost_event_behind_many_abandoned_uploads(env):
     clients, sent = sweep_invocations(clients)
     lost = put(settings, clients, "uploads/" + "a" * 32, phone_jpeg(320, 240))  # oldest: a lost event
     for i in range(120):  # newer abandoned forms: no file will ever come
-        records.create_pending(f"{i:032x}", "ghost.jpg", "image/jpeg", 10, "h", expires_at=2**31)
+        records.create_pending(f"{i:032x}", "ghost.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
     later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
     outcomes = sweep(settings, clients, now=later)
     assert outcomes["a" * 32] == "redriven" and len(outcomes) == 121
@@ -264,7 +264,7 @@ def test_a_file_posted_again_after_its_image_was_deleted_is_removed(env):
     finds no record and removes the file."""
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(320, 240))
-    assert records.delete("d" * 32, "hash")
+    assert records.delete("d" * 32, "owner-sub")
     assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=obj[0])
 
@@ -286,7 +286,7 @@ def test_an_upload_deleted_before_processing_is_not_brought_back(env):
     """DELETE /images/{id} raced the S3 event: no ghost record, no renditions."""
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
-    assert records.delete("8" * 32, "hash")  # what the API's DELETE does to the record
+    assert records.delete("8" * 32, "owner-sub")  # what the API's DELETE does to the record
     assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
     assert records.get("8" * 32) is None
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="8" * 32)
@@ -297,7 +297,7 @@ def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(en
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "9" * 32, phone_jpeg(320, 240))
     deleted = []  # DELETE /images/{id} lands just as the first rendition is written
-    racing = BeforeFirstPut(clients.s3, lambda: deleted.append(records.delete("9" * 32, "hash")))
+    racing = BeforeFirstPut(clients.s3, lambda: deleted.append(records.delete("9" * 32, "owner-sub")))
     outcome = process_event(s3_event(settings.upload_bucket, obj), settings, dataclasses.replace(clients, s3=racing))
     assert deleted[0] and deleted[0]["status"] == "processing"  # the delete really raced the work
     assert outcome == {obj[0]: "gone"}
