@@ -72,7 +72,7 @@ AWS_VARS = $(if $(REGION),AWS_REGION=$(REGION)) $(if $(PROFILE),AWS_PROFILE=$(PR
 	$(if $(PREFIX),STACK_PREFIX=$(PREFIX)) IMAGEPIPE_STATE_DIR=.stack/aws AWS_ENDPOINT_URL=
 AWS_FLAGS = --target aws $(if $(ARCH),--arch $(ARCH)) $(if $(DRY_RUN),--dry-run)
 
-deploy-aws: venv ## Deploy to real AWS: API, functions, buckets, and the page on an S3 website (REGION= PROFILE= PREFIX= ARCH= DRY_RUN=1)
+deploy-aws: venv ## Deploy to real AWS: sign-in, API, functions, buckets, and the page over HTTPS (CloudFront) (REGION= PROFILE= PREFIX= ARCH= DRY_RUN=1)
 	@env $(AWS_VARS) $(PY) -m bootstrap deploy $(AWS_FLAGS)
 
 destroy-aws: venv ## Remove everything deploy-aws made, emptying its buckets first (same variables)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bootstrap.outputs import outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
-from bootstrap.stack import StackConfig, deploy, destroy, plan, website_url
+from bootstrap.stack import StackConfig, deploy, destroy, plan
 from handlers.config import Settings
 
 LOCAL_TARGETS = ("embedded", "localstack")
@@ -35,9 +35,8 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
     origins = os.environ.get("ALLOWED_ORIGINS")
     if origins:
         site_origins = tuple(o.strip() for o in origins.split(",") if o.strip())
-    elif on_aws:  # the S3 website that deploy creates, plus SITE_URL when the page lives elsewhere too
-        site_origins = (website_url(f"{prefix}-site{suffix}", region),) + (
-            (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ())
+    elif on_aws:  # deploy adds the CloudFront origin it creates; SITE_URL when the page lives elsewhere too
+        site_origins = (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ()
     else:
         site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
         site_origins = (site, site.replace("127.0.0.1", "localhost")) if "127.0.0.1" in site else (site,)
@@ -176,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         log("[0/10] packaging Lambda code" if cfg.site_bucket_enabled else "[0/9] packaging Lambda code")
         zip_path = build_zip(lambda_platform(args.target, args.arch), build, log)
         outputs = deploy(cfg, zip_path, log)
-        outputs.setdefault("siteUrl", os.environ.get("SITE_URL", cfg.site_origins[0]))
+        if "siteUrl" not in outputs:  # locally the devserver serves the page
+            outputs["siteUrl"] = os.environ.get("SITE_URL") or cfg.site_origins[0]
         state_dir().mkdir(parents=True, exist_ok=True)
         outputs_path().write_text(json.dumps(outputs, indent=2) + "\n")
         print(json.dumps(outputs, indent=2))

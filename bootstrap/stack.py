@@ -6,6 +6,7 @@ destroy(): the same resources, in reverse, and nothing else.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import time
@@ -69,7 +70,7 @@ class StackConfig:
     arch: str = "x86_64"  # Lambda architecture: x86_64 | arm64
     # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
     bucket_suffix: str = ""
-    site_bucket_enabled: bool = False  # the page on an S3 static website (AWS target)
+    site_bucket_enabled: bool = False  # the page from a private bucket through CloudFront (AWS target)
 
     @property
     def upload_bucket(self) -> str:
@@ -84,8 +85,9 @@ class StackConfig:
         return f"{self.prefix}-site{self.bucket_suffix}"
 
     @property
-    def website_url(self) -> str:
-        return website_url(self.site_bucket, self.region)
+    def site_distribution(self) -> str:
+        """The CloudFront distribution's Comment: how deploy finds it again (distributions have no name)."""
+        return f"{self.prefix} site"
 
     @property
     def table(self) -> str:
@@ -128,16 +130,6 @@ class StackConfig:
         return self.endpoint_url or f"https://cognito-idp.{self.region}.amazonaws.com"
 
 
-# Regions whose S3 website endpoints use "s3-website-<region>" (a dash); the rest use a dot.
-_DASH_WEBSITE_REGIONS = {"us-east-1", "us-west-1", "us-west-2", "ap-southeast-1", "ap-southeast-2",
-                         "ap-northeast-1", "eu-west-1", "sa-east-1", "us-gov-west-1"}
-
-
-def website_url(bucket: str, region: str) -> str:
-    sep = "-" if region in _DASH_WEBSITE_REGIONS else "."
-    return f"http://{bucket}.s3-website{sep}{region}.amazonaws.com"
-
-
 class Aws:
     """Clients for the provisioner, all pointed at the same endpoint."""
 
@@ -148,6 +140,7 @@ class Aws:
         self.s3, self.dynamodb, self.iam = make("s3"), make("dynamodb"), make("iam")
         self.lambda_, self.apigateway, self.sts = make("lambda"), make("apigateway"), make("sts")
         self.sqs, self.events, self.cognito = make("sqs"), make("events"), make("cognito-idp")
+        self.cloudfront = make("cloudfront")
         self.account = self.sts.get_caller_identity()["Account"]
 
 
@@ -157,9 +150,8 @@ def _code(exc: ClientError) -> str:
 
 # --- buckets ---------------------------------------------------------------
 
-def ensure_bucket(aws: Aws, cfg: StackConfig, name: str, public_read: bool = False) -> None:
-    """A bucket with public access blocked; `public_read` allows only a public bucket policy
-    (the website bucket), never public ACLs."""
+def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
+    """A bucket with all public access blocked (the page is read through CloudFront's OAC)."""
     try:
         aws.s3.head_bucket(Bucket=name)
     except ClientError as exc:
@@ -173,8 +165,7 @@ def ensure_bucket(aws: Aws, cfg: StackConfig, name: str, public_read: bool = Fal
     aws.s3.put_public_access_block(
         Bucket=name,
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": not public_read, "RestrictPublicBuckets": not public_read,
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         },
     )
 
@@ -588,29 +579,90 @@ def api_url(cfg: StackConfig, api_id: str) -> str:
     return f"https://{api_id}.execute-api.{cfg.region}.amazonaws.com/{STAGE}"
 
 
-# --- the page on an S3 static website (AWS target) ------------------------------
+# --- the page over HTTPS: a private bucket behind CloudFront (AWS target) -----------------
 
 SITE_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                       ".css": "text/css; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
                       ".png": "image/png", ".ico": "image/x-icon"}
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS's managed cache policy
 
 
-def ensure_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> str:
-    """The frontend/ files and config.json in a public website bucket. Returns the site URL."""
-    bucket = cfg.site_bucket
-    # Website hosting needs public reads on this bucket only; the image buckets stay private.
-    ensure_bucket(aws, cfg, bucket, public_read=True)
-    aws.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "PublicReadForWebsite", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
-    aws.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+def ensure_origin_access_control(aws: Aws, cfg: StackConfig) -> str:
+    name = f"{cfg.prefix}-site-oac"
+    found = next((o["Id"] for o in aws.cloudfront.list_origin_access_controls().get(
+        "OriginAccessControlList", {}).get("Items", []) if o["Name"] == name), None)
+    return found or aws.cloudfront.create_origin_access_control(OriginAccessControlConfig={
+        "Name": name, "Description": "imagepipe: CloudFront reads the private site bucket",
+        "SigningProtocol": "sigv4", "SigningBehavior": "always", "OriginAccessControlOriginType": "s3",
+    })["OriginAccessControl"]["Id"]
+
+
+def find_site_distribution(aws: Aws, cfg: StackConfig) -> dict | None:
+    for page in aws.cloudfront.get_paginator("list_distributions").paginate():
+        for item in page.get("DistributionList", {}).get("Items", []):
+            if item.get("Comment") == cfg.site_distribution:
+                return item
+    return None
+
+
+def ensure_site_distribution(aws: Aws, cfg: StackConfig) -> tuple[str, str]:
+    """HTTPS for the page: CloudFront in front of the private site bucket, which it reads with an
+    origin access control (the bucket allows this distribution only). Returns (ARN, https URL)."""
+    ensure_bucket(aws, cfg, cfg.site_bucket)  # private, public access blocked like the others
+    found = find_site_distribution(aws, cfg)
+    if found is None:
+        found = aws.cloudfront.create_distribution(DistributionConfig={
+            "CallerReference": f"{cfg.prefix}-site-{cfg.bucket_suffix}", "Comment": cfg.site_distribution,
+            "Enabled": True, "DefaultRootObject": "index.html", "PriceClass": "PriceClass_100",
+            "HttpVersion": "http2and3",
+            "Origins": {"Quantity": 1, "Items": [{
+                "Id": "site", "DomainName": f"{cfg.site_bucket}.s3.{cfg.region}.amazonaws.com",
+                "S3OriginConfig": {"OriginAccessIdentity": ""},
+                "OriginAccessControlId": ensure_origin_access_control(aws, cfg)}]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": CACHING_OPTIMIZED, "Compress": True,
+                "AllowedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"],
+                                   "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}},
+        })["Distribution"]
+    aws.s3.put_bucket_policy(Bucket=cfg.site_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "CloudFrontReadsTheSite", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{cfg.site_bucket}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": found["ARN"]}}}]}))
+    return found["ARN"], f"https://{found['DomainName']}"
+
+
+def publish_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> None:
+    """The frontend/ files and config.json into the site bucket; no-cache, so a redeploy shows at once."""
     for path in sorted(p for p in frontend.rglob("*") if p.is_file()):
-        aws.s3.put_object(Bucket=bucket, Key=path.relative_to(frontend).as_posix(), Body=path.read_bytes(),
+        aws.s3.put_object(Bucket=cfg.site_bucket, Key=path.relative_to(frontend).as_posix(), Body=path.read_bytes(),
                           ContentType=SITE_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
                           CacheControl="no-cache")
-    aws.s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps(config).encode(),
+    aws.s3.put_object(Bucket=cfg.site_bucket, Key="config.json", Body=json.dumps(config).encode(),
                       ContentType="application/json", CacheControl="no-cache")
-    return cfg.website_url
+
+
+def remove_site_distribution(aws: Aws, cfg: StackConfig, log: Callable[[str], None],
+                             wait: Callable[[float], None] = time.sleep) -> None:
+    """Disable, wait until CloudFront has deployed that (minutes on AWS), delete; then the OAC."""
+    found = find_site_distribution(aws, cfg)
+    if found is not None:
+        current = aws.cloudfront.get_distribution_config(Id=found["Id"])
+        if current["DistributionConfig"]["Enabled"]:
+            log(f"disabling CloudFront distribution {found['Id']} (AWS takes minutes to deploy that)")
+            config = current["DistributionConfig"] | {"Enabled": False}
+            current = aws.cloudfront.update_distribution(Id=found["Id"], IfMatch=current["ETag"],
+                                                         DistributionConfig=config)
+        aws.cloudfront.get_waiter("distribution_deployed").wait(Id=found["Id"], WaiterConfig={"Delay": 20,
+                                                                                               "MaxAttempts": 90})
+        etag = aws.cloudfront.get_distribution(Id=found["Id"])["ETag"]
+        aws.cloudfront.delete_distribution(Id=found["Id"], IfMatch=etag)
+        log(f"deleted CloudFront distribution {found['Id']}")
+    for oac in aws.cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", []):
+        if oac["Name"] == f"{cfg.prefix}-site-oac":
+            etag = aws.cloudfront.get_origin_access_control(Id=oac["Id"])["ETag"]
+            aws.cloudfront.delete_origin_access_control(Id=oac["Id"], IfMatch=etag)
+            log(f"deleted origin access control {oac['Name']}")
 
 
 def plan(cfg: StackConfig) -> list[str]:
@@ -635,7 +687,9 @@ def plan(cfg: StackConfig) -> list[str]:
         f" CORS), throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}",
     ]
     if cfg.site_bucket_enabled:
-        lines.append(f"S3 website bucket {cfg.site_bucket} -> {cfg.website_url}")
+        lines.insert(0, f"S3 bucket {cfg.site_bucket} (private) behind CloudFront distribution '{cfg.site_distribution}'"
+                        " (HTTPS, redirect from HTTP; read through an origin access control); its"
+                        " https://<id>.cloudfront.net origin is the one CORS names")
     return lines
 
 
@@ -659,6 +713,12 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     aws = Aws(cfg)
     steps = 10 if cfg.site_bucket_enabled else 9
     step = iter(range(1, steps + 1))
+    site_url = None
+    if cfg.site_bucket_enabled:
+        # First: the page's HTTPS origin is what CORS (upload bucket, API) must name.
+        log(f"[{next(step)}/{steps}] site bucket {cfg.site_bucket} behind CloudFront")
+        _, site_url = ensure_site_distribution(aws, cfg)
+        cfg = dataclasses.replace(cfg, site_origins=(site_url, *cfg.site_origins))
     log(f"[{next(step)}/{steps}] buckets {cfg.upload_bucket}, {cfg.processed_bucket}")
     ensure_bucket(aws, cfg, cfg.upload_bucket)
     ensure_bucket(aws, cfg, cfg.processed_bucket)
@@ -704,10 +764,11 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
         "userPoolClientId": client_id,
     }
     outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], pool_id, client_id)
-    if cfg.site_bucket_enabled:
-        log(f"[{next(step)}/{steps}] website bucket {cfg.site_bucket}")
+    if site_url:
+        publish_site(aws, cfg, FRONTEND, outputs["siteConfig"])
         outputs["siteBucket"] = cfg.site_bucket
-        outputs["siteUrl"] = ensure_site(aws, cfg, FRONTEND, outputs["siteConfig"])
+        outputs["siteUrl"] = site_url
+        outputs["siteOrigins"] = list(cfg.site_origins)
     return outputs
 
 
@@ -725,6 +786,8 @@ def _empty_bucket(aws: Aws, bucket: str) -> None:
 
 def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
     aws = Aws(cfg)
+    if cfg.site_bucket_enabled:
+        remove_site_distribution(aws, cfg, log)
     try:
         aws.events.remove_targets(Rule=cfg.sweep_rule, Ids=["processor"])
         aws.events.delete_rule(Name=cfg.sweep_rule)

@@ -1,7 +1,7 @@
 """User story: `make deploy-aws` / `make destroy-aws` do what they say. The AWS code path runs
 here against the emulator (AWS_ENDPOINT_URL), so every call and parameter is a real one:
-global bucket names, the website bucket with the page and config.json, and a teardown that
-leaves nothing behind."""
+global bucket names, the page and its config.json in a private bucket behind CloudFront
+(HTTPS), and a teardown that leaves nothing behind."""
 from __future__ import annotations
 
 import json
@@ -46,21 +46,28 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     account = "000000000000"
     assert outputs["uploadBucket"] == f"ipaws-uploads-{account}-us-east-1"
     assert outputs["siteBucket"] == f"ipaws-site-{account}-us-east-1"
-    assert outputs["siteUrl"] == f"http://ipaws-site-{account}-us-east-1.s3-website-us-east-1.amazonaws.com"
+    assert outputs["siteUrl"].startswith("https://") and outputs["siteUrl"].endswith(".cloudfront.net")
 
     s3 = boto3.client("s3", endpoint_url=stack.endpoint, region_name="us-east-1", aws_access_key_id="test",
                       aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}))
     site = outputs["siteBucket"]
-    assert s3.get_bucket_website(Bucket=site)["IndexDocument"]["Suffix"] == "index.html"
     config = json.loads(s3.get_object(Bucket=site, Key="config.json")["Body"].read())
-    assert config["apiUrl"] == outputs["apiUrl"]
+    assert config == outputs["siteConfig"] and config["apiUrl"] == outputs["apiUrl"]
     index = s3.get_object(Bucket=site, Key="index.html")
     assert index["ContentType"].startswith("text/html")
     assert index["Body"].read() == (ROOT / "frontend" / "index.html").read_bytes()
     assert s3.head_object(Bucket=site, Key="app.js")["ContentType"].startswith("text/javascript")
-    # The page is public, the images are not.
-    assert requests.get(f"{stack.endpoint}/{site}/index.html").status_code == 200
+    # The page through CloudFront (the emulator routes by Host, as CloudFront's edge does); the
+    # bucket itself is private, images and page alike.
+    host = outputs["siteUrl"].removeprefix("https://")
+    served = requests.get(f"{stack.endpoint}/index.html", headers={"Host": host, "X-Forwarded-Proto": "https"},
+                          allow_redirects=False)
+    assert served.status_code == 200, (served.status_code, served.headers, served.text[:300])
+    assert served.content == (ROOT / "frontend" / "index.html").read_bytes()
+    served = requests.get(f"{stack.endpoint}/config.json", headers={"Host": host, "X-Forwarded-Proto": "https"})
+    assert served.json() == config
     if stack.backend == "embedded":  # AUTH=true: unsigned reads of private buckets are refused
+        assert requests.get(f"{stack.endpoint}/{site}/index.html").status_code == 403
         assert requests.get(f"{stack.endpoint}/{outputs['uploadBucket']}/x").status_code == 403
     cors = s3.get_bucket_cors(Bucket=outputs["uploadBucket"])["CORSRules"][0]["AllowedOrigins"]
     assert cors == [outputs["siteUrl"]]
@@ -115,6 +122,12 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     apis = boto3.client("apigateway", endpoint_url=stack.endpoint, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test").get_rest_apis()["items"]
     assert not [a for a in apis if a["name"].startswith("ipaws-")]
+    cloudfront = boto3.client("cloudfront", endpoint_url=stack.endpoint, region_name="us-east-1",
+                              aws_access_key_id="test", aws_secret_access_key="test")
+    distributions = cloudfront.list_distributions().get("DistributionList", {}).get("Items", [])
+    assert not [d for d in distributions if d["Comment"] == "ipaws site"]
+    oacs = cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", [])
+    assert not [o for o in oacs if o["Name"].startswith("ipaws-")]
     pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
     assert not [p for p in pools if p["Name"].startswith("ipaws-")]
     # The embedded stack in the same emulator is untouched.
