@@ -704,7 +704,8 @@ def site_config(cfg: StackConfig, api_url_: str, pool_id: str, client_id: str) -
         "pageSize": DEFAULT_PAGE,
         "acceptedTypes": sorted(ACCEPTED_CONTENT_TYPES),
         "auth": {"region": cfg.region, "userPoolId": pool_id, "clientId": client_id,
-                 "endpoint": cfg.cognito_endpoint, "confirmSignUp": not cfg.auto_confirm},
+                 "endpoint": cfg.cognito_endpoint, "confirmSignUp": not cfg.auto_confirm,
+                 "passwordMinLength": PASSWORD_POLICY["MinimumLength"]},
         "quota": {"uploadsPerDay": cfg.settings.quota.uploads_per_day, "bytes": cfg.settings.quota.bytes},
     }
 

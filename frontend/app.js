@@ -1,15 +1,24 @@
-// imagepipe page: asks the API for a presigned POST, uploads straight to S3 with
-// progress, polls the record until it is processed or failed, lists the gallery.
+// imagepipe page: signs in with the Cognito user pool, asks the API for a presigned POST,
+// uploads straight to S3 with progress, polls the record until it is processed or failed,
+// lists the signed-in person's gallery (every user's, for admins who ask).
 // Plain module, no build step; the same file is served locally and from S3.
 
 const POLL_MS = 1000;
 const POLL_LIMIT_MS = 120000; // never spin forever
 const PARALLEL_UPLOADS = 3;
-const TOKENS_KEY = "imagepipe.deleteTokens";
+const SESSION_KEY = "imagepipe.session"; // {idToken, refreshToken, expiresAt}: never the password
+const LEGACY_TOKENS_KEY = "imagepipe.deleteTokens"; // delete tokens from before accounts
+const REFRESH_RETRY_MS = 30000; // after a refresh that could not reach the sign-in service
+const ADMIN_GROUP = "admins";
 
 const $ = (id) => document.getElementById(id);
 let config = null;
 let nextCursor = null;
+let session = null; // {idToken, refreshToken, expiresAt (this browser's clock, ms), claims}
+let refreshing = null; // the refresh in flight, shared by everyone who needs a fresh token
+let refreshTimer = null;
+let epoch = 0; // changes at every sign-in and sign-out: work begun for another session stops
+let galleryLoad = 0; // the latest gallery request; an older answer is dropped
 
 function describeError(error) {
   // The server's messages are written for people; the code is for programs.
@@ -20,7 +29,8 @@ function formatBytes(n) {
   if (n == null) return "";
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
 }
 
 function announce(text) {
@@ -33,39 +43,460 @@ function showNotice(text) {
   notice.hidden = !text;
 }
 
-function tokens() {
-  try { return JSON.parse(localStorage.getItem(TOKENS_KEY) || "{}"); } catch { return {}; }
+// ---- sign-in (Cognito user pool, its public JSON API) -----------------------
+
+class SignedOut extends Error {
+  // The session ended while a request waited: whatever it was for is gone with it.
+  constructor() { super("You are signed out."); this.signedOut = true; }
 }
 
-function saveToken(id, token) {
-  const all = tokens();
-  all[id] = token;
-  localStorage.setItem(TOKENS_KEY, JSON.stringify(all));
+class CognitoError extends Error {
+  constructor(type, message) { super(message || type); this.type = type; }
 }
 
-function forgetToken(id) {
-  const all = tokens();
-  delete all[id];
-  localStorage.setItem(TOKENS_KEY, JSON.stringify(all));
-}
-
-async function api(path, options = {}) {
+async function cognito(action, body) {
   let response;
   try {
-    response = await fetch(config.apiUrl + path, options);
-  } catch (err) {
-    throw new Error("The API could not be reached. Check your connection and try again.");
+    response = await fetch(config.auth.endpoint.replace(/\/+$/, "") + "/", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": `AWSCognitoIdentityProviderService.${action}`,
+      },
+      body: JSON.stringify({ ClientId: config.auth.clientId, ...body }),
+    });
+  } catch {
+    throw new CognitoError("NetworkError",
+      "The sign-in service could not be reached. Check your connection and try again.");
   }
-  if (response.status === 204) return null;
-  let body = null;
-  try { body = await response.json(); } catch { /* not JSON */ }
+  let data = {};
+  try { data = JSON.parse(await response.text() || "{}"); } catch { /* not JSON */ }
   if (!response.ok) {
-    const message = body && body.error ? describeError(body.error) : `The API answered ${response.status}.`;
-    const error = new Error(message);
-    error.status = response.status;
-    throw error;
+    // `__type` is the bare name, or prefixed with a namespace and '#'.
+    const type = String(data.__type || response.headers.get("x-amzn-errortype") || "").split("#").pop().split(":")[0];
+    throw new CognitoError(type || `HTTP${response.status}`, data.message || data.Message);
   }
-  return body;
+  return data;
+}
+
+function authMessage(err, action) {
+  // What each refusal means to the person at the form.
+  const message = err.message || "";
+  switch (err.type) {
+    case "NotAuthorizedException":
+      if (/disabled/i.test(message)) return "This account is disabled.";
+      if (action === "confirm") return "This account is already confirmed: sign in with its password.";
+      return "Wrong email or password.";
+    case "UserNotFoundException":
+      return action === "sign-in" ? "Wrong email or password." : "There is no account with this email.";
+    case "UsernameExistsException":
+      return "An account with this email already exists. Sign in instead.";
+    case "InvalidPasswordException":
+      return `That password is too weak: ${message.replace(/^Password did not conform with policy:\s*/i, "")}`
+        .replace(/([^.])$/, "$1.");
+    case "InvalidParameterException":
+      if (/password/i.test(message)) return "That password is too weak: it is too short.";
+      if (/email|username/i.test(message)) return "Enter a valid email address.";
+      return message;
+    case "UserNotConfirmedException":
+      return "This account is not confirmed yet: enter the code we emailed you.";
+    case "CodeMismatchException":
+      return "That code is not right. Check the email we sent and try again.";
+    case "ExpiredCodeException":
+      return "That code has expired. Send a new code and try again.";
+    case "CodeDeliveryFailureException":
+      return "The confirmation email could not be sent. Try again in a moment.";
+    case "LimitExceededException":
+    case "TooManyRequestsException":
+    case "TooManyFailedAttemptsException":
+      return "Too many attempts. Wait a few minutes and try again.";
+    case "PasswordResetRequiredException":
+      return "This account's password must be reset before it can sign in.";
+    case "UserLambdaValidationException":
+      return message.replace(/^PreSignUp failed with error\s*/i, "") || "This sign-up was refused.";
+    case "NetworkError":
+      return message;
+    default:
+      return message ? `Sign-in failed: ${message}` : "Sign-in failed. Try again.";
+  }
+}
+
+function jwtClaims(jwt) {
+  try {
+    const b64 = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
+}
+
+function makeSession(idToken, refreshToken, expiresAt = null) {
+  const claims = jwtClaims(idToken);
+  // The token's lifetime counted on this browser's clock from now, so a clock that is
+  // off does not make a fresh token look expired (or an old one valid).
+  const lifetime = Number(claims.exp) - Number(claims.iat);
+  if (expiresAt == null) expiresAt = Date.now() + (lifetime > 0 ? lifetime * 1000 : 0);
+  return { idToken, refreshToken, expiresAt, claims };
+}
+
+function readStoredSession(text) {
+  try {
+    const stored = JSON.parse(text);
+    if (stored && typeof stored.idToken === "string" && typeof stored.refreshToken === "string") {
+      return makeSession(stored.idToken, stored.refreshToken,
+        typeof stored.expiresAt === "number" ? stored.expiresAt : null);
+    }
+  } catch { /* nothing usable */ }
+  return null;
+}
+
+function storeSession(s) {
+  // Tokens only: the password is used once, for InitiateAuth, and never kept.
+  try {
+    if (s) {
+      localStorage.setItem(SESSION_KEY, JSON.stringify(
+        { idToken: s.idToken, refreshToken: s.refreshToken, expiresAt: s.expiresAt }));
+    } else {
+      localStorage.removeItem(SESSION_KEY);
+    }
+  } catch { /* storage unavailable: the session lasts as long as the page */ }
+}
+
+function signedInEmail() {
+  return session ? session.claims.email || session.claims["cognito:username"] || "" : "";
+}
+
+function isAdmin() {
+  const groups = session?.claims["cognito:groups"];
+  return Array.isArray(groups) && groups.includes(ADMIN_GROUP);
+}
+
+function secondsLeft(s) {
+  return (s.expiresAt - Date.now()) / 1000;
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  if (!session) return;
+  // Refresh ahead of expiry: 5 minutes before, or a quarter of the token's life if it is short.
+  const lifetime = Number(session.claims.exp) - Number(session.claims.iat) || 0;
+  const lead = Math.min(300, Math.max(0, lifetime) / 4);
+  const delay = Math.max(0, Math.min(2 ** 31 - 1, (secondsLeft(session) - lead) * 1000));
+  refreshTimer = setTimeout(() => {
+    refresh().catch((err) => {
+      if (!err.signedOut) refreshTimer = setTimeout(scheduleRefresh, REFRESH_RETRY_MS);
+    });
+  }, delay);
+}
+
+function refresh() {
+  // One refresh at a time; whoever asks meanwhile waits for the same one.
+  if (!session) return Promise.reject(new SignedOut());
+  if (!refreshing) {
+    const before = session;
+    refreshing = (async () => {
+      let result;
+      try {
+        result = await cognito("InitiateAuth", {
+          AuthFlow: "REFRESH_TOKEN_AUTH",
+          AuthParameters: { REFRESH_TOKEN: before.refreshToken },
+        });
+      } catch (err) {
+        const refused = err.type === "NotAuthorizedException" || err.type === "UserNotFoundException";
+        if (!refused || session !== before) throw err; // unreachable or busy: tried again later
+        // Revoked, expired, or the user is gone: only a new sign-in helps.
+        endSession("Your session has ended. Sign in again.");
+        throw new SignedOut();
+      }
+      if (session !== before) throw new SignedOut();
+      const tokens = result.AuthenticationResult || {};
+      // REFRESH_TOKEN_AUTH returns no new refresh token; keep ours.
+      session = makeSession(tokens.IdToken, tokens.RefreshToken || before.refreshToken);
+      storeSession(session);
+      showAccount();
+      scheduleRefresh();
+    })().finally(() => { refreshing = null; });
+  }
+  return refreshing;
+}
+
+async function idToken() {
+  if (!session) throw new SignedOut();
+  if (secondsLeft(session) < 60) await refresh();
+  if (!session) throw new SignedOut();
+  return session.idToken;
+}
+
+function showAccount() {
+  $("account-email").textContent = signedInEmail();
+  const admin = isAdmin();
+  $("scope-all-control").hidden = !admin;
+  if (!admin && $("scope-all").checked) {
+    $("scope-all").checked = false;
+    if (!$("app").hidden) loadGallery(true);
+  }
+}
+
+function showSignedIn() {
+  $("auth").hidden = true;
+  $("account").hidden = false;
+  $("app").hidden = false;
+  showAccount();
+}
+
+function showSignIn(message = "") {
+  $("app").hidden = true;
+  $("account").hidden = true;
+  $("auth").hidden = false;
+  $("sign-in-form").hidden = false;
+  $("confirm-form").hidden = true;
+  setAuthMessage(message);
+}
+
+function setAuthMessage(text, kind = "error") {
+  $("auth-message").textContent = text;
+  $("auth-message").dataset.kind = kind;
+}
+
+function clearApp() {
+  // Nothing of one person's gallery stays on the page for the next one.
+  if ($("viewer").open) $("viewer").close();
+  $("viewer-image").removeAttribute("src");
+  $("uploads").replaceChildren();
+  $("uploads-heading").hidden = true;
+  $("gallery").replaceChildren();
+  $("gallery-empty").hidden = true;
+  $("load-more").hidden = true;
+  $("scope-all").checked = false;
+  nextCursor = null;
+  galleryLoad++;
+  showNotice("");
+}
+
+function beginSession(s, { focus = false } = {}) {
+  epoch++;
+  clearApp();
+  session = s;
+  storeSession(s);
+  scheduleRefresh();
+  showSignedIn();
+  if (focus) $("upload-heading").focus(); // the sign-in button is gone; go where the work starts
+  return loadGallery(true);
+}
+
+function endSession(message = "") {
+  epoch++;
+  session = null;
+  clearTimeout(refreshTimer);
+  storeSession(null);
+  clearApp();
+  showSignIn(message);
+  $("email").focus();
+}
+
+async function signIn(email, password) {
+  const result = await cognito("InitiateAuth", {
+    AuthFlow: "USER_PASSWORD_AUTH",
+    AuthParameters: { USERNAME: email, PASSWORD: password },
+  });
+  const tokens = result.AuthenticationResult;
+  if (!tokens) {
+    // A challenge (a new password, MFA) that this page does not handle.
+    throw new CognitoError(result.ChallengeName || "Challenge",
+      result.ChallengeName === "NEW_PASSWORD_REQUIRED"
+        ? "This account must choose a new password before it can sign in here. Ask an administrator."
+        : "This account needs a sign-in step this page does not support.");
+  }
+  $("password").value = ""; // not kept on the page either
+  $("code").value = "";
+  await beginSession(makeSession(tokens.IdToken, tokens.RefreshToken), { focus: true });
+  announce(`Signed in as ${signedInEmail()}.`);
+}
+
+function showConfirmStep(email) {
+  $("confirm-email").textContent = email;
+  $("sign-in-form").hidden = true;
+  $("confirm-form").hidden = false;
+  $("code").value = "";
+  $("code").focus();
+}
+
+async function withBusy(form, work) {
+  const buttons = [...form.querySelectorAll("button")];
+  buttons.forEach((b) => { b.disabled = true; });
+  form.setAttribute("aria-busy", "true");
+  try {
+    await work();
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+    form.removeAttribute("aria-busy");
+  }
+}
+
+function wireAuth() {
+  $("sign-in-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const creating = e.submitter?.value === "sign-up";
+    const email = $("email").value.trim();
+    const password = $("password").value;
+    setAuthMessage("");
+    withBusy(e.target, async () => {
+      try {
+        if (creating) {
+          const result = await cognito("SignUp", {
+            Username: email,
+            Password: password,
+            UserAttributes: [{ Name: "email", Value: email }],
+          });
+          const confirmed = result.UserConfirmed ?? !config.auth.confirmSignUp;
+          if (!confirmed) return showConfirmStep(email);
+          announce("Account created.");
+        }
+        await signIn(email, password);
+      } catch (err) {
+        if (err.signedOut) return;
+        if (err.type === "UserNotConfirmedException") {
+          showConfirmStep(email);
+        }
+        setAuthMessage(authMessage(err, creating ? "sign-up" : "sign-in"));
+      }
+    });
+  });
+
+  $("confirm-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const email = $("email").value.trim();
+    setAuthMessage("");
+    withBusy(e.target, async () => {
+      try {
+        await cognito("ConfirmSignUp", { Username: email, ConfirmationCode: $("code").value.trim() });
+      } catch (err) {
+        const text = authMessage(err, "confirm");
+        // Already confirmed: back to the sign-in form, where the password is.
+        if (err.type === "NotAuthorizedException" && !/disabled/i.test(err.message)) showSignIn(text);
+        else setAuthMessage(text);
+        return;
+      }
+      announce("Account confirmed.");
+      if (!$("password").value) {
+        showSignIn("");
+        setAuthMessage("Your account is confirmed. Sign in with your password.", "info");
+        $("password").focus();
+        return;
+      }
+      try {
+        await signIn(email, $("password").value);
+      } catch (err) {
+        showSignIn(authMessage(err, "sign-in"));
+      }
+    });
+  });
+
+  $("resend-code").addEventListener("click", () => {
+    const email = $("email").value.trim();
+    setAuthMessage("");
+    withBusy($("confirm-form"), async () => {
+      try {
+        await cognito("ResendConfirmationCode", { Username: email });
+        setAuthMessage(`A new code is on its way to ${email}.`, "info");
+      } catch (err) {
+        setAuthMessage(authMessage(err, "resend"));
+      }
+    });
+  });
+
+  $("confirm-back").addEventListener("click", () => {
+    showSignIn("");
+    $("email").focus();
+  });
+
+  $("sign-out").addEventListener("click", async () => {
+    const button = $("sign-out");
+    const ending = session;
+    if (!ending) return;
+    button.disabled = true;
+    let message = "";
+    try {
+      // Revoke first, so the refresh token is dead before the page says it is signed out.
+      await cognito("RevokeToken", { Token: ending.refreshToken });
+    } catch (err) {
+      // NotAuthorizedException: the token was no longer valid anyway.
+      if (err.type !== "NotAuthorizedException") {
+        message = `You are signed out on this device, but the session could not be ended everywhere: ${
+          err.type === "NetworkError" ? "the sign-in service could not be reached." : err.message}`;
+      }
+    } finally {
+      button.disabled = false;
+    }
+    if (session === ending) endSession(message);
+    announce("Signed out.");
+  });
+
+  // Another tab signed in, refreshed or signed out: follow it.
+  window.addEventListener("storage", (e) => {
+    if (e.key !== SESSION_KEY && e.key !== null) return;
+    const stored = readStoredSession(localStorage.getItem(SESSION_KEY));
+    if (!stored) {
+      if (session) endSession("You signed out in another tab.");
+    } else if (!session || stored.claims.sub !== session.claims.sub) {
+      beginSession(stored);
+    } else if (stored.idToken !== session.idToken) {
+      session = stored;
+      showAccount();
+      scheduleRefresh();
+    }
+  });
+
+  // Timers sleep with a hidden tab: check the token when it is shown again.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && session && secondsLeft(session) < 300) {
+      refresh().catch(() => { /* signed out, or retried by the timer */ });
+    }
+  });
+}
+
+// ---- the API -------------------------------------------------------------------
+
+async function api(path, options = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const token = await idToken();
+    let response;
+    try {
+      response = await fetch(config.apiUrl + path, {
+        ...options,
+        headers: { ...(options.headers || {}), Authorization: token },
+      });
+    } catch (err) {
+      throw new Error("The API could not be reached. Check your connection and try again.");
+    }
+    if (response.status === 401) {
+      // The token was refused (expired, revoked, or not ours): one refresh, then sign in again.
+      if (!session) throw new SignedOut();
+      if (attempt === 0) {
+        if (session.idToken === token) await refresh(); // else another request refreshed meanwhile
+        continue;
+      }
+      endSession("Your session has ended. Sign in again.");
+      throw new SignedOut();
+    }
+    if (response.status === 204) return null;
+    let body = null;
+    try { body = await response.json(); } catch { /* not JSON */ }
+    if (!response.ok) {
+      const detail = body && body.error;
+      let message = detail ? describeError(detail) : `The API answered ${response.status}.`;
+      if (detail && detail.resetsAt) {
+        const when = new Date(detail.resetsAt);
+        if (!Number.isNaN(when.getTime())) message += ` You can upload again after ${when.toLocaleString()}.`;
+      }
+      const error = new Error(message);
+      error.status = response.status;
+      error.code = detail && detail.code;
+      throw error;
+    }
+    return body;
+  }
 }
 
 // ---- uploads ---------------------------------------------------------------
@@ -121,18 +552,21 @@ function postWithProgress(url, fields, file, onProgress) {
   });
 }
 
-async function waitForProcessing(id, card) {
+async function waitForProcessing(id, card, mine) {
   const started = Date.now();
   while (Date.now() - started < POLL_LIMIT_MS) {
     const image = await api(`/images/${id}`);
+    if (mine !== epoch) throw new SignedOut();
     if (image.status === "processed" || image.status === "failed") return image;
-    setState(card, image.status === "processing" ? "Processing…" : "Uploaded, waiting to be processed…", "processing");
+    setState(card, image.status === "processing" ? "Processing…" : "Uploaded, waiting to be processed…",
+      "processing");
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   throw new Error("Processing is taking too long; reload the page later to see it.");
 }
 
 async function uploadOne(file, card) {
+  const mine = epoch;
   card.querySelector(".retry")?.remove();
   const problem = checkFile(file);
   if (problem) {
@@ -150,13 +584,13 @@ async function uploadOne(file, card) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ filename: file.name, contentType: file.type, size: file.size }),
     });
-    saveToken(created.id, created.deleteToken);
+    if (mine !== epoch) return;
     card.dataset.id = created.id;
     await postWithProgress(created.upload.url, created.upload.fields, file, (pct) => { bar.value = pct; });
     sent = true;
     bar.value = 100;
     setState(card, "Processing…", "processing");
-    const image = await waitForProcessing(created.id, card);
+    const image = await waitForProcessing(created.id, card, mine);
     if (image.status === "failed") {
       setState(card, `Failed: ${describeError(image.error)}`, "failed");
       announce(`${file.name} failed.`);
@@ -172,6 +606,7 @@ async function uploadOne(file, card) {
       announce(`${file.name} is processed.`);
     }
   } catch (err) {
+    if (err.signedOut || mine !== epoch) return; // the card went with the session
     setState(card, `Failed: ${err.message}`, "failed");
     // Worth another try: the network, or a server error; not a refusal the same file would get again.
     if (!sent && (!err.status || err.status >= 500)) offerRetry(file, card);
@@ -187,24 +622,25 @@ function offerRetry(file, card) {
   button.textContent = "Retry";
   button.setAttribute("aria-label", `Retry ${file.name}`);
   button.addEventListener("click", async () => {
+    button.disabled = true;
     await forgetAbandoned(card.dataset.id);
+    delete card.dataset.id;
     uploadOne(file, card);
   });
   card.querySelector(".card-body").append(button);
 }
 
 async function forgetAbandoned(id) {
-  // The record of an upload that never arrived would otherwise show as pending until it expires.
-  const token = id && tokens()[id];
-  if (!token) return;
+  // The record of an upload that never arrived would otherwise stay pending until it expires.
+  if (!id) return;
   try {
-    await api(`/images/${id}`, { method: "DELETE", headers: { "X-Delete-Token": token } });
+    await api(`/images/${id}`, { method: "DELETE" });
     $("gallery").querySelector(`[data-id="${id}"]`)?.remove();
-    forgetToken(id);
-  } catch { /* best effort: the record's expiry removes it anyway */ }
+  } catch { /* best effort: the sweep removes it anyway */ }
 }
 
 async function uploadAll(files) {
+  if (!session) return;
   showNotice("");
   const queue = [...files].map((file) => ({ file, card: makeCard(file) }));
   const workers = Array.from({ length: Math.min(PARALLEL_UPLOADS, queue.length) }, async () => {
@@ -218,16 +654,25 @@ async function uploadAll(files) {
 
 // ---- gallery ---------------------------------------------------------------
 
+function showingAll() {
+  return isAdmin() && $("scope-all").checked;
+}
+
+function ownerLabel(image) {
+  return image.owner || "no one (put straight into storage)";
+}
+
 function galleryItem(image) {
   const li = document.createElement("li");
   li.className = "tile";
   li.dataset.id = image.id;
+  const by = showingAll() ? `, by ${ownerLabel(image)}` : "";
   if (image.status !== "processed") {
     const text = document.createElement("div");
     text.className = "tile-text";
     text.textContent = image.status === "failed"
-      ? `${image.filename}: failed. ${describeError(image.error)}`
-      : `${image.filename}: ${image.status}…`;
+      ? `${image.filename}${by}: failed. ${describeError(image.error)}`
+      : `${image.filename}${by}: ${image.status}…`;
     li.append(text);
     return li;
   }
@@ -241,7 +686,7 @@ function galleryItem(image) {
   img.width = image.renditions.thumbnail.width;
   img.height = image.renditions.thumbnail.height;
   button.append(img);
-  button.setAttribute("aria-label", `Open ${image.filename}`);
+  button.setAttribute("aria-label", `Open ${image.filename}${by}`);
   button.addEventListener("click", () => openViewer(image));
   li.append(button);
   return li;
@@ -257,25 +702,35 @@ function addToGallery(image, atTop = false) {
 
 async function loadGallery(reset = false) {
   const button = $("load-more");
+  const mine = ++galleryLoad;
   button.disabled = true;
   try {
-    if (reset) { $("gallery").replaceChildren(); nextCursor = null; }
-    const query = `?limit=${config.pageSize || 24}` + (nextCursor ? `&cursor=${encodeURIComponent(nextCursor)}` : "");
-    const page = await api(`/images${query}`);
+    if (reset) {
+      $("gallery").replaceChildren();
+      nextCursor = null;
+      $("gallery-heading").textContent = showingAll() ? "Everyone’s gallery" : "Gallery";
+    }
+    const params = new URLSearchParams({ limit: String(config.pageSize || 24) });
+    if (showingAll()) params.set("scope", "all");
+    if (nextCursor) params.set("cursor", nextCursor);
+    const page = await api(`/images?${params}`);
+    if (mine !== galleryLoad) return; // signed out, or the view changed meanwhile
     page.items.forEach((image) => addToGallery(image));
     nextCursor = page.nextCursor;
     button.hidden = !nextCursor;
     $("gallery-empty").hidden = $("gallery").children.length > 0;
   } catch (err) {
+    if (err.signedOut || mine !== galleryLoad) return;
     showNotice(`The gallery could not be loaded: ${err.message} Reload the page to try again.`);
   } finally {
-    button.disabled = false;
+    if (mine === galleryLoad) button.disabled = false;
   }
 }
 
 function openViewer(image) {
   const dialog = $("viewer");
   const preview = image.renditions.preview;
+  const mine = image.owner ? image.owner.toLowerCase() === signedInEmail().toLowerCase() : !showingAll();
   $("viewer-title").textContent = image.filename;
   $("viewer-image").src = preview.url;
   $("viewer-image").alt = `Preview of ${image.filename}`;
@@ -285,24 +740,26 @@ function openViewer(image) {
     Format: image.format || image.contentType,
     Uploaded: new Date(image.createdAt).toLocaleString(),
   };
+  if (showingAll() || !mine) details.Owner = ownerLabel(image);
   $("viewer-details").replaceChildren(...Object.entries(details).flatMap(([k, v]) => {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = v;
     return [dt, dd];
   }));
   $("viewer-download").href = preview.url;
-  const token = tokens()[image.id];
-  const del = $("viewer-delete");
-  del.hidden = !token;
-  del.onclick = async () => {
-    if (!confirm(`Delete ${image.filename}? This cannot be undone.`)) return;
+  // The gallery holds the person's own images, or every image for an admin: both may delete.
+  $("viewer-delete").onclick = async () => {
+    const whose = mine ? "" : `, which belongs to ${ownerLabel(image)}`;
+    if (!confirm(`Delete ${image.filename}${whose}? This cannot be undone.`)) return;
     try {
-      await api(`/images/${image.id}`, { method: "DELETE", headers: { "X-Delete-Token": token } });
+      await api(`/images/${image.id}`, { method: "DELETE" });
       $("gallery").querySelector(`[data-id="${image.id}"]`)?.remove();
-      forgetToken(image.id);
+      $("gallery-empty").hidden = $("gallery").children.length > 0;
       dialog.close();
       announce(`${image.filename} deleted.`);
     } catch (err) {
+      if (err.signedOut) return;
+      dialog.close();
       showNotice(`Delete failed: ${err.message}`);
     }
   };
@@ -318,11 +775,19 @@ function wireDropAnywhere() {
   window.addEventListener("dragleave", () => { if (--depth <= 0) { depth = 0; zone.classList.remove("dragging"); } });
   window.addEventListener("dragover", (e) => e.preventDefault());
   window.addEventListener("drop", (e) => {
-    e.preventDefault();
+    e.preventDefault(); // signed in or not, a dropped file never replaces the page
     depth = 0;
     zone.classList.remove("dragging");
-    if (e.dataTransfer?.files?.length) uploadAll(e.dataTransfer.files);
+    if (session && e.dataTransfer?.files?.length) uploadAll(e.dataTransfer.files);
   });
+}
+
+function describeQuota(quota) {
+  if (!quota) return "";
+  const parts = [];
+  if (quota.uploadsPerDay) parts.push(`${quota.uploadsPerDay} uploads a day`);
+  if (quota.bytes) parts.push(`${formatBytes(quota.bytes)} stored`);
+  return parts.length ? ` Your account allows ${parts.join(" and ")}.` : "";
 }
 
 async function start() {
@@ -330,18 +795,37 @@ async function start() {
     const response = await fetch("config.json");
     if (!response.ok) throw new Error(`config.json answered ${response.status}`);
     config = await response.json();
+    if (!config.auth || !config.auth.endpoint || !config.auth.clientId) {
+      throw new Error("config.json names no sign-in service");
+    }
   } catch (err) {
     showNotice(`The site is not configured (${err.message}). Is the stack deployed? Run \`make up\`.`);
     return;
   }
+  try { localStorage.removeItem(LEGACY_TOKENS_KEY); } catch { /* storage unavailable */ }
   $("max-size").textContent = formatBytes(config.maxBytes);
+  $("quota-hint").textContent = describeQuota(config.quota);
   $("file-input").addEventListener("change", (e) => {
     uploadAll(e.target.files);
     e.target.value = "";
   });
   $("load-more").addEventListener("click", () => loadGallery());
+  $("scope-all").addEventListener("change", () => loadGallery(true));
   wireDropAnywhere();
-  await loadGallery(true);
+  wireAuth();
+
+  let stored = null;
+  try { stored = readStoredSession(localStorage.getItem(SESSION_KEY)); } catch { /* storage unavailable */ }
+  if (!stored) {
+    showSignIn();
+    return;
+  }
+  session = stored;
+  if (secondsLeft(stored) < 60) {
+    // Expired while the page was closed: refresh before showing anything.
+    try { await refresh(); } catch (err) { if (err.signedOut) return; /* unreachable: the API says */ }
+  }
+  await beginSession(session);
 }
 
 start();

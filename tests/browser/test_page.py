@@ -1,15 +1,20 @@
-"""User story: in a real browser I pick photos, watch them upload, see thumbnails appear,
-browse the gallery page by page, open a preview and delete my own image.
+"""User story: in a real browser I create an account or sign in, pick photos, watch them
+upload, see thumbnails appear, browse my own gallery page by page, open a preview and delete
+my image; I stay signed in across a reload and sign out. An admin also sees everyone's.
 
 Playwright drives Debian's Chromium (/usr/bin/chromium); Playwright's own browser download
-cannot work on this machine. The devserver serves the page against the test stack.
+cannot work on this machine. The devserver serves the page against the test stack, whose
+user pool (the emulator's Cognito) the page signs in with.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +28,15 @@ from tests.prereq import need
 pytestmark = pytest.mark.browser
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
+SESSION_KEY = "imagepipe.session"
+
+
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as playwright_expect
+
+    # A sign-up runs the pool's PreSignUp function, which may start cold: more than 5 s.
+    playwright_expect.set_options(timeout=30_000)
+    return playwright_expect(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +55,12 @@ def site(stack):
 
 
 @pytest.fixture(scope="module")
+def site_config(site) -> dict:
+    """What the page reads: the API, and the user pool it signs in with."""
+    return requests.get(f"{site}/config.json", timeout=10).json()
+
+
+@pytest.fixture(scope="module")
 def browser():
     need(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}; `apt-get install chromium` (.ci/run does)")
     from playwright.sync_api import sync_playwright
@@ -53,20 +73,95 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
+def new_page(browser, **options):
+    context = browser.new_context(**({"viewport": {"width": 1100, "height": 900}} | options))
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()
+
+
+@dataclass
+class User:
+    email: str
+    password: str
+    http: requests.Session  # the API as this person: their ID token in Authorization
+
+
+def new_user(stack, name: str = "user", admin: bool = False) -> User:
+    """A confirmed user of the stack's pool, made without the page (AdminCreateUser)."""
+    email = f"{name}-{uuid.uuid4().hex[:10]}@example.com"
+    password = stack.create_user(email, admin=admin)
+    http = requests.Session()
+    http.headers["Authorization"] = stack.sign_in(email, password)
+    return User(email, password, http)
+
+
+@pytest.fixture
+def user(stack) -> User:
+    """A person of their own for each test: their gallery holds only what the test made."""
+    return new_user(stack)
+
+
+def sign_in(page, site, user: User) -> None:
+    """Through the sign-in form, as a person would."""
+    page.goto(site)
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(user.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#gallery-heading")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def cognito(config: dict, action: str, body: dict) -> requests.Response:
+    """The user pool's public JSON API, called as the page calls it (no AWS signature)."""
+    return requests.post(config["auth"]["endpoint"].rstrip("/") + "/", timeout=30,
+                         data=json.dumps({"ClientId": config["auth"]["clientId"], **body}),
+                         headers={"Content-Type": "application/x-amz-json-1.1",
+                                  "X-Amz-Target": f"AWSCognitoIdentityProviderService.{action}"})
+
+
+def refresh(config: dict, refresh_token: str) -> requests.Response:
+    return cognito(config, "InitiateAuth", {"AuthFlow": "REFRESH_TOKEN_AUTH",
+                                            "AuthParameters": {"REFRESH_TOKEN": refresh_token}})
+
+
+def stored_session(page) -> dict | None:
+    return page.evaluate(f"JSON.parse(localStorage.getItem('{SESSION_KEY}'))")
+
+
+def upload_as(stack, user: User, data: bytes, filename: str, content_type: str = "image/jpeg") -> dict:
+    """The page's flow from Python, signed in as `user`; waits for the processor's verdict."""
+    response = user.http.post(f"{stack.api}/uploads",
+                              json={"filename": filename, "contentType": content_type, "size": len(data)})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert stack.post_file(created["upload"], data, content_type, filename).status_code in (200, 201, 204)
+    return stack.wait_final(created["id"], session=user.http)
 
 
 def tile_ids(page) -> list[str]:
     return page.eval_on_selector_all("#gallery > li", "els => els.map(e => e.dataset.id)")
 
 
-def test_upload_gallery_preview_delete(page, site, stack, tmp_path):
+def wait_for_cards(page, count: int, timeout: int = 90_000) -> None:
+    page.wait_for_function(
+        "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
+        f".length === {count}", timeout=timeout)
+
+
+def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     files = {
         "portrait.jpg": phone_jpeg(1200, 900, orientation=6),
         "landscape.png": encode(photo(640, 400, seed=3), "PNG"),
@@ -77,14 +172,11 @@ def test_upload_gallery_preview_delete(page, site, stack, tmp_path):
         (tmp_path / name).write_bytes(data)
         paths.append(str(tmp_path / name))
 
-    page.goto(site)
-    page.wait_for_selector("#gallery-heading")
+    sign_in(page, site, user)
     page.set_input_files("#file-input", paths)
 
     # Two cards end with a thumbnail that really decoded, one says failed with the reason.
-    page.wait_for_function(
-        "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
-        ".length === 3", timeout=90_000)
+    wait_for_cards(page, 3)
     processed = page.locator("#uploads .card[data-state=processed]")
     assert processed.count() == 2
     for i in range(2):
@@ -99,65 +191,374 @@ def test_upload_gallery_preview_delete(page, site, stack, tmp_path):
     ours = set(page.eval_on_selector_all("#uploads .card", "els => els.map(e => e.dataset.id)"))
     assert len(ours) == 3
 
-    # Reload: the gallery lists newest first, two a page; "Load more" brings the older ones.
+    # Reload: still signed in; the gallery lists newest first, two a page; "Load more" brings the rest.
+    # (A store of delete tokens left by the page before accounts is removed on load.)
+    page.evaluate("localStorage.setItem('imagepipe.deleteTokens', JSON.stringify({abc: 'token'}))")
     page.reload()
     page.wait_for_function("document.querySelectorAll('#gallery > li').length === 2")
-    newest = [i["id"] for i in requests.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]]
+    newest = [i["id"] for i in user.http.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]]
+    assert set(newest) == ours  # this person's gallery: their three uploads, nothing else
     assert tile_ids(page) == newest[:2]
+    assert page.evaluate("localStorage.getItem('imagepipe.deleteTokens')") is None
     page.get_by_role("button", name="Load more").click()
     page.wait_for_function(f"document.querySelectorAll('#gallery > li').length === {len(newest)}")
-    assert tile_ids(page) == newest  # 3 or 4: other tests may have added images before
-    assert ours <= set(tile_ids(page))
+    assert tile_ids(page) == newest
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
 
     # Open the portrait's preview: upright size in the details, and a real image.
-    portrait = next(i for i in requests.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]
+    portrait = next(i for i in user.http.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]
                     if i["filename"] == "portrait.jpg")
+    assert portrait["owner"] == user.email
     page.locator(f"#gallery > li[data-id='{portrait['id']}'] button").click()
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
     assert "900×1200" in viewer.inner_text()
+    assert "Owner" not in viewer.inner_text()  # it is mine: no need to say whose
     page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
     assert page.locator("#viewer-image").evaluate("img => img.naturalHeight") == 1024
     page.screenshot(path=str(ARTIFACTS / "preview.png"))
 
-    # Delete it (this browser uploaded it, so it holds the token): gone now and after reload.
-    page.get_by_role("button", name="Delete").click()
+    # Delete it, with the sign-in alone: gone now and after reload.
+    with page.expect_request(lambda r: r.method == "DELETE") as deleting:
+        page.get_by_role("button", name="Delete").click()
+    sent = deleting.value.all_headers()
+    assert sent.get("authorization") == stored_session(page)["idToken"]
+    assert "x-delete-token" not in sent
     page.wait_for_selector(f"#gallery > li[data-id='{portrait['id']}']", state="detached")
-    assert requests.get(f"{stack.api}/images/{portrait['id']}").status_code == 404
+    assert user.http.get(f"{stack.api}/images/{portrait['id']}").status_code == 404
     page.reload()
-    page.wait_for_function("document.querySelectorAll('#gallery > li').length >= 2")
+    page.wait_for_function("document.querySelectorAll('#gallery > li').length === 2")
     assert portrait["id"] not in tile_ids(page)
 
 
-def test_page_says_what_happened_when_the_api_is_down(page, site, stack):
+def test_sign_up_sign_in_upload_reload_sign_out(page, site, site_config, tmp_path):
+    """A new person creates an account on the page (confirmed at once locally), uploads a
+    photo, stays signed in across a reload without the password being kept anywhere, and
+    signs out: the form is back and the session's refresh token no longer works."""
+    email = f"newcomer-{uuid.uuid4().hex[:10]}@example.com"
+    password = f"Tulip-harbour-{uuid.uuid4().hex[:6]}"
+    photo_path = tmp_path / "first.jpg"
+    photo_path.write_bytes(phone_jpeg(800, 600))
+
+    page.goto(site)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#app")).to_be_hidden()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.locator("#account-email")).to_have_text(email)
+    expect(page.locator("#gallery-empty")).to_be_visible()  # a new account has no photos
+    assert page.get_by_label("Password").input_value() == ""  # not left on the page either
+
+    page.set_input_files("#file-input", [str(photo_path)])
+    wait_for_cards(page, 1, timeout=60_000)
+    card = page.locator("#uploads .card[data-state=processed]")
+    assert card.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+    image_id = card.get_attribute("data-id")
+    expect(page.locator(f"#gallery > li[data-id='{image_id}'] img")).to_be_visible()
+
+    # Reload: still signed in, and the photo is in the gallery.
+    page.reload()
+    page.locator(f"#gallery > li[data-id='{image_id}'] img").wait_for()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.locator("#auth")).to_be_hidden()
+    page.wait_for_function(f"document.querySelector(\"#gallery > li[data-id='{image_id}'] img\").naturalWidth > 0")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "signed-in.png"), full_page=True)
+
+    # What the browser keeps: tokens, never the password.
+    kept = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage),"
+                         " document.cookie])")
+    assert password not in kept
+    session = stored_session(page)
+    assert set(session) >= {"idToken", "refreshToken"}
+    assert refresh(site_config, session["refreshToken"]).status_code == 200  # it works until sign-out
+
+    sign_out(page)
+    expect(page.get_by_label("Email")).to_be_focused()
+    expect(page.locator("#app")).to_be_hidden()
+    assert tile_ids(page) == []  # nothing of the gallery is left on the page
+    assert stored_session(page) is None
+    refused = refresh(site_config, session["refreshToken"])
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["__type"].endswith("NotAuthorizedException")
+    page.screenshot(path=str(ARTIFACTS / "signed-out.png"), full_page=True)
+
+    # Still signed out after a reload; and the same email and password sign in again.
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    sign_in(page, site, User(email, password, requests.Session()))
+    page.locator(f"#gallery > li[data-id='{image_id}']").wait_for()
+
+
+def test_each_person_sees_only_their_own_gallery(page, site, stack, tmp_path):
+    """Two people take turns at the same browser: each sees their own photos only, the API
+    answers another person's image as missing, and neither gets the "All users" view."""
+    alice, bob = new_user(stack, "alice"), new_user(stack, "bob")
+    ids = {}
+    for person in (alice, bob):
+        name = person.email.split("-")[0] + ".jpg"
+        (tmp_path / name).write_bytes(phone_jpeg(640, 480))
+        sign_in(page, site, person)
+        expect(page.get_by_label("All users")).to_be_hidden()
+        assert tile_ids(page) == []
+        page.set_input_files("#file-input", [str(tmp_path / name)])
+        wait_for_cards(page, 1, timeout=60_000)
+        ids[person.email] = page.locator("#uploads .card[data-state=processed]").get_attribute("data-id")
+        sign_out(page)
+        assert page.locator("#uploads .card").count() == 0  # the next person sees no one's cards
+
+    for me, other in ((alice, bob), (bob, alice)):
+        sign_in(page, site, me)
+        page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
+        assert tile_ids(page) == [ids[me.email]]
+        listed = me.http.get(f"{stack.api}/images").json()["items"]
+        assert [i["id"] for i in listed] == [ids[me.email]]
+        assert listed[0]["owner"] == me.email
+        theirs = ids[other.email]
+        assert me.http.get(f"{stack.api}/images/{theirs}").status_code == 404
+        assert me.http.delete(f"{stack.api}/images/{theirs}").status_code == 404
+        assert me.http.get(f"{stack.api}/images", params={"scope": "all"}).status_code == 403
+        sign_out(page)
+    assert alice.http.get(f"{stack.api}/images/{ids[alice.email]}").json()["status"] == "processed"
+    assert bob.http.get(f"{stack.api}/images/{ids[bob.email]}").json()["status"] == "processed"
+
+
+def test_an_admin_sees_all_users(page, site, stack, tmp_path):
+    """An admin's own gallery is their own; "All users" lists everyone's images with their
+    owner, and the admin may delete any of them."""
+    owner = new_user(stack, "owner")
+    theirs = upload_as(stack, owner, phone_jpeg(640, 480), "someone-elses.jpg")
+    assert theirs["status"] == "processed"
+    admin = new_user(stack, "admin", admin=True)
+
+    sign_in(page, site, admin)
+    expect(page.locator("#gallery-empty")).to_be_visible()  # the admin's own photos: none
+    toggle = page.get_by_label("All users")
+    expect(toggle).to_be_visible()
+    expect(toggle).not_to_be_checked()
+
+    with page.expect_request(lambda r: "scope=all" in r.url):
+        toggle.check()
+    tile = page.locator(f"#gallery > li[data-id='{theirs['id']}']")
+    tile.wait_for()  # the newest image of all, so on the first page
+    expect(page.locator("#gallery-heading")).to_have_text("Everyone’s gallery")
+    assert owner.email in tile.locator("button").get_attribute("aria-label")
+    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
+    assert axe_violations(page) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "admin-all-users.png"), full_page=True)
+
+    tile.locator("button").click()
+    viewer = page.locator("#viewer")
+    viewer.wait_for(state="visible")
+    assert owner.email in viewer.inner_text()  # the Owner row
+    messages = []
+    page.on("dialog", lambda dialog: messages.append(dialog.message))
+    page.get_by_role("button", name="Delete").click()
+    tile.wait_for(state="detached")
+    assert owner.email in messages[0]  # the confirmation says whose it is
+    assert owner.http.get(f"{stack.api}/images/{theirs['id']}").status_code == 404
+
+    toggle.uncheck()
+    expect(page.locator("#gallery-heading")).to_have_text("Gallery")
+    expect(page.locator("#gallery-empty")).to_be_visible()
+
+
+def test_create_account_with_a_confirmation_code(page, site, site_config):
+    """Where config.json says sign-ups are confirmed by email (AWS), Create account asks for
+    the code, says so when it is wrong, and signs in once it is right. Locally the pool
+    confirms at once, so the pool's answers that differ are played by the test."""
+    endpoint = site_config["auth"]["endpoint"].rstrip("/")
+    email = f"confirming-{uuid.uuid4().hex[:10]}@example.com"
+    password = f"Lantern-quay-{uuid.uuid4().hex[:6]}"
+    confirmations = []
+    cors = {"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.1"}
+
+    def as_on_aws(route):
+        request = route.request
+        target = (request.headers.get("x-amz-target") or "").rsplit(".", 1)[-1]
+        if request.method != "POST" or target not in ("SignUp", "ConfirmSignUp"):
+            return route.continue_()
+        if target == "SignUp":  # the real sign-up; answered as a pool that sends a code
+            response = route.fetch()
+            return route.fulfill(response=response, json={
+                **response.json(), "UserConfirmed": False, "CodeDeliveryDetails": {
+                    "Destination": "c***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}})
+        confirmations.append(json.loads(request.post_data))
+        if len(confirmations) == 1:
+            return route.fulfill(status=400, headers=cors, body=json.dumps({
+                "__type": "CodeMismatchException", "message": "Invalid verification code provided, please try again."}))
+        return route.fulfill(status=200, headers=cors, body="{}")
+
+    def confirm_by_email(route):
+        response = route.fetch()
+        config = response.json()
+        config["auth"]["confirmSignUp"] = True
+        route.fulfill(response=response, json=config)
+
+    page.route("**/config.json", confirm_by_email)
+    page.route(f"{endpoint}/", as_on_aws)
+    page.goto(site)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Create account").click()
+
+    code = page.get_by_label("Confirmation code")
+    expect(code).to_be_focused()
+    expect(page.locator("#confirm-form")).to_contain_text(email)
+    assert axe_violations(page) == []
+    code.fill("000000")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#auth-message")).to_contain_text("code is not right")
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    code.fill("123456")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.locator("#account-email")).to_have_text(email)
+    assert [c["ConfirmationCode"] for c in confirmations] == ["000000", "123456"]
+    assert {c["Username"] for c in confirmations} == {email}
+    assert {c["ClientId"] for c in confirmations} == {site_config["auth"]["clientId"]}
+
+
+def test_the_sign_in_screen_is_accessible_and_says_what_went_wrong(browser, site, stack):
+    """axe-core finds nothing on the sign-in screen, with or without a message; each refusal
+    gets its own plain message; at phone width nothing scrolls sideways."""
+    known = new_user(stack, "known")
+    page = new_page(browser)
+    page.goto(site)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Create account")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    assert axe_violations(page) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sign-in.png"), full_page=True)
+
+    message = page.locator("#auth-message")
+    cases = [
+        ("Sign in", known.email, known.password + "-wrong", "Wrong email or password"),
+        ("Sign in", f"nobody-{uuid.uuid4().hex[:8]}@example.com", "Whatever it is 123", "Wrong email or password"),
+        ("Create account", known.email, "Another good one 123", "already exists"),
+        ("Create account", f"weak-{uuid.uuid4().hex[:8]}@example.com", "short", "too weak"),
+    ]
+    for button, email, password, said in cases:
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name=button).click()
+        expect(message).to_contain_text(said)
+        expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    assert axe_violations(page) == []
+    page.context.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+    phone.goto(site)
+    expect(phone.get_by_role("button", name="Sign in")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.screenshot(path=str(ARTIFACTS / "phone-sign-in.png"), full_page=True)
+    phone.context.close()
+
+
+def test_a_refused_token_is_refreshed_once_then_the_page_asks_to_sign_in(page, site, site_config, user):
+    """A 401 from the API (here: a forged ID token) makes the page refresh once and retry;
+    when the refresh token is revoked too, the sign-in form comes back with a reason."""
+    sign_in(page, site, user)
+    expect(page.locator("#gallery-empty")).to_be_visible()
+    statuses, refreshes = [], []
+    page.on("response", lambda r: "/images" in r.url and r.request.method == "GET" and statuses.append(r.status))
+    page.on("request", lambda r: "REFRESH_TOKEN_AUTH" in (r.post_data or "") and refreshes.append(r))
+
+    def forge():
+        # Same claims (not expired), another signature: only the API can tell.
+        page.evaluate(f"""() => {{
+            const s = JSON.parse(localStorage.getItem('{SESSION_KEY}'));
+            const [h, p, sig] = s.idToken.split('.');
+            s.idToken = [h, p, [...sig].reverse().join('')].join('.');
+            localStorage.setItem('{SESSION_KEY}', JSON.stringify(s));
+            return s.idToken;
+        }}""")
+        return stored_session(page)["idToken"]
+
+    forged = forge()
+    page.reload()
+    expect(page.locator("#gallery-empty")).to_be_visible()
+    assert statuses == [401, 200]
+    assert len(refreshes) == 1
+    assert stored_session(page)["idToken"] != forged
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    assert cognito(site_config, "RevokeToken", {"Token": stored_session(page)["refreshToken"]}).status_code == 200
+    statuses.clear()
+    forge()
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("#auth-message")).to_contain_text("session has ended")
+    assert statuses == [401]
+    assert stored_session(page) is None
+
+
+def test_the_session_is_refreshed_before_the_id_token_expires(page, site, site_config, user):
+    """The page refreshes the ID token a few minutes before it expires, without a reload."""
+    page.clock.install()
+    sign_in(page, site, user)
+    before = stored_session(page)
+    claims = json.loads(_b64url(before["idToken"].split(".")[1]))
+    lifetime = claims["exp"] - claims["iat"]
+    with page.expect_request(lambda r: "REFRESH_TOKEN_AUTH" in (r.post_data or "")):
+        page.clock.fast_forward((lifetime - 60) * 1000)  # a minute before it expires
+    page.wait_for_function(f"JSON.parse(localStorage.getItem('{SESSION_KEY}')).idToken"
+                           f" !== {json.dumps(before['idToken'])}")
+    after = stored_session(page)
+    assert after["refreshToken"] == before["refreshToken"]
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def _b64url(text: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_signing_out_in_one_tab_signs_out_the_other(browser, site, user):
+    page = new_page(browser)
+    sign_in(page, site, user)
+    other = page.context.new_page()
+    other.goto(site)
+    expect(other.get_by_role("button", name="Sign out")).to_be_visible()  # the same session
+    sign_out(page)
+    expect(other.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(other.locator("#app")).to_be_hidden()
+    page.context.close()
+
+
+def test_page_says_what_happened_when_the_api_is_down(page, site, stack, user):
     """A failing API gives a message, not a spinner."""
     page.route(f"{stack.api}/**", lambda route: route.fulfill(status=503, body="{}",
                                                                headers={"Access-Control-Allow-Origin": "*"}))
-    page.goto(site)
+    sign_in(page, site, user)
     notice = page.locator("#notice")
     notice.wait_for(state="visible")
     assert "could not be loaded" in notice.inner_text()
     assert "503" in notice.inner_text()
 
 
-def test_page_checks_type_and_size_before_uploading(page, site, tmp_path):
+def test_page_checks_type_and_size_before_uploading(page, site, user, tmp_path):
     svg = tmp_path / "drawing.svg"
     svg.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
-    page.goto(site)
-    page.wait_for_selector("#gallery-heading")
+    sign_in(page, site, user)
     page.set_input_files("#file-input", [str(svg)])
     card = page.locator("#uploads .card[data-state=failed]")
     card.wait_for()
     assert "not an accepted image type" in card.inner_text()
 
 
-def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, stack):
-    page.goto(site)
-    page.wait_for_selector("#gallery-heading")
-    # Keyboard: the first Tab stop is the file picker, and its label shows the focus.
+def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, user):
+    sign_in(page, site, user)
+    # Keyboard: signing in puts the focus at the upload section, so the next Tab stop is the
+    # file picker, and its label shows the focus.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "file-input"
     outline = page.eval_on_selector("label[for=file-input]", "el => getComputedStyle(el).outlineStyle")
@@ -180,17 +581,16 @@ def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, stack
     assert card.locator("img").get_attribute("alt") == "Thumbnail of dropped.jpg"
 
 
-def test_phone_width(browser, site):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    page.goto(site)
-    page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0"
-                           " || !document.getElementById('gallery-empty').hidden")
+def test_phone_width(browser, site, stack, user):
+    upload_as(stack, user, phone_jpeg(900, 600), "phone.jpg")
+    page = new_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
+    sign_in(page, site, user)
+    page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
     page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
-    context.close()
+    page.context.close()
 
 
 def axe_violations(page) -> list[str]:
@@ -203,19 +603,18 @@ def axe_violations(page) -> list[str]:
             for v in results.response["violations"]]
 
 
-def test_page_passes_an_accessibility_audit_in_each_state(page, site, tmp_path):
+def test_page_passes_an_accessibility_audit_in_each_state(page, site, user, tmp_path):
     """axe-core finds nothing on the gallery with a processed and a failed card, nor in the
-    open preview; closing the preview gives the focus back to the tile that opened it."""
+    open preview; closing the preview gives the focus back to the tile that opened it.
+    (The sign-in screen has its own audit above.)"""
     good, bad = tmp_path / "audit.jpg", tmp_path / "audit-notes.jpg"
     good.write_bytes(phone_jpeg(800, 600))
     bad.write_bytes(b"not a photo\n" * 50)
-    page.goto(site)
-    page.wait_for_selector("#gallery-heading")
+    sign_in(page, site, user)
+    expect(page.locator("#gallery-empty")).to_be_visible()
     assert axe_violations(page) == []
     page.set_input_files("#file-input", [str(good), str(bad)])
-    page.wait_for_function(
-        "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
-        ".length === 2", timeout=60_000)
+    wait_for_cards(page, 2, timeout=60_000)
     page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
     assert axe_violations(page) == []
 
@@ -231,24 +630,26 @@ def test_page_passes_an_accessibility_audit_in_each_state(page, site, tmp_path):
     assert page.evaluate("document.activeElement.closest('#gallery > li') !== null")
 
 
-def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, tmp_path):
+def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, user, tmp_path):
     """The connection drops while the file goes to S3: the card says so and offers Retry, which
-    uploads the same file again; the abandoned attempt's record is removed, not left pending."""
+    uploads the same file again; the abandoned attempt's record is removed (DELETE with the
+    sign-in), not left pending."""
     photo_path = tmp_path / "flaky.jpg"
     photo_path.write_bytes(phone_jpeg(640, 480))
     bucket = stack.outputs["uploadBucket"]
-    cut = []
+    cut, deletes = [], []
 
     def drop_first_upload(route):
         request = route.request
         if request.method == "POST" and f"/{bucket}" in request.url and not cut:
             cut.append(request.url)
             return route.abort("connectionreset")
+        if request.method == "DELETE":
+            deletes.append(request.all_headers())
         return route.continue_()
 
     page.route("**/*", drop_first_upload)
-    page.goto(site)
-    page.wait_for_selector("#gallery-heading")
+    sign_in(page, site, user)
     page.set_input_files("#file-input", [str(photo_path)])
     card = page.locator("#uploads .card", has_text="flaky.jpg")
     card.locator(".retry").wait_for()
@@ -265,22 +666,41 @@ def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, tmp_path
     assert card.locator(".retry").count() == 0
     retried = card.get_attribute("data-id")
     assert retried != abandoned
-    assert requests.get(f"{stack.api}/images/{abandoned}").status_code == 404
-    assert requests.get(f"{stack.api}/images/{retried}").json()["status"] == "processed"
-    assert abandoned not in page.evaluate("Object.keys(JSON.parse(localStorage.getItem('imagepipe.deleteTokens')))")
+    assert user.http.get(f"{stack.api}/images/{abandoned}").status_code == 404
+    assert user.http.get(f"{stack.api}/images/{retried}").json()["status"] == "processed"
+    assert len(deletes) == 1 and deletes[0].get("authorization") and "x-delete-token" not in deletes[0]
+    assert page.evaluate("localStorage.getItem('imagepipe.deleteTokens')") is None
 
 
-def test_a_refusal_offers_no_retry(page, site, stack, tmp_path):
+def test_a_refusal_offers_no_retry(page, site, stack, user, tmp_path):
     """A 4xx is an answer, not an accident: the same file would be refused again."""
     photo_path = tmp_path / "refused.jpg"
     photo_path.write_bytes(phone_jpeg(320, 240))
     page.route(f"{stack.api}/uploads", lambda route: route.fulfill(
         status=413, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"},
         body='{"error": {"code": "too_large", "message": "The file is larger than this site accepts."}}'))
-    page.goto(site)
-    page.wait_for_selector("#gallery-heading")
+    sign_in(page, site, user)
     page.set_input_files("#file-input", [str(photo_path)])
     card = page.locator("#uploads .card[data-state=failed]", has_text="refused.jpg")
     card.wait_for()
     assert "larger than this site accepts" in card.inner_text()
+    assert card.locator(".retry").count() == 0
+
+
+def test_a_used_up_quota_is_explained(page, site, stack, user, tmp_path):
+    """429 quota_exceeded: the card gives the server's message and when it resets; no Retry."""
+    photo_path = tmp_path / "one-too-many.jpg"
+    photo_path.write_bytes(phone_jpeg(320, 240))
+    page.route(f"{stack.api}/uploads", lambda route: route.fulfill(
+        status=429, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"},
+        body=json.dumps({"error": {"code": "quota_exceeded", "message": "You have used today's uploads.",
+                                   "resetsAt": "2030-01-02T00:00:00Z"}})))
+    sign_in(page, site, user)
+    quota = requests.get(f"{site}/config.json", timeout=10).json()["quota"]
+    assert f"{quota['uploadsPerDay']} uploads a day" in page.locator("#dropzone").inner_text()
+    page.set_input_files("#file-input", [str(photo_path)])
+    card = page.locator("#uploads .card[data-state=failed]", has_text="one-too-many.jpg")
+    card.wait_for()
+    assert "used today's uploads" in card.inner_text()
+    assert "upload again after" in card.inner_text()
     assert card.locator(".retry").count() == 0

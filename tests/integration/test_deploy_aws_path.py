@@ -82,7 +82,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     # On AWS the page confirms sign-ups with the emailed code: no auto-confirming trigger there.
     assert config["auth"] == {"region": "us-east-1", "userPoolId": outputs["userPoolId"],
                               "clientId": outputs["userPoolClientId"], "endpoint": stack.endpoint,
-                              "confirmSignUp": True}
+                              "confirmSignUp": True, "passwordMinLength": 10}
     cognito = boto3.client("cognito-idp", endpoint_url=stack.endpoint, region_name="us-east-1",
                            aws_access_key_id="test", aws_secret_access_key="test")
     assert "PreSignUp" not in cognito.describe_user_pool(UserPoolId=outputs["userPoolId"])["UserPool"].get(
