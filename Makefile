@@ -8,7 +8,7 @@ EMULATOR_VENV := .venv-emulator
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status test test-unit bench user dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the pipeline (vs
 
 user: venv ## Create a confirmed user of the running stack and print its password (EMAIL=..., ADMIN=1 for the admins group)
 	@$(PY) -m bootstrap user --target $(TARGET) --email "$(EMAIL)" $(if $(ADMIN),--admin)
+
+reconcile: venv ## Rebuild missing or stale image records from the buckets (S3 is the truth; safe to run twice)
+	@$(PY) -m bootstrap reconcile --target $(TARGET)
 
 dlq: venv ## List what the processor gave up on (its dead-letter queue)
 	@$(PY) -m bootstrap.deadletters list

@@ -1,4 +1,4 @@
-"""python -m bootstrap deploy|destroy|outputs|package|user [--target embedded|localstack|aws]
+"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile [--target embedded|localstack|aws]
 
 The one provisioner for every target. Local targets use region us-east-1 and dummy
 credentials; the endpoint comes from AWS_ENDPOINT_URL (default http://127.0.0.1:4566).
@@ -55,6 +55,7 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         site_origins=site_origins,
         function_env={k: os.environ[k] for k in PASSTHROUGH if os.environ.get(k)},
         processor_concurrency=processor_concurrency(on_aws),
+        noncurrent_version_days=int(os.environ.get("NONCURRENT_VERSION_DAYS") or 30),
         settings=Settings.from_env(),
         arch=arch,
         bucket_suffix=suffix,
@@ -129,10 +130,24 @@ def make_user(args, log) -> int:
     return 0
 
 
+def run_reconcile(args, log) -> int:
+    """Rebuild missing or stale records of the deployed stack from its buckets."""
+    from bootstrap.reconcile import reconcile
+    from bootstrap.stack import Aws
+
+    if not outputs_path().exists():
+        log(f"no deploy recorded in {outputs_path()}; deploy first")
+        return 1
+    outputs = json.loads(outputs_path().read_text())
+    aws = Aws(config_for(args.target, args.arch, account_id() if args.target == "aws" else None))
+    reconcile(aws.s3, aws.dynamodb, aws.lambda_, outputs, log)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["deploy", "destroy", "outputs", "package", "user"])
+    parser.add_argument("command", choices=["deploy", "destroy", "outputs", "package", "user", "reconcile"])
     parser.add_argument("--target", choices=["embedded", "localstack", "aws"], default="embedded")
     parser.add_argument("--out", type=Path, help="package: folder for the zip")
     parser.add_argument("--arch", choices=["x86_64", "arm64"], default=os.environ.get("LAMBDA_ARCH", "x86_64"),
@@ -151,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "user":
         return make_user(args, log)
+    if args.command == "reconcile":
+        return run_reconcile(args, log)
 
     # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
     build = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))

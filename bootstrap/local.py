@@ -96,6 +96,18 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+def running_marker(state: Path) -> Path:
+    """Present while an emulator runs on this state; left behind by one that did not stop cleanly
+    (crash, SIGKILL, power cut): MiniStack saves its state only on a clean stop, so whatever it
+    held since its last clean start (records, users, functions) is gone, and S3, written at
+    once, has to be reconciled with."""
+    return state / "RUNNING"
+
+
+def crashed_before(state: Path) -> bool:
+    return running_marker(state).exists()
+
+
 def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool = False) -> subprocess.Popen:
     """Start MiniStack in the background and return once it answers. `die_with_parent` is for
     tests and benches: a run killed abruptly (SIGKILL, a CI timeout) takes its emulator with it.
@@ -103,6 +115,7 @@ def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool
     if not EMULATOR_PYTHON.exists():
         raise RuntimeError(f"{EMULATOR_PYTHON} is missing: run `make emulator-venv`")
     state.mkdir(parents=True, exist_ok=True)
+    running_marker(state).write_text("the emulator is running; removed when it stops cleanly\n")
     shutil.rmtree(emulator_scratch(state), ignore_errors=True)  # what a killed run left
     emulator_scratch(state).mkdir()
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -120,9 +133,49 @@ def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool
     return proc
 
 
-def stop_emulator(pid: int, state: Path) -> None:
-    stop_pid(pid)
+def stop_emulator(pid: int, state: Path, log=lambda msg: print(msg, flush=True), patience: float = 600,
+                  hang: float = 60) -> bool:
+    """Stop MiniStack and wait for it to save its state, however long that takes: it writes
+    each service's JSON as it goes, so it is killed only once nothing has been written for
+    `hang` seconds (or after `patience`), and then it says so loudly. True if it stopped cleanly."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    started = time.monotonic()
+    last_write = started
+    said = started
+    while _alive(pid):
+        newest = max((f.stat().st_mtime for f in state.glob("*.json*") if f.is_file()), default=0.0)
+        if newest > time.time() - 1:
+            last_write = time.monotonic()
+        now = time.monotonic()
+        if now - last_write > hang or now - started > patience:
+            os.killpg(pid, signal.SIGKILL)
+            log(f"WARNING: the emulator did not finish saving its state ({now - started:.0f} s, nothing written"
+                f" for {now - last_write:.0f} s) and was killed: what it held since its last clean stop may be"
+                f" lost. The next `make up` rebuilds the images from S3 (`make reconcile`).")
+            return False
+        if now - said > 5:
+            log(f"emulator: saving its state ({now - started:.0f} s)")
+            said = now
+        time.sleep(0.2)
+    running_marker(state).unlink(missing_ok=True)
     shutil.rmtree(emulator_scratch(state), ignore_errors=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child, now reaped
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def stop_pid(pid: int, seconds: float = 20) -> None:
@@ -239,6 +292,13 @@ def _deploy(target: str, endpoint: str, **extra: str) -> dict:
     return json.loads((STATE / "outputs.json").read_text())
 
 
+def reconcile_after_crash(endpoint: str, state: Path | None = None) -> None:
+    """`python -m bootstrap reconcile` against the local stack, its progress on the terminal."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "IMAGEPIPE_STATE_DIR": str(state or STATE)}
+    subprocess.run([sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded"], env=env, check=True,
+                   cwd=ROOT)
+
+
 def _print_urls(api: str, endpoint: str) -> None:
     print(f"\n  Site:  http://127.0.0.1:{SITE_PORT}/\n  API:   {api}\n  AWS endpoint ({endpoint})\n"
           "  Sign in: create an account on the page (confirmed at once here), or\n"
@@ -249,13 +309,20 @@ def _print_urls(api: str, endpoint: str) -> None:
 def up_embedded() -> int:
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     emulator_url = f"http://127.0.0.1:{EMULATOR_PORT}"
+    crashed = False
     if answers(f"{emulator_url}/_ministack/health"):
         log(f"emulator: already answering on {emulator_url}")
     else:
+        crashed = crashed_before(STATE / "emulator")
+        if crashed:
+            log("emulator: the last one did not stop cleanly; the stack is redeployed and its images"
+                " rebuilt from S3")
         log(f"emulator: starting MiniStack on {emulator_url} (state in {STATE / 'emulator'})")
         proc = start_emulator(EMULATOR_PORT, STATE / "emulator", STATE / "logs" / "emulator.log")
         (STATE / "emulator.pid").write_text(str(proc.pid))
     outputs = _deploy("embedded", emulator_url)
+    if crashed:
+        reconcile_after_crash(emulator_url)
     site = f"http://127.0.0.1:{SITE_PORT}"
     running = _pid(STATE / "devserver.pid")
     if running and answers(f"{site}/healthz"):

@@ -62,6 +62,8 @@ class StackConfig:
     # Reserved concurrency: bombs and bursts cannot use up the account's concurrency. None = the
     # account pool (the embedded emulator dead-letters throttled events instead of retrying).
     processor_concurrency: int | None = None
+    # AWS only: days an overwritten or deleted original stays recoverable (upload bucket versioning).
+    noncurrent_version_days: int = 30
     settings: Settings = field(default_factory=Settings)  # the functions' limits and quotas, for sizing and the page
 
     @property
@@ -168,6 +170,23 @@ def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         },
     )
+
+
+def ensure_upload_versioning(aws: Aws, cfg: StackConfig) -> None:
+    """AWS: originals are versioned, so a DELETE (or an overwrite) stays recoverable by the operator
+    for `noncurrent_version_days`, then S3 expires the old version; reconcile rebuilds records of
+    restored files. Not locally: the emulator's disk is the backup there."""
+    aws.s3.put_bucket_versioning(Bucket=cfg.upload_bucket, VersioningConfiguration={"Status": "Enabled"})
+    aws.s3.put_bucket_lifecycle_configuration(Bucket=cfg.upload_bucket, LifecycleConfiguration={"Rules": [{
+        "ID": "expire-noncurrent-originals", "Status": "Enabled", "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": cfg.noncurrent_version_days},
+        "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+
+
+def ensure_point_in_time_recovery(aws: Aws, cfg: StackConfig) -> None:
+    """AWS: the table can be restored to any second of the last 35 days (and rebuilt from S3)."""
+    aws.dynamodb.update_continuous_backups(TableName=cfg.table, PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
 
 
 def ensure_upload_cors(aws: Aws, cfg: StackConfig) -> None:
@@ -668,10 +687,11 @@ def remove_site_distribution(aws: Aws, cfg: StackConfig, log: Callable[[str], No
 def plan(cfg: StackConfig) -> list[str]:
     """What deploy would create or update, without calling AWS (--dry-run)."""
     lines = [
-        f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins)})",
+        f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins) or 'the site'}"
+        + (f"; versioned, old versions expire after {cfg.noncurrent_version_days} days)" if cfg.target == "aws" else ")"),
         f"S3 bucket {cfg.processed_bucket} (private)",
         f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt;"
-        f" per-person quota counters)",
+        f" per-person quota counters{'; point-in-time recovery' if cfg.target == 'aws' else ''})",
         f"IAM role {cfg.function('api')}-role, IAM role {cfg.function('processor')}-role (least privilege)",
         f"Lambda {cfg.function('api')} ({RUNTIME}, {cfg.arch}, {API_MEMORY_MB} MB, {API_TIMEOUT_S} s)",
         f"Lambda {cfg.function('processor')} ({RUNTIME}, {cfg.arch}, {processor_memory_mb(cfg.limits)} MB for a"
@@ -724,8 +744,12 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     ensure_bucket(aws, cfg, cfg.upload_bucket)
     ensure_bucket(aws, cfg, cfg.processed_bucket)
     ensure_upload_cors(aws, cfg)
+    if cfg.target == "aws":
+        ensure_upload_versioning(aws, cfg)
     log(f"[{next(step)}/{steps}] table {cfg.table}")
     ensure_table(aws, cfg)
+    if cfg.target == "aws":
+        ensure_point_in_time_recovery(aws, cfg)
     log(f"[{next(step)}/{steps}] roles")
     policies = function_policies(cfg, aws.account)
     roles = {role: ensure_role(aws, cfg, role, policies[role])

@@ -25,7 +25,8 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES
 from handlers.quotas import QuotaExceeded, Quotas
-from handlers.records import ID_PATTERN, ImageRecords, InvalidCursor, delete_renditions, rendition_keys, upload_key
+from handlers.records import (ID_PATTERN, ImageRecords, InvalidCursor, delete_renditions, now_iso, rendition_keys,
+                              upload_key, upload_metadata)
 
 logger = Logger(service="imagepipe-api")
 
@@ -157,7 +158,7 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         """The image if the caller may see it: their own, or any for admins. Another person's
         image answers exactly as a missing one does (no existence leak)."""
         record = records.get(image_id) if ID_PATTERN.match(image_id) else None
-        if record is None or not (caller.admin or record.get("owner") == caller.sub):
+        if record is None or record["status"] == "deleted" or not (caller.admin or record.get("owner") == caller.sub):
             raise errors.NotFound(f"No image {image_id!r}.")
         return record
 
@@ -188,18 +189,23 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         image_id = uuid.uuid4().hex
         key = upload_key(image_id)
         expires_at = int(time.time()) + settings.upload_expiry_seconds
+        created_at = now_iso()
+        # The file carries what its record needs to exist (S3 is the truth: a lost table is
+        # rebuilt from the buckets), bound exactly by the policy like everything else in it.
+        metadata = upload_metadata(caller.sub, caller.email, clean_filename(filename), created_at)
         # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
         # declared size, so the record's `bytes` is what arrives.
         post = clients.s3_public.generate_presigned_post(
             Bucket=settings.upload_bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+            Fields={"Content-Type": content_type, **metadata},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size],
+                        *({name: value} for name, value in metadata.items())],
             ExpiresIn=settings.upload_expiry_seconds,
         )
         try:
             records.create_pending(image_id, clean_filename(filename), content_type, size, caller.sub, caller.email,
-                                   expires_at=expires_at + settings.pending_ttl_seconds)
+                                   expires_at=expires_at + settings.pending_ttl_seconds, created_at=created_at)
         except Exception:
             quotas.refund(caller.sub, size)  # no image came of it
             raise
@@ -248,7 +254,9 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
         # Renditions written after this, the processor removes when it finds the record gone.
         remove_renditions(rendition_keys(record))
         clients.s3.delete_object(Bucket=settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
-        deleted = records.delete(image_id, None if caller.admin else caller.sub)
+        # A tombstone until any upload form for it has expired: a file posted again is removed.
+        deleted = records.delete(image_id, None if caller.admin else caller.sub,
+                                 tombstone_until=int(time.time()) + settings.upload_expiry_seconds + 3600)
         if deleted is None:
             raise errors.NotFound(f"No image {image_id}.")
         remove_renditions(rendition_keys(deleted) - rendition_keys(record))

@@ -35,8 +35,8 @@ from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, describe, make_renditions
 from handlers.quotas import Quotas
-from handlers.records import (ImageRecords, delete_renditions, image_id_for_key, issued_by_api, rendition_keys,
-                              upload_key)
+from handlers.records import (ImageRecords, delete_renditions, image_id_for_key, manifest_key, now_iso,
+                              origin_from_metadata, rendition_keys, upload_key)
 
 logger = Logger(service="imagepipe-processor")
 
@@ -78,8 +78,9 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         if code not in ("NoSuchKey", "404"):
             raise
         response = None
-    claim = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1],
-                                     must_exist=issued_by_api(obj.key))
+    origin = origin_from_metadata(response["Metadata"]) if response else {}
+    claim = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1], origin,
+                                     create=response is not None)
     if claim.outcome == "gone" and response is not None:
         # A file for an image deleted through the API (a form posted again after DELETE): no
         # record will ever list it, so it goes now and DELETE stays final.
@@ -106,7 +107,11 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         retry = (claim.before.get("error") or {}).get("code") == "processing_error"
         store = rendition_store(clients.s3, settings.fault_injection, retry)
         stored = _store_renditions(image_id, obj.etag, result, settings, store)
-        finished = records.mark_processed(image_id, obj.etag, stored)
+        # The result in S3 first, then in the record: a lost table is rebuilt from the manifest.
+        at = now_iso()
+        stored["manifestKey"] = _store_manifest(clients.s3, settings, image_id, obj.etag,
+                                                {"status": "processed", "updatedAt": at, **stored})
+        finished = records.mark_processed(image_id, obj.etag, stored, at=at)
         if finished != "processed":
             # "gone": deleted through the API while we worked; "superseded": a newer object under
             # this key took the record over. Either way no record lists what we wrote.
@@ -115,8 +120,12 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
             return finished
         remove(stale - rendition_keys(stored))
     except ImageRejected as exc:
-        if records.mark_failed(image_id, obj.etag, exc.code, exc.message):
-            remove(stale)
+        at = now_iso()
+        error = {"code": exc.code, "message": exc.message[:500]}
+        manifest = _store_manifest(clients.s3, settings, image_id, obj.etag,
+                                   {"status": "failed", "updatedAt": at, "error": error})
+        if records.mark_failed(image_id, obj.etag, exc.code, exc.message, manifest=manifest, at=at):
+            remove(stale - {manifest})
         logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
         return "failed"
     except Exception:
@@ -146,6 +155,14 @@ def _store_renditions(image_id: str, etag: str, result: Processed, settings: Set
         )
         details["renditions"][name]["key"] = key
     return details
+
+
+def _store_manifest(s3, settings: Settings, image_id: str, etag: str, result: dict) -> str:
+    """What the processor concluded about this object, as JSON beside its renditions."""
+    key = manifest_key(image_id, etag)
+    s3.put_object(Bucket=settings.processed_bucket, Key=key, Body=json.dumps(result).encode(),
+                  ContentType="application/json", CacheControl="private, max-age=31536000, immutable")
+    return key
 
 
 def process_event(event: dict, settings: Settings, clients: Clients) -> dict:

@@ -7,6 +7,11 @@ not in the gallery. Each person's gallery is a Query on `byOwner` (partition `ow
 Cognito `sub`; sort `listedKey`, set with `listPk`); files put straight into the bucket have
 no owner and are listed for admins only. Records not yet finished (pending, processing) also carry `unfinishedPk`:
 the sparse `byUnfinished` index holds exactly them, oldest first, for the sweep.
+S3 is the truth: an uploaded file carries what its record needs to exist (`x-amz-meta-*`,
+bound by the upload policy: owner, file name, created time), and the processor writes its
+result as a manifest next to the renditions; `record_from_s3` rebuilds a record from the two
+(`python -m bootstrap reconcile`). A deleted image leaves a tombstone (`status` "deleted")
+until its upload form has expired, so a file posted again is removed, not brought back.
 Pending records carry `expiresAt` (epoch seconds, the table's TTL attribute) so that
 uploads that never arrive expire on their own; processing removes it. `attempts` counts the
 claims of a record that did not finish (an execution killed by its timeout or memory); a
@@ -22,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote, unquote
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -63,8 +69,47 @@ def image_id_for_key(key: str) -> str:
 
 
 def rendition_keys(record: dict) -> set[str]:
-    """The processed-bucket keys a record lists."""
-    return {r["key"] for r in (record.get("renditions") or {}).values()}
+    """The processed-bucket keys a record lists: its renditions and its manifest."""
+    keys = {r["key"] for r in (record.get("renditions") or {}).values()}
+    return keys | ({record["manifestKey"]} if record.get("manifestKey") else set())
+
+
+def manifest_key(image_id: str, etag: str) -> str:
+    """Beside the renditions of that object: `<id>/<ETag>/manifest.json`."""
+    return f"{image_id}/{etag}/manifest.json"
+
+
+# Upload metadata: header names in the form and the policy; S3 hands them back lower-cased
+# without the prefix. Values percent-encoded (S3 metadata is ASCII).
+_META = {"owner": "owner", "ownerEmail": "owner-email", "filename": "filename", "createdAt": "created"}
+
+
+def upload_metadata(owner: str, owner_email: str | None, filename: str, created_at: str) -> dict[str, str]:
+    values = {"owner": owner, "ownerEmail": owner_email or "", "filename": filename, "createdAt": created_at}
+    return {f"x-amz-meta-{_META[name]}": quote(value, safe="@") for name, value in values.items()}
+
+
+def origin_from_metadata(metadata: dict[str, str]) -> dict:
+    """The record fields an uploaded file carries (none for a file put straight into the bucket)."""
+    found = {name: unquote(metadata[header]) for name, header in _META.items() if metadata.get(header)}
+    return found if "owner" in found else {k: v for k, v in found.items() if k != "ownerEmail"}
+
+
+def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
+    """The record an object (HeadObject's answer) and its manifest (None: not processed yet) stand for."""
+    image_id = image_id_for_key(key)
+    origin = origin_from_metadata(head.get("Metadata") or {})
+    created = origin.get("createdAt") or head["LastModified"].astimezone(timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+    record = {
+        "id": image_id, "uploadKey": key, "sourceEtag": head["ETag"].strip('"'), "bytes": head["ContentLength"],
+        "contentType": head.get("ContentType"), "filename": origin.get("filename") or key.rsplit("/", 1)[-1],
+        "owner": origin.get("owner"), "ownerEmail": origin.get("ownerEmail"), "createdAt": created,
+        "createdKey": f"{created}#{image_id}", "listPk": LIST_PARTITION, "listedKey": f"{created}#{image_id}",
+    }
+    if manifest is None:  # arrived, never finished: unfinished, for the processor to take up
+        return record | {"status": "pending", "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
+    return record | manifest | {"manifestKey": manifest_key(image_id, record["sourceEtag"])}
 
 
 def delete_renditions(s3, bucket: str, keys: set[str]) -> None:
@@ -135,8 +180,8 @@ class ImageRecords:
         self._table = table_name
 
     def create_pending(self, image_id: str, filename: str, content_type: str, size: int, owner: str | None,
-                       owner_email: str | None, expires_at: int) -> dict:
-        now = now_iso()
+                       owner_email: str | None, expires_at: int, created_at: str | None = None) -> dict:
+        now = created_at or now_iso()
         record = {
             "id": image_id,
             "unfinishedPk": UNFINISHED_PARTITION,
@@ -185,55 +230,54 @@ class ImageRecords:
         page = self._db.query(**params)
         return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
-    def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str,
-                         must_exist: bool) -> "Claim":
-        """Mark the record `processing`; create it for objects put directly into the bucket
-        (`must_exist=False`). An upload the API issued (`must_exist=True`) whose record is gone
-        was deleted meanwhile: it is not brought back."""
+    def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str, origin: dict,
+                         create: bool = True) -> "Claim":
+        """Mark the record `processing`, creating it if missing: for a file put straight into the
+        bucket, or one whose record was lost (rebuilt from `origin`, the file's metadata). Never
+        for a deleted image (its tombstone answers "gone"), nor when the file itself is gone
+        (`create=False`: nothing to bring back)."""
         now = now_iso()
+        created = origin.get("createdAt") or now
         duplicate = "NOT (#s = :processed AND sourceEtag = :etag)"
-        condition = f"attribute_exists(id) AND {duplicate}" if must_exist else f"attribute_not_exists(id) OR {duplicate}"
+        alive = "(attribute_not_exists(#s) OR #s <> :deleted)"
+        condition = f"{alive} AND {duplicate}" + ("" if create else " AND attribute_exists(id)")
+        values = {":processing": "processing", ":processed": "processed", ":deleted": "deleted", ":now": now,
+                  ":key": key, ":etag": etag, ":size": size, ":fn": origin.get("filename") or filename,
+                  ":created": created, ":lp": LIST_PARTITION, ":ck": f"{created}#{image_id}",
+                  ":up": UNFINISHED_PARTITION, ":one": 1}
+        owner = ""
+        if origin.get("owner"):  # a lost record gets its owner back from the file
+            owner = " #o = if_not_exists(#o, :owner), ownerEmail = if_not_exists(ownerEmail, :email),"
+            values |= {":owner": origin["owner"], ":email": origin.get("ownerEmail") or ""}
         try:
             result = self._db.update_item(
                 TableName=self._table,
                 Key={"id": _serialize(image_id)},
                 UpdateExpression=(
                     "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
-                    " filename = if_not_exists(filename, :fn), createdAt = if_not_exists(createdAt, :now),"
+                    f"{owner} filename = if_not_exists(filename, :fn), createdAt = if_not_exists(createdAt, :created),"
                     " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck),"
                     " listedKey = if_not_exists(createdKey, :ck),"
                     " unfinishedPk = :up ADD attempts :one"
                     " REMOVE expiresAt, #e"
                 ),
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"},
-                ExpressionAttributeValues=_to_item(
-                    {
-                        ":processing": "processing",
-                        ":processed": "processed",
-                        ":now": now,
-                        ":key": key,
-                        ":etag": etag,
-                        ":size": size,
-                        ":fn": filename,
-                        ":lp": LIST_PARTITION,
-                        ":ck": f"{now}#{image_id}",
-                        ":up": UNFINISHED_PARTITION,
-                        ":one": 1,
-                    }
-                ),
+                ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"} | (
+                    {"#o": "owner"} if owner else {}),
+                ExpressionAttributeValues=_to_item(values),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
-            return Claim("duplicate" if exc.response.get("Item") else "gone", {})
+            item = _from_item(exc.response.get("Item") or {})
+            return Claim("duplicate" if item and item.get("status") != "deleted" else "gone", {})
         before = _from_item(result.get("Attributes") or {})
         return Claim("claimed", before, before.get("attempts", 0) + 1)
 
-    def mark_processed(self, image_id: str, etag: str, details: dict) -> str:
+    def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> str:
         """Finish the record for the object with this ETag: "processed"; "superseded" if a newer
         object took the record over; "gone" if the image was deleted meanwhile."""
-        values = {":processed": "processed", ":now": now_iso(), ":etag": etag}
+        values = {":processed": "processed", ":now": at or now_iso(), ":etag": etag}
         names = {"#s": "status", "#e": "error"}
         sets = ["#s = :processed", "updatedAt = :now"]
         for i, (name, value) in enumerate(details.items()):  # names via placeholders: many are reserved words
@@ -249,17 +293,20 @@ class ImageRecords:
         )
         return "processed" if outcome == "updated" else outcome
 
-    def mark_failed(self, image_id: str, etag: str, code: str, message: str) -> bool:
-        """Fail the record for the object with this ETag; never undoes a finished `processed`."""
+    def mark_failed(self, image_id: str, etag: str, code: str, message: str, manifest: str | None = None,
+                    at: str | None = None) -> bool:
+        """Fail the record for the object with this ETag; never undoes a finished `processed`.
+        `manifest`: the key of the failure's manifest (a refusal is final; a processing error is not)."""
+        sets = "SET #s = :failed, updatedAt = :now, #e = :err" + (", manifestKey = :m" if manifest else "")
+        removes = " REMOVE renditions, unfinishedPk, attempts" + ("" if manifest else ", manifestKey")
+        values = {":failed": "failed", ":processed": "processed", ":now": at or now_iso(), ":etag": etag,
+                  ":err": {"code": code, "message": message[:500]}} | ({":m": manifest} if manifest else {})
         return "updated" == self._conditional_update(
             image_id,
-            UpdateExpression="SET #s = :failed, updatedAt = :now, #e = :err REMOVE renditions, unfinishedPk, attempts",
+            UpdateExpression=sets + removes,
             ConditionExpression="sourceEtag = :etag AND #s <> :processed",
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
-            ExpressionAttributeValues=_to_item(
-                {":failed": "failed", ":processed": "processed", ":now": now_iso(), ":etag": etag,
-                 ":err": {"code": code, "message": message[:500]}}
-            ),
+            ExpressionAttributeValues=_to_item(values),
         )
 
     def _conditional_update(self, image_id: str, **params) -> str:
@@ -268,7 +315,8 @@ class ImageRecords:
             self._db.update_item(TableName=self._table, Key={"id": _serialize(image_id)},
                                  ReturnValuesOnConditionCheckFailure="ALL_OLD", **params)
         except self._db.exceptions.ConditionalCheckFailedException as exc:
-            return "superseded" if exc.response.get("Item") else "gone"
+            item = _from_item(exc.response.get("Item") or {})
+            return "superseded" if item and item.get("status") != "deleted" else "gone"
         return "updated"
 
     def unfinished(self, limit: int):
@@ -305,17 +353,35 @@ class ImageRecords:
             return None
         return _from_item(result.get("Attributes") or {})
 
-    def delete(self, image_id: str, owner: str | None) -> dict | None:
-        """Delete the record if it still belongs to `owner` (None: anyone's, for admins); returns
-        it as it was at the moment of deletion (renditions written since it was read included)."""
+    def delete(self, image_id: str, owner: str | None, tombstone_until: int) -> dict | None:
+        """Replace the record by a tombstone if it still belongs to `owner` (None: anyone's, for
+        admins); returns it as it was at that moment (renditions written since it was read
+        included). The tombstone answers any late file for this id until `tombstone_until`."""
         if owner is None:
-            condition = {"ConditionExpression": "attribute_exists(id)"}
+            condition = {"ConditionExpression": "attribute_exists(id) AND #s <> :deleted",
+                         "ExpressionAttributeNames": {"#s": "status"},
+                         "ExpressionAttributeValues": _to_item({":deleted": "deleted"})}
         else:
-            condition = {"ConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
-                         "ExpressionAttributeValues": _to_item({":o": owner})}
+            condition = {"ConditionExpression": "#o = :o AND #s <> :deleted",
+                         "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
+                         "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": "deleted"})}
+        tombstone = {"id": image_id, "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
         try:
-            result = self._db.delete_item(TableName=self._table, Key={"id": _serialize(image_id)},
-                                          ReturnValues="ALL_OLD", **condition)
+            result = self._db.put_item(TableName=self._table, Item=_to_item(tombstone), ReturnValues="ALL_OLD",
+                                       **condition)
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})
+
+    def restore(self, record: dict) -> bool:
+        """Write a record rebuilt from S3 unless the table holds one as new or newer (or a
+        tombstone): safe while uploads go on. True if written."""
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=_to_item(record),
+                ConditionExpression="attribute_not_exists(id) OR (#s <> :deleted AND updatedAt < :u)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item({":deleted": "deleted", ":u": record["updatedAt"]}))
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -72,6 +72,16 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     cors = s3.get_bucket_cors(Bucket=outputs["uploadBucket"])["CORSRules"][0]["AllowedOrigins"]
     assert cors == [outputs["siteUrl"]]
 
+    # Data protection the AWS way: versioned originals whose old versions expire, and the table's
+    # point-in-time recovery.
+    assert s3.get_bucket_versioning(Bucket=outputs["uploadBucket"])["Status"] == "Enabled"
+    rule = s3.get_bucket_lifecycle_configuration(Bucket=outputs["uploadBucket"])["Rules"][0]
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    dynamodb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+    backups = dynamodb.describe_continuous_backups(TableName=outputs["table"])["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
     # The processor has its own reserved concurrency on AWS, and the memory its budget needs.
     lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1", aws_access_key_id="test",
                        aws_secret_access_key="test")

@@ -104,7 +104,8 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
               if i["filename"] == "concurrent.jpg"]
     assert len(listed) == 1
     assert stack.wait_final(listed[0]["id"], session=stack.admin)["status"] == "processed"
-    assert len(renditions_bytes(stack, listed[0]["id"])) == 2
+    assert sorted(k.rsplit("/", 1)[1] for k in renditions_bytes(stack, listed[0]["id"])) == [
+        "manifest.json", "preview.jpg", "thumbnail.jpg"]
 
 
 def test_a_replaced_object_leaves_only_its_own_renditions(stack):
@@ -120,7 +121,8 @@ def test_a_replaced_object_leaves_only_its_own_renditions(stack):
         etag = stack.s3().put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
         # Processed by this call or by the notification's own delivery, whichever claims first.
         invoke(stack, s3_event(bucket, key, len(data), etag))
-        expected = {f"{image_id}/{etag}/preview.{extension}", f"{image_id}/{etag}/thumbnail.{extension}"}
+        expected = {f"{image_id}/{etag}/preview.{extension}", f"{image_id}/{etag}/thumbnail.{extension}",
+                    f"{image_id}/{etag}/manifest.json"}
         deadline = time.monotonic() + 30
         while set(renditions_bytes(stack, image_id)) != expected:
             assert time.monotonic() < deadline, (sorted(renditions_bytes(stack, image_id)), expected)

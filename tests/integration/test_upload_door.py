@@ -68,6 +68,21 @@ def test_s3_refuses_another_key(stack):
         assert refused(response, 403, "AccessDenied"), (key, response.text)
 
 
+def test_s3_refuses_other_metadata_than_the_form_binds(stack):
+    """The file carries its record's origin (S3 is the truth): another owner, name or time is refused."""
+    created = stack.create_upload("a.jpg", "image/jpeg", len(JPEG))
+    fields = created["upload"]["fields"]
+    assert {"x-amz-meta-owner", "x-amz-meta-owner-email", "x-amz-meta-filename", "x-amz-meta-created"} <= set(fields)
+    for name, forged in (("x-amz-meta-owner", "someone-else"), ("x-amz-meta-filename", "other.jpg"),
+                         ("x-amz-meta-created", "2001-01-01T00:00:00.000Z")):
+        response = requests.post(created["upload"]["url"], data=fields | {name: forged},
+                                 files={"file": ("a.jpg", JPEG, "image/jpeg")})
+        assert refused(response, 403, "AccessDenied"), (name, response.text)
+    assert stack.post_file(created["upload"], JPEG, "image/jpeg").status_code in (200, 204)
+    head = stack.s3().head_object(Bucket=stack.outputs["uploadBucket"], Key=fields["key"])
+    assert head["Metadata"]["filename"] == "a.jpg" and head["Metadata"]["owner"] == fields["x-amz-meta-owner"]
+
+
 def test_s3_refuses_an_expired_policy(stack):
     with stack.function_env("api", UPLOAD_EXPIRY_SECONDS="1"):
         created = stack.create_upload("late.jpg", "image/jpeg", len(JPEG))

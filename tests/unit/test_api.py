@@ -158,7 +158,7 @@ def test_a_body_flagged_base64_that_is_not_is_a_400(api):
 def arrive(api, image_id: str) -> None:
     """What the processor does when an upload's file arrives: the image joins the gallery."""
     records = ImageRecords(api.clients.dynamodb, api.settings.table_name)
-    records.start_processing(image_id, f"uploads/{image_id}", "etag", 1000, "x.jpg", must_exist=True)
+    records.start_processing(image_id, f"uploads/{image_id}", "etag", 1000, "x.jpg", {})
 
 
 def test_listing_pages_newest_first(api):
@@ -346,7 +346,7 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
     image_id = created["id"]
     key = f"uploads/{image_id}"
     clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=b"x")
-    assert records.start_processing(image_id, key, "etag", 1, "photo.jpg", must_exist=True).outcome == "claimed"
+    assert records.start_processing(image_id, key, "etag", 1, "photo.jpg", {}).outcome == "claimed"
     renditions = {}
     for name in ("preview", "thumbnail"):
         clients.s3.put_object(Bucket=settings.processed_bucket, Key=f"{image_id}/{name}.jpg", Body=b"jpeg")
@@ -360,7 +360,7 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
     api = Api(settings, racing)
     status, _, _ = api("DELETE", f"/images/{image_id}")
     assert status == 204 and racing.dynamodb.finished
-    assert records.get(image_id) is None
+    assert records.get(image_id)["status"] == "deleted"
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=key)
 

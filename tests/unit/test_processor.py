@@ -59,7 +59,9 @@ def test_each_record_is_handled_on_its_own(env):
     assert records.get("a" * 32)["filename"] == "photo.jpg"  # the name given at upload is kept
     keys = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket)["Contents"]}
     assert keys == {f"{'a' * 32}/{good[2]}/preview.jpg", f"{'a' * 32}/{good[2]}/thumbnail.jpg",
-                    f"{made['id']}/{direct[2]}/preview.jpg", f"{made['id']}/{direct[2]}/thumbnail.jpg"}
+                    f"{'a' * 32}/{good[2]}/manifest.json", f"{'b' * 32}/{bad[2]}/manifest.json",
+                    f"{made['id']}/{direct[2]}/preview.jpg", f"{made['id']}/{direct[2]}/thumbnail.jpg",
+                    f"{made['id']}/{direct[2]}/manifest.json"}
 
 
 def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
@@ -174,7 +176,7 @@ def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env)
     clients, sent = sweep_invocations(clients)
     # Killed mid-way: the record says processing, the object is there.
     stuck = put(settings, clients, "uploads/" + "4" * 32, phone_jpeg(320, 240))
-    records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg", must_exist=True)
+    records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg", {})
     # Event lost: the record says pending, the object is there.
     records.create_pending("5" * 32, "lost.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
     put(settings, clients, "uploads/" + "5" * 32, phone_jpeg(320, 240))
@@ -182,7 +184,7 @@ def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env)
     records.create_pending("6" * 32, "never.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
     # Killed mid-way, and its object removed since: it cannot stay processing for ever.
     gone = put(settings, clients, "uploads/" + "7" * 32, phone_jpeg(320, 240))
-    records.start_processing("7" * 32, gone[0], gone[2], gone[1], "gone.jpg", must_exist=True)
+    records.start_processing("7" * 32, gone[0], gone[2], gone[1], "gone.jpg", {})
     clients.s3.delete_object(Bucket=settings.upload_bucket, Key=gone[0])
     # Finished records are not the sweep's business, however old.
     done = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
@@ -235,7 +237,7 @@ def test_a_record_whose_runs_keep_being_killed_ends_failed_without_decoding_agai
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "b" * 32, phone_jpeg(320, 240))
     for _ in range(processor.MAX_ATTEMPTS):  # Lambda's try and two retries, each killed mid-way
-        records.start_processing("b" * 32, obj[0], obj[2], obj[1], "bomb.jpg", must_exist=True)
+        records.start_processing("b" * 32, obj[0], obj[2], obj[1], "bomb.jpg", {})
     decoded = []
     monkeypatch.setattr(processor, "make_renditions", lambda *a: decoded.append(a))
     assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "failed"}
@@ -264,7 +266,7 @@ def test_a_file_posted_again_after_its_image_was_deleted_is_removed(env):
     finds no record and removes the file."""
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(320, 240))
-    assert records.delete("d" * 32, "owner-sub")
+    assert records.delete("d" * 32, "owner-sub", tombstone_until=2**31)
     assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=obj[0])
 
@@ -286,9 +288,9 @@ def test_an_upload_deleted_before_processing_is_not_brought_back(env):
     """DELETE /images/{id} raced the S3 event: no ghost record, no renditions."""
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
-    assert records.delete("8" * 32, "owner-sub")  # what the API's DELETE does to the record
+    assert records.delete("8" * 32, "owner-sub", tombstone_until=2**31)  # what the API's DELETE does to the record
     assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "gone"}
-    assert records.get("8" * 32) is None
+    assert records.get("8" * 32)["status"] == "deleted"  # its tombstone, nothing more
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="8" * 32)
 
 
@@ -297,11 +299,11 @@ def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(en
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "9" * 32, phone_jpeg(320, 240))
     deleted = []  # DELETE /images/{id} lands just as the first rendition is written
-    racing = BeforeFirstPut(clients.s3, lambda: deleted.append(records.delete("9" * 32, "owner-sub")))
+    racing = BeforeFirstPut(clients.s3, lambda: deleted.append(records.delete("9" * 32, "owner-sub", tombstone_until=2**31)))
     outcome = process_event(s3_event(settings.upload_bucket, obj), settings, dataclasses.replace(clients, s3=racing))
     assert deleted[0] and deleted[0]["status"] == "processing"  # the delete really raced the work
     assert outcome == {obj[0]: "gone"}
-    assert records.get("9" * 32) is None
+    assert records.get("9" * 32)["status"] == "deleted"
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix="9" * 32)
 
 
@@ -318,16 +320,18 @@ def test_a_replaced_object_leaves_only_its_own_renditions(env):
 
     first = put(settings, clients, key, encode(photo(300, 200).convert("RGBA"), "PNG"))
     assert process_event(s3_event(settings.upload_bucket, first), settings, clients) == {key: "processed"}
-    assert renditions_stored() == [f"{image_id}/{first[2]}/preview.webp", f"{image_id}/{first[2]}/thumbnail.webp"]
+    assert renditions_stored() == [f"{image_id}/{first[2]}/{name}" for name in
+                                   ("manifest.json", "preview.webp", "thumbnail.webp")]
 
     second = put(settings, clients, key, encode(photo(300, 200), "PNG"))
     assert process_event(s3_event(settings.upload_bucket, second), settings, clients) == {key: "processed"}
-    assert renditions_stored() == [f"{image_id}/{second[2]}/preview.jpg", f"{image_id}/{second[2]}/thumbnail.jpg"]
+    assert renditions_stored() == [f"{image_id}/{second[2]}/{name}" for name in
+                                   ("manifest.json", "preview.jpg", "thumbnail.jpg")]
     assert rendition_keys(records.get(image_id)) == set(renditions_stored())
 
-    assert process_event(s3_event(settings.upload_bucket, put(settings, clients, key, b"not an image")),
-                         settings, clients) == {key: "failed"}
-    assert renditions_stored() == []
+    refused = put(settings, clients, key, b"not an image")
+    assert process_event(s3_event(settings.upload_bucket, refused), settings, clients) == {key: "failed"}
+    assert renditions_stored() == [f"{image_id}/{refused[2]}/manifest.json"]  # the refusal, for a rebuild
 
 
 def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
@@ -348,7 +352,7 @@ def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
     outcome = process_event(s3_event(settings.upload_bucket, older), settings, dataclasses.replace(clients, s3=racing))
     assert outcome == {key: "superseded"}
     listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
-    assert sorted(o["Key"] for o in listing["Contents"]) == [f"{image_id}/{newer[0][2]}/preview.jpg",
-                                                             f"{image_id}/{newer[0][2]}/thumbnail.jpg"]
+    assert sorted(o["Key"] for o in listing["Contents"]) == [f"{image_id}/{newer[0][2]}/{name}" for name in
+                                                             ("manifest.json", "preview.jpg", "thumbnail.jpg")]
     record = records.get(image_id)
     assert (record["width"], record["height"], record["sourceEtag"]) == (480, 640, newer[0][2])

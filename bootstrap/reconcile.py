@@ -1,0 +1,82 @@
+"""python -m bootstrap reconcile: rebuild missing or stale image records from the buckets.
+
+S3 is the truth. Each uploaded file carries its record's origin (owner, file name, created
+time, bound by the upload policy) and the processor writes each result as a manifest beside
+the renditions, so a lost or restored table is rebuilt from the two. Safe while uploads go
+on and safe to run twice: each write is conditional (never over a newer record, never over
+a deleted image's tombstone); files that arrived but were never processed are handed to the
+processor as the S3 event it missed.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from typing import Callable
+
+from botocore.exceptions import ClientError
+
+from handlers.processor import s3_event
+from handlers.records import ImageRecords, image_id_for_key, manifest_key, record_from_s3
+
+
+def _manifest(s3, bucket: str, image_id: str, etag: str) -> dict | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=manifest_key(image_id, etag))["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    return json.loads(body)
+
+
+def reconcile_object(key: str, s3, records: ImageRecords, outputs: dict, redrive: Callable[[dict], None]) -> str:
+    """One uploaded file: "restored" (its record rebuilt), "redriven" (never processed: handed to
+    the processor), "kept" (the table is as new or newer), or "gone" (deleted meanwhile)."""
+    try:
+        head = s3.head_object(Bucket=outputs["uploadBucket"], Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return "gone"
+        raise
+    etag = head["ETag"].strip('"')
+    manifest = _manifest(s3, outputs["processedBucket"], image_id_for_key(key), etag)
+    record = {k: v for k, v in record_from_s3(key, head, manifest).items() if v is not None}
+    if not records.restore(record):
+        return "kept"
+    if manifest is None:
+        redrive(s3_event(outputs["uploadBucket"], key, head["ContentLength"], etag))
+        return "redriven"
+    return "restored"
+
+
+def progress(done: int, total: int, started: float, width: int = 30) -> str:
+    filled = width * done // total if total else width
+    rate = done / max(time.monotonic() - started, 1e-6)
+    return f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, {rate:.0f}/s"
+
+
+def reconcile(s3, dynamodb, lambda_, outputs: dict, log: Callable[[str], None] = print,
+              bar: Callable[[str], None] | None = None) -> Counter:
+    """Every file of the upload bucket, once; returns how many ended each way."""
+    bar = bar or (lambda text: (sys.stderr.write(text), sys.stderr.flush()))
+    records = ImageRecords(dynamodb, outputs["table"])
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["uploadBucket"])
+            for o in page.get("Contents", [])]
+    log(f"reconcile: {len(keys)} files in {outputs['uploadBucket']}")
+
+    def redrive(event: dict) -> None:  # asynchronously, as S3 would have: retries and DLQ apply
+        lambda_.invoke(FunctionName=outputs["functions"]["processor"], InvocationType="Event",
+                       Payload=json.dumps(event).encode())
+
+    outcomes: Counter = Counter()
+    started = time.monotonic()
+    for done, key in enumerate(keys, 1):
+        outcomes[reconcile_object(key, s3, records, outputs, redrive)] += 1
+        if done % 25 == 0 or done == len(keys):
+            bar(progress(done, len(keys), started))
+    if keys:
+        bar("\n")
+    log("reconcile: " + (", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing to do"))
+    return outcomes
