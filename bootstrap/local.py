@@ -120,7 +120,7 @@ def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool
     emulator_scratch(state).mkdir()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [str(EMULATOR_PYTHON), "-m", "ministack"],
+        [str(EMULATOR_PYTHON), str(ROOT / "bootstrap" / "emulator.py")],  # MiniStack, its scratch kept bounded
         env=emulator_env(port, state),
         stdout=log_file.open("ab"),
         stderr=subprocess.STDOUT,

@@ -1,5 +1,5 @@
 """Developer story: a test or bench run killed abruptly (SIGKILL, a CI timeout) leaves no
-emulator running behind it."""
+emulator running behind it, and a long-running emulator does not fill the disk."""
 from __future__ import annotations
 
 import os
@@ -68,3 +68,30 @@ def test_a_stopped_emulator_leaves_no_unpacked_function_code_behind(tmp_path):
         assert stack.wait_final(created["id"])["status"] == "processed"
         assert any(scratch.iterdir()), "the functions' code was unpacked somewhere else"
     assert not scratch.exists()
+
+
+def test_the_scratch_space_stays_bounded_while_the_emulator_runs(tmp_path, monkeypatch):
+    """Execution environments that are gone leave their unpacked code behind (MiniStack never
+    removes it): the janitor beside the emulator does, and only theirs."""
+    from bootstrap.local import emulator_scratch
+    from tests.images import phone_jpeg
+    from tests.stack import deploy_stack
+
+    monkeypatch.setenv("SCRATCH_JANITOR_SECONDS", "2")
+    scratch = emulator_scratch(tmp_path / "emulator")
+
+    def processors() -> set:
+        return {p.name for p in scratch.glob("ministack-lambda-imagepipe-processor-*")}
+
+    with deploy_stack(tmp_path) as stack:
+        assert stack.wait_final(stack.upload(phone_jpeg(320, 240), "a.jpg", "image/jpeg")["id"])["status"] == "processed"
+        first = processors()
+        assert first, "no processor environment was unpacked here"
+        with stack.function_env("processor", STUCK_AFTER_SECONDS="901"):  # new settings: new environments
+            created = stack.upload(phone_jpeg(320, 240), "b.jpg", "image/jpeg")
+            assert stack.wait_final(created["id"])["status"] == "processed"
+            deadline = time.monotonic() + 30
+            while processors() & first:
+                assert time.monotonic() < deadline, f"the gone environments' code stayed: {processors() & first}"
+                time.sleep(0.5)
+            assert processors(), "the living environment's code was removed"

@@ -1,0 +1,73 @@
+"""Runs the embedded emulator (MiniStack) with a janitor for its scratch space.
+
+Run with the emulator's own interpreter: `.venv-emulator/bin/python bootstrap/emulator.py`.
+MiniStack unpacks each Lambda execution environment's code (tens of MB, Pillow included)
+into a fresh `ministack-lambda-*` folder under TMPDIR and never removes it, not even when
+the environment is reaped; a long-running stack filled 832 MB in 90 minutes of tests. The
+janitor removes the folders that no living process uses any more, so the scratch space
+stays bounded by the environments alive at once. Stdlib only: this file runs beside
+MiniStack, in the process that serves, so signals and state saving are MiniStack's own.
+"""
+from __future__ import annotations
+
+import os
+import runpy
+import shutil
+import threading
+import time
+from pathlib import Path
+
+PREFIX = "ministack-lambda-"
+# How often the janitor looks, and how old a folder must be (one being unpacked has no process
+# yet); SCRATCH_JANITOR_SECONDS shortens both for tests.
+EVERY_SECONDS = MIN_AGE_SECONDS = float(os.environ.get("SCRATCH_JANITOR_SECONDS") or 30)
+
+
+def folders_in_use(scratch: Path, proc: Path = Path("/proc")) -> set[Path]:
+    """The scratch folders a living process names on its command line (each worker runs
+    `<folder>/_worker.py` or the like) or has as its working directory."""
+    used: set[Path] = set()
+    for entry in proc.glob("[0-9]*"):
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        for text in [w.decode(errors="replace") for w in words] + [cwd]:
+            if text.startswith(str(scratch)):
+                parts = Path(text).relative_to(scratch).parts
+                if parts:
+                    used.add(scratch / parts[0])
+    return used
+
+
+def prune(scratch: Path, now: float | None = None) -> list[Path]:
+    """Remove the execution environments' folders that nothing uses; returns them."""
+    now = now or time.time()
+    in_use = folders_in_use(scratch)
+    removed = []
+    for folder in scratch.glob(PREFIX + "*"):
+        try:
+            old = now - folder.stat().st_mtime > MIN_AGE_SECONDS
+        except OSError:
+            continue
+        if old and folder not in in_use:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _janitor(scratch: Path) -> None:
+    while True:
+        time.sleep(EVERY_SECONDS)
+        try:
+            prune(scratch)
+        except Exception:  # never take the emulator down; try again next time
+            pass
+
+
+if __name__ == "__main__":
+    scratch = Path(os.environ.get("TMPDIR", "/tmp"))
+    if Path("/proc/self/cmdline").exists():  # Linux: processes are visible there
+        threading.Thread(target=_janitor, args=(scratch,), name="scratch-janitor", daemon=True).start()
+    runpy.run_module("ministack", run_name="__main__", alter_sys=True)
