@@ -104,49 +104,38 @@ def caller_of(event: APIGatewayProxyEvent) -> Caller:
     return Caller(sub=claims["sub"], email=claims.get("email"), admin=ADMINS_GROUP in groups)
 
 
-def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
-    records = ImageRecords(clients.dynamodb, settings.table_name)
-    quotas = Quotas(clients.dynamodb, settings.table_name, settings.quota)
-    origins = list(settings.allowed_origins)
-    cors = CORSConfig(
-        allow_origin=origins[0],
-        extra_origins=origins[1:],
-        allow_headers=["Content-Type", "Authorization"],
-        max_age=600,
-    )
-    app = APIGatewayRestResolver(cors=cors)
+@dataclass(frozen=True)
+class Api:
+    """What every route works with: settings, clients and the repositories built on them."""
 
-    def remove_renditions(keys: set[str]) -> None:
-        delete_renditions(clients.s3, settings.processed_bucket, keys)
+    settings: Settings
+    clients: Clients
+    records: ImageRecords
+    quotas: Quotas
 
-    def json_response(status: int, body) -> Response:
-        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    @classmethod
+    def build(cls, settings: Settings, clients: Clients) -> "Api":
+        return cls(settings, clients, ImageRecords(clients.dynamodb, settings.table_name),
+                   Quotas(clients.dynamodb, settings.table_name, settings.quota))
 
-    def public_image(record: dict) -> dict:
+    def remove_renditions(self, keys: set[str]) -> None:
+        delete_renditions(self.clients.s3, self.settings.processed_bucket, keys)
+
+    def public_image(self, record: dict) -> dict:
         renditions = {}
         for name, r in (record.get("renditions") or {}).items():
-            url = clients.s3_public.generate_presigned_url(
+            url = self.clients.s3_public.generate_presigned_url(
                 "get_object",
-                Params={
-                    "Bucket": settings.processed_bucket,
-                    "Key": r["key"],
-                    "ResponseContentType": r["contentType"],
-                    "ResponseContentDisposition": "inline",
-                },
-                ExpiresIn=settings.rendition_url_seconds,
+                Params={"Bucket": self.settings.processed_bucket, "Key": r["key"],
+                        "ResponseContentType": r["contentType"], "ResponseContentDisposition": "inline"},
+                ExpiresIn=self.settings.rendition_url_seconds,
             )
             renditions[name] = {k: r[k] for k in ("width", "height", "bytes", "contentType")} | {"url": url}
         return {
             "id": record["id"],
             "filename": record.get("filename", ""),
             "status": record.get("status", "pending"),
-            "contentType": record.get("contentType"),
-            "bytes": record.get("bytes"),
-            "width": record.get("width"),
-            "height": record.get("height"),
-            "format": record.get("format"),
-            "frames": record.get("frames"),
-            "hasAlpha": record.get("hasAlpha"),
+            **{k: record.get(k) for k in ("contentType", "bytes", "width", "height", "format", "frames", "hasAlpha")},
             "owner": record.get("ownerEmail"),
             "createdAt": record.get("createdAt"),
             "updatedAt": record.get("updatedAt"),
@@ -154,116 +143,131 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
             "error": record.get("error"),
         }
 
-    def find(image_id: str, caller: Caller) -> dict:
+    def find(self, image_id: str, caller: Caller) -> dict:
         """The image if the caller may see it: their own, or any for admins. Another person's
         image answers exactly as a missing one does (no existence leak)."""
-        record = records.get(image_id) if ID_PATTERN.match(image_id) else None
+        record = self.records.get(image_id) if ID_PATTERN.match(image_id) else None
         if record is None or record["status"] == "deleted" or not (caller.admin or record.get("owner") == caller.sub):
             raise errors.NotFound(f"No image {image_id!r}.")
         return record
 
-    @app.post("/uploads")
-    def create_upload():
-        body = json_object(app.current_event)
-        filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
-        if not isinstance(filename, str) or not filename:
-            raise errors.InvalidRequest("'filename' must be a non-empty string.")
-        if not isinstance(content_type, str) or not content_type:
-            raise errors.InvalidRequest("'contentType' must be a string such as 'image/jpeg'.")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise errors.InvalidRequest("'size' must be a positive integer (bytes).")
-        content_type = content_type.strip().lower()
-        if content_type not in ACCEPTED_CONTENT_TYPES:
-            raise errors.UnsupportedType(
-                f"{content_type!r} is not accepted; send JPEG, PNG, WebP, GIF, AVIF or HEIC/HEIF."
-            )
-        max_bytes = settings.limits.max_bytes
-        if size > max_bytes:
-            raise errors.TooLarge(f"The file is {size} bytes; the limit is {max_bytes}.")
 
-        caller = caller_of(app.current_event)
-        try:
-            quotas.charge(caller.sub, size)
-        except QuotaExceeded as exc:
-            raise errors.QuotaExceeded(exc.message, exc.resets_at) from None
-        image_id = uuid.uuid4().hex
-        key = upload_key(image_id)
-        expires_at = int(time.time()) + settings.upload_expiry_seconds
-        created_at = now_iso()
-        # The file carries what its record needs to exist (S3 is the truth: a lost table is
-        # rebuilt from the buckets), bound exactly by the policy like everything else in it.
-        metadata = upload_metadata(caller.sub, caller.email, clean_filename(filename), created_at)
-        # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
-        # declared size, so the record's `bytes` is what arrives.
-        post = clients.s3_public.generate_presigned_post(
-            Bucket=settings.upload_bucket,
-            Key=key,
-            Fields={"Content-Type": content_type, **metadata},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size],
-                        *({name: value} for name, value in metadata.items())],
-            ExpiresIn=settings.upload_expiry_seconds,
-        )
-        try:
-            records.create_pending(image_id, clean_filename(filename), content_type, size, caller.sub, caller.email,
+def json_response(status: int, body) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def upload_request(body: dict, max_bytes: int) -> tuple[str, str, int]:
+    """(filename, content type, size) of a POST /uploads body, validated."""
+    filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
+    if not isinstance(filename, str) or not filename:
+        raise errors.InvalidRequest("'filename' must be a non-empty string.")
+    if not isinstance(content_type, str) or not content_type:
+        raise errors.InvalidRequest("'contentType' must be a string such as 'image/jpeg'.")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise errors.InvalidRequest("'size' must be a positive integer (bytes).")
+    content_type = content_type.strip().lower()
+    if content_type not in ACCEPTED_CONTENT_TYPES:
+        raise errors.UnsupportedType(f"{content_type!r} is not accepted; send JPEG, PNG, WebP, GIF, AVIF or HEIC/HEIF.")
+    if size > max_bytes:
+        raise errors.TooLarge(f"The file is {size} bytes; the limit is {max_bytes}.")
+    return filename, content_type, size
+
+
+def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
+    settings, clients = api.settings, api.clients
+    filename, content_type, size = upload_request(json_object(event), settings.limits.max_bytes)
+    caller = caller_of(event)
+    try:
+        api.quotas.charge(caller.sub, size)
+    except QuotaExceeded as exc:
+        raise errors.QuotaExceeded(exc.message, exc.resets_at) from None
+    image_id = uuid.uuid4().hex
+    expires_at = int(time.time()) + settings.upload_expiry_seconds
+    created_at = now_iso()
+    # The file carries what its record needs to exist (S3 is the truth: a lost table is
+    # rebuilt from the buckets), bound exactly by the policy like everything else in it.
+    metadata = upload_metadata(caller.sub, caller.email, clean_filename(filename), created_at)
+    # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
+    # declared size, so the record's `bytes` is what arrives.
+    post = clients.s3_public.generate_presigned_post(
+        Bucket=settings.upload_bucket,
+        Key=upload_key(image_id),
+        Fields={"Content-Type": content_type, **metadata},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size],
+                    *({name: value} for name, value in metadata.items())],
+        ExpiresIn=settings.upload_expiry_seconds,
+    )
+    try:
+        api.records.create_pending(image_id, clean_filename(filename), content_type, size, caller.sub, caller.email,
                                    expires_at=expires_at + settings.pending_ttl_seconds, created_at=created_at)
-        except Exception:
-            quotas.refund(caller.sub, size)  # no image came of it
-            raise
-        logger.info("upload presigned", extra={"image_id": image_id, "content_type": content_type, "size": size})
-        return json_response(
-            201,
-            {
-                "id": image_id,
-                "upload": {"url": post["url"], "fields": post["fields"]},
-                "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
-                "maxBytes": max_bytes,
-            },
-        )
+    except Exception:
+        api.quotas.refund(caller.sub, size)  # no image came of it
+        raise
+    logger.info("upload presigned", extra={"image_id": image_id, "content_type": content_type, "size": size})
+    return json_response(201, {
+        "id": image_id,
+        "upload": {"url": post["url"], "fields": post["fields"]},
+        "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
+        "maxBytes": settings.limits.max_bytes,
+    })
 
-    @app.get("/images")
-    def list_images():
-        caller = caller_of(app.current_event)
-        unknown = set(app.current_event.query_string_parameters or {}) - {"limit", "cursor", "scope"}
-        if unknown:
-            raise errors.InvalidRequest(f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
-        scope = app.current_event.get_query_string_value("scope", "mine")
-        if scope not in ("mine", "all"):
-            raise errors.InvalidRequest("'scope' must be 'mine' or 'all'.")
-        if scope == "all" and not caller.admin:
-            raise errors.Forbidden("Only admins may list every user's images.")
-        raw_limit = app.current_event.get_query_string_value("limit", str(DEFAULT_PAGE))
-        if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
-            raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
-        cursor = app.current_event.get_query_string_value("cursor") or None
-        try:
-            items, next_cursor = records.list(int(raw_limit), cursor, owner=None if scope == "all" else caller.sub)
-        except InvalidCursor as exc:
-            raise errors.InvalidRequest(str(exc)) from None
-        return json_response(200, {"items": [public_image(i) for i in items], "nextCursor": next_cursor})
 
-    @app.get("/images/<image_id>")
-    def get_image(image_id: str):
-        return json_response(200, public_image(find(image_id, caller_of(app.current_event))))
+def list_images(api: Api, event: APIGatewayProxyEvent) -> Response:
+    caller = caller_of(event)
+    unknown = set(event.query_string_parameters or {}) - {"limit", "cursor", "scope"}
+    if unknown:
+        raise errors.InvalidRequest(f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
+    scope = event.get_query_string_value("scope", "mine")
+    if scope not in ("mine", "all"):
+        raise errors.InvalidRequest("'scope' must be 'mine' or 'all'.")
+    if scope == "all" and not caller.admin:
+        raise errors.Forbidden("Only admins may list every user's images.")
+    raw_limit = event.get_query_string_value("limit", str(DEFAULT_PAGE))
+    if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
+        raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
+    cursor = event.get_query_string_value("cursor") or None
+    try:
+        items, next_cursor = api.records.list(int(raw_limit), cursor, owner=None if scope == "all" else caller.sub)
+    except InvalidCursor as exc:
+        raise errors.InvalidRequest(str(exc)) from None
+    return json_response(200, {"items": [api.public_image(i) for i in items], "nextCursor": next_cursor})
 
-    @app.delete("/images/<image_id>")
-    def delete_image(image_id: str):
-        caller = caller_of(app.current_event)
-        record = find(image_id, caller)
-        # Files first, so a failure leaves the record to delete again; then the record, and any
-        # rendition the processor finished in between (the deleted record still lists it).
-        # Renditions written after this, the processor removes when it finds the record gone.
-        remove_renditions(rendition_keys(record))
-        clients.s3.delete_object(Bucket=settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
-        # A tombstone until any upload form for it has expired: a file posted again is removed.
-        deleted = records.delete(image_id, None if caller.admin else caller.sub,
-                                 tombstone_until=int(time.time()) + settings.upload_expiry_seconds + 3600)
-        if deleted is None:
-            raise errors.NotFound(f"No image {image_id}.")
-        remove_renditions(rendition_keys(deleted) - rendition_keys(record))
-        if deleted.get("owner"):  # the space is the owner's again, whoever deleted it
-            quotas.refund(deleted["owner"], deleted.get("bytes", 0))
-        logger.info("image deleted", extra={"image_id": image_id, "by_admin": caller.admin})
-        return Response(status_code=204, content_type=None, body="")
+
+def get_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
+    return json_response(200, api.public_image(api.find(image_id, caller_of(event))))
+
+
+def delete_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
+    caller = caller_of(event)
+    record = api.find(image_id, caller)
+    # Files first, so a failure leaves the record to delete again; then the record, and any
+    # rendition the processor finished in between (the deleted record still lists it).
+    # Renditions written after this, the processor removes when it finds the record gone.
+    api.remove_renditions(rendition_keys(record))
+    api.clients.s3.delete_object(Bucket=api.settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
+    # A tombstone until any upload form for it has expired: a file posted again is removed.
+    deleted = api.records.delete(image_id, None if caller.admin else caller.sub,
+                                 tombstone_until=int(time.time()) + api.settings.upload_expiry_seconds + 3600)
+    if deleted is None:
+        raise errors.NotFound(f"No image {image_id}.")
+    api.remove_renditions(rendition_keys(deleted) - rendition_keys(record))
+    if deleted.get("owner"):  # the space is the owner's again, whoever deleted it
+        api.quotas.refund(deleted["owner"], deleted.get("bytes", 0))
+    logger.info("image deleted", extra={"image_id": image_id, "by_admin": caller.admin})
+    return Response(status_code=204, content_type=None, body="")
+
+
+def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
+    """The routes, CORS and the one error mapping, wired to this deployment's settings and clients."""
+    api = Api.build(settings, clients)
+    origins = list(settings.allowed_origins)
+    cors = CORSConfig(allow_origin=origins[0], extra_origins=origins[1:],
+                      allow_headers=["Content-Type", "Authorization"], max_age=600)
+    app = APIGatewayRestResolver(cors=cors)
+    app.post("/uploads")(lambda: create_upload(api, app.current_event))
+    app.get("/images")(lambda: list_images(api, app.current_event))
+    app.get("/images/<image_id>")(lambda image_id: get_image(api, app.current_event, image_id))
+    app.delete("/images/<image_id>")(lambda image_id: delete_image(api, app.current_event, image_id))
 
     @app.not_found
     def unknown_route(_: NotFoundError):
