@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache, partial
+from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
 from aws_lambda_powertools import Logger
@@ -35,7 +35,7 @@ from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, describe, make_renditions
 from handlers.quotas import Quotas
-from handlers.records import (ImageRecords, delete_renditions, image_id_for_key, manifest_key, now_iso,
+from handlers.records import (Claim, ImageRecords, delete_renditions, image_id_for_key, manifest_key, now_iso,
                               origin_from_metadata, rendition_keys, upload_key)
 
 logger = Logger(service="imagepipe-processor")
@@ -63,21 +63,54 @@ def rendition_key(image_id: str, etag: str, name: str, extension: str) -> str:
     return f"{image_id}/{etag}/{name}.{extension}"
 
 
+class _Replaced(Exception):
+    """The event's object is no longer the one under its key."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One claimed object, and what processing it needs."""
+
+    image_id: str
+    obj: UploadedObject
+    settings: Settings
+    clients: Clients
+    records: ImageRecords
+    claim: Claim
+
+    @property
+    def stale(self) -> set[str]:
+        # Renditions of an older object under this key (a direct put replaced, or a presigned
+        # form posted twice): stale once this one is done (an earlier attempt at this same
+        # object wrote the keys this one rewrites).
+        return rendition_keys(self.claim.before)
+
+    def remove(self, keys: set[str]) -> None:
+        delete_renditions(self.clients.s3, self.settings.processed_bucket, keys)
+
+
+def _fetch(obj: UploadedObject, clients: Clients) -> dict | None:
+    """The object, pinned to this event's ETag (a stale event for a replaced object stops here and
+    never touches the newer one's record); None if it is gone."""
+    try:
+        return clients.s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=f'"{obj.etag}"')
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "412"):
+            raise _Replaced from exc
+        if code not in ("NoSuchKey", "404"):
+            raise
+        return None
+
+
 def process_object(obj: UploadedObject, settings: Settings, clients: Clients, records: ImageRecords) -> str:
     """Turn one uploaded object into renditions and a finished record. Returns the outcome."""
     image_id = image_id_for_key(obj.key)
     try:
-        # Read first, pinned to this event's ETag: a stale event for a replaced object
-        # stops here and never touches the record of the newer one.
-        response = clients.s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=f'"{obj.etag}"')
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in ("PreconditionFailed", "412"):
-            logger.info("stale event skipped", extra={"image_id": image_id, "key": obj.key})
-            return "superseded"
-        if code not in ("NoSuchKey", "404"):
-            raise
-        response = None
+        response = _fetch(obj, clients)
+    except _Replaced:
+        logger.info("stale event skipped", extra={"image_id": image_id, "key": obj.key})
+        return "superseded"
     origin = origin_from_metadata(response["Metadata"]) if response else {}
     claim = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1], origin,
                                      create=response is not None)
@@ -89,56 +122,62 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     if claim.outcome != "claimed":
         logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
         return claim.outcome
-    # Renditions of an older object under this key (a direct put replaced, or a presigned
-    # form posted twice): stale once this one is done (an earlier attempt at this same object
-    # wrote the keys this one rewrites).
-    stale = rendition_keys(claim.before)
-    remove = partial(delete_renditions, clients.s3, settings.processed_bucket)
+    job = _Job(image_id, obj, settings, clients, records, claim)
     try:
-        if response is None:
-            raise ImageRejected("missing", "The uploaded file no longer exists.")
-        if claim.attempt > MAX_ATTEMPTS:
-            raise ImageRejected("processing_budget_exceeded",
-                                f"Processing this file was stopped {claim.attempt - 1} times by the time or memory"
-                                " limit; it was given up on.")
-        if response["ContentLength"] > settings.limits.max_bytes:
-            raise ImageRejected("too_large", f"The file is larger than {settings.limits.max_bytes} bytes.")
-        result = make_renditions(response["Body"].read(), settings.limits)
-        retry = (claim.before.get("error") or {}).get("code") == "processing_error"
-        store = rendition_store(clients.s3, settings.fault_injection, retry)
-        stored = _store_renditions(image_id, obj.etag, result, settings, store)
-        # The result in S3 first, then in the record: a lost table is rebuilt from the manifest.
-        at = now_iso()
-        stored["manifestKey"] = _store_manifest(clients.s3, settings, image_id, obj.etag,
-                                                {"status": "processed", "updatedAt": at, **stored})
-        finished = records.mark_processed(image_id, obj.etag, stored, at=at)
-        if finished != "processed":
-            # "gone": deleted through the API while we worked; "superseded": a newer object under
-            # this key took the record over. Either way no record lists what we wrote.
-            remove(rendition_keys(stored))
-            logger.info(f"{finished} while processing; renditions removed", extra={"image_id": image_id})
-            return finished
-        remove(stale - rendition_keys(stored))
+        return _render(job, response)
     except ImageRejected as exc:
-        at = now_iso()
-        error = {"code": exc.code, "message": exc.message[:500]}
-        manifest = _store_manifest(clients.s3, settings, image_id, obj.etag,
-                                   {"status": "failed", "updatedAt": at, "error": error})
-        if records.mark_failed(image_id, obj.etag, exc.code, exc.message, manifest=manifest, at=at):
-            remove(stale - {manifest})
-        logger.info("image refused", extra={"image_id": image_id, "code": exc.code, "reason": exc.message})
-        return "failed"
+        return _refuse(job, exc)
     except Exception:
         # Never left `processing`: failed with a reason now; the raise makes Lambda retry.
         if records.mark_failed(image_id, obj.etag, "processing_error",
                                "The image could not be processed; it will be retried."):
             try:  # the record no longer lists them; the retry rewrites what it needs
-                remove(stale)
+                job.remove(job.stale)
             except Exception:
                 logger.exception("stale renditions not removed", extra={"image_id": image_id})
         raise
-    logger.info("image processed", extra={"image_id": image_id, "format": result.format})
+
+
+def _render(job: _Job, response: dict | None) -> str:
+    limits, claim = job.settings.limits, job.claim
+    if response is None:
+        raise ImageRejected("missing", "The uploaded file no longer exists.")
+    if claim.attempt > MAX_ATTEMPTS:
+        raise ImageRejected("processing_budget_exceeded",
+                            f"Processing this file was stopped {claim.attempt - 1} times by the time or memory"
+                            " limit; it was given up on.")
+    if response["ContentLength"] > limits.max_bytes:
+        raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
+    result = make_renditions(response["Body"].read(), limits)
+    retry = (claim.before.get("error") or {}).get("code") == "processing_error"
+    store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
+    stored = _store_renditions(job.image_id, job.obj.etag, result, job.settings, store)
+    # The result in S3 first, then in the record: a lost table is rebuilt from the manifest.
+    at = now_iso()
+    stored["manifestKey"] = _store_manifest(job.clients.s3, job.settings, job.image_id, job.obj.etag,
+                                            {"status": "processed", "updatedAt": at, **stored})
+    finished = job.records.mark_processed(job.image_id, job.obj.etag, stored, at=at)
+    if finished != "processed":
+        # "gone": deleted through the API while we worked; "superseded": a newer object under
+        # this key took the record over. Either way no record lists what we wrote.
+        job.remove(rendition_keys(stored))
+        logger.info(f"{finished} while processing; renditions removed", extra={"image_id": job.image_id})
+        return finished
+    job.remove(job.stale - rendition_keys(stored))
+    logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
     return "processed"
+
+
+def _refuse(job: _Job, exc: ImageRejected) -> str:
+    """A final verdict on this file: its manifest, then the record, then the older object's renditions."""
+    at = now_iso()
+    manifest = _store_manifest(job.clients.s3, job.settings, job.image_id, job.obj.etag,
+                               {"status": "failed", "updatedAt": at, "error": {"code": exc.code,
+                                                                                "message": exc.message[:500]}})
+    if job.records.mark_failed(job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at):
+        job.remove(job.stale - {manifest})
+    logger.info("image refused", extra={"image_id": job.image_id, "code": exc.code, "reason": exc.message})
+    return "failed"
 
 
 def _store_renditions(image_id: str, etag: str, result: Processed, settings: Settings, s3) -> dict:
