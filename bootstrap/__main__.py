@@ -144,10 +144,66 @@ def run_reconcile(args, log) -> int:
     return 0
 
 
+# Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
+BUILD = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
+
+
+def show_outputs(args, log) -> int:
+    if not outputs_path().exists():
+        log(f"no deploy recorded in {outputs_path()}; run `python -m bootstrap deploy` first")
+        return 1
+    print(outputs_path().read_text())
+    return 0
+
+
+def package(args, log) -> int:
+    zip_path = build_zip(lambda_platform(args.target, args.arch), BUILD, log)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / zip_path.name).write_bytes(zip_path.read_bytes())
+    print(json.dumps({"zip": str((args.out / zip_path.name) if args.out else zip_path)}))
+    return 0
+
+
+def dry_run(args, log) -> int:
+    cfg = config_for(args.target, args.arch)
+    log(f"dry run: {args.command} on {args.target} in {cfg.region}; nothing is called")
+    verb = "create or update" if args.command == "deploy" else "delete (emptying buckets, versions included)"
+    print(f"would {verb}:")
+    for line in plan(cfg):
+        print(f"  - {line}")
+    return 0
+
+
+def run_deploy(args, log) -> int:
+    cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
+    log(f"deploying imagepipe to {args.target} ({cfg.endpoint_url or cfg.region})")
+    log("[0/10] packaging Lambda code" if cfg.site_bucket_enabled else "[0/9] packaging Lambda code")
+    outputs = deploy(cfg, build_zip(lambda_platform(args.target, args.arch), BUILD, log), log)
+    if "siteUrl" not in outputs:  # locally the devserver serves the page
+        outputs["siteUrl"] = os.environ.get("SITE_URL") or cfg.site_origins[0]
+    state_dir().mkdir(parents=True, exist_ok=True)
+    outputs_path().write_text(json.dumps(outputs, indent=2) + "\n")
+    print(json.dumps(outputs, indent=2))
+    if args.target == "aws":
+        log(f"\n  Site: {outputs['siteUrl']}\n  API:  {outputs['apiUrl']}")
+    return 0
+
+
+def run_destroy(args, log) -> int:
+    destroy(config_for(args.target, args.arch, account_id() if args.target == "aws" else None), log)
+    outputs_path().unlink(missing_ok=True)
+    return 0
+
+
+COMMANDS = {"deploy": run_deploy, "destroy": run_destroy, "outputs": show_outputs, "package": package,
+            "user": make_user, "reconcile": run_reconcile}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["deploy", "destroy", "outputs", "package", "user", "reconcile"])
+    parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("--target", choices=["embedded", "localstack", "aws"], default="embedded")
     parser.add_argument("--out", type=Path, help="package: folder for the zip")
     parser.add_argument("--arch", choices=["x86_64", "arm64"], default=os.environ.get("LAMBDA_ARCH", "x86_64"),
@@ -156,54 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email", help="user: the new user's email (the sign-in name)")
     parser.add_argument("--admin", action="store_true", help="user: also a member of the admins group")
     args = parser.parse_args(argv)
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731  progress to stderr, JSON to stdout
 
-    if args.command == "outputs":
-        if not outputs_path().exists():
-            log(f"no deploy recorded in {outputs_path()}; run `python -m bootstrap deploy` first")
-            return 1
-        print(outputs_path().read_text())
-        return 0
-    if args.command == "user":
-        return make_user(args, log)
-    if args.command == "reconcile":
-        return run_reconcile(args, log)
+    def log(message: str) -> None:  # progress to stderr, JSON to stdout
+        print(message, file=sys.stderr, flush=True)
 
-    # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
-    build = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
-    if args.command == "package":
-        zip_path = build_zip(lambda_platform(args.target, args.arch), build, log)
-        if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / zip_path.name).write_bytes(zip_path.read_bytes())
-        print(json.dumps({"zip": str((args.out / zip_path.name) if args.out else zip_path)}))
-        return 0
-    if args.dry_run:
-        cfg = config_for(args.target, args.arch)
-        log(f"dry run: {args.command} on {args.target} in {cfg.region}; nothing is called")
-        verb = "create or update" if args.command == "deploy" else "delete (emptying buckets, versions included)"
-        print(f"would {verb}:")
-        for line in plan(cfg):
-            print(f"  - {line}")
-        return 0
-    cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
-    if args.command == "deploy":
-        log(f"deploying imagepipe to {args.target} ({cfg.endpoint_url or cfg.region})")
-        log("[0/10] packaging Lambda code" if cfg.site_bucket_enabled else "[0/9] packaging Lambda code")
-        zip_path = build_zip(lambda_platform(args.target, args.arch), build, log)
-        outputs = deploy(cfg, zip_path, log)
-        if "siteUrl" not in outputs:  # locally the devserver serves the page
-            outputs["siteUrl"] = os.environ.get("SITE_URL") or cfg.site_origins[0]
-        state_dir().mkdir(parents=True, exist_ok=True)
-        outputs_path().write_text(json.dumps(outputs, indent=2) + "\n")
-        print(json.dumps(outputs, indent=2))
-        if args.target == "aws":
-            log(f"\n  Site: {outputs['siteUrl']}\n  API:  {outputs['apiUrl']}")
-        return 0
-    destroy(cfg, log)
-    if outputs_path().exists():
-        outputs_path().unlink()
-    return 0
+    if args.dry_run and args.command in ("deploy", "destroy"):
+        return dry_run(args, log)
+    return COMMANDS[args.command](args, log)
 
 
 if __name__ == "__main__":

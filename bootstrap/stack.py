@@ -809,29 +809,38 @@ def _empty_bucket(aws: Aws, bucket: str) -> None:
             aws.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
 
 
-def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
-    aws = Aws(cfg)
-    if cfg.site_bucket_enabled:
-        remove_site_distribution(aws, cfg, log)
+def remove_sweep_schedule(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     try:
         aws.events.remove_targets(Rule=cfg.sweep_rule, Ids=["processor"])
         aws.events.delete_rule(Name=cfg.sweep_rule)
         log(f"deleted rule {cfg.sweep_rule}")
     except aws.events.exceptions.ResourceNotFoundException:
         pass
+
+
+def remove_dead_letter_queue(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     try:
         aws.sqs.delete_queue(QueueUrl=aws.sqs.get_queue_url(QueueName=cfg.dead_letter_queue)["QueueUrl"])
         log(f"deleted queue {cfg.dead_letter_queue}")
     except aws.sqs.exceptions.QueueDoesNotExist:
         pass
-    for a in (a for page in aws.apigateway.get_paginator("get_rest_apis").paginate() for a in page["items"]):
-        if a["name"] == cfg.api_name:
-            log(f"deleting REST API {a['id']}")
-            aws.apigateway.delete_rest_api(restApiId=a["id"])
+
+
+def remove_rest_api(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
+    for api in (a for page in aws.apigateway.get_paginator("get_rest_apis").paginate() for a in page["items"]):
+        if api["name"] == cfg.api_name:
+            log(f"deleting REST API {api['id']}")
+            aws.apigateway.delete_rest_api(restApiId=api["id"])
+
+
+def remove_user_pool(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     found = find_user_pool(aws, cfg)
     if found:
         aws.cognito.delete_user_pool(UserPoolId=found[0])  # its clients, groups and users go with it
         log(f"deleted user pool {cfg.user_pool}")
+
+
+def remove_functions_and_roles(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     for role in ("api", "processor", "presignup"):
         name = cfg.function(role)
         try:
@@ -847,12 +856,19 @@ def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
             log(f"deleted role {role_name}")
         except aws.iam.exceptions.NoSuchEntityException:
             pass
+
+
+def remove_table(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     try:
         aws.dynamodb.delete_table(TableName=cfg.table)
         aws.dynamodb.get_waiter("table_not_exists").wait(TableName=cfg.table)
         log(f"deleted table {cfg.table}")
     except aws.dynamodb.exceptions.ResourceNotFoundException:
         pass
+
+
+def remove_buckets(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
+    """Emptied first, object versions and delete markers included."""
     buckets = (cfg.upload_bucket, cfg.processed_bucket) + ((cfg.site_bucket,) if cfg.site_bucket_enabled else ())
     for bucket in buckets:
         try:
@@ -862,3 +878,14 @@ def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
         except ClientError as exc:
             if _code(exc) not in ("NoSuchBucket", "404"):
                 raise
+
+
+def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
+    """What deploy made, in reverse order, and nothing else; each step is safe when it is gone."""
+    aws = Aws(cfg)
+    steps = [remove_sweep_schedule, remove_dead_letter_queue, remove_rest_api, remove_user_pool,
+             remove_functions_and_roles, remove_table, remove_buckets]
+    if cfg.site_bucket_enabled:
+        steps.insert(0, remove_site_distribution)
+    for step in steps:
+        step(aws, cfg, log)
