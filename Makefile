@@ -8,7 +8,7 @@ EMULATOR_VENV := .venv-emulator
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status lint test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,7 +38,13 @@ down: venv ## Stop the devserver and the emulator (state is kept in .stack/)
 status: venv ## Say what is running
 	@$(PY) -m bootstrap.local status
 
-test: venv emulator-venv ## Run every test (unit, integration against the emulator, browser)
+LINTED := handlers bootstrap devserver tests
+
+lint: venv ## Check style: ruff check (pycodestyle, pyflakes, imports, bugbear, pyupgrade, complexity <= 12) and ruff format
+	@$(PY) -m ruff check $(LINTED)
+	@$(PY) -m ruff format --check $(LINTED)
+
+test: venv emulator-venv lint ## Run the style gate, then every test (unit, integration against the emulator, browser)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## Run the fast unit tests only

@@ -4,6 +4,7 @@ The one provisioner for every target. Local targets use region us-east-1 and dum
 credentials; the endpoint comes from AWS_ENDPOINT_URL (default http://127.0.0.1:4566).
 The last deploy's outputs are kept in $IMAGEPIPE_STATE_DIR/outputs.json (default .stack/).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,19 @@ from handlers.config import Settings
 
 LOCAL_TARGETS = ("embedded", "localstack")
 # Settings passed through to both functions when set in the deploying environment.
-PASSTHROUGH = ("MAX_UPLOAD_BYTES", "MAX_PIXELS", "MAX_DECODE_MB", "QUOTA_UPLOADS_PER_DAY", "QUOTA_BYTES",
-               "UPLOAD_EXPIRY_SECONDS", "RENDITION_URL_SECONDS",
-               "PENDING_TTL_SECONDS", "STUCK_AFTER_SECONDS", "PUBLIC_S3_ENDPOINT", "FAULT_INJECTION")
+PASSTHROUGH = (
+    "MAX_UPLOAD_BYTES",
+    "MAX_PIXELS",
+    "MAX_DECODE_MB",
+    "QUOTA_UPLOADS_PER_DAY",
+    "QUOTA_BYTES",
+    "UPLOAD_EXPIRY_SECONDS",
+    "RENDITION_URL_SECONDS",
+    "PENDING_TTL_SECONDS",
+    "STUCK_AFTER_SECONDS",
+    "PUBLIC_S3_ENDPOINT",
+    "FAULT_INJECTION",
+)
 
 
 def config_for(target: str, arch: str = "x86_64", account: str | None = None) -> StackConfig:
@@ -87,8 +98,12 @@ def lambda_platform(target: str, arch: str = "x86_64") -> Platform:
         return Platform(os.environ["LAMBDA_PYTHON_VERSION"], machine)
     if target == "embedded":
         python = os.environ.get("EMULATOR_PYTHON", str(ROOT / ".venv-emulator" / "bin" / "python"))
-        version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                 check=True, capture_output=True, text=True).stdout.strip()
+        version = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return Platform(version, machine)
     return Platform("3.12", machine)
 
@@ -97,8 +112,12 @@ def aws_region() -> str:
     """AWS_REGION, AWS_DEFAULT_REGION, then the profile's region, then us-east-1."""
     import boto3
 
-    return (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            or boto3.session.Session().region_name or "us-east-1")
+    return (
+        os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or boto3.session.Session().region_name
+        or "us-east-1"
+    )
 
 
 def account_id() -> str:
@@ -196,18 +215,29 @@ def run_destroy(args, log) -> int:
     return 0
 
 
-COMMANDS = {"deploy": run_deploy, "destroy": run_destroy, "outputs": show_outputs, "package": package,
-            "user": make_user, "reconcile": run_reconcile}
+COMMANDS = {
+    "deploy": run_deploy,
+    "destroy": run_destroy,
+    "outputs": show_outputs,
+    "package": package,
+    "user": make_user,
+    "reconcile": run_reconcile,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bootstrap", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=list(COMMANDS))
     parser.add_argument("--target", choices=["embedded", "localstack", "aws"], default="embedded")
     parser.add_argument("--out", type=Path, help="package: folder for the zip")
-    parser.add_argument("--arch", choices=["x86_64", "arm64"], default=os.environ.get("LAMBDA_ARCH", "x86_64"),
-                        help="Lambda architecture (aws target)")
+    parser.add_argument(
+        "--arch",
+        choices=["x86_64", "arm64"],
+        default=os.environ.get("LAMBDA_ARCH", "x86_64"),
+        help="Lambda architecture (aws target)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="deploy/destroy: print the plan, call nothing")
     parser.add_argument("--email", help="user: the new user's email (the sign-in name)")
     parser.add_argument("--admin", action="store_true", help="user: also a member of the admins group")

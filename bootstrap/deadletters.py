@@ -5,6 +5,7 @@ python -m bootstrap.deadletters redrive   invoke the processor again with each e
 
 Uses the last deploy's outputs ($IMAGEPIPE_STATE_DIR/outputs.json).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,15 +23,18 @@ def _clients(outputs: dict):
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
     session = boto3.session.Session(region_name=outputs["region"])
-    return (session.client("sqs", endpoint_url=outputs.get("endpointUrl")),
-            session.client("lambda", endpoint_url=outputs.get("endpointUrl")))
+    return (
+        session.client("sqs", endpoint_url=outputs.get("endpointUrl")),
+        session.client("lambda", endpoint_url=outputs.get("endpointUrl")),
+    )
 
 
 def _messages(sqs, url: str):
     """Every message currently in the queue, each received once (hidden while we walk the queue)."""
     while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                    VisibilityTimeout=60).get("Messages", [])
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60).get(
+            "Messages", []
+        )
         if not batch:
             return
         yield from batch
@@ -71,13 +75,16 @@ def main(argv: list[str]) -> int:
         if payload is None:
             print(f"skipping a message without requestPayload: {message['MessageId']}", file=sys.stderr)
             continue
-        lam.invoke(FunctionName=outputs["functions"]["processor"], InvocationType="Event",
-                   Payload=json.dumps(payload).encode())
+        lam.invoke(
+            FunctionName=outputs["functions"]["processor"], InvocationType="Event", Payload=json.dumps(payload).encode()
+        )
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         print(f"redriven: {', '.join(describe(body)['keys'])}", file=sys.stderr)
     _release(sqs, url, listed)
-    print(f"{count} message(s) {'in' if command == 'list' else 'sent back from'} {outputs['deadLetterQueue']}",
-          file=sys.stderr)
+    print(
+        f"{count} message(s) {'in' if command == 'list' else 'sent back from'} {outputs['deadLetterQueue']}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ janitor removes the folders that no living process uses any more, so the scratch
 stays bounded by the environments alive at once. Stdlib only: this file runs beside
 MiniStack, in the process that serves, so signals and state saving are MiniStack's own.
 """
+
 from __future__ import annotations
 
 import os

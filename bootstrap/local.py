@@ -11,6 +11,7 @@ The emulator runs from its own virtualenv (.venv-emulator: MiniStack pins botoco
 bound to 127.0.0.1 only, with its state under .stack/emulator so the gallery survives
 `make down` / `make up`. Tests use the same functions with a free port and a temp folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -133,8 +134,9 @@ def start_emulator(port: int, state: Path, log_file: Path, die_with_parent: bool
     return proc
 
 
-def stop_emulator(pid: int, state: Path, log=lambda msg: print(msg, flush=True), patience: float = 600,
-                  hang: float = 60) -> bool:
+def stop_emulator(
+    pid: int, state: Path, log=lambda msg: print(msg, flush=True), patience: float = 600, hang: float = 60
+) -> bool:
     """Stop MiniStack and wait for it to save its state, however long that takes: it writes
     each service's JSON as it goes, so it is killed only once nothing has been written for
     `hang` seconds (or after `patience`), and then it says so loudly. True if it stopped cleanly."""
@@ -152,9 +154,11 @@ def stop_emulator(pid: int, state: Path, log=lambda msg: print(msg, flush=True),
         now = time.monotonic()
         if now - last_write > hang or now - started > patience:
             os.killpg(pid, signal.SIGKILL)
-            log(f"WARNING: the emulator did not finish saving its state ({now - started:.0f} s, nothing written"
+            log(
+                f"WARNING: the emulator did not finish saving its state ({now - started:.0f} s, nothing written"
                 f" for {now - last_write:.0f} s) and was killed: what it held since its last clean stop may be"
-                f" lost. The next `make up` rebuilds the images from S3 (`make reconcile`).")
+                f" lost. The next `make up` rebuilds the images from S3 (`make reconcile`)."
+            )
             return False
         if now - said > 5:
             log(f"emulator: saving its state ({now - started:.0f} s)")
@@ -202,8 +206,9 @@ def stop_pid(pid: int, seconds: float = 20) -> None:
         pass
 
 
-def start_devserver(port: int, state: Path, log_file: Path, local_api: bool = False,
-                    extra_env: dict | None = None) -> subprocess.Popen:
+def start_devserver(
+    port: int, state: Path, log_file: Path, local_api: bool = False, extra_env: dict | None = None
+) -> subprocess.Popen:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     args = ["--local-api", "--reload"] if local_api else []
     proc = subprocess.Popen(
@@ -230,8 +235,9 @@ LOCAL_API = os.environ.get("API", "") == "local"
 def docker_engine_answers() -> bool:
     """A real ping of the Docker engine (the client alone proves nothing)."""
     try:
-        result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
-                                text=True, timeout=10)
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0 and bool(result.stdout.strip())
@@ -285,25 +291,39 @@ def up_localstack() -> int:
 
 def _deploy(target: str, endpoint: str, **extra: str) -> dict:
     print("stack: deploying (idempotent)", flush=True)
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "SITE_URL": f"http://127.0.0.1:{SITE_PORT}",
-           "IMAGEPIPE_STATE_DIR": str(STATE), **extra}
-    subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", target], env=env, check=True,
-                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "SITE_URL": f"http://127.0.0.1:{SITE_PORT}",
+        "IMAGEPIPE_STATE_DIR": str(STATE),
+        **extra,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bootstrap", "deploy", "--target", target],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     return json.loads((STATE / "outputs.json").read_text())
 
 
 def reconcile_after_crash(endpoint: str, state: Path | None = None) -> None:
     """`python -m bootstrap reconcile` against the local stack, its progress on the terminal."""
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "IMAGEPIPE_STATE_DIR": str(state or STATE)}
-    subprocess.run([sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded"], env=env, check=True,
-                   cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded"], env=env, check=True, cwd=ROOT
+    )
 
 
 def _print_urls(api: str, endpoint: str) -> None:
-    print(f"\n  Site:  http://127.0.0.1:{SITE_PORT}/\n  API:   {api}\n  AWS endpoint ({endpoint})\n"
-          "  Sign in: create an account on the page (confirmed at once here), or\n"
-          "           `make user EMAIL=you@example.com` (ADMIN=1 for a moderator) prints a password.\n"
-          "  Stop with `make down`; logs in .stack/logs/.", flush=True)
+    print(
+        f"\n  Site:  http://127.0.0.1:{SITE_PORT}/\n  API:   {api}\n  AWS endpoint ({endpoint})\n"
+        "  Sign in: create an account on the page (confirmed at once here), or\n"
+        "           `make user EMAIL=you@example.com` (ADMIN=1 for a moderator) prints a password.\n"
+        "  Stop with `make down`; logs in .stack/logs/.",
+        flush=True,
+    )
 
 
 def up_embedded() -> int:
@@ -315,8 +335,7 @@ def up_embedded() -> int:
     else:
         crashed = crashed_before(STATE / "emulator")
         if crashed:
-            log("emulator: the last one did not stop cleanly; the stack is redeployed and its images"
-                " rebuilt from S3")
+            log("emulator: the last one did not stop cleanly; the stack is redeployed and its images rebuilt from S3")
         log(f"emulator: starting MiniStack on {emulator_url} (state in {STATE / 'emulator'})")
         proc = start_emulator(EMULATOR_PORT, STATE / "emulator", STATE / "logs" / "emulator.log")
         (STATE / "emulator.pid").write_text(str(proc.pid))
@@ -365,7 +384,7 @@ def down() -> int:
 def status() -> int:
     for name in ("devserver", "emulator"):
         pid = _pid(STATE / f"{name}.pid")
-        print(f"{name}: {'running, pid %d' % pid if pid else 'stopped'}")
+        print(f"{name}: {f'running, pid {pid}' if pid else 'stopped'}")
     return 0
 
 

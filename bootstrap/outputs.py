@@ -1,4 +1,5 @@
 """Where a deploy's outputs live: $IMAGEPIPE_STATE_DIR/outputs.json (default .stack/)."""
+
 from __future__ import annotations
 
 import json

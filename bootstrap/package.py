@@ -5,6 +5,7 @@ interpreter that will run the code, with pip's `--platform`/`--python-version`
 options, never from the host's site-packages. Same inputs give the same bytes:
 entries are sorted, timestamps and permissions fixed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,9 +57,24 @@ def install_dependencies(platform: Platform, build_dir: Path, log=print) -> Path
     if (target / ".complete").exists():
         return target
     log(f"  installing Lambda dependencies for {platform.tag} (pip, wheels only)...")
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-           "--target", str(target), "--only-binary=:all:", "--implementation", "cp",
-           "--python-version", platform.python_version, "-r", str(REQUIREMENTS)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        platform.python_version,
+        "-r",
+        str(REQUIREMENTS),
+    ]
     for tag in platform.pip_platforms:
         cmd += ["--platform", tag]
     subprocess.run(cmd, check=True)

@@ -7,13 +7,14 @@ on and safe to run twice: each write is conditional (never over a newer record, 
 a deleted image's tombstone); files that arrived but were never processed are handed to the
 processor as the S3 event it missed.
 """
+
 from __future__ import annotations
 
 import json
 import sys
 import time
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -57,18 +58,23 @@ def progress(done: int, total: int, started: float, width: int = 30) -> str:
     return f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, {rate:.0f}/s"
 
 
-def reconcile(s3, dynamodb, lambda_, outputs: dict, log: Callable[[str], None] = print,
-              bar: Callable[[str], None] | None = None) -> Counter:
+def reconcile(
+    s3, dynamodb, lambda_, outputs: dict, log: Callable[[str], None] = print, bar: Callable[[str], None] | None = None
+) -> Counter:
     """Every file of the upload bucket, once; returns how many ended each way."""
     bar = bar or (lambda text: (sys.stderr.write(text), sys.stderr.flush()))
     records = ImageRecords(dynamodb, outputs["table"])
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["uploadBucket"])
-            for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["uploadBucket"])
+        for o in page.get("Contents", [])
+    ]
     log(f"reconcile: {len(keys)} files in {outputs['uploadBucket']}")
 
     def redrive(event: dict) -> None:  # asynchronously, as S3 would have: retries and DLQ apply
-        lambda_.invoke(FunctionName=outputs["functions"]["processor"], InvocationType="Event",
-                       Payload=json.dumps(event).encode())
+        lambda_.invoke(
+            FunctionName=outputs["functions"]["processor"], InvocationType="Event", Payload=json.dumps(event).encode()
+        )
 
     outcomes: Counter = Counter()
     started = time.monotonic()

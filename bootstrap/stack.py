@@ -3,6 +3,7 @@
 deploy(): buckets -> table -> roles -> functions -> S3 notification -> REST API.
 destroy(): the same resources, in reverse, and nothing else.
 """
+
 from __future__ import annotations
 
 import base64
@@ -10,9 +11,9 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import boto3
 from botocore.config import Config
@@ -42,6 +43,8 @@ PROCESSOR_TIMEOUT_S = 60
 def processor_memory_mb(limits: Limits) -> int:
     needed = PROCESSOR_BASELINE_MB + limits.max_decode_bytes // MIB + PROCESSOR_MARGIN_MB
     return -(-needed // 64) * 64  # Lambda takes any MB from 128; rounded for a readable number
+
+
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -69,6 +72,7 @@ class StackConfig:
     @property
     def limits(self) -> Limits:
         return self.settings.limits
+
     arch: str = "x86_64"  # Lambda architecture: x86_64 | arm64
     # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
     bucket_suffix: str = ""
@@ -152,6 +156,7 @@ def _code(exc: ClientError) -> str:
 
 # --- buckets ---------------------------------------------------------------
 
+
 def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
     """A bucket with all public access blocked (the page is read through CloudFront's OAC)."""
     try:
@@ -167,7 +172,10 @@ def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
     aws.s3.put_public_access_block(
         Bucket=name,
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
         },
     )
 
@@ -177,29 +185,44 @@ def ensure_upload_versioning(aws: Aws, cfg: StackConfig) -> None:
     for `noncurrent_version_days`, then S3 expires the old version; reconcile rebuilds records of
     restored files. Not locally: the emulator's disk is the backup there."""
     aws.s3.put_bucket_versioning(Bucket=cfg.upload_bucket, VersioningConfiguration={"Status": "Enabled"})
-    aws.s3.put_bucket_lifecycle_configuration(Bucket=cfg.upload_bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "expire-noncurrent-originals", "Status": "Enabled", "Filter": {"Prefix": ""},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": cfg.noncurrent_version_days},
-        "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+    aws.s3.put_bucket_lifecycle_configuration(
+        Bucket=cfg.upload_bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-noncurrent-originals",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": cfg.noncurrent_version_days},
+                    "Expiration": {"ExpiredObjectDeleteMarker": True},
+                }
+            ]
+        },
+    )
 
 
 def ensure_point_in_time_recovery(aws: Aws, cfg: StackConfig) -> None:
     """AWS: the table can be restored to any second of the last 35 days (and rebuilt from S3)."""
-    aws.dynamodb.update_continuous_backups(TableName=cfg.table, PointInTimeRecoverySpecification={
-        "PointInTimeRecoveryEnabled": True})
+    aws.dynamodb.update_continuous_backups(
+        TableName=cfg.table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
 
 
 def ensure_upload_cors(aws: Aws, cfg: StackConfig) -> None:
     """Browsers POST straight to the upload bucket from the site's origin."""
     aws.s3.put_bucket_cors(
         Bucket=cfg.upload_bucket,
-        CORSConfiguration={"CORSRules": [{
-            "AllowedOrigins": list(cfg.site_origins),
-            "AllowedMethods": ["POST"],
-            "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["ETag", "Location"],
-            "MaxAgeSeconds": 600,
-        }]},
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": list(cfg.site_origins),
+                    "AllowedMethods": ["POST"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag", "Location"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
     )
 
 
@@ -217,9 +240,11 @@ TABLE_INDEXES = {
 
 def _index(name: str) -> dict:
     partition, sort = TABLE_INDEXES[name]
-    return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"},
-                          {"AttributeName": sort, "KeyType": "RANGE"}]}
+    return {
+        "IndexName": name,
+        "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
+    }
 
 
 def _attributes(*names: str) -> list[dict]:
@@ -242,8 +267,11 @@ def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = tim
     have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
     for name, keys in TABLE_INDEXES.items():
         if name not in have:  # a table from an earlier version: add the index in place
-            aws.dynamodb.update_table(TableName=cfg.table, AttributeDefinitions=_attributes(*keys),
-                                      GlobalSecondaryIndexUpdates=[{"Create": _index(name)}])
+            aws.dynamodb.update_table(
+                TableName=cfg.table,
+                AttributeDefinitions=_attributes(*keys),
+                GlobalSecondaryIndexUpdates=[{"Create": _index(name)}],
+            )
             _wait_for_index(aws, cfg.table, name, wait)
     ttl = aws.dynamodb.describe_time_to_live(TableName=cfg.table)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
@@ -263,6 +291,7 @@ def _wait_for_index(aws: Aws, table: str, index: str, wait: Callable[[float], No
 
 # --- IAM -------------------------------------------------------------------
 
+
 def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
     """Each function's policy names only the actions and resources it uses."""
     table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
@@ -273,44 +302,77 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
         "Resource": [f"arn:aws:logs:{cfg.region}:{account}:log-group:/aws/lambda/{cfg.prefix}-*"],
     }
     return {
-        "api": {"Version": "2012-10-17", "Statement": [
-            logs,
-            # UpdateItem: the per-person quota counters (an item of the same table).
-            {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query",
-                                           "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
-             "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}", f"{table_arn}/index/{OWNER_INDEX}"]},
-            # PutObject: the presigned POST is signed with this role's credentials.
-            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
-             "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"]},
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject"],
-             "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
-        ]},
+        "api": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                # UpdateItem: the per-person quota counters (an item of the same table).
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "dynamodb:PutItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:UpdateItem",
+                    ],
+                    "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}", f"{table_arn}/index/{OWNER_INDEX}"],
+                },
+                # PutObject: the presigned POST is signed with this role's credentials.
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
+                },
+            ],
+        },
         # Cognito's PreSignUp trigger (local pools only): it answers, and touches nothing.
         "presignup": {"Version": "2012-10-17", "Statement": [logs]},
-        "processor": {"Version": "2012-10-17", "Statement": [
-            logs,
-            # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
-            {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "Resource": [table_arn]},
-            # The sweep finds unfinished records through their own index.
-            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}"]},
-            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
-            # ListBucket makes S3 answer a missing key 404 (without it: 403, indistinguishable from a
-            # real refusal). It names the bucket: a prefix condition would not apply to that answer,
-            # and the role already reads every object there.
-            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}"]},
-            # The file of an image deleted through the API, posted again with its form: only keys
-            # the API issues.
-            {"Effect": "Allow", "Action": ["s3:DeleteObject"],
-             "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"]},
-            # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
-            {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
-             "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"]},
-            # Lambda's on-failure destination sends with the function's role.
-            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
-            # The sweep re-drives each stuck record as an asynchronous invocation of this function.
-            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
-             "Resource": [f"arn:aws:lambda:{cfg.region}:{account}:function:{cfg.function('processor')}"]},
-        ]},
+        "processor": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
+                {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "Resource": [table_arn]},
+                # The sweep finds unfinished records through their own index.
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:Query"],
+                    "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}"],
+                },
+                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
+                # ListBucket makes S3 answer a missing key 404 (without it: 403, indistinguishable from a
+                # real refusal). It names the bucket: a prefix condition would not apply to that answer,
+                # and the role already reads every object there.
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}"]},
+                # The file of an image deleted through the API, posted again with its form: only keys
+                # the API issues.
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
+                },
+                # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
+                },
+                # Lambda's on-failure destination sends with the function's role.
+                {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
+                # The sweep re-drives each stuck record as an asynchronous invocation of this function.
+                {
+                    "Effect": "Allow",
+                    "Action": ["lambda:InvokeFunction"],
+                    "Resource": [f"arn:aws:lambda:{cfg.region}:{account}:function:{cfg.function('processor')}"],
+                },
+            ],
+        },
     }
 
 
@@ -329,6 +391,7 @@ def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> str:
 
 # --- functions -------------------------------------------------------------
 
+
 def function_environment(cfg: StackConfig) -> dict:
     env = {
         "UPLOAD_BUCKET": cfg.upload_bucket,
@@ -341,18 +404,26 @@ def function_environment(cfg: StackConfig) -> dict:
     return env
 
 
-def ensure_function(aws: Aws, cfg: StackConfig, role: str, role_arn: str, zip_path: Path, handler: str,
-                    memory: int, timeout: int) -> str:
+def ensure_function(
+    aws: Aws, cfg: StackConfig, role: str, role_arn: str, zip_path: Path, handler: str, memory: int, timeout: int
+) -> str:
     name = cfg.function(role)
     code = zip_path.read_bytes()
     sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
-    settings = dict(Role=role_arn, Handler=handler, Runtime=RUNTIME, MemorySize=memory, Timeout=timeout,
-                    Environment={"Variables": function_environment(cfg)})
+    settings = dict(
+        Role=role_arn,
+        Handler=handler,
+        Runtime=RUNTIME,
+        MemorySize=memory,
+        Timeout=timeout,
+        Environment={"Variables": function_environment(cfg)},
+    )
     try:
         current = aws.lambda_.get_function(FunctionName=name)["Configuration"]
     except aws.lambda_.exceptions.ResourceNotFoundException:
-        arn = aws.lambda_.create_function(FunctionName=name, Code={"ZipFile": code}, Publish=False,
-                                          Architectures=[cfg.arch], **settings)["FunctionArn"]
+        arn = aws.lambda_.create_function(
+            FunctionName=name, Code={"ZipFile": code}, Publish=False, Architectures=[cfg.arch], **settings
+        )["FunctionArn"]
         aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
         return arn
     if current.get("CodeSha256") != sha or current.get("Architectures", [cfg.arch]) != [cfg.arch]:
@@ -373,8 +444,13 @@ def ensure_invoke_permission(aws: Aws, function: str, sid: str, principal: str, 
             return
     except aws.lambda_.exceptions.ResourceNotFoundException:
         pass
-    params = dict(FunctionName=function, StatementId=sid, Action="lambda:InvokeFunction", Principal=principal,
-                  SourceArn=source_arn)
+    params = dict(
+        FunctionName=function,
+        StatementId=sid,
+        Action="lambda:InvokeFunction",
+        Principal=principal,
+        SourceArn=source_arn,
+    )
     if principal == "s3.amazonaws.com":
         params["SourceAccount"] = aws.account
     try:
@@ -385,21 +461,31 @@ def ensure_invoke_permission(aws: Aws, function: str, sid: str, principal: str, 
 
 def ensure_upload_notification(aws: Aws, cfg: StackConfig, processor_arn: str) -> None:
     """Every object created in the upload bucket invokes the processor."""
-    ensure_invoke_permission(aws, cfg.function("processor"), "s3-invoke", "s3.amazonaws.com",
-                             f"arn:aws:s3:::{cfg.upload_bucket}")
+    ensure_invoke_permission(
+        aws, cfg.function("processor"), "s3-invoke", "s3.amazonaws.com", f"arn:aws:s3:::{cfg.upload_bucket}"
+    )
     aws.s3.put_bucket_notification_configuration(
         Bucket=cfg.upload_bucket,
-        NotificationConfiguration={"LambdaFunctionConfigurations": [{
-            "Id": "process-uploads", "LambdaFunctionArn": processor_arn, "Events": ["s3:ObjectCreated:*"],
-        }]},
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "Id": "process-uploads",
+                    "LambdaFunctionArn": processor_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                }
+            ]
+        },
     )
 
 
 # --- nothing lost: retries, dead letters, sweep ------------------------------
 
+
 def ensure_dead_letter_queue(aws: Aws, cfg: StackConfig) -> str:
-    url = aws.sqs.create_queue(QueueName=cfg.dead_letter_queue,  # idempotent for the same attributes
-                               Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)})["QueueUrl"]
+    url = aws.sqs.create_queue(
+        QueueName=cfg.dead_letter_queue,  # idempotent for the same attributes
+        Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
+    )["QueueUrl"]
     return aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
@@ -427,19 +513,27 @@ def ensure_reserved_concurrency(aws: Aws, function: str, wanted: int, log: Calla
     if unreserved is not None and unreserved + (current or 0) - wanted < MIN_UNRESERVED:
         # New accounts start with 10 executions in all: nothing can be reserved there until AWS
         # raises the quota. Deploy anyway, and say so.
-        log(f"WARNING: reserved concurrency {wanted} for {function} not set: the account has {unreserved}"
-            f" unreserved executions and AWS keeps {MIN_UNRESERVED}; ask AWS for a higher quota")
+        log(
+            f"WARNING: reserved concurrency {wanted} for {function} not set: the account has {unreserved}"
+            f" unreserved executions and AWS keeps {MIN_UNRESERVED}; ask AWS for a higher quota"
+        )
         return
     aws.lambda_.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=wanted)
 
 
 def ensure_sweep_schedule(aws: Aws, cfg: StackConfig, processor_arn: str) -> None:
     """Every 5 minutes the processor re-drives records stuck in pending/processing."""
-    rule_arn = aws.events.put_rule(Name=cfg.sweep_rule, ScheduleExpression="rate(5 minutes)", State="ENABLED",
-                                   Description="imagepipe: re-drive stuck uploads")["RuleArn"]
+    rule_arn = aws.events.put_rule(
+        Name=cfg.sweep_rule,
+        ScheduleExpression="rate(5 minutes)",
+        State="ENABLED",
+        Description="imagepipe: re-drive stuck uploads",
+    )["RuleArn"]
     ensure_invoke_permission(aws, cfg.function("processor"), "events-sweep", "events.amazonaws.com", rule_arn)
-    aws.events.put_targets(Rule=cfg.sweep_rule, Targets=[
-        {"Id": "processor", "Arn": processor_arn, "Input": json.dumps({"action": "sweep"})}])
+    aws.events.put_targets(
+        Rule=cfg.sweep_rule,
+        Targets=[{"Id": "processor", "Arn": processor_arn, "Input": json.dumps({"action": "sweep"})}],
+    )
 
 
 # --- REST API --------------------------------------------------------------
@@ -447,22 +541,39 @@ def ensure_sweep_schedule(aws: Aws, cfg: StackConfig, processor_arn: str) -> Non
 # --- identity: Cognito user pool ----------------------------------------------
 
 PASSWORD_POLICY = {  # length, not composition rules (NIST SP 800-63B); Cognito wants each flag said
-    "MinimumLength": 10, "RequireUppercase": False, "RequireLowercase": False, "RequireNumbers": False,
-    "RequireSymbols": False, "TemporaryPasswordValidityDays": 7,
+    "MinimumLength": 10,
+    "RequireUppercase": False,
+    "RequireLowercase": False,
+    "RequireNumbers": False,
+    "RequireSymbols": False,
+    "TemporaryPasswordValidityDays": 7,
 }
 
 
 def ensure_user_pool(aws: Aws, cfg: StackConfig, presignup_arn: str | None) -> tuple[str, str]:
     """Email is the username; on AWS Cognito verifies it with a code, locally PreSignUp confirms."""
-    settings = dict(Policies={"PasswordPolicy": PASSWORD_POLICY}, AutoVerifiedAttributes=["email"],
-                    LambdaConfig={"PreSignUp": presignup_arn} if presignup_arn else {},
-                    AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]})
-    pool_id = next((p["Id"] for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
-                    for p in page["UserPools"] if p["Name"] == cfg.user_pool), None)
+    settings = dict(
+        Policies={"PasswordPolicy": PASSWORD_POLICY},
+        AutoVerifiedAttributes=["email"],
+        LambdaConfig={"PreSignUp": presignup_arn} if presignup_arn else {},
+        AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]},
+    )
+    pool_id = next(
+        (
+            p["Id"]
+            for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+            for p in page["UserPools"]
+            if p["Name"] == cfg.user_pool
+        ),
+        None,
+    )
     if pool_id is None:
-        pool_id = aws.cognito.create_user_pool(PoolName=cfg.user_pool, UsernameAttributes=["email"],
-                                               UsernameConfiguration={"CaseSensitive": False},
-                                               **settings)["UserPool"]["Id"]
+        pool_id = aws.cognito.create_user_pool(
+            PoolName=cfg.user_pool,
+            UsernameAttributes=["email"],
+            UsernameConfiguration={"CaseSensitive": False},
+            **settings,
+        )["UserPool"]["Id"]
     else:
         aws.cognito.update_user_pool(UserPoolId=pool_id, **settings)
     arn = aws.cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
@@ -474,31 +585,52 @@ def ensure_user_pool(aws: Aws, cfg: StackConfig, presignup_arn: str | None) -> t
 def ensure_app_client(aws: Aws, cfg: StackConfig, pool_id: str) -> str:
     """The page's client: public (no secret), password and refresh flows (SRP too, for AWS's own
     libraries), revocable refresh tokens, one-hour ID tokens."""
-    settings = dict(ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
-                    EnableTokenRevocation=True, PreventUserExistenceErrors="ENABLED",
-                    IdTokenValidity=60, AccessTokenValidity=60, RefreshTokenValidity=30,
-                    TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"})
-    client_id = next((c["ClientId"] for page in aws.cognito.get_paginator("list_user_pool_clients").paginate(
-        UserPoolId=pool_id, MaxResults=60) for c in page["UserPoolClients"] if c["ClientName"] == cfg.app_client), None)
+    settings = dict(
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
+        EnableTokenRevocation=True,
+        PreventUserExistenceErrors="ENABLED",
+        IdTokenValidity=60,
+        AccessTokenValidity=60,
+        RefreshTokenValidity=30,
+        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"},
+    )
+    client_id = next(
+        (
+            c["ClientId"]
+            for page in aws.cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60)
+            for c in page["UserPoolClients"]
+            if c["ClientName"] == cfg.app_client
+        ),
+        None,
+    )
     if client_id is None:
-        return aws.cognito.create_user_pool_client(UserPoolId=pool_id, ClientName=cfg.app_client,
-                                                   GenerateSecret=False, **settings)["UserPoolClient"]["ClientId"]
+        return aws.cognito.create_user_pool_client(
+            UserPoolId=pool_id, ClientName=cfg.app_client, GenerateSecret=False, **settings
+        )["UserPoolClient"]["ClientId"]
     aws.cognito.update_user_pool_client(UserPoolId=pool_id, ClientId=client_id, ClientName=cfg.app_client, **settings)
     return client_id
 
 
 def ensure_admins_group(aws: Aws, pool_id: str) -> None:
     try:
-        aws.cognito.create_group(UserPoolId=pool_id, GroupName=ADMINS_GROUP,
-                                 Description="imagepipe moderators: see and delete every image")
+        aws.cognito.create_group(
+            UserPoolId=pool_id, GroupName=ADMINS_GROUP, Description="imagepipe moderators: see and delete every image"
+        )
     except aws.cognito.exceptions.GroupExistsException:
         pass
 
 
 def find_user_pool(aws: Aws, cfg: StackConfig) -> tuple[str, str] | None:
     """(pool id, app client id) of the deployed stack, or None."""
-    pool_id = next((p["Id"] for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
-                    for p in page["UserPools"] if p["Name"] == cfg.user_pool), None)
+    pool_id = next(
+        (
+            p["Id"]
+            for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+            for p in page["UserPools"]
+            if p["Name"] == cfg.user_pool
+        ),
+        None,
+    )
     if pool_id is None:
         return None
     clients = aws.cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
@@ -508,9 +640,12 @@ def find_user_pool(aws: Aws, cfg: StackConfig) -> tuple[str, str] | None:
 def create_user(aws: Aws, pool_id: str, email: str, password: str, admin: bool = False) -> None:
     """A confirmed user with this password (set again if the user exists), for scripts and demos."""
     try:
-        aws.cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS",
-                                      UserAttributes=[{"Name": "email", "Value": email},
-                                                      {"Name": "email_verified", "Value": "true"}])
+        aws.cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=email,
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        )
     except aws.cognito.exceptions.UsernameExistsException:
         pass
     aws.cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
@@ -522,46 +657,82 @@ def create_user(aws: Aws, pool_id: str, email: str, password: str, admin: bool =
 
 # API Gateway's own refusals (a bad token, throttling) in the API's error shape, readable by the
 # page: CORS headers echo the caller's origin (these bodies hold nothing but the refusal).
-GATEWAY_ERRORS = {"UNAUTHORIZED": "unauthorized", "ACCESS_DENIED": "forbidden", "THROTTLED": "throttled",
-                  "DEFAULT_4XX": "bad_request", "DEFAULT_5XX": "gateway_error"}
+GATEWAY_ERRORS = {
+    "UNAUTHORIZED": "unauthorized",
+    "ACCESS_DENIED": "forbidden",
+    "THROTTLED": "throttled",
+    "DEFAULT_4XX": "bad_request",
+    "DEFAULT_5XX": "gateway_error",
+}
 
 
 def ensure_authorizer(aws: Aws, cfg: StackConfig, api_id: str, pool_arn: str) -> str:
     """Every route needs a valid ID token of the pool (Authorization header, raw or Bearer)."""
-    existing = next((a for a in aws.apigateway.get_authorizers(restApiId=api_id, limit=500)["items"]
-                     if a["name"] == cfg.authorizer), None)
+    existing = next(
+        (
+            a
+            for a in aws.apigateway.get_authorizers(restApiId=api_id, limit=500)["items"]
+            if a["name"] == cfg.authorizer
+        ),
+        None,
+    )
     if existing is None:
-        return aws.apigateway.create_authorizer(restApiId=api_id, name=cfg.authorizer, type="COGNITO_USER_POOLS",
-                                                providerARNs=[pool_arn],
-                                                identitySource="method.request.header.Authorization")["id"]
+        return aws.apigateway.create_authorizer(
+            restApiId=api_id,
+            name=cfg.authorizer,
+            type="COGNITO_USER_POOLS",
+            providerARNs=[pool_arn],
+            identitySource="method.request.header.Authorization",
+        )["id"]
     if existing.get("providerARNs") != [pool_arn]:
-        aws.apigateway.update_authorizer(restApiId=api_id, authorizerId=existing["id"], patchOperations=[
-            {"op": "replace", "path": "/providerARNs/0", "value": pool_arn}])
+        aws.apigateway.update_authorizer(
+            restApiId=api_id,
+            authorizerId=existing["id"],
+            patchOperations=[{"op": "replace", "path": "/providerARNs/0", "value": pool_arn}],
+        )
     return existing["id"]
 
 
-def ensure_method(aws: Aws, api_id: str, resource: dict, http_method: str, uri: str,
-                  authorizer_id: str | None) -> None:
-    auth = {"authorizationType": "COGNITO_USER_POOLS", "authorizerId": authorizer_id} if authorizer_id else {
-        "authorizationType": "NONE"}
+def ensure_method(aws: Aws, api_id: str, resource: dict, http_method: str, uri: str, authorizer_id: str | None) -> None:
+    auth = (
+        {"authorizationType": "COGNITO_USER_POOLS", "authorizerId": authorizer_id}
+        if authorizer_id
+        else {"authorizationType": "NONE"}
+    )
     current = (resource.get("resourceMethods") or {}).get(http_method)
     if current is None:
         aws.apigateway.put_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method, **auth)
     else:
         method = aws.apigateway.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method)
         if method.get("authorizationType") != auth["authorizationType"] or method.get("authorizerId") != authorizer_id:
-            aws.apigateway.update_method(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method,
-                                         patchOperations=[{"op": "replace", "path": f"/{k}", "value": v}
-                                                          for k, v in auth.items()])
-    aws.apigateway.put_integration(restApiId=api_id, resourceId=resource["id"], httpMethod=http_method,
-                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+            aws.apigateway.update_method(
+                restApiId=api_id,
+                resourceId=resource["id"],
+                httpMethod=http_method,
+                patchOperations=[{"op": "replace", "path": f"/{k}", "value": v} for k, v in auth.items()],
+            )
+    aws.apigateway.put_integration(
+        restApiId=api_id,
+        resourceId=resource["id"],
+        httpMethod=http_method,
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=uri,
+    )
 
 
 def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str, pool_arn: str) -> str:
     """A REST API whose every path and method goes to the API function (Lambda proxy), behind the
     Cognito authorizer; only CORS preflights (OPTIONS) pass without a token."""
-    api_id = next((a["id"] for page in aws.apigateway.get_paginator("get_rest_apis").paginate()
-                   for a in page["items"] if a["name"] == cfg.api_name), None)
+    api_id = next(
+        (
+            a["id"]
+            for page in aws.apigateway.get_paginator("get_rest_apis").paginate()
+            for a in page["items"]
+            if a["name"] == cfg.api_name
+        ),
+        None,
+    )
     if api_id is None:
         api_id = aws.apigateway.create_rest_api(
             name=cfg.api_name, description="imagepipe API", endpointConfiguration={"types": ["REGIONAL"]}
@@ -577,18 +748,32 @@ def ensure_rest_api(aws: Aws, cfg: StackConfig, api_function_arn: str, pool_arn:
         ensure_method(aws, api_id, resources[path], "OPTIONS", uri, None)  # browsers send no token there
     for response_type, code in GATEWAY_ERRORS.items():
         aws.apigateway.put_gateway_response(
-            restApiId=api_id, responseType=response_type,
-            responseParameters={"gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
-                                "gatewayresponse.header.Vary": "'Origin'"},
-            responseTemplates={"application/json": '{"error": {"code": "%s", "message": $context.error.messageString}}'
-                               % code})
-    ensure_invoke_permission(aws, cfg.function("api"), "apigateway-invoke", "apigateway.amazonaws.com",
-                             f"arn:aws:execute-api:{cfg.region}:{aws.account}:{api_id}/*/*")
+            restApiId=api_id,
+            responseType=response_type,
+            responseParameters={
+                "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+                "gatewayresponse.header.Vary": "'Origin'",
+            },
+            responseTemplates={
+                "application/json": '{"error": {"code": "' + code + '", "message": $context.error.messageString}}'
+            },
+        )
+    ensure_invoke_permission(
+        aws,
+        cfg.function("api"),
+        "apigateway-invoke",
+        "apigateway.amazonaws.com",
+        f"arn:aws:execute-api:{cfg.region}:{aws.account}:{api_id}/*/*",
+    )
     aws.apigateway.create_deployment(restApiId=api_id, stageName=STAGE, description="bootstrap")
-    aws.apigateway.update_stage(restApiId=api_id, stageName=STAGE, patchOperations=[
-        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(cfg.throttle_rate)},
-        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(cfg.throttle_burst)},
-    ])
+    aws.apigateway.update_stage(
+        restApiId=api_id,
+        stageName=STAGE,
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(cfg.throttle_rate)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(cfg.throttle_burst)},
+        ],
+    )
     return api_id
 
 
@@ -600,20 +785,40 @@ def api_url(cfg: StackConfig, api_id: str) -> str:
 
 # --- the page over HTTPS: a private bucket behind CloudFront (AWS target) -----------------
 
-SITE_CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                      ".css": "text/css; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
-                      ".png": "image/png", ".ico": "image/x-icon"}
+SITE_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS's managed cache policy
 
 
 def ensure_origin_access_control(aws: Aws, cfg: StackConfig) -> str:
     name = f"{cfg.prefix}-site-oac"
-    found = next((o["Id"] for o in aws.cloudfront.list_origin_access_controls().get(
-        "OriginAccessControlList", {}).get("Items", []) if o["Name"] == name), None)
-    return found or aws.cloudfront.create_origin_access_control(OriginAccessControlConfig={
-        "Name": name, "Description": "imagepipe: CloudFront reads the private site bucket",
-        "SigningProtocol": "sigv4", "SigningBehavior": "always", "OriginAccessControlOriginType": "s3",
-    })["OriginAccessControl"]["Id"]
+    found = next(
+        (
+            o["Id"]
+            for o in aws.cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", [])
+            if o["Name"] == name
+        ),
+        None,
+    )
+    return (
+        found
+        or aws.cloudfront.create_origin_access_control(
+            OriginAccessControlConfig={
+                "Name": name,
+                "Description": "imagepipe: CloudFront reads the private site bucket",
+                "SigningProtocol": "sigv4",
+                "SigningBehavior": "always",
+                "OriginAccessControlOriginType": "s3",
+            }
+        )["OriginAccessControl"]["Id"]
+    )
 
 
 def find_site_distribution(aws: Aws, cfg: StackConfig) -> dict | None:
@@ -630,39 +835,81 @@ def ensure_site_distribution(aws: Aws, cfg: StackConfig) -> tuple[str, str]:
     ensure_bucket(aws, cfg, cfg.site_bucket)  # private, public access blocked like the others
     found = find_site_distribution(aws, cfg)
     if found is None:
-        found = aws.cloudfront.create_distribution(DistributionConfig={
-            "CallerReference": f"{cfg.prefix}-site-{cfg.bucket_suffix}", "Comment": cfg.site_distribution,
-            "Enabled": True, "DefaultRootObject": "index.html", "PriceClass": "PriceClass_100",
-            "HttpVersion": "http2and3",
-            "Origins": {"Quantity": 1, "Items": [{
-                "Id": "site", "DomainName": f"{cfg.site_bucket}.s3.{cfg.region}.amazonaws.com",
-                "S3OriginConfig": {"OriginAccessIdentity": ""},
-                "OriginAccessControlId": ensure_origin_access_control(aws, cfg)}]},
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https",
-                "CachePolicyId": CACHING_OPTIMIZED, "Compress": True,
-                "AllowedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"],
-                                   "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}},
-        })["Distribution"]
-    aws.s3.put_bucket_policy(Bucket=cfg.site_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "CloudFrontReadsTheSite", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
-        "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{cfg.site_bucket}/*",
-        "Condition": {"StringEquals": {"AWS:SourceArn": found["ARN"]}}}]}))
+        found = aws.cloudfront.create_distribution(
+            DistributionConfig={
+                "CallerReference": f"{cfg.prefix}-site-{cfg.bucket_suffix}",
+                "Comment": cfg.site_distribution,
+                "Enabled": True,
+                "DefaultRootObject": "index.html",
+                "PriceClass": "PriceClass_100",
+                "HttpVersion": "http2and3",
+                "Origins": {
+                    "Quantity": 1,
+                    "Items": [
+                        {
+                            "Id": "site",
+                            "DomainName": f"{cfg.site_bucket}.s3.{cfg.region}.amazonaws.com",
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                            "OriginAccessControlId": ensure_origin_access_control(aws, cfg),
+                        }
+                    ],
+                },
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "site",
+                    "ViewerProtocolPolicy": "redirect-to-https",
+                    "CachePolicyId": CACHING_OPTIMIZED,
+                    "Compress": True,
+                    "AllowedMethods": {
+                        "Quantity": 2,
+                        "Items": ["GET", "HEAD"],
+                        "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+                    },
+                },
+            }
+        )["Distribution"]
+    aws.s3.put_bucket_policy(
+        Bucket=cfg.site_bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CloudFrontReadsTheSite",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudfront.amazonaws.com"},
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{cfg.site_bucket}/*",
+                        "Condition": {"StringEquals": {"AWS:SourceArn": found["ARN"]}},
+                    }
+                ],
+            }
+        ),
+    )
     return found["ARN"], f"https://{found['DomainName']}"
 
 
 def publish_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> None:
     """The frontend/ files and config.json into the site bucket; no-cache, so a redeploy shows at once."""
     for path in sorted(p for p in frontend.rglob("*") if p.is_file()):
-        aws.s3.put_object(Bucket=cfg.site_bucket, Key=path.relative_to(frontend).as_posix(), Body=path.read_bytes(),
-                          ContentType=SITE_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
-                          CacheControl="no-cache")
-    aws.s3.put_object(Bucket=cfg.site_bucket, Key="config.json", Body=json.dumps(config).encode(),
-                      ContentType="application/json", CacheControl="no-cache")
+        aws.s3.put_object(
+            Bucket=cfg.site_bucket,
+            Key=path.relative_to(frontend).as_posix(),
+            Body=path.read_bytes(),
+            ContentType=SITE_CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+            CacheControl="no-cache",
+        )
+    aws.s3.put_object(
+        Bucket=cfg.site_bucket,
+        Key="config.json",
+        Body=json.dumps(config).encode(),
+        ContentType="application/json",
+        CacheControl="no-cache",
+    )
 
 
-def remove_site_distribution(aws: Aws, cfg: StackConfig, log: Callable[[str], None],
-                             wait: Callable[[float], None] = time.sleep) -> None:
+def remove_site_distribution(
+    aws: Aws, cfg: StackConfig, log: Callable[[str], None], wait: Callable[[float], None] = time.sleep
+) -> None:
     """Disable, wait until CloudFront has deployed that (minutes on AWS), delete; then the OAC."""
     found = find_site_distribution(aws, cfg)
     if found is not None:
@@ -670,10 +917,12 @@ def remove_site_distribution(aws: Aws, cfg: StackConfig, log: Callable[[str], No
         if current["DistributionConfig"]["Enabled"]:
             log(f"disabling CloudFront distribution {found['Id']} (AWS takes minutes to deploy that)")
             config = current["DistributionConfig"] | {"Enabled": False}
-            current = aws.cloudfront.update_distribution(Id=found["Id"], IfMatch=current["ETag"],
-                                                         DistributionConfig=config)
-        aws.cloudfront.get_waiter("distribution_deployed").wait(Id=found["Id"], WaiterConfig={"Delay": 20,
-                                                                                               "MaxAttempts": 90})
+            current = aws.cloudfront.update_distribution(
+                Id=found["Id"], IfMatch=current["ETag"], DistributionConfig=config
+            )
+        aws.cloudfront.get_waiter("distribution_deployed").wait(
+            Id=found["Id"], WaiterConfig={"Delay": 20, "MaxAttempts": 90}
+        )
         etag = aws.cloudfront.get_distribution(Id=found["Id"])["ETag"]
         aws.cloudfront.delete_distribution(Id=found["Id"], IfMatch=etag)
         log(f"deleted CloudFront distribution {found['Id']}")
@@ -686,9 +935,18 @@ def remove_site_distribution(aws: Aws, cfg: StackConfig, log: Callable[[str], No
 
 def plan(cfg: StackConfig) -> list[str]:
     """What deploy would create or update, without calling AWS (--dry-run)."""
+    confirmation = (
+        f"sign-ups confirmed by a PreSignUp trigger, Lambda {cfg.function('presignup')}"
+        if cfg.auto_confirm
+        else "email verified with a code"
+    )
     lines = [
         f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins) or 'the site'}"
-        + (f"; versioned, old versions expire after {cfg.noncurrent_version_days} days)" if cfg.target == "aws" else ")"),
+        + (
+            f"; versioned, old versions expire after {cfg.noncurrent_version_days} days)"
+            if cfg.target == "aws"
+            else ")"
+        ),
         f"S3 bucket {cfg.processed_bucket} (private)",
         f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt;"
         f" per-person quota counters{'; point-in-time recovery' if cfg.target == 'aws' else ''})",
@@ -700,20 +958,23 @@ def plan(cfg: StackConfig) -> list[str]:
         f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
         f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
         f"S3 notification {cfg.upload_bucket} ObjectCreated -> {cfg.function('processor')}",
-        f"Cognito user pool {cfg.user_pool} (email usernames, passwords of 10+ characters,"
-        f" {'sign-ups confirmed by a PreSignUp trigger, Lambda ' + cfg.function('presignup') if cfg.auto_confirm else 'email verified with a code'}),"
+        f"Cognito user pool {cfg.user_pool} (email usernames, passwords of 10+ characters, {confirmation}),"
         f" app client {cfg.app_client} (no secret; password, refresh and SRP flows), group {ADMINS_GROUP}",
         f"API Gateway REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer on every route (OPTIONS open for"
         f" CORS), throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}",
     ]
     if cfg.site_bucket_enabled:
-        lines.insert(0, f"S3 bucket {cfg.site_bucket} (private) behind CloudFront distribution '{cfg.site_distribution}'"
-                        " (HTTPS, redirect from HTTP; read through an origin access control); its"
-                        " https://<id>.cloudfront.net origin is the one CORS names")
+        lines.insert(
+            0,
+            f"S3 bucket {cfg.site_bucket} (private) behind CloudFront distribution '{cfg.site_distribution}'"
+            " (HTTPS, redirect from HTTP; read through an origin access control); its"
+            " https://<id>.cloudfront.net origin is the one CORS names",
+        )
     return lines
 
 
 # --- the whole stack ---------------------------------------------------------
+
 
 def site_config(cfg: StackConfig, api_url_: str, pool_id: str, client_id: str) -> dict:
     """The page's config.json, on every target: what it needs to sign in and to check files
@@ -723,9 +984,14 @@ def site_config(cfg: StackConfig, api_url_: str, pool_id: str, client_id: str) -
         "maxBytes": cfg.limits.max_bytes,
         "pageSize": DEFAULT_PAGE,
         "acceptedTypes": sorted(ACCEPTED_CONTENT_TYPES),
-        "auth": {"region": cfg.region, "userPoolId": pool_id, "clientId": client_id,
-                 "endpoint": cfg.cognito_endpoint, "confirmSignUp": not cfg.auto_confirm,
-                 "passwordMinLength": PASSWORD_POLICY["MinimumLength"]},
+        "auth": {
+            "region": cfg.region,
+            "userPoolId": pool_id,
+            "clientId": client_id,
+            "endpoint": cfg.cognito_endpoint,
+            "confirmSignUp": not cfg.auto_confirm,
+            "passwordMinLength": PASSWORD_POLICY["MinimumLength"],
+        },
         "quota": {"uploadsPerDay": cfg.settings.quota.uploads_per_day, "bytes": cfg.settings.quota.bytes},
     }
 
@@ -752,21 +1018,34 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
         ensure_point_in_time_recovery(aws, cfg)
     log(f"[{next(step)}/{steps}] roles")
     policies = function_policies(cfg, aws.account)
-    roles = {role: ensure_role(aws, cfg, role, policies[role])
-             for role in ("api", "processor", *(("presignup",) if cfg.auto_confirm else ()))}
+    roles = {
+        role: ensure_role(aws, cfg, role, policies[role])
+        for role in ("api", "processor", *(("presignup",) if cfg.auto_confirm else ()))
+    }
     log(f"[{next(step)}/{steps}] user pool {cfg.user_pool}, app client {cfg.app_client}, group {ADMINS_GROUP}")
-    presignup_arn = ensure_function(aws, cfg, "presignup", roles["presignup"], zip_path, "handlers.presignup.handler",
-                                    128, 5) if cfg.auto_confirm else None
+    presignup_arn = (
+        ensure_function(aws, cfg, "presignup", roles["presignup"], zip_path, "handlers.presignup.handler", 128, 5)
+        if cfg.auto_confirm
+        else None
+    )
     pool_id, pool_arn = ensure_user_pool(aws, cfg, presignup_arn)
     client_id = ensure_app_client(aws, cfg, pool_id)
     ensure_admins_group(aws, pool_id)
     log(f"[{next(step)}/{steps}] function {cfg.function('api')}")
-    api_arn = ensure_function(aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", API_MEMORY_MB,
-                              API_TIMEOUT_S)
+    api_arn = ensure_function(
+        aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", API_MEMORY_MB, API_TIMEOUT_S
+    )
     log(f"[{next(step)}/{steps}] function {cfg.function('processor')}")
-    processor_arn = ensure_function(aws, cfg, "processor", roles["processor"], zip_path,
-                                    "handlers.processor.handler", processor_memory_mb(cfg.limits),
-                                    PROCESSOR_TIMEOUT_S)
+    processor_arn = ensure_function(
+        aws,
+        cfg,
+        "processor",
+        roles["processor"],
+        zip_path,
+        "handlers.processor.handler",
+        processor_memory_mb(cfg.limits),
+        PROCESSOR_TIMEOUT_S,
+    )
     log(f"[{next(step)}/{steps}] retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule")
     ensure_processor_retries(aws, cfg, ensure_dead_letter_queue(aws, cfg), log)
     ensure_sweep_schedule(aws, cfg, processor_arn)
@@ -799,8 +1078,10 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
 
 def _empty_bucket(aws: Aws, bucket: str) -> None:
     for page in aws.s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                   for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        objects = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
         if objects:
             aws.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
     for page in aws.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -883,8 +1164,15 @@ def remove_buckets(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> No
 def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
     """What deploy made, in reverse order, and nothing else; each step is safe when it is gone."""
     aws = Aws(cfg)
-    steps = [remove_sweep_schedule, remove_dead_letter_queue, remove_rest_api, remove_user_pool,
-             remove_functions_and_roles, remove_table, remove_buckets]
+    steps = [
+        remove_sweep_schedule,
+        remove_dead_letter_queue,
+        remove_rest_api,
+        remove_user_pool,
+        remove_functions_and_roles,
+        remove_table,
+        remove_buckets,
+    ]
     if cfg.site_bucket_enabled:
         steps.insert(0, remove_site_distribution)
     for step in steps:

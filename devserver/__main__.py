@@ -1,4 +1,5 @@
 """python -m devserver [--port 8080] [--local-api] [--reload]: the local site on 127.0.0.1."""
+
 import argparse
 import os
 

@@ -5,13 +5,13 @@ The Cognito authorizer is played too: the token's RS256 signature against the po
 its issuer and expiry, then its claims in `requestContext.authorizer.claims` as strings,
 the way API Gateway passes them; a bad token gets API Gateway's 401.
 """
+
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
-
-import json
 
 import jwt
 from flask import Request, Response
@@ -25,8 +25,9 @@ class CognitoAuthorizer:
     def __init__(self, region: str, pool_id: str, endpoint: str | None):
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         # Locally the emulator serves the pool's keys; the issuer still names AWS, as in its tokens.
-        self._keys = jwt.PyJWKClient(f"{(endpoint or self.issuer).rstrip('/')}"
-                                     f"{'/' + pool_id if endpoint else ''}/.well-known/jwks.json")
+        self._keys = jwt.PyJWKClient(
+            f"{(endpoint or self.issuer).rstrip('/')}{'/' + pool_id if endpoint else ''}/.well-known/jwks.json"
+        )
 
     def claims(self, authorization: str | None) -> dict | None:
         token = (authorization or "").strip()
@@ -36,8 +37,13 @@ class CognitoAuthorizer:
             return None
         try:
             key = self._keys.get_signing_key_from_jwt(token)
-            claims = jwt.decode(token, key.key, algorithms=["RS256"], issuer=self.issuer,
-                                options={"verify_aud": False, "require": ["exp", "iss", "sub"]})
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"verify_aud": False, "require": ["exp", "iss", "sub"]},
+            )
         except jwt.PyJWTError:
             return None
         # As API Gateway passes them: strings; a list as "[a b]".

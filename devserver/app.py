@@ -5,6 +5,7 @@ The page calls the API URL from config.json directly, as it does on AWS. With
 in-process under /api, translating each request into an API Gateway proxy event and
 back, so a change to handlers/ shows on the next request (with Flask's reloader).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ def handler_environment(outputs: dict) -> dict:
         "ALLOWED_ORIGINS": os.environ.get("ALLOWED_ORIGINS") or outputs.get("siteUrl", "*"),
     }
     if outputs.get("endpointUrl"):
-        env |= {"AWS_ENDPOINT_URL": outputs["endpointUrl"], "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test"}
+        env |= {
+            "AWS_ENDPOINT_URL": outputs["endpointUrl"],
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
     return env
 
 

@@ -4,6 +4,7 @@ Routing, CORS and preflight come from Powertools' APIGatewayRestResolver. Routes
 parse and validate, call the records and S3, and raise `handlers.errors.ApiError`;
 `_api_error` is the one place an error becomes a response.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,16 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES
 from handlers.quotas import QuotaExceeded, Quotas
-from handlers.records import (ID_PATTERN, ImageRecords, InvalidCursor, delete_renditions, now_iso, rendition_keys,
-                              upload_key, upload_metadata)
+from handlers.records import (
+    ID_PATTERN,
+    ImageRecords,
+    InvalidCursor,
+    delete_renditions,
+    now_iso,
+    rendition_keys,
+    upload_key,
+    upload_metadata,
+)
 
 logger = Logger(service="imagepipe-api")
 
@@ -114,9 +123,13 @@ class Api:
     quotas: Quotas
 
     @classmethod
-    def build(cls, settings: Settings, clients: Clients) -> "Api":
-        return cls(settings, clients, ImageRecords(clients.dynamodb, settings.table_name),
-                   Quotas(clients.dynamodb, settings.table_name, settings.quota))
+    def build(cls, settings: Settings, clients: Clients) -> Api:
+        return cls(
+            settings,
+            clients,
+            ImageRecords(clients.dynamodb, settings.table_name),
+            Quotas(clients.dynamodb, settings.table_name, settings.quota),
+        )
 
     def remove_renditions(self, keys: set[str]) -> None:
         delete_renditions(self.clients.s3, self.settings.processed_bucket, keys)
@@ -126,8 +139,12 @@ class Api:
         for name, r in (record.get("renditions") or {}).items():
             url = self.clients.s3_public.generate_presigned_url(
                 "get_object",
-                Params={"Bucket": self.settings.processed_bucket, "Key": r["key"],
-                        "ResponseContentType": r["contentType"], "ResponseContentDisposition": "inline"},
+                Params={
+                    "Bucket": self.settings.processed_bucket,
+                    "Key": r["key"],
+                    "ResponseContentType": r["contentType"],
+                    "ResponseContentDisposition": "inline",
+                },
                 ExpiresIn=self.settings.rendition_url_seconds,
             )
             renditions[name] = {k: r[k] for k in ("width", "height", "bytes", "contentType")} | {"url": url}
@@ -193,23 +210,37 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
         Bucket=settings.upload_bucket,
         Key=upload_key(image_id),
         Fields={"Content-Type": content_type, **metadata},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size],
-                    *({name: value} for name, value in metadata.items())],
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", size, size],
+            *({name: value} for name, value in metadata.items()),
+        ],
         ExpiresIn=settings.upload_expiry_seconds,
     )
     try:
-        api.records.create_pending(image_id, clean_filename(filename), content_type, size, caller.sub, caller.email,
-                                   expires_at=expires_at + settings.pending_ttl_seconds, created_at=created_at)
+        api.records.create_pending(
+            image_id,
+            clean_filename(filename),
+            content_type,
+            size,
+            caller.sub,
+            caller.email,
+            expires_at=expires_at + settings.pending_ttl_seconds,
+            created_at=created_at,
+        )
     except Exception:
         api.quotas.refund(caller.sub, size)  # no image came of it
         raise
     logger.info("upload presigned", extra={"image_id": image_id, "content_type": content_type, "size": size})
-    return json_response(201, {
-        "id": image_id,
-        "upload": {"url": post["url"], "fields": post["fields"]},
-        "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
-        "maxBytes": settings.limits.max_bytes,
-    })
+    return json_response(
+        201,
+        {
+            "id": image_id,
+            "upload": {"url": post["url"], "fields": post["fields"]},
+            "expiresAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at)),
+            "maxBytes": settings.limits.max_bytes,
+        },
+    )
 
 
 def list_images(api: Api, event: APIGatewayProxyEvent) -> Response:
@@ -246,8 +277,11 @@ def delete_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Respon
     api.remove_renditions(rendition_keys(record))
     api.clients.s3.delete_object(Bucket=api.settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
     # A tombstone until any upload form for it has expired: a file posted again is removed.
-    deleted = api.records.delete(image_id, None if caller.admin else caller.sub,
-                                 tombstone_until=int(time.time()) + api.settings.upload_expiry_seconds + 3600)
+    deleted = api.records.delete(
+        image_id,
+        None if caller.admin else caller.sub,
+        tombstone_until=int(time.time()) + api.settings.upload_expiry_seconds + 3600,
+    )
     if deleted is None:
         raise errors.NotFound(f"No image {image_id}.")
     api.remove_renditions(rendition_keys(deleted) - rendition_keys(record))
@@ -261,8 +295,9 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     """The routes, CORS and the one error mapping, wired to this deployment's settings and clients."""
     api = Api.build(settings, clients)
     origins = list(settings.allowed_origins)
-    cors = CORSConfig(allow_origin=origins[0], extra_origins=origins[1:],
-                      allow_headers=["Content-Type", "Authorization"], max_age=600)
+    cors = CORSConfig(
+        allow_origin=origins[0], extra_origins=origins[1:], allow_headers=["Content-Type", "Authorization"], max_age=600
+    )
     app = APIGatewayRestResolver(cors=cors)
     app.post("/uploads")(lambda: create_upload(api, app.current_event))
     app.get("/images")(lambda: list_images(api, app.current_event))
@@ -292,7 +327,10 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
 def _api_error(exc: errors.ApiError, allow: set[str] | None = None) -> Response:
     headers = {"Allow": ", ".join(sorted(allow))} if allow else None
     return Response(
-        status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=json.dumps(exc.body()), headers=headers
+        status_code=exc.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(exc.body()),
+        headers=headers,
     )
 
 
@@ -308,7 +346,13 @@ def handler(event, context):
     started = time.perf_counter()
     response = _app().resolve(event, context)
     # One access line per request (no headers or query: the ID token travels in a header).
-    logger.info("request", extra={
-        "method": event.get("httpMethod"), "path": event.get("path"), "status": response.get("statusCode"),
-        "ms": round((time.perf_counter() - started) * 1000, 1)})
+    logger.info(
+        "request",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": event.get("path"),
+            "status": response.get("statusCode"),
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
     return response

@@ -1,4 +1,5 @@
 """The one place AWS clients are built. Handlers receive them; tests pass their own."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ class Clients:
     lambda_: Any = None  # the processor's sweep invokes the processor; the API never needs it
 
 
-def make_clients(settings: Settings, session: boto3.session.Session | None = None,
-                 with_lambda: bool = False) -> Clients:
+def make_clients(
+    settings: Settings, session: boto3.session.Session | None = None, with_lambda: bool = False
+) -> Clients:
     session = session or boto3.session.Session(region_name=settings.region)
     s3_config = Config(
         retries={"mode": "standard", "max_attempts": 5},

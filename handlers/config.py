@@ -1,4 +1,5 @@
 """Configuration from environment variables, read once into a frozen dataclass."""
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,7 @@ class Settings:
     quota: Quota = field(default_factory=lambda: Quota(uploads_per_day=200, bytes=2 * GIB))
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "Settings":
+    def from_env(cls, env: dict | None = None) -> Settings:
         env = os.environ if env is None else env
         origins = tuple(o.strip() for o in env.get("ALLOWED_ORIGINS", "*").split(",") if o.strip())
         return cls(
@@ -60,8 +61,10 @@ class Settings:
             stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 15 * 60),
             fault_injection=env.get("FAULT_INJECTION") or None,
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
-            quota=Quota(uploads_per_day=_int(env, "QUOTA_UPLOADS_PER_DAY", 200, lo=0),
-                        bytes=_int(env, "QUOTA_BYTES", 2 * GIB, lo=0)),
+            quota=Quota(
+                uploads_per_day=_int(env, "QUOTA_UPLOADS_PER_DAY", 200, lo=0),
+                bytes=_int(env, "QUOTA_BYTES", 2 * GIB, lo=0),
+            ),
             limits=Limits(
                 max_pixels=_int(env, "MAX_PIXELS", Limits.max_pixels),
                 max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),

@@ -3,6 +3,7 @@
 Routes raise these; `handlers.api` maps them to a JSON response in one place:
 `{"error": {"code": ..., "message": ...}}`.
 """
+
 from __future__ import annotations
 
 

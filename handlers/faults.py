@@ -7,6 +7,7 @@ Off unless set. The processor asks for its S3 client through `rendition_store`:
 - `rendition_put_always`: every rendition upload fails, so retries run out and the event
   lands in the dead-letter queue.
 """
+
 from __future__ import annotations
 
 import threading

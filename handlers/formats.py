@@ -1,5 +1,6 @@
 """What the pipeline accepts and its limits: plain data, no Pillow, so the API Lambda
 can validate requests without importing the image stack (a faster cold start)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -9,6 +9,7 @@ towards the preview's aspect-correct target; one resize brings it to the preview
 the thumbnail is derived from the preview, never from the source again. EXIF
 orientation is applied to the small image, where a transpose costs nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,7 +91,10 @@ class Processed:
     renditions: dict[str, Rendition]
 
 
-def make_renditions(data: bytes, limits: Limits = Limits()) -> Processed:
+DEFAULT_LIMITS = Limits()
+
+
+def make_renditions(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Processed:
     """Validate `data` by its content and make the `preview` and `thumbnail` renditions."""
     if not data:
         raise ImageRejected("empty", "The file is empty.")
@@ -109,8 +113,9 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     if declared:
         _check_pixels(*declared, limits)
         # The opaque figure: alpha is known once opened, and then checked again (decode_cost).
-        _check_memory(_DECODE_OVERHEAD + declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][0], declared,
-                      limits)
+        _check_memory(
+            _DECODE_OVERHEAD + declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][0], declared, limits
+        )
     try:
         image = Image.open(io.BytesIO(data), formats=DECODERS)
     except UnidentifiedImageError as exc:
@@ -205,6 +210,7 @@ def decode_cost(image: Image.Image, data: bytes, full_size: tuple[int, int] | No
 def _jpeg_coefficient_bytes(image: Image.Image, full_size: tuple[int, int]) -> int:
     """A progressive JPEG is decoded through whole-image coefficient arrays at full size
     (64 coefficients of 2 bytes per 8x8 block of each component), whatever the draft scale."""
+
     def ceil_div(a: int, b: int) -> int:
         return -(-a // b)
 
@@ -212,8 +218,9 @@ def _jpeg_coefficient_bytes(image: Image.Image, full_size: tuple[int, int]) -> i
     layers = getattr(image, "layer", None) or [("", 1, 1, 0)]  # (id, h sampling, v sampling, table)
     h_max = max(h for _, h, _, _ in layers)
     v_max = max(v for _, _, v, _ in layers)
-    blocks = sum(ceil_div(ceil_div(full_w * h, h_max), 8) * ceil_div(ceil_div(full_h * v, v_max), 8)
-                 for _, h, v, _ in layers)
+    blocks = sum(
+        ceil_div(ceil_div(full_w * h, h_max), 8) * ceil_div(ceil_div(full_h * v, v_max), 8) for _, h, v, _ in layers
+    )
     return blocks * 64 * 2
 
 
@@ -284,9 +291,13 @@ def _render(image: Image.Image, data: bytes, limits: Limits) -> Processed:
         working = working.transpose(_ORIENTATION_TRANSPOSE[orientation])
     working.info = {}  # renditions carry no EXIF, GPS, XMP, ICC or comments
 
-    thumbnail = working.resize(
-        _fit(working.width, working.height, limits.thumbnail_side), Image.Resampling.BICUBIC, reducing_gap=2.0
-    ) if max(working.size) > limits.thumbnail_side else working
+    thumbnail = (
+        working.resize(
+            _fit(working.width, working.height, limits.thumbnail_side), Image.Resampling.BICUBIC, reducing_gap=2.0
+        )
+        if max(working.size) > limits.thumbnail_side
+        else working
+    )
 
     oriented_w, oriented_h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
     return Processed(

@@ -3,6 +3,7 @@
 On AWS the pool verifies the email address with a code instead (bootstrap attaches this
 trigger only to the embedded and LocalStack pools, where no email can be sent).
 """
+
 from __future__ import annotations
 
 

@@ -17,6 +17,7 @@ Hostile bytes are expected: work is linear in the input, every loop is capped (m
 items, samples, OBUs, NAL units) and nothing recurses on the file's structure. Malformed input
 raises ValueError, never another exception; the caller turns it into a typed refusal.
 """
+
 from __future__ import annotations
 
 import re
@@ -105,8 +106,7 @@ def jpeg_structure(data: bytes) -> JpegStructure:
     """
     if data[:2] != b"\xff\xd8":
         raise ValueError("not a JPEG: it does not start with an SOI marker")
-    frame: tuple[int, int, int, int, tuple[Size, ...]] | None = None
-    scans = 0
+    image = _JpegImage()
     pos = 2
     for _ in range(_MAX_JPEG_MARKERS):
         found = _NEXT_MARKER.search(data, pos)
@@ -115,42 +115,68 @@ def jpeg_structure(data: bytes) -> JpegStructure:
         marker = data[found.start() + 1]
         pos = found.end()
         if marker == _EOI:
-            return _jpeg(frame, scans, complete=True)
+            return image.structure(complete=True)
         if marker == _SOI:
             raise ValueError("JPEG has a second SOI marker before its EOI")
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             continue  # RSTn and TEM stand alone: no length follows
-        if pos + 2 > len(data):
+        end = _jpeg_segment_end(data, pos, marker)
+        if end is None:
             break
-        end = pos + int.from_bytes(data[pos:pos + 2], "big")
-        if end < pos + 2:
-            raise ValueError(f"JPEG marker 0x{marker:02X} has a length below 2")
-        if end > len(data):
-            break
-        if marker in _SOF_MARKERS:
-            if frame is not None:
-                raise ValueError("JPEG has a second frame header (SOF) in one image")
-            frame = _jpeg_frame(marker, data[pos + 2:end])
-        elif marker == _SOS:
-            if frame is None:
-                raise ValueError("JPEG has a scan (SOS) before its frame header (SOF)")
-            count = data[pos + 2] if end > pos + 2 else 0
-            if end - pos != 6 + 2 * count or not 1 <= count <= 4:
-                raise ValueError("JPEG scan header (SOS) has a bad length or component count")
-            scans += 1
-            scan_end = _SCAN_END.search(data, end)
-            pos = scan_end.start() if scan_end else len(data)
-            continue
-        pos = end
+        pos = image.segment(marker, data, pos, end)
     else:
         raise ValueError(f"JPEG has more than {_MAX_JPEG_MARKERS} markers")
-    return _jpeg(frame, scans, complete=False)
+    return image.structure(complete=False)
+
+
+def _jpeg_segment_end(data: bytes, pos: int, marker: int) -> int | None:
+    """The end of the marker segment whose length field starts at `pos` (T.81 B.1.1.4); None when
+    the data ends before it does."""
+    if pos + 2 > len(data):
+        return None
+    end = pos + int.from_bytes(data[pos : pos + 2], "big")
+    if end < pos + 2:
+        raise ValueError(f"JPEG marker 0x{marker:02X} has a length below 2")
+    return end if end <= len(data) else None
+
+
+@dataclass
+class _JpegImage:
+    """What the marker walk has read so far of the primary image: its frame header and scans."""
+
+    frame: tuple[int, int, int, int, tuple[Size, ...]] | None = None
+    scans: int = 0
+
+    def segment(self, marker: int, data: bytes, pos: int, end: int) -> int:
+        """Reads the segment at data[pos:end] (from its length field): a frame header (SOF), a scan
+        header (SOS) followed by its entropy-coded data, or one to skip. Returns where the search
+        for the next marker starts."""
+        if marker in _SOF_MARKERS:
+            if self.frame is not None:
+                raise ValueError("JPEG has a second frame header (SOF) in one image")
+            self.frame = _jpeg_frame(marker, data[pos + 2 : end])
+        elif marker == _SOS:
+            if self.frame is None:
+                raise ValueError("JPEG has a scan (SOS) before its frame header (SOF)")
+            _jpeg_scan_header(data[pos + 2 : end])
+            self.scans += 1
+            scan_end = _SCAN_END.search(data, end)
+            return scan_end.start() if scan_end else len(data)
+        return end
+
+    def structure(self, complete: bool) -> JpegStructure:
+        if self.frame is None:
+            raise ValueError("JPEG has no frame header (SOF) before " + ("its EOI" if complete else "the data ends"))
+        sof, precision, width, height, sampling = self.frame
+        return JpegStructure(sof, precision, width, height, sampling, self.scans, complete)
 
 
 def _jpeg_frame(marker: int, body: bytes) -> tuple[int, int, int, int, tuple[Size, ...]]:
+    """A frame header (T.81 B.2.2): (marker, precision, width, height, sampling factors)."""
     if len(body) < 6 or len(body) != 6 + 3 * body[5]:
         raise ValueError("JPEG frame header (SOF) has a bad length")
-    precision, height, width, count = body[0], int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big"), body[5]
+    precision, count = body[0], body[5]
+    height, width = int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big")
     if not (width and height and count):
         raise ValueError(f"JPEG frame is empty: {width}x{height}, {count} components")
     sampling = tuple((body[7 + 3 * i] >> 4, body[7 + 3 * i] & 15) for i in range(count))
@@ -159,11 +185,11 @@ def _jpeg_frame(marker: int, body: bytes) -> tuple[int, int, int, int, tuple[Siz
     return marker, precision, width, height, sampling
 
 
-def _jpeg(frame, scans: int, complete: bool) -> JpegStructure:
-    if frame is None:
-        raise ValueError("JPEG has no frame header (SOF) before " + ("its EOI" if complete else "the data ends"))
-    sof, precision, width, height, sampling = frame
-    return JpegStructure(sof, precision, width, height, sampling, scans, complete)
+def _jpeg_scan_header(body: bytes) -> None:
+    """Checks a scan header (T.81 B.2.3): 1 to 4 components, 2 bytes each, then 3 bytes."""
+    count = body[0] if body else 0
+    if len(body) != 4 + 2 * count or not 1 <= count <= 4:
+        raise ValueError("JPEG scan header (SOS) has a bad length or component count")
 
 
 # -- WebP ---------------------------------------------------------------------------------------
@@ -303,17 +329,22 @@ def heif_structure(data: bytes) -> HeifStructure:
     _, start, end = top[0]
     if end - start < 8:
         raise ValueError("ftyp box is too short")
-    brands = tuple(_fourcc(data[i:i + 4]) for i in range(start + 8, end - 3, 4))
+    brands = tuple(_fourcc(data[i : i + 4]) for i in range(start + 8, end - 3, 4))
     metas = [box for box in top if box[0] == b"meta"]
     if len(metas) != 1:
         raise ValueError(f"HEIF file has {len(metas)} top-level meta boxes; one is required")
     meta = _parse_meta(data, metas[0], budget)
     moov = _single(top, b"moov")
-    tracks = [] if moov is None else [
-        _parse_track(data, trak, budget) for trak in _children(data, moov, budget, full=False) if trak[0] == b"trak"
-    ]
-    return HeifStructure(_fourcc(data[start:start + 4]), brands, meta.primary, meta.image_items(data, budget),
-                         tuple(tracks))
+    tracks = (
+        []
+        if moov is None
+        else [
+            _parse_track(data, trak, budget) for trak in _children(data, moov, budget, full=False) if trak[0] == b"trak"
+        ]
+    )
+    return HeifStructure(
+        _fourcc(data[start : start + 4]), brands, meta.primary, meta.image_items(data, budget), tuple(tracks)
+    )
 
 
 def heif_primary_size(data: bytes) -> Size | None:
@@ -369,7 +400,7 @@ class _Reader:
 
     def uint(self, size: int) -> int:
         start = self.skip(size)
-        return int.from_bytes(self.data[start:start + size], "big")
+        return int.from_bytes(self.data[start : start + size], "big")
 
     def u8(self) -> int:
         return self.uint(1)
@@ -384,7 +415,7 @@ class _Reader:
         nul = self.data.find(b"\0", self.pos, self.end)
         if nul < 0:
             raise ValueError(f"{self.what}: a string has no terminating NUL")
-        text = self.data[self.pos:nul].decode("utf-8", "replace")
+        text = self.data[self.pos : nul].decode("utf-8", "replace")
         self.pos = nul + 1
         return text
 
@@ -395,7 +426,7 @@ def _boxes(data: bytes, start: int, end: int, budget: _Budget):
     while pos < end:
         budget.step()
         box = _Reader(data, pos, end, "box header")
-        size, kind = box.u32(), data[box.skip(4):box.pos]
+        size, kind = box.u32(), data[box.skip(4) : box.pos]
         if size == 1:
             size = box.uint(8)
         elif size == 0:
@@ -473,7 +504,8 @@ class _Meta:
 
     def image_items(self, data: bytes, budget: _Budget) -> tuple[HeifItem, ...]:
         images = {
-            item_id: kind for item_id, (kind, _) in self.types.items()
+            item_id: kind
+            for item_id, (kind, _) in self.types.items()
             if kind in _IMAGE_TYPES or self.item_properties(item_id, b"ispe")
         }
         if self.primary not in images:
@@ -493,17 +525,19 @@ class _Meta:
         for item_id, kind in images.items():
             ispe = self.item_properties(item_id, b"ispe")
             aux = self.item_properties(item_id, b"auxC")
-            items.append(HeifItem(
-                item_id=item_id,
-                item_type=_fourcc(kind),
-                role=role.get(item_id, "image"),
-                hidden=self.types[item_id][1],
-                ispe=_ispe(data, ispe[0]) if ispe else None,
-                coded=self._coded_size(data, item_id, kind, budget),
-                inputs=tuple(inputs.get(item_id, ())),
-                master=master.get(item_id),
-                aux_type=_Reader(data, aux[0][0] + 4, aux[0][1], "auxC box").cstring() if aux else None,
-            ))
+            items.append(
+                HeifItem(
+                    item_id=item_id,
+                    item_type=_fourcc(kind),
+                    role=role.get(item_id, "image"),
+                    hidden=self.types[item_id][1],
+                    ispe=_ispe(data, ispe[0]) if ispe else None,
+                    coded=self._coded_size(data, item_id, kind, budget),
+                    inputs=tuple(inputs.get(item_id, ())),
+                    master=master.get(item_id),
+                    aux_type=_Reader(data, aux[0][0] + 4, aux[0][1], "auxC box").cstring() if aux else None,
+                )
+            )
         return tuple(items)
 
     def _coded_size(self, data: bytes, item_id: int, kind: bytes, budget: _Budget) -> Size | None:
@@ -554,7 +588,7 @@ def _parse_iinf(data: bytes, box: tuple[bytes, int, int], meta: _Meta, budget: _
             continue  # infe versions 0 and 1 carry no item type: not an image item
         item_id = infe.u16() if version == 2 else infe.u32()
         infe.skip(2)  # item_protection_index
-        kind = data[infe.skip(4):infe.pos]
+        kind = data[infe.skip(4) : infe.pos]
         if item_id in meta.types:
             raise ValueError(f"item {item_id} is declared twice")
         meta.types[item_id] = (kind, bool(flags & 1))
@@ -632,7 +666,7 @@ def _parse_track(data: bytes, trak: tuple[bytes, int, int], budget: _Budget) -> 
     declared = tkhd.u32() >> 16, tkhd.u32() >> 16  # 16.16 fixed point
     mdia = list(_children(data, _single(boxes, b"mdia", required=True), budget, full=False))
     hdlr = _Reader(data, *_single(mdia, b"hdlr", required=True)[1:], "hdlr box")
-    handler = data[hdlr.skip(12) + 8:hdlr.pos]  # after version, flags and pre_defined
+    handler = data[hdlr.skip(12) + 8 : hdlr.pos]  # after version, flags and pre_defined
     minf = list(_children(data, _single(mdia, b"minf", required=True), budget, full=False))
     stbl = list(_children(data, _single(minf, b"stbl", required=True), budget, full=False))
     _, start, end = _single(stbl, b"stsd", required=True)
@@ -678,13 +712,13 @@ def _track_samples(data: bytes, stbl: list, budget: _Budget) -> list[bytes]:
     samples: list[bytes] = []
     for run, (first_chunk, per_chunk) in enumerate(runs):
         next_chunk = runs[run + 1][0] if run + 1 < len(runs) else len(offsets) + 1
-        for offset in offsets[first_chunk - 1:next_chunk - 1]:
+        for offset in offsets[first_chunk - 1 : next_chunk - 1]:
             for _ in range(min(per_chunk, count - len(samples))):
                 size = sizes[len(samples)]
                 if offset + size > len(data):
                     raise ValueError("a track sample lies beyond the end of the file")
                 budget.copy(size)
-                samples.append(data[offset:offset + size])
+                samples.append(data[offset : offset + size])
                 offset += size
     return samples
 
@@ -732,6 +766,7 @@ class _Av1Sequence:
     max_height: int = 0
     equal_picture_interval: bool = False
     decoder_model: bool = False
+    buffer_delay_bits: int = 0  # 0: no decoder model
     buffer_removal_bits: int = 0
     presentation_bits: int = 0
     operating_points: tuple[tuple[int, bool], ...] = ()  # (idc, decoder model present)
@@ -784,7 +819,7 @@ def _obus(data: bytes, budget: _Budget):
             size, pos = _leb128(data, pos, end)
         if pos + size > end:
             raise ValueError("AV1 OBU overruns its data")
-        yield (header >> 3) & 15, temporal_id, spatial_id, data[pos:pos + min(size, _HEADER_BYTES)]
+        yield (header >> 3) & 15, temporal_id, spatial_id, data[pos : pos + min(size, _HEADER_BYTES)]
         pos += size
 
 
@@ -802,6 +837,7 @@ def _leb128(data: bytes, pos: int, end: int) -> tuple[int, int]:
 
 
 def _av1_sequence_header(payload: bytes) -> _Av1Sequence:
+    """sequence_header_obu() (5.5.1) up to the fields a frame header depends on."""
     bits = _Bits(payload, "AV1 sequence header")
     profile = bits.u(3)
     if profile > 2:
@@ -811,35 +847,52 @@ def _av1_sequence_header(payload: bytes) -> _Av1Sequence:
     if seq.reduced:
         bits.u(5)  # seq_level_idx[0]
     else:
-        buffer_delay_bits = 0
         if bits.u(1):  # timing_info_present_flag
-            bits.u(64)  # num_units_in_display_tick, time_scale
-            seq.equal_picture_interval = bool(bits.u(1))
-            if seq.equal_picture_interval:
-                bits.exp_golomb()  # num_ticks_per_picture_minus_1: uvlc(), the same code
-            seq.decoder_model = bool(bits.u(1))
-            if seq.decoder_model:
-                buffer_delay_bits = bits.u(5) + 1
-                bits.u(32)  # num_units_in_decoding_tick
-                seq.buffer_removal_bits = bits.u(5) + 1
-                seq.presentation_bits = bits.u(5) + 1
-        display_delay = bits.u(1)  # initial_display_delay_present_flag
-        points = []
-        for _ in range(bits.u(5) + 1):
-            idc, level = bits.u(12), bits.u(5)
-            if level > 7:
-                bits.u(1)  # seq_tier
-            model = seq.decoder_model and bool(bits.u(1))
-            if model:
-                bits.u(2 * buffer_delay_bits + 1)  # decoder and encoder buffer delays, low_delay_mode_flag
-            if display_delay and bits.u(1):
-                bits.u(4)  # initial_display_delay_minus_1
-            points.append((idc, model))
-        seq.operating_points = tuple(points)
+            _av1_timing_info(bits, seq)
+        seq.operating_points = _av1_operating_points(bits, seq)
     seq.width_bits, seq.height_bits = bits.u(4) + 1, bits.u(4) + 1
     seq.max_width, seq.max_height = bits.u(seq.width_bits) + 1, bits.u(seq.height_bits) + 1
     if seq.reduced:
         return seq  # the frame header of a reduced sequence cannot change the size
+    _av1_coding_tools(bits, seq)
+    return seq
+
+
+def _av1_timing_info(bits: _Bits, seq: _Av1Sequence) -> None:
+    """timing_info() (5.5.3), then decoder_model_info_present_flag and decoder_model_info() (5.5.4)."""
+    bits.u(64)  # num_units_in_display_tick, time_scale
+    seq.equal_picture_interval = bool(bits.u(1))
+    if seq.equal_picture_interval:
+        bits.exp_golomb()  # num_ticks_per_picture_minus_1: uvlc(), the same code
+    seq.decoder_model = bool(bits.u(1))
+    if seq.decoder_model:
+        seq.buffer_delay_bits = bits.u(5) + 1
+        bits.u(32)  # num_units_in_decoding_tick
+        seq.buffer_removal_bits = bits.u(5) + 1
+        seq.presentation_bits = bits.u(5) + 1
+
+
+def _av1_operating_points(bits: _Bits, seq: _Av1Sequence) -> tuple[tuple[int, bool], ...]:
+    """initial_display_delay_present_flag and each operating point: its idc, level and tier, its
+    operating_parameters_info() (5.5.5) and initial display delay."""
+    display_delay = bits.u(1)  # initial_display_delay_present_flag
+    points = []
+    for _ in range(bits.u(5) + 1):  # operating_points_cnt_minus_1
+        idc, level = bits.u(12), bits.u(5)
+        if level > 7:
+            bits.u(1)  # seq_tier
+        model = seq.decoder_model and bool(bits.u(1))  # decoder_model_present_for_this_op
+        if model:
+            bits.u(2 * seq.buffer_delay_bits + 1)  # decoder and encoder buffer delays, low_delay_mode_flag
+        if display_delay and bits.u(1):
+            bits.u(4)  # initial_display_delay_minus_1
+        points.append((idc, model))
+    return tuple(points)
+
+
+def _av1_coding_tools(bits: _Bits, seq: _Av1Sequence) -> None:
+    """After the frame size: frame id numbers, the enable_* tool flags, screen content tools,
+    integer motion vectors and order hint bits (the rest of the header is not needed)."""
     if bits.u(1):  # frame_id_numbers_present_flag
         seq.delta_frame_id_bits = bits.u(4) + 2
         seq.frame_id_bits = bits.u(3) + 1 + seq.delta_frame_id_bits
@@ -853,16 +906,34 @@ def _av1_sequence_header(payload: bytes) -> _Av1Sequence:
         seq.integer_mv = _SELECT if bits.u(1) else bits.u(1)
     if order_hint:
         seq.order_hint_bits = bits.u(3) + 1
-    return seq
 
 
 def _av1_frame_size(seq: _Av1Sequence, payload: bytes, temporal_id: int, spatial_id: int) -> Size | None:
-    """The frame size a frame header gives (uncompressed_header up to frame_size()); None when
-    the frame shows or copies an earlier frame's size."""
+    """The frame size a frame header gives (uncompressed_header(), 5.9.2, up to frame_size());
+    None when the frame shows or copies an earlier frame's size."""
     bits = _Bits(payload, "AV1 frame header")
     if bits.u(1):  # show_existing_frame
         return None
     frame_type, show_frame = bits.u(2), bits.u(1)
+    intra = frame_type in (_KEY_FRAME, _INTRA_ONLY_FRAME)
+    error_resilient, override = _av1_frame_flags(bits, seq, frame_type, show_frame)
+    if seq.decoder_model and bits.u(1):  # buffer_removal_time_present_flag
+        _av1_buffer_removal_times(bits, seq, temporal_id, spatial_id)
+    all_frames = 0xFF
+    refresh = all_frames if frame_type == _SWITCH_FRAME or (frame_type == _KEY_FRAME and show_frame) else bits.u(8)
+    if (not intra or refresh != all_frames) and error_resilient and seq.order_hint_bits:
+        bits.u(8 * seq.order_hint_bits)  # ref_order_hint[i]
+    if not intra:
+        _av1_frame_refs(bits, seq)
+        if override and not error_resilient and _av1_found_ref(bits):
+            return None  # the size of a reference frame, counted where that frame was
+    if not override:
+        return seq.max_width, seq.max_height
+    return bits.u(seq.width_bits) + 1, bits.u(seq.height_bits) + 1
+
+
+def _av1_frame_flags(bits: _Bits, seq: _Av1Sequence, frame_type: int, show_frame: int) -> tuple[bool, bool]:
+    """From temporal_point_info() to primary_ref_frame: (error_resilient_mode, frame_size_override_flag)."""
     intra = frame_type in (_KEY_FRAME, _INTRA_ONLY_FRAME)
     if show_frame and seq.decoder_model and not seq.equal_picture_interval:
         bits.u(seq.presentation_bits)  # temporal_point_info
@@ -878,28 +949,31 @@ def _av1_frame_size(seq: _Av1Sequence, payload: bytes, temporal_id: int, spatial
     bits.u(seq.order_hint_bits)  # order_hint
     if not (intra or error_resilient):
         bits.u(3)  # primary_ref_frame
-    if seq.decoder_model and bits.u(1):  # buffer_removal_time_present_flag
-        for idc, model in seq.operating_points:
-            in_layers = (idc >> temporal_id) & 1 and (idc >> (spatial_id + 8)) & 1
-            if model and (idc == 0 or in_layers):
-                bits.u(seq.buffer_removal_bits)
-    all_frames = 0xFF
-    refresh = all_frames if frame_type == _SWITCH_FRAME or (frame_type == _KEY_FRAME and show_frame) else bits.u(8)
-    if (not intra or refresh != all_frames) and error_resilient and seq.order_hint_bits:
-        bits.u(8 * seq.order_hint_bits)  # ref_order_hint[i]
-    if not intra:
-        short_signaling = seq.order_hint_bits and bits.u(1)
-        if short_signaling:
-            bits.u(6)  # last_frame_idx, gold_frame_idx
-        for _ in range(7):
-            if not short_signaling:
-                bits.u(3)  # ref_frame_idx[i]
-            bits.u(seq.delta_frame_id_bits)  # delta_frame_id_minus_1
-        if override and not error_resilient and any(bits.u(1) for _ in range(7)):  # found_ref
-            return None  # the size of a reference frame, counted where that frame was
-    if not override:
-        return seq.max_width, seq.max_height
-    return bits.u(seq.width_bits) + 1, bits.u(seq.height_bits) + 1
+    return bool(error_resilient), bool(override)
+
+
+def _av1_buffer_removal_times(bits: _Bits, seq: _Av1Sequence, temporal_id: int, spatial_id: int) -> None:
+    """buffer_removal_time of each operating point with a decoder model that contains the frame's layer."""
+    for idc, model in seq.operating_points:
+        in_layers = (idc >> temporal_id) & 1 and (idc >> (spatial_id + 8)) & 1
+        if model and (idc == 0 or in_layers):
+            bits.u(seq.buffer_removal_bits)
+
+
+def _av1_frame_refs(bits: _Bits, seq: _Av1Sequence) -> None:
+    """frame_refs_short_signaling, then ref_frame_idx[i] and delta_frame_id_minus_1 of the 7 references."""
+    short_signaling = seq.order_hint_bits and bits.u(1)
+    if short_signaling:
+        bits.u(6)  # last_frame_idx, gold_frame_idx
+    for _ in range(7):
+        if not short_signaling:
+            bits.u(3)  # ref_frame_idx[i]
+        bits.u(seq.delta_frame_id_bits)  # delta_frame_id_minus_1
+
+
+def _av1_found_ref(bits: _Bits) -> bool:
+    """frame_size_with_refs() (5.9.7): whether one of the 7 references gives the frame's size."""
+    return any(bits.u(1) for _ in range(7))  # found_ref, up to the first one set
 
 
 # -- HEVC (ITU-T H.265: 7.3.1.2 NAL unit header, 7.3.2.2 SPS, 7.3.3 profile_tier_level) ----------
@@ -923,7 +997,7 @@ def _hevc_size(configs: list[bytes], samples: list[bytes], budget: _Budget) -> S
             budget.step(count + 1)
             for _ in range(count):
                 size = hvcc.u16()
-                nal = config[hvcc.skip(size):hvcc.pos]
+                nal = config[hvcc.skip(size) : hvcc.pos]
                 sizes.append(_hevc_sps_size(nal))
     for sample in samples if length_size else ():  # without hvcC the NAL unit lengths are unknown
         units = _Reader(sample, 0, len(sample), "HEVC data")
@@ -931,7 +1005,7 @@ def _hevc_size(configs: list[bytes], samples: list[bytes], budget: _Budget) -> S
             budget.step()
             size = units.uint(length_size)
             start = units.skip(size)
-            sizes.append(_hevc_sps_size(sample[start:start + min(size, 2 + _SPS_BYTES)]))
+            sizes.append(_hevc_sps_size(sample[start : start + min(size, 2 + _SPS_BYTES)]))
     return _largest(sizes)
 
 
@@ -940,7 +1014,7 @@ def _hevc_sps_size(nal: bytes) -> Size | None:
     layers); None for any other NAL unit. The size before the conformance window's crop."""
     if len(nal) < 2 or (nal[0] >> 1) & 0x3F != _HEVC_SPS or (nal[0] & 1) or nal[1] >> 3:
         return None
-    rbsp = nal[2:2 + _SPS_BYTES].replace(b"\0\0\3", b"\0\0")  # emulation prevention bytes
+    rbsp = nal[2 : 2 + _SPS_BYTES].replace(b"\0\0\3", b"\0\0")  # emulation prevention bytes
     bits = _Bits(rbsp, "HEVC SPS")
     bits.u(4)  # sps_video_parameter_set_id
     sub_layers = bits.u(3)  # sps_max_sub_layers_minus1

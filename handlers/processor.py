@@ -18,11 +18,12 @@ Nothing lost, nothing twice:
   older than STUCK_AFTER_SECONDS: oldest first, over all unfinished records, each as its
   own asynchronous invocation, so one bad file cannot stall the sweep or hide the others.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
@@ -35,8 +36,17 @@ from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, describe, make_renditions
 from handlers.quotas import Quotas
-from handlers.records import (Claim, ImageRecords, delete_renditions, image_id_for_key, manifest_key, now_iso,
-                              origin_from_metadata, rendition_keys, upload_key)
+from handlers.records import (
+    Claim,
+    ImageRecords,
+    delete_renditions,
+    image_id_for_key,
+    manifest_key,
+    now_iso,
+    origin_from_metadata,
+    rendition_keys,
+    upload_key,
+)
 
 logger = Logger(service="imagepipe-processor")
 
@@ -112,8 +122,9 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         logger.info("stale event skipped", extra={"image_id": image_id, "key": obj.key})
         return "superseded"
     origin = origin_from_metadata(response["Metadata"]) if response else {}
-    claim = records.start_processing(image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1], origin,
-                                     create=response is not None)
+    claim = records.start_processing(
+        image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1], origin, create=response is not None
+    )
     if claim.outcome == "gone" and response is not None:
         # A file for an image deleted through the API (a form posted again after DELETE): no
         # record will ever list it, so it goes now and DELETE stays final.
@@ -129,8 +140,9 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         return _refuse(job, exc)
     except Exception:
         # Never left `processing`: failed with a reason now; the raise makes Lambda retry.
-        if records.mark_failed(image_id, obj.etag, "processing_error",
-                               "The image could not be processed; it will be retried."):
+        if records.mark_failed(
+            image_id, obj.etag, "processing_error", "The image could not be processed; it will be retried."
+        ):
             try:  # the record no longer lists them; the retry rewrites what it needs
                 job.remove(job.stale)
             except Exception:
@@ -143,9 +155,11 @@ def _render(job: _Job, response: dict | None) -> str:
     if response is None:
         raise ImageRejected("missing", "The uploaded file no longer exists.")
     if claim.attempt > MAX_ATTEMPTS:
-        raise ImageRejected("processing_budget_exceeded",
-                            f"Processing this file was stopped {claim.attempt - 1} times by the time or memory"
-                            " limit; it was given up on.")
+        raise ImageRejected(
+            "processing_budget_exceeded",
+            f"Processing this file was stopped {claim.attempt - 1} times by the time or memory"
+            " limit; it was given up on.",
+        )
     if response["ContentLength"] > limits.max_bytes:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
     result = make_renditions(response["Body"].read(), limits)
@@ -154,8 +168,9 @@ def _render(job: _Job, response: dict | None) -> str:
     stored = _store_renditions(job.image_id, job.obj.etag, result, job.settings, store)
     # The result in S3 first, then in the record: a lost table is rebuilt from the manifest.
     at = now_iso()
-    stored["manifestKey"] = _store_manifest(job.clients.s3, job.settings, job.image_id, job.obj.etag,
-                                            {"status": "processed", "updatedAt": at, **stored})
+    stored["manifestKey"] = _store_manifest(
+        job.clients.s3, job.settings, job.image_id, job.obj.etag, {"status": "processed", "updatedAt": at, **stored}
+    )
     finished = job.records.mark_processed(job.image_id, job.obj.etag, stored, at=at)
     if finished != "processed":
         # "gone": deleted through the API while we worked; "superseded": a newer object under
@@ -171,9 +186,13 @@ def _render(job: _Job, response: dict | None) -> str:
 def _refuse(job: _Job, exc: ImageRejected) -> str:
     """A final verdict on this file: its manifest, then the record, then the older object's renditions."""
     at = now_iso()
-    manifest = _store_manifest(job.clients.s3, job.settings, job.image_id, job.obj.etag,
-                               {"status": "failed", "updatedAt": at, "error": {"code": exc.code,
-                                                                                "message": exc.message[:500]}})
+    manifest = _store_manifest(
+        job.clients.s3,
+        job.settings,
+        job.image_id,
+        job.obj.etag,
+        {"status": "failed", "updatedAt": at, "error": {"code": exc.code, "message": exc.message[:500]}},
+    )
     if job.records.mark_failed(job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at):
         job.remove(job.stale - {manifest})
     logger.info("image refused", extra={"image_id": job.image_id, "code": exc.code, "reason": exc.message})
@@ -199,8 +218,13 @@ def _store_renditions(image_id: str, etag: str, result: Processed, settings: Set
 def _store_manifest(s3, settings: Settings, image_id: str, etag: str, result: dict) -> str:
     """What the processor concluded about this object, as JSON beside its renditions."""
     key = manifest_key(image_id, etag)
-    s3.put_object(Bucket=settings.processed_bucket, Key=key, Body=json.dumps(result).encode(),
-                  ContentType="application/json", CacheControl="private, max-age=31536000, immutable")
+    s3.put_object(
+        Bucket=settings.processed_bucket,
+        Key=key,
+        Body=json.dumps(result).encode(),
+        ContentType="application/json",
+        CacheControl="private, max-age=31536000, immutable",
+    )
     return key
 
 
@@ -228,7 +252,7 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
 def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> dict:
     """Re-drive records stuck `processing` or `pending` with their object present, each as an
     asynchronous invocation of this function (its retries and dead-letter queue apply)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     records = ImageRecords(clients.dynamodb, settings.table_name)
     cutoff = now - timedelta(seconds=settings.stuck_after_seconds)
     upload_window = timedelta(seconds=settings.upload_expiry_seconds)
@@ -246,8 +270,9 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
     return outcomes
 
 
-def _sweep_one(record: dict, key: str, settings: Settings, clients: Clients, records: ImageRecords,
-               form_expired_before: datetime) -> str:
+def _sweep_one(
+    record: dict, key: str, settings: Settings, clients: Clients, records: ImageRecords, form_expired_before: datetime
+) -> str:
     try:
         head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
     except ClientError as exc:
@@ -255,30 +280,42 @@ def _sweep_one(record: dict, key: str, settings: Settings, clients: Clients, rec
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
         if record["status"] == "processing":  # its object was removed after the claim
-            records.mark_failed(record["id"], record.get("sourceEtag", ""), "missing",
-                                "The uploaded file no longer exists.")
+            records.mark_failed(
+                record["id"], record.get("sourceEtag", ""), "missing", "The uploaded file no longer exists."
+            )
             return "failed"
         if created(record) + ABANDONED_AFTER_EXPIRY < form_expired_before:
             # Out of the sweep now, not when TTL gets to it (on AWS, up to days later).
             abandoned = records.delete_abandoned(record["id"])
             if abandoned and abandoned.get("owner"):  # its bytes were counted at POST /uploads
-                Quotas(clients.dynamodb, settings.table_name, settings.quota).refund(abandoned["owner"],
-                                                                                   abandoned.get("bytes", 0))
+                Quotas(clients.dynamodb, settings.table_name, settings.quota).refund(
+                    abandoned["owner"], abandoned.get("bytes", 0)
+                )
             return "abandoned" if abandoned else "no-object"
         return "no-object"  # its upload may still be on the way
     event = s3_event(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
-    clients.lambda_.invoke(FunctionName=settings.function_name, InvocationType="Event",
-                           Payload=json.dumps(event).encode())
+    clients.lambda_.invoke(
+        FunctionName=settings.function_name, InvocationType="Event", Payload=json.dumps(event).encode()
+    )
     return "redriven"
 
 
 def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
     """An S3 ObjectCreated event for one object, as S3 would send it (key URL-encoded)."""
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}},
-    }]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
+                },
+            }
+        ]
+    }
 
 
 def parse_time(value: str) -> datetime:

@@ -17,6 +17,7 @@ uploads that never arrive expire on their own; processing removes it. `attempts`
 claims of a record that did not finish (an execution killed by its timeout or memory); a
 finished processing removes it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,7 +26,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -49,7 +50,7 @@ class InvalidCursor(ValueError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def upload_key(image_id: str) -> str:
@@ -99,13 +100,22 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
     """The record an object (HeadObject's answer) and its manifest (None: not processed yet) stand for."""
     image_id = image_id_for_key(key)
     origin = origin_from_metadata(head.get("Metadata") or {})
-    created = origin.get("createdAt") or head["LastModified"].astimezone(timezone.utc).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")
+    created = origin.get("createdAt") or head["LastModified"].astimezone(UTC).isoformat(
+        timespec="milliseconds"
+    ).replace("+00:00", "Z")
     record = {
-        "id": image_id, "uploadKey": key, "sourceEtag": head["ETag"].strip('"'), "bytes": head["ContentLength"],
-        "contentType": head.get("ContentType"), "filename": origin.get("filename") or key.rsplit("/", 1)[-1],
-        "owner": origin.get("owner"), "ownerEmail": origin.get("ownerEmail"), "createdAt": created,
-        "createdKey": f"{created}#{image_id}", "listPk": LIST_PARTITION, "listedKey": f"{created}#{image_id}",
+        "id": image_id,
+        "uploadKey": key,
+        "sourceEtag": head["ETag"].strip('"'),
+        "bytes": head["ContentLength"],
+        "contentType": head.get("ContentType"),
+        "filename": origin.get("filename") or key.rsplit("/", 1)[-1],
+        "owner": origin.get("owner"),
+        "ownerEmail": origin.get("ownerEmail"),
+        "createdAt": created,
+        "createdKey": f"{created}#{image_id}",
+        "listPk": LIST_PARTITION,
+        "listedKey": f"{created}#{image_id}",
     }
     if manifest is None:  # arrived, never finished: unfinished, for the processor to take up
         return record | {"status": "pending", "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
@@ -179,8 +189,17 @@ class ImageRecords:
         self._db = dynamodb
         self._table = table_name
 
-    def create_pending(self, image_id: str, filename: str, content_type: str, size: int, owner: str | None,
-                       owner_email: str | None, expires_at: int, created_at: str | None = None) -> dict:
+    def create_pending(
+        self,
+        image_id: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        owner: str | None,
+        owner_email: str | None,
+        expires_at: int,
+        created_at: str | None = None,
+    ) -> dict:
         now = created_at or now_iso()
         record = {
             "id": image_id,
@@ -196,9 +215,7 @@ class ImageRecords:
             "updatedAt": now,
             "expiresAt": expires_at,
         }
-        self._db.put_item(
-            TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)"
-        )
+        self._db.put_item(TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)")
         return {k: v for k, v in record.items() if v is not None}
 
     def get(self, image_id: str) -> dict | None:
@@ -230,8 +247,9 @@ class ImageRecords:
         page = self._db.query(**params)
         return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
-    def start_processing(self, image_id: str, key: str, etag: str, size: int, filename: str, origin: dict,
-                         create: bool = True) -> "Claim":
+    def start_processing(
+        self, image_id: str, key: str, etag: str, size: int, filename: str, origin: dict, create: bool = True
+    ) -> Claim:
         """Mark the record `processing`, creating it if missing: for a file put straight into the
         bucket, or one whose record was lost (rebuilt from `origin`, the file's metadata). Never
         for a deleted image (its tombstone answers "gone"), nor when the file itself is gone
@@ -241,10 +259,21 @@ class ImageRecords:
         duplicate = "NOT (#s = :processed AND sourceEtag = :etag)"
         alive = "(attribute_not_exists(#s) OR #s <> :deleted)"
         condition = f"{alive} AND {duplicate}" + ("" if create else " AND attribute_exists(id)")
-        values = {":processing": "processing", ":processed": "processed", ":deleted": "deleted", ":now": now,
-                  ":key": key, ":etag": etag, ":size": size, ":fn": origin.get("filename") or filename,
-                  ":created": created, ":lp": LIST_PARTITION, ":ck": f"{created}#{image_id}",
-                  ":up": UNFINISHED_PARTITION, ":one": 1}
+        values = {
+            ":processing": "processing",
+            ":processed": "processed",
+            ":deleted": "deleted",
+            ":now": now,
+            ":key": key,
+            ":etag": etag,
+            ":size": size,
+            ":fn": origin.get("filename") or filename,
+            ":created": created,
+            ":lp": LIST_PARTITION,
+            ":ck": f"{created}#{image_id}",
+            ":up": UNFINISHED_PARTITION,
+            ":one": 1,
+        }
         owner = ""
         if origin.get("owner"):  # a lost record gets its owner back from the file
             owner = " #o = if_not_exists(#o, :owner), ownerEmail = if_not_exists(ownerEmail, :email),"
@@ -262,8 +291,8 @@ class ImageRecords:
                     " REMOVE expiresAt, #e"
                 ),
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"} | (
-                    {"#o": "owner"} if owner else {}),
+                ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"}
+                | ({"#o": "owner"} if owner else {}),
                 ExpressionAttributeValues=_to_item(values),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -293,14 +322,20 @@ class ImageRecords:
         )
         return "processed" if outcome == "updated" else outcome
 
-    def mark_failed(self, image_id: str, etag: str, code: str, message: str, manifest: str | None = None,
-                    at: str | None = None) -> bool:
+    def mark_failed(
+        self, image_id: str, etag: str, code: str, message: str, manifest: str | None = None, at: str | None = None
+    ) -> bool:
         """Fail the record for the object with this ETag; never undoes a finished `processed`.
         `manifest`: the key of the failure's manifest (a refusal is final; a processing error is not)."""
         sets = "SET #s = :failed, updatedAt = :now, #e = :err" + (", manifestKey = :m" if manifest else "")
         removes = " REMOVE renditions, unfinishedPk, attempts" + ("" if manifest else ", manifestKey")
-        values = {":failed": "failed", ":processed": "processed", ":now": at or now_iso(), ":etag": etag,
-                  ":err": {"code": code, "message": message[:500]}} | ({":m": manifest} if manifest else {})
+        values = {
+            ":failed": "failed",
+            ":processed": "processed",
+            ":now": at or now_iso(),
+            ":etag": etag,
+            ":err": {"code": code, "message": message[:500]},
+        } | ({":m": manifest} if manifest else {})
         return "updated" == self._conditional_update(
             image_id,
             UpdateExpression=sets + removes,
@@ -310,10 +345,14 @@ class ImageRecords:
         )
 
     def _conditional_update(self, image_id: str, **params) -> str:
-        """"updated", or why not: "superseded" (the record exists and fails the condition) or "gone"."""
+        """ "updated", or why not: "superseded" (the record exists and fails the condition) or "gone"."""
         try:
-            self._db.update_item(TableName=self._table, Key={"id": _serialize(image_id)},
-                                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **params)
+            self._db.update_item(
+                TableName=self._table,
+                Key={"id": _serialize(image_id)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **params,
+            )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
             item = _from_item(exc.response.get("Item") or {})
             return "superseded" if item and item.get("status") != "deleted" else "gone"
@@ -346,9 +385,13 @@ class ImageRecords:
         """Delete a record still `pending` (its file never arrived); returns it, or None if it moved on."""
         try:
             result = self._db.delete_item(
-                TableName=self._table, Key={"id": _serialize(image_id)}, ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=_to_item({":pending": "pending"}),
-                ReturnValues="ALL_OLD")
+                TableName=self._table,
+                Key={"id": _serialize(image_id)},
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item({":pending": "pending"}),
+                ReturnValues="ALL_OLD",
+            )
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})
@@ -358,17 +401,22 @@ class ImageRecords:
         admins); returns it as it was at that moment (renditions written since it was read
         included). The tombstone answers any late file for this id until `tombstone_until`."""
         if owner is None:
-            condition = {"ConditionExpression": "attribute_exists(id) AND #s <> :deleted",
-                         "ExpressionAttributeNames": {"#s": "status"},
-                         "ExpressionAttributeValues": _to_item({":deleted": "deleted"})}
+            condition = {
+                "ConditionExpression": "attribute_exists(id) AND #s <> :deleted",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": _to_item({":deleted": "deleted"}),
+            }
         else:
-            condition = {"ConditionExpression": "#o = :o AND #s <> :deleted",
-                         "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
-                         "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": "deleted"})}
+            condition = {
+                "ConditionExpression": "#o = :o AND #s <> :deleted",
+                "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
+                "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": "deleted"}),
+            }
         tombstone = {"id": image_id, "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
         try:
-            result = self._db.put_item(TableName=self._table, Item=_to_item(tombstone), ReturnValues="ALL_OLD",
-                                       **condition)
+            result = self._db.put_item(
+                TableName=self._table, Item=_to_item(tombstone), ReturnValues="ALL_OLD", **condition
+            )
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})
@@ -378,10 +426,12 @@ class ImageRecords:
         tombstone): safe while uploads go on. True if written."""
         try:
             self._db.put_item(
-                TableName=self._table, Item=_to_item(record),
+                TableName=self._table,
+                Item=_to_item(record),
                 ConditionExpression="attribute_not_exists(id) OR (#s <> :deleted AND updatedAt < :u)",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":deleted": "deleted", ":u": record["updatedAt"]}))
+                ExpressionAttributeValues=_to_item({":deleted": "deleted", ":u": record["updatedAt"]}),
+            )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True

@@ -5,4 +5,6 @@ from tests.stack import stack  # noqa: F401  the session-wide deployed stack, fo
 
 def pytest_report_header(config):
     ci = os.environ.get("CI") == "true"
-    return f"CI={ci}: " + ("a missing prerequisite fails, only Docker-only tests skip" if ci else "missing prerequisites skip")
+    return f"CI={ci}: " + (
+        "a missing prerequisite fails, only Docker-only tests skip" if ci else "missing prerequisites skip"
+    )

@@ -3,6 +3,7 @@
 Each is small on disk and expensive to decode: the pipeline must refuse it with a typed
 code before allocating its pixels, or process it within the documented budget.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,16 +19,25 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def png(width: int, height: int, bit_depth: int = 8, colour_type: int = 2, palette_alpha: bool = False,
-        rows: int | None = None) -> bytes:
+def png(
+    width: int,
+    height: int,
+    bit_depth: int = 8,
+    colour_type: int = 2,
+    palette_alpha: bool = False,
+    rows: int | None = None,
+) -> bytes:
     """A PNG of uniform rows, written row by row through zlib: 100 MP costs a few MB here, and
     the decoder still has to produce every pixel. colour_type: 0 grey, 2 RGB, 3 palette, 6 RGBA.
     `rows` writes only that many rows (a header to open, never to decode)."""
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour_type]
     row = b"\0" + bytes(width * channels * bit_depth // 8)
-    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0))]
+    out = [
+        b"\x89PNG\r\n\x1a\n",
+        _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)),
+    ]
     if colour_type == 3:
-        out.append(_chunk(b"PLTE", bytes(range(0, 255, 1))[:3 * 85] * 1))
+        out.append(_chunk(b"PLTE", bytes(range(0, 255, 1))[: 3 * 85] * 1))
         if palette_alpha:
             out.append(_chunk(b"tRNS", b"\x00" * 85))
     z = zlib.compressobj(9)
@@ -48,16 +58,16 @@ def lossless_webp(width: int, height: int, animated: bool = False) -> bytes:
     if animated:
         frames.append(Image.new("RGBA", (width, height), (30, 20, 10, 255)))
     buffer = io.BytesIO()
-    frames[0].save(buffer, "WEBP", lossless=True, quality=0, method=0, save_all=animated,
-                   append_images=frames[1:], duration=100)
+    frames[0].save(
+        buffer, "WEBP", lossless=True, quality=0, method=0, save_all=animated, append_images=frames[1:], duration=100
+    )
     return buffer.getvalue()
 
 
 def progressive_jpeg_with_repeated_scans(width: int, height: int, repeats: int) -> bytes:
     """A progressive JPEG whose last scan is repeated: each copy makes the decoder walk the
     whole coefficient buffer again, so CPU grows with `repeats` while the file stays small."""
-    data = encode(photo(min(width, 64), min(height, 48)).resize((width, height)), "JPEG", quality=50,
-                  progressive=True)
+    data = encode(photo(min(width, 64), min(height, 48)).resize((width, height)), "JPEG", quality=50, progressive=True)
     last_sos = data.rindex(b"\xff\xda")
     eoi = data.rindex(b"\xff\xd9")
     return data[:eoi] + data[last_sos:eoi] * repeats + data[eoi:]
@@ -81,4 +91,4 @@ def avif_with_lying_ispe(real: tuple[int, int], declared: tuple[int, int]) -> by
     data = encode(Image.new("RGB", real, (40, 80, 160)), "AVIF", speed=10, quality=30)
     at = data.index(b"ispe")
     # ispe: size(4) 'ispe' version+flags(4) width(4) height(4)
-    return data[:at + 8] + struct.pack(">II", *declared) + data[at + 16:]
+    return data[: at + 8] + struct.pack(">II", *declared) + data[at + 16 :]

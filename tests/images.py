@@ -1,4 +1,5 @@
 """Test and benchmark inputs, made deterministically in memory (no downloads)."""
+
 from __future__ import annotations
 
 import io
@@ -22,7 +23,7 @@ def corpus_manifest() -> list[dict]:
     """The corpus entries; a missing manifest fails loudly rather than parametrizing nothing."""
     lines = (CORPUS / "MANIFEST.tsv").read_text().splitlines()
     header = lines[0].split("\t")
-    return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
+    return [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:] if line.strip()]
 
 
 def photo(width: int, height: int, mode: str = "RGB", seed: int = 1) -> Image.Image:
@@ -59,5 +60,6 @@ def encode(image: Image.Image, fmt: str, **params) -> bytes:
 
 def phone_jpeg(width: int = 1200, height: int = 900, orientation: int = 6, **params) -> bytes:
     """A phone-style JPEG: stored landscape, EXIF says rotate (6 = 90 CW), with GPS and a comment."""
-    return encode(photo(width, height), "JPEG", quality=90, exif=exif_bytes(orientation), comment=b"shot on test",
-                  **params)
+    return encode(
+        photo(width, height), "JPEG", quality=90, exif=exif_bytes(orientation), comment=b"shot on test", **params
+    )

@@ -1,4 +1,5 @@
 """Skip locally when a prerequisite is missing; in CI (CI=true) fail instead, except for Docker."""
+
 import os
 
 import pytest

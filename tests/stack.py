@@ -7,6 +7,7 @@ port with its state in a temp folder. Either way the real bootstrap deploys the 
 nothing here touches a `make up` stack on 4566. The same integration tests run on both;
 the few that need the embedded emulator's own features say so and skip on LocalStack.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,13 @@ class Stack:
     @contextlib.contextmanager
     def function_env(self, role: str, **overrides):
         """Change a deployed function's settings for the duration, as an operator would."""
-        lam = boto3.client("lambda", endpoint_url=self.endpoint, region_name="us-east-1",
-                           aws_access_key_id="test", aws_secret_access_key="test")
+        lam = boto3.client(
+            "lambda",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         name = self.outputs["functions"][role]
         before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
@@ -58,8 +64,13 @@ class Stack:
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
     def cognito(self):
-        return boto3.client("cognito-idp", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def create_user(self, email: str, admin: bool = False) -> str:
         """A confirmed user, made as `make user` makes one; returns the password."""
@@ -73,8 +84,11 @@ class Stack:
 
     def sign_in(self, email: str, password: str) -> str:
         """The ID token the page would get (USER_PASSWORD_AUTH)."""
-        result = self.cognito().initiate_auth(ClientId=self.outputs["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
-                                              AuthParameters={"USERNAME": email, "PASSWORD": password})
+        result = self.cognito().initiate_auth(
+            ClientId=self.outputs["userPoolClientId"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
         return result["AuthenticationResult"]["IdToken"]
 
     def session_for(self, email: str, admin: bool = False) -> requests.Session:
@@ -97,17 +111,28 @@ class Stack:
         return self.outputs["apiUrl"]
 
     def s3(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test",
-                            config=Config(s3={"addressing_style": "path"}))
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(s3={"addressing_style": "path"}),
+        )
 
     def dynamodb(self):
-        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def create_upload(self, filename: str, content_type: str, size: int) -> dict:
-        response = self.http.post(f"{self.api}/uploads",
-                                  json={"filename": filename, "contentType": content_type, "size": size})
+        response = self.http.post(
+            f"{self.api}/uploads", json={"filename": filename, "contentType": content_type, "size": size}
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -126,8 +151,9 @@ class Stack:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_final(self, image_id: str, seconds: float = 90, poll: float = 0.3,
-                   session: requests.Session | None = None) -> dict:
+    def wait_final(
+        self, image_id: str, seconds: float = 90, poll: float = 0.3, session: requests.Session | None = None
+    ) -> dict:
         deadline = time.monotonic() + seconds
         while True:
             image = self.image(image_id, session)
@@ -150,8 +176,16 @@ def deploy_stack(state: Path, extra_env: dict | None = None):
     try:
         # The suite's one tester uploads hundreds of files: a quota of its own size (quota tests
         # set theirs per test).
-        outputs = _deploy("embedded", state, {"AWS_ENDPOINT_URL": endpoint, "SITE_URL": site_url,
-                                              "QUOTA_UPLOADS_PER_DAY": "100000", **(extra_env or {})})
+        outputs = _deploy(
+            "embedded",
+            state,
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "SITE_URL": site_url,
+                "QUOTA_UPLOADS_PER_DAY": "100000",
+                **(extra_env or {}),
+            },
+        )
         stack = Stack(outputs, endpoint, site_url, state, requests.Session(), proc, port)
         stack.http = stack.session_for("tester@example.com")  # every test's calls are signed in
         yield stack
@@ -168,9 +202,13 @@ LOCALSTACK_IMAGE = os.environ.get("LOCALSTACK_IMAGE", "localstack/localstack:4.1
 
 
 def _deploy(target: str, state: Path, env: dict) -> dict:
-    deployed = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", target],
-                              env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state), **env}, cwd=ROOT,
-                              capture_output=True, text=True)
+    deployed = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "deploy", "--target", target],
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state), **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert deployed.returncode == 0, deployed.stderr
     return json.loads((state / "outputs.json").read_text())
 
@@ -181,20 +219,37 @@ def localstack_stack(state: Path):
     need(docker_engine_answers(), "no Docker engine answers, so LocalStack cannot run here", docker=True)
     from testcontainers.community.localstack import LocalStackContainer
 
-    container = (LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
-                 .with_services("s3", "dynamodb", "lambda", "apigateway", "iam", "sts", "sqs", "events", "logs",
-                                "cognito-idp")
-                 .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw"))
+    container = (
+        LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
+        .with_services("s3", "dynamodb", "lambda", "apigateway", "iam", "sts", "sqs", "events", "logs", "cognito-idp")
+        .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
+    )
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):
         container.with_env("LOCALSTACK_AUTH_TOKEN", os.environ["LOCALSTACK_AUTH_TOKEN"])
     with container:
         endpoint = container.get_url()
         site_url = f"http://127.0.0.1:{free_port()}"
         # PUBLIC_S3_ENDPOINT: presigned URLs must name the host port, not the container's address.
-        outputs = _deploy("localstack", state, {"AWS_ENDPOINT_URL": endpoint, "PUBLIC_S3_ENDPOINT": endpoint,
-                                                "SITE_URL": site_url, "QUOTA_UPLOADS_PER_DAY": "100000"})
-        stack = Stack(outputs, endpoint, site_url, state, requests.Session(), None,
-                      int(endpoint.rsplit(":", 1)[1]), backend="localstack")
+        outputs = _deploy(
+            "localstack",
+            state,
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "PUBLIC_S3_ENDPOINT": endpoint,
+                "SITE_URL": site_url,
+                "QUOTA_UPLOADS_PER_DAY": "100000",
+            },
+        )
+        stack = Stack(
+            outputs,
+            endpoint,
+            site_url,
+            state,
+            requests.Session(),
+            None,
+            int(endpoint.rsplit(":", 1)[1]),
+            backend="localstack",
+        )
         stack.http = stack.session_for("tester@example.com")
         yield stack
 
@@ -203,8 +258,11 @@ def resolve_backend() -> tuple[str, str]:
     requested = os.environ.get("IMAGEPIPE_BACKEND", "auto")
     if requested in ("embedded", "localstack"):
         return requested, f"IMAGEPIPE_BACKEND={requested}"
-    return ("localstack", "a Docker engine answers") if docker_engine_answers() else (
-        "embedded", "no Docker engine answers")
+    return (
+        ("localstack", "a Docker engine answers")
+        if docker_engine_answers()
+        else ("embedded", "no Docker engine answers")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -212,5 +270,5 @@ def stack(tmp_path_factory) -> Stack:
     backend, why = resolve_backend()
     print(f"\nintegration backend: {backend} ({why})")
     state = tmp_path_factory.mktemp("stack")
-    with (localstack_stack(state) if backend == "localstack" else deploy_stack(state)) as deployed:
+    with localstack_stack(state) if backend == "localstack" else deploy_stack(state) as deployed:
         yield deployed

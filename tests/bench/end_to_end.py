@@ -2,7 +2,8 @@
 
 A fresh emulator and stack; N uploads through the API and the presigned POST by a chosen
 number of concurrent clients, each uploading a photo and waiting for it to be processed
-before the next (as a person at the page does). Reports throughput, latency from upload-complete to `processed` (from the
+before the next (as a person at the page does). Reports throughput, latency from
+upload-complete to `processed` (from the
 record's updatedAt; same machine, same clock), and the ratio of end-to-end throughput to
 the bare pipeline's throughput (make_renditions in one process per core) measured in the same run.
 
@@ -11,6 +12,7 @@ stack first processes one photo per client (cold starts reported apart). It also
 where the CPU went, per upload, from /proc (Linux): the emulator, each function's
 execution environments, and this client; that is what bounds the ratio on one machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +24,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-
 
 from tests.bench.imaging import RESULTS, log, make_inputs, throughput
 from tests.stack import deploy_stack
@@ -103,25 +104,36 @@ def run(count: int, concurrency: int) -> dict:
             for future in [pool.submit(client) for _ in range(concurrency)]:
                 future.result()
         cpu_after = cpu_seconds(stack.proc.pid)
-        ends = {i: datetime.fromisoformat(r["updatedAt"].replace("Z", "+00:00")).timestamp()
-                for i, r in finished.items()}
+        ends = {
+            i: datetime.fromisoformat(r["updatedAt"].replace("Z", "+00:00")).timestamp() for i, r in finished.items()
+        }
         latencies = [ends[i] - done_at[i] for i in finished]
         elapsed = max(ends.values()) - start
     processed = sum(1 for r in finished.values() if r["status"] == "processed")
     end_to_end = processed / elapsed
-    cpu_ms = {name: round((cpu_after.get(name, 0.0) - cpu_before.get(name, 0.0)) / count * 1000, 1)
-              for name in cpu_after}
+    cpu_ms = {
+        name: round((cpu_after.get(name, 0.0) - cpu_before.get(name, 0.0)) / count * 1000, 1) for name in cpu_after
+    }
     return {
-        "uploads": count, "concurrency": concurrency, "model": "closed loop: upload, wait until processed, next",
+        "uploads": count,
+        "concurrency": concurrency,
+        "model": "closed loop: upload, wait until processed, next",
         "processed": processed,
-        "failed": sum(1 for r in finished.values() if r["status"] == "failed"), "lost": len(done_at) - len(finished),
-        "elapsed_s": round(elapsed, 2), "throughput_per_s": round(end_to_end, 2),
-        "latency_s": {"p50": round(percentile(latencies, 50), 3), "p95": round(percentile(latencies, 95), 3),
-                      "p99": round(percentile(latencies, 99), 3)},
-        "bare_pipeline_per_s": round(bare, 2), "ratio_to_bare": round(end_to_end / bare, 2),
+        "failed": sum(1 for r in finished.values() if r["status"] == "failed"),
+        "lost": len(done_at) - len(finished),
+        "elapsed_s": round(elapsed, 2),
+        "throughput_per_s": round(end_to_end, 2),
+        "latency_s": {
+            "p50": round(percentile(latencies, 50), 3),
+            "p95": round(percentile(latencies, 95), 3),
+            "p99": round(percentile(latencies, 99), 3),
+        },
+        "bare_pipeline_per_s": round(bare, 2),
+        "ratio_to_bare": round(end_to_end / bare, 2),
         "warm_up_s": round(warm_seconds, 2),
         "cpu_ms_per_upload": dict(sorted(cpu_ms.items(), key=lambda kv: -kv[1])),
-        "cpu_ms_per_image_bare": round(cores / bare * 1000, 1), "cores": cores,
+        "cpu_ms_per_image_bare": round(cores / bare * 1000, 1),
+        "cores": cores,
     }
 
 
@@ -131,28 +143,38 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=int(os.environ.get("BENCH_CONCURRENCY", "4")))
     args = parser.parse_args()
     result = run(args.uploads, args.concurrency)
-    print(f"\nend to end: {result['uploads']} uploads of a 12 MP JPEG by {result['concurrency']} concurrent clients"
-          " (each waits for its photo to be processed before the next)")
+    print(
+        f"\nend to end: {result['uploads']} uploads of a 12 MP JPEG by {result['concurrency']} concurrent clients"
+        " (each waits for its photo to be processed before the next)"
+    )
     print(f"  processed {result['processed']}, failed {result['failed']}, lost {result['lost']}")
-    print(f"  throughput {result['throughput_per_s']}/s; bare pipeline ({result['cores']} processes)"
-          f" {result['bare_pipeline_per_s']}/s;"
-          f" ratio {result['ratio_to_bare']}")
+    print(
+        f"  throughput {result['throughput_per_s']}/s; bare pipeline ({result['cores']} processes)"
+        f" {result['bare_pipeline_per_s']}/s;"
+        f" ratio {result['ratio_to_bare']}"
+    )
     lat = result["latency_s"]
     print(f"  upload-complete -> processed: p50 {lat['p50']} s, p95 {lat['p95']} s, p99 {lat['p99']} s")
     print(f"  warm-up (cold starts, not counted): {result['warm_up_s']} s")
     cpu = result["cpu_ms_per_upload"]
     if cpu:
         bare_ms, total = result["cpu_ms_per_image_bare"], sum(cpu.values())
-        print(f"  CPU per upload (ms, {result['cores']} cores): " + ", ".join(f"{k} {v}" for k, v in cpu.items())
-              + f"; total {total:.0f}")
+        print(
+            f"  CPU per upload (ms, {result['cores']} cores): "
+            + ", ".join(f"{k} {v}" for k, v in cpu.items())
+            + f"; total {total:.0f}"
+        )
         # With every core busy, throughput is cores / total CPU per upload; the bare pipeline's
         # is cores / bare_ms, so their ratio can never exceed bare_ms / total.
-        print(f"  the bare pipeline spends {bare_ms} ms of CPU per image; 0.8x allows {bare_ms / 0.8:.0f} ms per"
-              f" upload for everything; ceiling of the ratio at this CPU cost: {bare_ms / total:.2f}")
-    goals = [("end-to-end throughput >= 0.8x the bare pipeline", result["ratio_to_bare"],
-              result["ratio_to_bare"] >= 0.8),
-             ("p95 latency < 2 s", lat["p95"], lat["p95"] < 2),
-             ("none lost", result["lost"], result["lost"] == 0)]
+        print(
+            f"  the bare pipeline spends {bare_ms} ms of CPU per image; 0.8x allows {bare_ms / 0.8:.0f} ms per"
+            f" upload for everything; ceiling of the ratio at this CPU cost: {bare_ms / total:.2f}"
+        )
+    goals = [
+        ("end-to-end throughput >= 0.8x the bare pipeline", result["ratio_to_bare"], result["ratio_to_bare"] >= 0.8),
+        ("p95 latency < 2 s", lat["p95"], lat["p95"] < 2),
+        ("none lost", result["lost"], result["lost"] == 0),
+    ]
     print("goals (measured in this run):")
     for text, value, ok in goals:
         print(f"  [{'met' if ok else 'NOT MET'}] {text}: {value}")

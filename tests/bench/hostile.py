@@ -6,6 +6,7 @@ Each input is made in memory (tests/hostile.py), written to a scratch file, and 
 largest peak of what was processed, plus the process's baseline, is what the processor's
 memory size must hold; `processor_memory_mb` is printed beside it with the margin left.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ def inputs() -> dict[str, bytes]:
     return {
         "12 MP photo JPEG": encode(photo(4000, 3000), "JPEG", quality=90),
         "102 MP baseline JPEG": encode(Image.new("RGB", gfx, (120, 110, 100)), "JPEG", quality=80),
-        "102 MP progressive 4:4:4 JPEG": encode(Image.new("RGB", gfx, (120, 110, 100)), "JPEG", quality=80,
-                                                progressive=True, subsampling=0),
+        "102 MP progressive 4:4:4 JPEG": encode(
+            Image.new("RGB", gfx, (120, 110, 100)), "JPEG", quality=80, progressive=True, subsampling=0
+        ),
         "100 MP progressive JPEG, 100 scans": hostile.progressive_jpeg_with_repeated_scans(10_000, 10_000, 90),
         "100 MP progressive JPEG, 2000 scans": hostile.progressive_jpeg_with_repeated_scans(10_000, 10_000, 2000),
         "100 MP RGBA PNG": hostile.png(10_000, 10_000, 8, 6),
@@ -75,11 +77,22 @@ def measure(path: Path) -> dict:
         "print(json.dumps(out))\n"
     )
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", child], cwd=root, capture_output=True, text=True, timeout=600,
-                          env=os.environ | {"PYTHONPATH": str(root)})
+    done = subprocess.run(
+        [sys.executable, "-c", child],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ | {"PYTHONPATH": str(root)},
+    )
     if done.returncode != 0:
-        return {"outcome": f"crashed ({done.returncode}): {done.stderr.strip()[-200:]}", "seconds": None,
-                "peak": None, "baseline": None, "estimate": None}
+        return {
+            "outcome": f"crashed ({done.returncode}): {done.stderr.strip()[-200:]}",
+            "seconds": None,
+            "peak": None,
+            "baseline": None,
+            "estimate": None,
+        }
     return json.loads(done.stdout)
 
 
@@ -96,9 +109,12 @@ def main() -> int:
             result = measure(path) | {"input": name, "bytes": len(data)}
             rows.append(result)
             mb = lambda v: "-" if v is None else f"{v / MIB:.0f}"  # noqa: E731
-            print(f"[{i:2}/{len(made)}] {name:44} {len(data) / 1e6:8.2f} MB  {result['outcome']:28}"
-                  f" estimate {mb(result['estimate']):>5} MiB  peak {mb(result['peak']):>5} MiB"
-                  f"  {result['seconds'] or 0:6.2f} s", flush=True)
+            print(
+                f"[{i:2}/{len(made)}] {name:44} {len(data) / 1e6:8.2f} MB  {result['outcome']:28}"
+                f" estimate {mb(result['estimate']):>5} MiB  peak {mb(result['peak']):>5} MiB"
+                f"  {result['seconds'] or 0:6.2f} s",
+                flush=True,
+            )
     processed = [r for r in rows if r["outcome"].startswith("processed")]
     worst = max(processed, key=lambda r: r["peak"])
     slowest = max(processed, key=lambda r: r["seconds"])
@@ -106,8 +122,11 @@ def main() -> int:
     memory = processor_memory_mb(Limits())
     over = [r["input"] for r in processed if r["estimate"] is not None and r["peak"] > r["estimate"]]
     summary = {
-        "worst_within_limits": {"input": worst["input"], "peak_mib": round(worst["peak"] / MIB),
-                                "seconds": round(worst["seconds"], 2)},
+        "worst_within_limits": {
+            "input": worst["input"],
+            "peak_mib": round(worst["peak"] / MIB),
+            "seconds": round(worst["seconds"], 2),
+        },
         "slowest_within_limits": {"input": slowest["input"], "seconds": round(slowest["seconds"], 2)},
         "process_baseline_mib": round(baseline / MIB),
         "processor_memory_mb": memory,
@@ -116,10 +135,12 @@ def main() -> int:
         "peaks_over_their_estimate": over,
         "crashed": [r["input"] for r in rows if r["outcome"].startswith("crashed")],
     }
-    print(f"   worst within limits: {worst['input']}: peak {summary['worst_within_limits']['peak_mib']} MiB"
-          f" + baseline {summary['process_baseline_mib']} MiB against the processor's {memory} MB"
-          f" (margin {summary['margin_mib']} MiB); slowest {slowest['input']}: {slowest['seconds']:.1f} s"
-          f" (timeout {PROCESSOR_TIMEOUT_S} s)")
+    print(
+        f"   worst within limits: {worst['input']}: peak {summary['worst_within_limits']['peak_mib']} MiB"
+        f" + baseline {summary['process_baseline_mib']} MiB against the processor's {memory} MB"
+        f" (margin {summary['margin_mib']} MiB); slowest {slowest['input']}: {slowest['seconds']:.1f} s"
+        f" (timeout {PROCESSOR_TIMEOUT_S} s)"
+    )
     print(f"   peaks over their estimate: {over or 'none'}; crashed: {summary['crashed'] or 'none'}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hostile.json").write_text(json.dumps({"inputs": rows, "summary": summary}, indent=2))

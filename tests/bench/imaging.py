@@ -6,6 +6,7 @@ one run, over several rounds; the table reports median milliseconds, ratios agai
 reference, peak RSS above baseline (each method in a fresh process) and output bytes.
 Results also go to bench-results/imaging.json. This is a measurement, never a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ def log(message: str) -> None:
 
 # --- inputs ------------------------------------------------------------------
 
+
 def make_inputs() -> dict[str, Path]:
     INPUTS.mkdir(parents=True, exist_ok=True)
     specs = {
@@ -65,6 +67,7 @@ def make_inputs() -> dict[str, Path]:
 
 
 # --- methods: each makes preview + thumbnail from bytes, returns output bytes ---------
+
 
 def _encode(image: Image.Image) -> int:
     total = 0
@@ -116,6 +119,7 @@ METHODS = {"naive": naive_pillow, "pipeline": pipeline, "pyvips": vips_thumbnail
 
 # --- measurement ---------------------------------------------------------------
 
+
 def time_method(fn, data: bytes, rounds: int) -> tuple[float, int]:
     fn(data)  # warm-up
     times, out = [], 0
@@ -150,8 +154,12 @@ def peak_rss_child(method: str, path: str) -> None:
 
 
 def peak_rss(method: str, path: Path) -> float | None:
-    proc = subprocess.run([sys.executable, "-m", "tests.bench.imaging", "--rss-child", method, str(path)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.bench.imaging", "--rss-child", method, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if proc.returncode != 0:
         log(proc.stderr[-2000:])
         return None
@@ -221,21 +229,28 @@ def ratio(a, b):
 
 def report(rows, one, two, rounds) -> None:
     print()
-    print(f"{'input':<24}{'naive':>9}{'pipeline':>10}{'pyvips':>9}{'floor':>8}  {'x naive':>8}{'x pyvips':>9}"
-          f"{'x floor':>8}  {'peak MB':>8}{'out KB':>8}")
+    print(
+        f"{'input':<24}{'naive':>9}{'pipeline':>10}{'pyvips':>9}{'floor':>8}  {'x naive':>8}{'x pyvips':>9}"
+        f"{'x floor':>8}  {'peak MB':>8}{'out KB':>8}"
+    )
     for row in rows:
         ms = row["ms"]
         cell = lambda v: f"{v:>9.1f}" if v else f"{'-':>9}"  # noqa: E731
         speed_vs_naive = ratio(ms.get("naive"), ms.get("pipeline"))
         speed_vs_vips = ratio(ms.get("pyvips"), ms.get("pipeline"))
         vs_floor = ratio(ms.get("pipeline"), ms.get("floor"))
-        row["ratios"] = {"pipeline_speedup_vs_naive": speed_vs_naive, "pipeline_speed_vs_pyvips": speed_vs_vips,
-                         "pipeline_time_vs_floor": vs_floor}
+        row["ratios"] = {
+            "pipeline_speedup_vs_naive": speed_vs_naive,
+            "pipeline_speed_vs_pyvips": speed_vs_vips,
+            "pipeline_time_vs_floor": vs_floor,
+        }
         peak = row["peak_mb"].get("pipeline")
         out = row["out_bytes"].get("pipeline")
-        print(f"{row['input']:<24}{cell(ms.get('naive'))}{cell(ms.get('pipeline')):>10}{cell(ms.get('pyvips'))}"
-              f"{cell(ms.get('floor')):>8}  {speed_vs_naive or '-':>8}{speed_vs_vips or '-':>9}{vs_floor or '-':>8}"
-              f"  {peak if peak is not None else '-':>8}{round(out / 1024, 1) if out else '-':>8}")
+        print(
+            f"{row['input']:<24}{cell(ms.get('naive'))}{cell(ms.get('pipeline')):>10}{cell(ms.get('pyvips'))}"
+            f"{cell(ms.get('floor')):>8}  {speed_vs_naive or '-':>8}{speed_vs_vips or '-':>9}{vs_floor or '-':>8}"
+            f"  {peak if peak is not None else '-':>8}{round(out / 1024, 1) if out else '-':>8}"
+        )
     scaling = round(two / one, 2)
     print(f"\nthroughput jpeg-12mp: 1 worker {one:.1f}/s, 2 workers {two:.1f}/s: {scaling}x")
 
@@ -243,11 +258,21 @@ def report(rows, one, two, rounds) -> None:
     goals = []
     for name in ("jpeg-12mp", "jpeg-24mp"):
         r = by[name]["ratios"]
-        goals.append((f"{name}: >= 3.5x faster than naive Pillow", r["pipeline_speedup_vs_naive"],
-                      (r["pipeline_speedup_vs_naive"] or 0) >= 3.5))
+        goals.append(
+            (
+                f"{name}: >= 3.5x faster than naive Pillow",
+                r["pipeline_speedup_vs_naive"],
+                (r["pipeline_speedup_vs_naive"] or 0) >= 3.5,
+            )
+        )
         if r["pipeline_speed_vs_pyvips"] is not None:
-            goals.append((f"{name}: speed >= 0.9x pyvips thumbnail", r["pipeline_speed_vs_pyvips"],
-                          r["pipeline_speed_vs_pyvips"] >= 0.9))
+            goals.append(
+                (
+                    f"{name}: speed >= 0.9x pyvips thumbnail",
+                    r["pipeline_speed_vs_pyvips"],
+                    r["pipeline_speed_vs_pyvips"] >= 0.9,
+                )
+            )
     peak24 = by["jpeg-24mp"]["peak_mb"].get("pipeline")
     goals.append(("jpeg-24mp: peak RSS < 40 MB above baseline", peak24, peak24 is not None and peak24 < 40))
     goals.append(("2 workers >= 1.7x the throughput of 1", scaling, scaling >= 1.7))
@@ -256,11 +281,15 @@ def report(rows, one, two, rounds) -> None:
         print(f"  [{'met' if ok else 'NOT MET'}] {text}: {value}")
 
     RESULTS.mkdir(exist_ok=True)
-    results = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rounds": rounds, "cpus": os.cpu_count(),
-               "pyvips": pyvips is not None, "rows": rows,
-               "throughput": {"one_worker_per_s": round(one, 2), "two_workers_per_s": round(two, 2),
-                              "scaling": scaling},
-               "goals": [{"goal": t, "value": v, "met": ok} for t, v, ok in goals]}
+    results = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rounds": rounds,
+        "cpus": os.cpu_count(),
+        "pyvips": pyvips is not None,
+        "rows": rows,
+        "throughput": {"one_worker_per_s": round(one, 2), "two_workers_per_s": round(two, 2), "scaling": scaling},
+        "goals": [{"goal": t, "value": v, "met": ok} for t, v, ok in goals],
+    }
     (RESULTS / "imaging.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults: {RESULTS / 'imaging.json'}")
 

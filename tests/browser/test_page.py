@@ -6,6 +6,7 @@ Playwright drives Debian's Chromium (/usr/bin/chromium); Playwright's own browse
 cannot work on this machine. The devserver serves the page against the test stack, whose
 user pool (the emulator's Cognito) the page signs in with.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,14 @@ def site(stack):
     """The devserver on the site origin the stack's CORS rules name, with 2 images a page."""
     port = int(stack.site_url.rsplit(":", 1)[1])
     log = (stack.state / "logs" / "devserver.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "devserver", "--port", str(port)], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "GALLERY_PAGE_SIZE": "2"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devserver", "--port", str(port)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "GALLERY_PAGE_SIZE": "2"},
+    )
     try:
         wait_until(f"{stack.site_url}/healthz", 30, "the devserver", proc)
         yield stack.site_url
@@ -66,9 +72,19 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -126,15 +142,21 @@ def sign_out(page) -> None:
 
 def cognito(config: dict, action: str, body: dict) -> requests.Response:
     """The user pool's public JSON API, called as the page calls it (no AWS signature)."""
-    return requests.post(config["auth"]["endpoint"].rstrip("/") + "/", timeout=30,
-                         data=json.dumps({"ClientId": config["auth"]["clientId"], **body}),
-                         headers={"Content-Type": "application/x-amz-json-1.1",
-                                  "X-Amz-Target": f"AWSCognitoIdentityProviderService.{action}"})
+    return requests.post(
+        config["auth"]["endpoint"].rstrip("/") + "/",
+        timeout=30,
+        data=json.dumps({"ClientId": config["auth"]["clientId"], **body}),
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"AWSCognitoIdentityProviderService.{action}",
+        },
+    )
 
 
 def refresh(config: dict, refresh_token: str) -> requests.Response:
-    return cognito(config, "InitiateAuth", {"AuthFlow": "REFRESH_TOKEN_AUTH",
-                                            "AuthParameters": {"REFRESH_TOKEN": refresh_token}})
+    return cognito(
+        config, "InitiateAuth", {"AuthFlow": "REFRESH_TOKEN_AUTH", "AuthParameters": {"REFRESH_TOKEN": refresh_token}}
+    )
 
 
 def stored_session(page) -> dict | None:
@@ -143,8 +165,9 @@ def stored_session(page) -> dict | None:
 
 def upload_as(stack, user: User, data: bytes, filename: str, content_type: str = "image/jpeg") -> dict:
     """The page's flow from Python, signed in as `user`; waits for the processor's verdict."""
-    response = user.http.post(f"{stack.api}/uploads",
-                              json={"filename": filename, "contentType": content_type, "size": len(data)})
+    response = user.http.post(
+        f"{stack.api}/uploads", json={"filename": filename, "contentType": content_type, "size": len(data)}
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert stack.post_file(created["upload"], data, content_type, filename).status_code in (200, 201, 204)
@@ -158,7 +181,9 @@ def tile_ids(page) -> list[str]:
 def wait_for_cards(page, count: int, timeout: int = 90_000) -> None:
     page.wait_for_function(
         "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
-        f".length === {count}", timeout=timeout)
+        f".length === {count}",
+        timeout=timeout,
+    )
 
 
 def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
@@ -208,8 +233,11 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
 
     # Open the portrait's preview: upright size in the details, and a real image.
-    portrait = next(i for i in user.http.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]
-                    if i["filename"] == "portrait.jpg")
+    portrait = next(
+        i
+        for i in user.http.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]
+        if i["filename"] == "portrait.jpg"
+    )
     assert portrait["owner"] == user.email
     page.locator(f"#gallery > li[data-id='{portrait['id']}'] button").click()
     viewer = page.locator("#viewer")
@@ -270,8 +298,9 @@ def test_sign_up_sign_in_upload_reload_sign_out(page, site, site_config, tmp_pat
     page.screenshot(path=str(ARTIFACTS / "signed-in.png"), full_page=True)
 
     # What the browser keeps: tokens, never the password.
-    kept = page.evaluate("JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage),"
-                         " document.cookie])")
+    kept = page.evaluate(
+        "JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])"
+    )
     assert password not in kept
     session = stored_session(page)
     assert set(session) >= {"idToken", "refreshToken"}
@@ -385,13 +414,30 @@ def test_create_account_with_a_confirmation_code(page, site, site_config):
             return route.continue_()
         if target == "SignUp":  # the real sign-up; answered as a pool that sends a code
             response = route.fetch()
-            return route.fulfill(response=response, json={
-                **response.json(), "UserConfirmed": False, "CodeDeliveryDetails": {
-                    "Destination": "c***@e***", "DeliveryMedium": "EMAIL", "AttributeName": "email"}})
+            return route.fulfill(
+                response=response,
+                json={
+                    **response.json(),
+                    "UserConfirmed": False,
+                    "CodeDeliveryDetails": {
+                        "Destination": "c***@e***",
+                        "DeliveryMedium": "EMAIL",
+                        "AttributeName": "email",
+                    },
+                },
+            )
         confirmations.append(json.loads(request.post_data))
         if len(confirmations) == 1:
-            return route.fulfill(status=400, headers=cors, body=json.dumps({
-                "__type": "CodeMismatchException", "message": "Invalid verification code provided, please try again."}))
+            return route.fulfill(
+                status=400,
+                headers=cors,
+                body=json.dumps(
+                    {
+                        "__type": "CodeMismatchException",
+                        "message": "Invalid verification code provided, please try again.",
+                    }
+                ),
+            )
         return route.fulfill(status=200, headers=cors, body="{}")
 
     def confirm_by_email(route):
@@ -509,8 +555,9 @@ def test_the_session_is_refreshed_before_the_id_token_expires(page, site, site_c
     lifetime = claims["exp"] - claims["iat"]
     with page.expect_request(lambda r: "REFRESH_TOKEN_AUTH" in (r.post_data or "")):
         page.clock.fast_forward((lifetime - 60) * 1000)  # a minute before it expires
-    page.wait_for_function(f"JSON.parse(localStorage.getItem('{SESSION_KEY}')).idToken"
-                           f" !== {json.dumps(before['idToken'])}")
+    page.wait_for_function(
+        f"JSON.parse(localStorage.getItem('{SESSION_KEY}')).idToken !== {json.dumps(before['idToken'])}"
+    )
     after = stored_session(page)
     assert after["refreshToken"] == before["refreshToken"]
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -536,8 +583,10 @@ def test_signing_out_in_one_tab_signs_out_the_other(browser, site, user):
 
 def test_page_says_what_happened_when_the_api_is_down(page, site, stack, user):
     """A failing API gives a message, not a spinner."""
-    page.route(f"{stack.api}/**", lambda route: route.fulfill(status=503, body="{}",
-                                                               headers={"Access-Control-Allow-Origin": "*"}))
+    page.route(
+        f"{stack.api}/**",
+        lambda route: route.fulfill(status=503, body="{}", headers={"Access-Control-Allow-Origin": "*"}),
+    )
     sign_in(page, site, user)
     notice = page.locator("#notice")
     notice.wait_for(state="visible")
@@ -565,19 +614,24 @@ def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, user)
     assert outline != "none"
     # Drop a file on the page body (not the drop zone): it is uploaded and processed.
     data = list(phone_jpeg(640, 480, orientation=1))
-    page.evaluate("""(bytes) => {
+    page.evaluate(
+        """(bytes) => {
         const file = new File([new Uint8Array(bytes)], "dropped.jpg", {type: "image/jpeg"});
         const dt = new DataTransfer();
         dt.items.add(file);
         for (const type of ["dragenter", "dragover", "drop"]) {
             document.body.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
         }
-    }""", data)
+    }""",
+        data,
+    )
     card = page.locator("#uploads .card", has_text="dropped.jpg")
     card.wait_for()
-    page.wait_for_function("[...document.querySelectorAll('#uploads .card')].some("
-                           "c => c.textContent.includes('dropped.jpg') && c.dataset.state === 'processed')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#uploads .card')].some("
+        "c => c.textContent.includes('dropped.jpg') && c.dataset.state === 'processed')",
+        timeout=60_000,
+    )
     assert card.locator("img").get_attribute("alt") == "Thumbnail of dropped.jpg"
 
 
@@ -597,10 +651,14 @@ def axe_violations(page) -> list[str]:
     """axe-core's WCAG 2.x A/AA checks on the page as it is now, one line per violation."""
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": [
-        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}})
-    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in results.response["violations"]]
+    results = Axe().run(
+        page,
+        options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}},
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+    ]
 
 
 def test_page_passes_an_accessibility_audit_in_each_state(page, site, user, tmp_path):
@@ -660,9 +718,11 @@ def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, user, tm
     abandoned = card.get_attribute("data-id")
 
     card.get_by_role("button", name="Retry flaky.jpg").click()
-    page.wait_for_function("[...document.querySelectorAll('#uploads .card')].some("
-                           "c => c.textContent.includes('flaky.jpg') && c.dataset.state === 'processed')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('#uploads .card')].some("
+        "c => c.textContent.includes('flaky.jpg') && c.dataset.state === 'processed')",
+        timeout=60_000,
+    )
     assert card.locator(".retry").count() == 0
     retried = card.get_attribute("data-id")
     assert retried != abandoned
@@ -676,9 +736,15 @@ def test_a_refusal_offers_no_retry(page, site, stack, user, tmp_path):
     """A 4xx is an answer, not an accident: the same file would be refused again."""
     photo_path = tmp_path / "refused.jpg"
     photo_path.write_bytes(phone_jpeg(320, 240))
-    page.route(f"{stack.api}/uploads", lambda route: route.fulfill(
-        status=413, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"},
-        body='{"error": {"code": "too_large", "message": "The file is larger than this site accepts."}}'))
+    page.route(
+        f"{stack.api}/uploads",
+        lambda route: route.fulfill(
+            status=413,
+            content_type="application/json",
+            headers={"Access-Control-Allow-Origin": "*"},
+            body='{"error": {"code": "too_large", "message": "The file is larger than this site accepts."}}',
+        ),
+    )
     sign_in(page, site, user)
     page.set_input_files("#file-input", [str(photo_path)])
     card = page.locator("#uploads .card[data-state=failed]", has_text="refused.jpg")
@@ -691,10 +757,23 @@ def test_a_used_up_quota_is_explained(page, site, stack, user, tmp_path):
     """429 quota_exceeded: the card gives the server's message and when it resets; no Retry."""
     photo_path = tmp_path / "one-too-many.jpg"
     photo_path.write_bytes(phone_jpeg(320, 240))
-    page.route(f"{stack.api}/uploads", lambda route: route.fulfill(
-        status=429, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"},
-        body=json.dumps({"error": {"code": "quota_exceeded", "message": "You have used today's uploads.",
-                                   "resetsAt": "2030-01-02T00:00:00Z"}})))
+    page.route(
+        f"{stack.api}/uploads",
+        lambda route: route.fulfill(
+            status=429,
+            content_type="application/json",
+            headers={"Access-Control-Allow-Origin": "*"},
+            body=json.dumps(
+                {
+                    "error": {
+                        "code": "quota_exceeded",
+                        "message": "You have used today's uploads.",
+                        "resetsAt": "2030-01-02T00:00:00Z",
+                    }
+                }
+            ),
+        ),
+    )
     sign_in(page, site, user)
     quota = requests.get(f"{site}/config.json", timeout=10).json()["quota"]
     assert f"{quota['uploadsPerDay']} uploads a day" in page.locator("#dropzone").inner_text()

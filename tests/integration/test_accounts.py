@@ -3,6 +3,7 @@ the admins who moderate; a token that is not a valid one of this pool gets nothi
 quota holds even when I send many requests at once. Against the emulator, over HTTP: its
 Cognito user pool, and API Gateway's Cognito authorizer verifying signatures for real.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.integration
 
 def upload_and_wait(stack, session, name: str) -> str:
     data = encode(photo(120, 90), "JPEG")
-    created = session.post(f"{stack.api}/uploads", json={"filename": name, "contentType": "image/jpeg",
-                                                          "size": len(data)})
+    created = session.post(
+        f"{stack.api}/uploads", json={"filename": name, "contentType": "image/jpeg", "size": len(data)}
+    )
     assert created.status_code == 201, created.text
     image_id = created.json()["id"]
     assert stack.post_file(created.json()["upload"], data, "image/jpeg").status_code in (200, 204)
@@ -83,24 +85,36 @@ def test_forged_expired_and_other_pool_tokens_are_refused(stack):
 
     cognito = stack.cognito()
     # A token that expired: from a client of the same pool whose ID tokens live one second.
-    short = cognito.create_user_pool_client(UserPoolId=stack.outputs["userPoolId"], ClientName="short-lived",
-                                            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"], IdTokenValidity=1,
-                                            TokenValidityUnits={"IdToken": "seconds"})["UserPoolClient"]["ClientId"]
+    short = cognito.create_user_pool_client(
+        UserPoolId=stack.outputs["userPoolId"],
+        ClientName="short-lived",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"],
+        IdTokenValidity=1,
+        TokenValidityUnits={"IdToken": "seconds"},
+    )["UserPoolClient"]["ClientId"]
     password = stack.create_user("dave@example.com")
-    expired = cognito.initiate_auth(ClientId=short, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
-        "USERNAME": "dave@example.com", "PASSWORD": password})["AuthenticationResult"]["IdToken"]
+    expired = cognito.initiate_auth(
+        ClientId=short,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "dave@example.com", "PASSWORD": password},
+    )["AuthenticationResult"]["IdToken"]
     assert claims_of(expired)["exp"] - claims_of(expired)["iat"] <= 1, "the emulator did not honour the validity"
     # A token of another pool: signed by Cognito, but not for this API.
     other = cognito.create_user_pool(PoolName="somebody-elses", UsernameAttributes=["email"])["UserPool"]["Id"]
     try:
-        client = cognito.create_user_pool_client(UserPoolId=other, ClientName="x",
-                                                 ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])
+        client = cognito.create_user_pool_client(
+            UserPoolId=other, ClientName="x", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+        )
         client_id = client["UserPoolClient"]["ClientId"]
         cognito.admin_create_user(UserPoolId=other, Username="eve@example.com", MessageAction="SUPPRESS")
-        cognito.admin_set_user_password(UserPoolId=other, Username="eve@example.com", Password="Eve-Password-1",
-                                        Permanent=True)
-        foreign = cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
-            "USERNAME": "eve@example.com", "PASSWORD": "Eve-Password-1"})["AuthenticationResult"]["IdToken"]
+        cognito.admin_set_user_password(
+            UserPoolId=other, Username="eve@example.com", Password="Eve-Password-1", Permanent=True
+        )
+        foreign = cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "eve@example.com", "PASSWORD": "Eve-Password-1"},
+        )["AuthenticationResult"]["IdToken"]
     finally:
         cognito.delete_user_pool(UserPoolId=other)
     time.sleep(2)  # the short-lived token is past its expiry now
@@ -126,8 +140,9 @@ def test_parallel_uploads_at_the_edge_of_the_daily_quota_admit_exactly_the_quota
         frank = stack.session_for("frank@example.com")
 
         def ask(i: int) -> requests.Response:
-            return frank.post(f"{stack.api}/uploads", json={"filename": f"{i}.jpg", "contentType": "image/jpeg",
-                                                            "size": 1000})
+            return frank.post(
+                f"{stack.api}/uploads", json={"filename": f"{i}.jpg", "contentType": "image/jpeg", "size": 1000}
+            )
 
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(ask, range(8)))
@@ -142,8 +157,9 @@ def test_stored_bytes_are_a_quota_and_deleting_frees_them(stack):
         grace = stack.session_for("grace@example.com")
 
         def ask(size: int) -> requests.Response:
-            return grace.post(f"{stack.api}/uploads", json={"filename": "x.jpg", "contentType": "image/jpeg",
-                                                            "size": size})
+            return grace.post(
+                f"{stack.api}/uploads", json={"filename": "x.jpg", "contentType": "image/jpeg", "size": size}
+            )
 
         first, second = ask(1000), ask(1000)
         assert (first.status_code, second.status_code) == (201, 201)

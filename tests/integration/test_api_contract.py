@@ -4,6 +4,7 @@ schemathesis generates requests from openapi.yaml (valid and invalid ones) and c
 live response: no server errors, documented status codes, content types and schemas, and
 that invalid input is rejected (schemathesis.toml lists this API's rejection statuses).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -26,5 +27,6 @@ def test_api_matches_openapi_and_never_fails(case, stack):
     # A cursor is opaque: any string fits the schema, but only ones this API issued are
     # accepted (400 otherwise), so "valid data is accepted" cannot hold for GET /images.
     excluded = [positive_data_acceptance] if case.operation.label == "GET /images" else []
-    case.call_and_validate(base_url=stack.api, excluded_checks=excluded,
-                           headers={"Authorization": stack.http.headers["Authorization"]})
+    case.call_and_validate(
+        base_url=stack.api, excluded_checks=excluded, headers={"Authorization": stack.http.headers["Authorization"]}
+    )

@@ -4,6 +4,7 @@
 Every file of the corpus (tests/corpus/pillow) goes through the deployed stack: API, presigned POST,
 S3 notification, processor Lambda, DynamoDB, API again.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,14 @@ from tests.images import CORPUS, corpus_manifest
 pytestmark = pytest.mark.integration
 
 CONTENT_TYPES = {
-    "jpg": "image/jpeg", "mpo": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
-    "avif": "image/avif", "heif": "image/heif", "heic": "image/heic",
+    "jpg": "image/jpeg",
+    "mpo": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "avif": "image/avif",
+    "heif": "image/heif",
+    "heic": "image/heic",
 }
 
 

@@ -6,6 +6,7 @@ MiniStack saves its state only on a clean stop; S3 objects are written at once. 
 loses every record made since the last clean start, and `make up` rebuilds them from S3 (the
 files' metadata and the processor's manifests) with `python -m bootstrap reconcile`.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,25 @@ class LocalStack:
     def __init__(self, state):
         self.state = state
         self.port = free_port()
-        self.env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(state), "EMULATOR_PORT": str(self.port),
-                    "DEVSERVER_PORT": str(free_port()), "BACKEND": "embedded", "API": ""}
+        self.env = {
+            **os.environ,
+            "IMAGEPIPE_STATE_DIR": str(state),
+            "EMULATOR_PORT": str(self.port),
+            "DEVSERVER_PORT": str(free_port()),
+            "BACKEND": "embedded",
+            "API": "",
+        }
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def run(self, command: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "bootstrap.local", command], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "bootstrap.local", command],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout + done.stderr
 
@@ -50,23 +63,33 @@ class LocalStack:
         return json.loads((self.state / "outputs.json").read_text())
 
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="test",
-                            aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}))
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(s3={"addressing_style": "path"}),
+        )
 
     def session(self, email: str, password: str) -> requests.Session:
         token = self.client("cognito-idp").initiate_auth(
-            ClientId=self.outputs["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]["IdToken"]
+            ClientId=self.outputs["userPoolClientId"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )["AuthenticationResult"]["IdToken"]
         session = requests.Session()
         session.headers["Authorization"] = token
         return session
 
 
 def upload(stack: LocalStack, session, data: bytes, name: str) -> str:
-    created = session.post(f"{stack.outputs['apiUrl']}/uploads",
-                           json={"filename": name, "contentType": "image/jpeg", "size": len(data)}).json()
-    posted = requests.post(created["upload"]["url"], data=created["upload"]["fields"],
-                           files={"file": (name, data, "image/jpeg")})
+    created = session.post(
+        f"{stack.outputs['apiUrl']}/uploads", json={"filename": name, "contentType": "image/jpeg", "size": len(data)}
+    ).json()
+    posted = requests.post(
+        created["upload"]["url"], data=created["upload"]["fields"], files={"file": (name, data, "image/jpeg")}
+    )
     assert posted.status_code in (200, 204), posted.text
     return created["id"]
 
@@ -86,8 +109,12 @@ def test_every_image_comes_back_after_the_emulator_is_killed(tmp_path):
     try:
         stack.run("up")
         password = "a-long-enough-password"
-        create_user(SimpleNamespace(cognito=stack.client("cognito-idp")), stack.outputs["userPoolId"],
-                    "owner@example.com", password)
+        create_user(
+            SimpleNamespace(cognito=stack.client("cognito-idp")),
+            stack.outputs["userPoolId"],
+            "owner@example.com",
+            password,
+        )
         stack.run("down")  # a clean stop: the pool and its user are saved
         stack.run("up")
         alice = stack.session("owner@example.com", password)
@@ -113,9 +140,16 @@ def test_every_image_comes_back_after_the_emulator_is_killed(tmp_path):
         for image_id, was in before.items():
             now = alice.get(f"{api}/images/{image_id}").json()
             assert (now["status"], now["owner"], now["filename"], now["width"], now["height"], now["error"]) == (
-                was["status"], was["owner"], was["filename"], was["width"], was["height"], was["error"])
+                was["status"],
+                was["owner"],
+                was["filename"],
+                was["width"],
+                was["height"],
+                was["error"],
+            )
             assert {n: r["bytes"] for n, r in now["renditions"].items()} == {
-                n: r["bytes"] for n, r in was["renditions"].items()}
+                n: r["bytes"] for n, r in was["renditions"].items()
+            }
             for rendition in now["renditions"].values():
                 assert requests.get(rendition["url"]).status_code == 200
         finished = wait_for(alice, f"{api}/images/{waiting}", final)
@@ -123,9 +157,13 @@ def test_every_image_comes_back_after_the_emulator_is_killed(tmp_path):
         listed = [i["id"] for i in alice.get(f"{api}/images").json()["items"]]
         assert sorted(listed) == sorted([processed, failed, waiting])
         # Once more: nothing left to rebuild.
-        again = subprocess.run([sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded"],
-                               env={**stack.env, "AWS_ENDPOINT_URL": stack.endpoint}, cwd=ROOT, capture_output=True,
-                               text=True)
+        again = subprocess.run(
+            [sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded"],
+            env={**stack.env, "AWS_ENDPOINT_URL": stack.endpoint},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert "reconcile: 3 kept" in again.stdout + again.stderr, again.stdout + again.stderr
     finally:
         stack.run("down")

@@ -2,6 +2,7 @@
 here against the emulator (AWS_ENDPOINT_URL), so every call and parameter is a real one:
 global bucket names, the page and its config.json in a private bucket behind CloudFront
 (HTTPS), and a teardown that leaves nothing behind."""
+
 from __future__ import annotations
 
 import json
@@ -23,20 +24,31 @@ from bootstrap.stack import create_user
 from tests.images import phone_jpeg
 
 pytestmark = pytest.mark.integration
-EMULATOR_VERSION = tuple(int(x) for x in subprocess.run(
-    [str(EMULATOR_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True
-).stdout.split() or (3, 11))
+EMULATOR_VERSION = tuple(
+    int(x)
+    for x in subprocess.run(
+        [str(EMULATOR_PYTHON), "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True
+    ).stdout.split()
+    or (3, 11)
+)
 
 
 def run(stack, tmp_path, *args):
-    env = {**os.environ, "AWS_ENDPOINT_URL": stack.endpoint, "IMAGEPIPE_STATE_DIR": str(tmp_path),
-           "STACK_PREFIX": "ipaws", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
-           "AWS_SECRET_ACCESS_KEY": "test"}
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "IMAGEPIPE_STATE_DIR": str(tmp_path),
+        "STACK_PREFIX": "ipaws",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
     if stack.backend == "embedded":  # MiniStack runs functions with its own interpreter: build for it
-        env["LAMBDA_PYTHON_VERSION"] = "%d.%d" % EMULATOR_VERSION
+        env["LAMBDA_PYTHON_VERSION"] = "{}.{}".format(*EMULATOR_VERSION)
     env.pop("SITE_URL", None)
-    return subprocess.run([sys.executable, "-m", "bootstrap", *args, "--target", "aws"], env=env, cwd=ROOT,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap", *args, "--target", "aws"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
@@ -48,8 +60,14 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert outputs["siteBucket"] == f"ipaws-site-{account}-us-east-1"
     assert outputs["siteUrl"].startswith("https://") and outputs["siteUrl"].endswith(".cloudfront.net")
 
-    s3 = boto3.client("s3", endpoint_url=stack.endpoint, region_name="us-east-1", aws_access_key_id="test",
-                      aws_secret_access_key="test", config=Config(s3={"addressing_style": "path"}))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}),
+    )
     site = outputs["siteBucket"]
     config = json.loads(s3.get_object(Bucket=site, Key="config.json")["Body"].read())
     assert config == outputs["siteConfig"] and config["apiUrl"] == outputs["apiUrl"]
@@ -60,8 +78,9 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     # The page through CloudFront (the emulator routes by Host, as CloudFront's edge does); the
     # bucket itself is private, images and page alike.
     host = outputs["siteUrl"].removeprefix("https://")
-    served = requests.get(f"{stack.endpoint}/index.html", headers={"Host": host, "X-Forwarded-Proto": "https"},
-                          allow_redirects=False)
+    served = requests.get(
+        f"{stack.endpoint}/index.html", headers={"Host": host, "X-Forwarded-Proto": "https"}, allow_redirects=False
+    )
     assert served.status_code == 200, (served.status_code, served.headers, served.text[:300])
     assert served.content == (ROOT / "frontend" / "index.html").read_bytes()
     served = requests.get(f"{stack.endpoint}/config.json", headers={"Host": host, "X-Forwarded-Proto": "https"})
@@ -77,36 +96,63 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert s3.get_bucket_versioning(Bucket=outputs["uploadBucket"])["Status"] == "Enabled"
     rule = s3.get_bucket_lifecycle_configuration(Bucket=outputs["uploadBucket"])["Rules"][0]
     assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
-    dynamodb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     backups = dynamodb.describe_continuous_backups(TableName=outputs["table"])["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
     # The processor has its own reserved concurrency on AWS, and the memory its budget needs.
-    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1", aws_access_key_id="test",
-                       aws_secret_access_key="test")
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     processor = outputs["functions"]["processor"]
     assert lam.get_function_concurrency(FunctionName=processor)["ReservedConcurrentExecutions"] == 10
     assert lam.get_function_configuration(FunctionName=processor)["MemorySize"] == 1536
 
     # On AWS the page confirms sign-ups with the emailed code: no auto-confirming trigger there.
-    assert config["auth"] == {"region": "us-east-1", "userPoolId": outputs["userPoolId"],
-                              "clientId": outputs["userPoolClientId"], "endpoint": stack.endpoint,
-                              "confirmSignUp": True, "passwordMinLength": 10}
-    cognito = boto3.client("cognito-idp", endpoint_url=stack.endpoint, region_name="us-east-1",
-                           aws_access_key_id="test", aws_secret_access_key="test")
+    assert config["auth"] == {
+        "region": "us-east-1",
+        "userPoolId": outputs["userPoolId"],
+        "clientId": outputs["userPoolClientId"],
+        "endpoint": stack.endpoint,
+        "confirmSignUp": True,
+        "passwordMinLength": 10,
+    }
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     assert "PreSignUp" not in cognito.describe_user_pool(UserPoolId=outputs["userPoolId"])["UserPool"].get(
-        "LambdaConfig", {})
+        "LambdaConfig", {}
+    )
 
     # The deployed API and processor work end to end, signed in.
     create_user(SimpleNamespace(cognito=cognito), outputs["userPoolId"], "aws@example.com", "a-long-password")
-    token = cognito.initiate_auth(ClientId=outputs["userPoolClientId"], AuthFlow="USER_PASSWORD_AUTH",
-                                  AuthParameters={"USERNAME": "aws@example.com", "PASSWORD": "a-long-password"})
+    token = cognito.initiate_auth(
+        ClientId=outputs["userPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "aws@example.com", "PASSWORD": "a-long-password"},
+    )
     auth = {"Authorization": token["AuthenticationResult"]["IdToken"]}
     assert requests.get(f"{outputs['apiUrl']}/images").status_code == 401
     data = phone_jpeg(640, 480)
-    created = requests.post(f"{outputs['apiUrl']}/uploads", headers=auth,
-                            json={"filename": "aws.jpg", "contentType": "image/jpeg", "size": len(data)}).json()
+    created = requests.post(
+        f"{outputs['apiUrl']}/uploads",
+        headers=auth,
+        json={"filename": "aws.jpg", "contentType": "image/jpeg", "size": len(data)},
+    ).json()
     assert stack.post_file(created["upload"], data, "image/jpeg").status_code in (200, 204)
     for _ in range(120):
         image = requests.get(f"{outputs['apiUrl']}/images/{created['id']}", headers=auth).json()
@@ -125,15 +171,30 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     for bucket in (outputs["uploadBucket"], outputs["processedBucket"], site):
         with pytest.raises(ClientError):
             s3.head_bucket(Bucket=bucket)
-    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     assert not {n for n in names if n.startswith("ipaws-")}
-    apis = boto3.client("apigateway", endpoint_url=stack.endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test").get_rest_apis()["items"]
+    apis = boto3.client(
+        "apigateway",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).get_rest_apis()["items"]
     assert not [a for a in apis if a["name"].startswith("ipaws-")]
-    cloudfront = boto3.client("cloudfront", endpoint_url=stack.endpoint, region_name="us-east-1",
-                              aws_access_key_id="test", aws_secret_access_key="test")
+    cloudfront = boto3.client(
+        "cloudfront",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     distributions = cloudfront.list_distributions().get("DistributionList", {}).get("Items", [])
     assert not [d for d in distributions if d["Comment"] == "ipaws site"]
     oacs = cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", [])

@@ -1,5 +1,6 @@
 """Developer story: a test or bench run killed abruptly (SIGKILL, a CI timeout) leaves no
 emulator running behind it, and a long-running emulator does not fill the disk."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,12 @@ def test_an_emulator_dies_with_the_run_that_started_it(tmp_path):
     need(EMULATOR_PYTHON.exists(), f"the emulator virtualenv is missing ({EMULATOR_PYTHON})")
     if sys.platform != "linux":
         pytest.skip("parent-death signals are a Linux feature")
-    run = subprocess.Popen([sys.executable, "-c", STARTER, str(free_port()), str(tmp_path)],
-                           stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    run = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(free_port()), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     emulator = int(run.stdout.readline())
     try:
         assert alive(emulator)
@@ -84,7 +89,9 @@ def test_the_scratch_space_stays_bounded_while_the_emulator_runs(tmp_path, monke
         return {p.name for p in scratch.glob("ministack-lambda-imagepipe-processor-*")}
 
     with deploy_stack(tmp_path) as stack:
-        assert stack.wait_final(stack.upload(phone_jpeg(320, 240), "a.jpg", "image/jpeg")["id"])["status"] == "processed"
+        assert (
+            stack.wait_final(stack.upload(phone_jpeg(320, 240), "a.jpg", "image/jpeg")["id"])["status"] == "processed"
+        )
         first = processors()
         assert first, "no processor environment was unpacked here"
         with stack.function_env("processor", STUCK_AFTER_SECONDS="901"):  # new settings: new environments

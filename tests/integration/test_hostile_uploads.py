@@ -4,6 +4,7 @@ bad file ends `failed` with a typed reason: never a crash, never stuck, never a 
 Crafted files (tests/hostile.py) go through the deployed stack: API, presigned POST, S3
 notification, processor Lambda with its real timeout, retries and dead-letter queue.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,12 +24,19 @@ from tests.integration.test_nothing_lost import invoke, notifications_paused
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name, make, content_type, code", [
-    ("tiny-huge.webp", lambda: hostile.lossless_webp(9000, 9000), "image/webp", "too_much_memory"),
-    ("many-scans.jpg", lambda: hostile.progressive_jpeg_with_repeated_scans(2000, 1500, 500), "image/jpeg",
-     "too_complex"),
-    ("huge-png.png", lambda: hostile.png(11_000, 11_000, 8, 6), "image/png", "too_many_pixels"),
-])
+@pytest.mark.parametrize(
+    "name, make, content_type, code",
+    [
+        ("tiny-huge.webp", lambda: hostile.lossless_webp(9000, 9000), "image/webp", "too_much_memory"),
+        (
+            "many-scans.jpg",
+            lambda: hostile.progressive_jpeg_with_repeated_scans(2000, 1500, 500),
+            "image/jpeg",
+            "too_complex",
+        ),
+        ("huge-png.png", lambda: hostile.png(11_000, 11_000, 8, 6), "image/png", "too_many_pixels"),
+    ],
+)
 def test_a_bomb_ends_failed_with_a_typed_reason(stack, name, make, content_type, code):
     data = make()
     image = stack.wait_final(stack.upload(data, name, content_type)["id"])
@@ -46,26 +54,37 @@ def test_a_heif_is_processed_from_its_primary_image(stack):
 @contextlib.contextmanager
 def processor_configured(stack, timeout: int, **env):
     """The processor's timeout and settings changed for the duration, as an operator would."""
-    lam = boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
-                       aws_access_key_id="test", aws_secret_access_key="test")
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     name = stack.outputs["functions"]["processor"]
     before = lam.get_function_configuration(FunctionName=name)
     variables = before["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=name, Timeout=timeout,
-                                      Environment={"Variables": variables | env})
+    lam.update_function_configuration(FunctionName=name, Timeout=timeout, Environment={"Variables": variables | env})
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
     try:
         yield
     finally:
-        lam.update_function_configuration(FunctionName=name, Timeout=before["Timeout"],
-                                          Environment={"Variables": variables})
+        lam.update_function_configuration(
+            FunctionName=name, Timeout=before["Timeout"], Environment={"Variables": variables}
+        )
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
 
 def dead_letters(stack) -> str:
     env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)}
-    return subprocess.run([sys.executable, "-m", "bootstrap.deadletters", "list"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap.deadletters", "list"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def test_a_file_that_keeps_killing_its_run_ends_failed_and_does_not_hide_the_others(stack):

@@ -1,5 +1,6 @@
 """User story: with `make up API=local` I change handlers/ and see it on the next request,
 and the in-process API answers exactly as the deployed one does, its sign-in check included."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,7 @@ def local_api(stack):
 CASES = [
     ("POST", "/uploads", {"data": "not json"}),
     ("POST", "/uploads", {"json": {"filename": "a.svg", "contentType": "image/svg+xml", "size": 5}}),
-    ("POST", "/uploads", {"json": {"filename": "a.jpg", "contentType": "image/jpeg", "size": 10 ** 9}}),
+    ("POST", "/uploads", {"json": {"filename": "a.jpg", "contentType": "image/jpeg", "size": 10**9}}),
     ("GET", "/images", {"params": {"limit": "0"}}),
     ("GET", "/images", {"params": {"cursor": "nope"}}),
     ("GET", "/images/" + "0" * 32, {}),
@@ -64,8 +65,9 @@ def test_in_process_api_serves_the_whole_flow(stack, local_api):
     from tests.images import phone_jpeg
 
     data = phone_jpeg(600, 400)
-    created = stack.http.post(f"{local_api}/uploads",
-                              json={"filename": "local.jpg", "contentType": "image/jpeg", "size": len(data)}).json()
+    created = stack.http.post(
+        f"{local_api}/uploads", json={"filename": "local.jpg", "contentType": "image/jpeg", "size": len(data)}
+    ).json()
     posted = stack.post_file(created["upload"], data, "image/jpeg")
     assert posted.status_code in (200, 204), posted.text
     image = stack.wait_final(created["id"])
@@ -87,9 +89,14 @@ def test_a_change_to_handlers_shows_on_the_next_request(stack, tmp_path):
     for folder in ("handlers", "devserver", "frontend", "bootstrap"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "devserver", "--port", str(port), "--local-api", "--reload"],
-                            cwd=tmp_path, env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devserver", "--port", str(port), "--local-api", "--reload"],
+        cwd=tmp_path,
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(f"{base}/healthz", 30, "the devserver", proc)

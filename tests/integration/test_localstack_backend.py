@@ -1,5 +1,6 @@
 """User story: with Docker, the same stack runs on LocalStack (testcontainers), pinned to
 localstack/localstack:4.14.0. Without a Docker engine this is skipped, with the reason."""
+
 from __future__ import annotations
 
 import pytest

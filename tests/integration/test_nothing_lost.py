@@ -1,5 +1,6 @@
 """User story: every photo S3 accepted ends `processed` or `failed`, exactly once in the
 gallery, whatever happens in between: duplicate events, crashes, a restart, a burst."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-import requests
 
 from bootstrap.local import start_emulator, stop_pid
 from bootstrap.package import ROOT
@@ -23,19 +23,35 @@ pytestmark = pytest.mark.integration
 
 
 def lambda_client(stack):
-    return boto3.client("lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        "lambda",
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
-    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Post", "awsRegion": "us-east-1",
-                         "s3": {"bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                                "object": {"key": key, "size": size, "eTag": etag}}}]}
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Post",
+                "awsRegion": "us-east-1",
+                "s3": {
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": key, "size": size, "eTag": etag},
+                },
+            }
+        ]
+    }
 
 
 def invoke(stack, payload: dict) -> dict:
-    response = lambda_client(stack).invoke(FunctionName=stack.outputs["functions"]["processor"],
-                                           Payload=json.dumps(payload).encode())
+    response = lambda_client(stack).invoke(
+        FunctionName=stack.outputs["functions"]["processor"], Payload=json.dumps(payload).encode()
+    )
     body = json.loads(response["Payload"].read() or b"null")
     assert "FunctionError" not in response, body
     return body
@@ -43,8 +59,10 @@ def invoke(stack, payload: dict) -> dict:
 
 def renditions_bytes(stack, image_id: str) -> dict[str, bytes]:
     s3 = stack.s3()
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=stack.outputs["processedBucket"],
-                                                 Prefix=f"{image_id}/").get("Contents", [])]
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=stack.outputs["processedBucket"], Prefix=f"{image_id}/").get("Contents", [])
+    ]
     return {k: s3.get_object(Bucket=stack.outputs["processedBucket"], Key=k)["Body"].read() for k in keys}
 
 
@@ -100,12 +118,18 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
     with ThreadPoolExecutor(2) as pool:
         outcomes = [o[key] for o in pool.map(lambda _: invoke(stack, event), range(2))]
     assert "processed" in outcomes and set(outcomes) <= {"processed", "duplicate"}
-    listed = [i for i in stack.admin.get(f"{stack.api}/images", params={"limit": 100, "scope": "all"}).json()["items"]
-              if i["filename"] == "concurrent.jpg"]
+    listed = [
+        i
+        for i in stack.admin.get(f"{stack.api}/images", params={"limit": 100, "scope": "all"}).json()["items"]
+        if i["filename"] == "concurrent.jpg"
+    ]
     assert len(listed) == 1
     assert stack.wait_final(listed[0]["id"], session=stack.admin)["status"] == "processed"
     assert sorted(k.rsplit("/", 1)[1] for k in renditions_bytes(stack, listed[0]["id"])) == [
-        "manifest.json", "preview.jpg", "thumbnail.jpg"]
+        "manifest.json",
+        "preview.jpg",
+        "thumbnail.jpg",
+    ]
 
 
 def test_a_replaced_object_leaves_only_its_own_renditions(stack):
@@ -116,13 +140,18 @@ def test_a_replaced_object_leaves_only_its_own_renditions(stack):
     key = "direct/replaced.png"
     image_id = image_id_for_key(key)
     bucket = stack.outputs["uploadBucket"]
-    for data, extension in ((encode(photo(300, 200).convert("RGBA"), "PNG"), "webp"),
-                            (encode(photo(300, 200), "PNG"), "jpg")):
+    for data, extension in (
+        (encode(photo(300, 200).convert("RGBA"), "PNG"), "webp"),
+        (encode(photo(300, 200), "PNG"), "jpg"),
+    ):
         etag = stack.s3().put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
         # Processed by this call or by the notification's own delivery, whichever claims first.
         invoke(stack, s3_event(bucket, key, len(data), etag))
-        expected = {f"{image_id}/{etag}/preview.{extension}", f"{image_id}/{etag}/thumbnail.{extension}",
-                    f"{image_id}/{etag}/manifest.json"}
+        expected = {
+            f"{image_id}/{etag}/preview.{extension}",
+            f"{image_id}/{etag}/thumbnail.{extension}",
+            f"{image_id}/{etag}/manifest.json",
+        }
         deadline = time.monotonic() + 30
         while set(renditions_bytes(stack, image_id)) != expected:
             assert time.monotonic() < deadline, (sorted(renditions_bytes(stack, image_id)), expected)
@@ -156,13 +185,20 @@ def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_se
         while f"uploads/{created['id']}" not in listed:
             assert time.monotonic() < deadline, "the failing event never reached the dead-letter queue"
             time.sleep(1)
-            listed = subprocess.run([sys.executable, "-m", "bootstrap.deadletters", "list"], env=env, cwd=ROOT,
-                                    capture_output=True, text=True, check=True).stdout
+            listed = subprocess.run(
+                [sys.executable, "-m", "bootstrap.deadletters", "list"],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
         image = stack.image(created["id"])
         assert image["status"] == "failed" and image["error"]["code"] == "processing_error"
     # Fixed: send it back.
-    subprocess.run([sys.executable, "-m", "bootstrap.deadletters", "redrive"], env=env, cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "bootstrap.deadletters", "redrive"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
     deadline = time.monotonic() + 30
     while stack.image(created["id"])["status"] != "processed":
         assert time.monotonic() < deadline, stack.image(created["id"])
@@ -174,7 +210,9 @@ def test_fifty_concurrent_uploads_with_some_bad_files(stack):
     bad = {f"burst-bad-{i}.jpg": b"definitely not a jpeg " * (i + 1) for i in range(4)}
     files = good | bad
     with ThreadPoolExecutor(16) as pool:
-        created = dict(zip(files, pool.map(lambda name: stack.upload(files[name], name, "image/jpeg"), files)))
+        created = dict(
+            zip(files, pool.map(lambda name: stack.upload(files[name], name, "image/jpeg"), files), strict=True)
+        )
     final = {}
     deadline = time.monotonic() + 240
     while len(final) < len(created) and time.monotonic() < deadline:
@@ -203,13 +241,16 @@ def test_uploads_accepted_before_an_emulator_restart_all_finish(tmp_path):
             data = encode(photo(900, 600, seed=i), "JPEG") if i != 3 else b"broken upload"
             ids.append(stack.upload(data, f"restart-{i}.jpg", "image/jpeg")["id"])
         stop_pid(stack.proc.pid)  # SIGTERM: MiniStack saves its state on the way out
-        stack.proc = start_emulator(stack.port, stack.state / "emulator", stack.state / "logs" / "emulator.log",
-                                    die_with_parent=True)
+        stack.proc = start_emulator(
+            stack.port, stack.state / "emulator", stack.state / "logs" / "emulator.log", die_with_parent=True
+        )
         states = {i: stack.image(i)["status"] for i in ids}
         unfinished = {i for i, s in states.items() if s not in FINAL}
         assert unfinished, "nothing was in flight at the restart: the test proves nothing"
         time.sleep(1.5)  # older than STUCK_AFTER_SECONDS
-        swept = invoke(stack, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})  # as EventBridge
+        swept = invoke(
+            stack, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        )  # as EventBridge
         assert unfinished <= set(swept), (unfinished, swept)
         final = {i: stack.wait_final(i, 60) for i in ids}
         assert [final[i]["status"] for i in ids] == ["processed"] * 3 + ["failed"] + ["processed"] * 4

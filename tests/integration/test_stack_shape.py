@@ -1,4 +1,5 @@
 """User story: as an operator, what bootstrap deployed is what the docs say it deploys."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,13 @@ pytestmark = pytest.mark.integration
 
 
 def client(stack, name):
-    return boto3.client(name, endpoint_url=stack.endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+    return boto3.client(
+        name,
+        endpoint_url=stack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def test_buckets_block_public_access_and_only_the_site_may_post(stack):
@@ -39,8 +45,9 @@ def test_stage_is_throttled(stack):
 
 def test_deployed_role_policies_are_the_least_privilege_ones(stack):
     iam = client(stack, "iam")
-    expected = function_policies(StackConfig(target="embedded", region="us-east-1", endpoint_url=stack.endpoint),
-                                 "000000000000")
+    expected = function_policies(
+        StackConfig(target="embedded", region="us-east-1", endpoint_url=stack.endpoint), "000000000000"
+    )
     for role in ("api", "processor"):
         name = f"imagepipe-{role}-role"
         document = iam.get_role_policy(RoleName=name, PolicyName=f"{name}-policy")["PolicyDocument"]

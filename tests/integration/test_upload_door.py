@@ -2,6 +2,7 @@
 and nobody can read the buckets without a link. Enforced by S3 itself (the emulator runs
 with AUTH=true: signatures and IAM are checked), not by the page. The door to the link,
 POST /uploads, answers hostile bodies with typed errors, never a 500."""
+
 from __future__ import annotations
 
 import time
@@ -47,8 +48,10 @@ def test_s3_accepts_exactly_the_declared_size(stack):
 
 def test_the_api_refuses_a_deep_or_oversized_body(stack):
     """Found against the stack: a 50,000-deep JSON array answered 500 (RecursionError)."""
-    for body, status, code in (("[" * 50_000, 413, "body_too_large"),  # refused unparsed
-                               ("[" * 2000 + "]" * 2000, 400, "invalid_request")):  # under the limit: parsed
+    for body, status, code in (
+        ("[" * 50_000, 413, "body_too_large"),  # refused unparsed
+        ("[" * 2000 + "]" * 2000, 400, "invalid_request"),
+    ):  # under the limit: parsed
         response = stack.http.post(f"{stack.api}/uploads", data=body, headers={"Content-Type": "application/json"})
         assert response.status_code == status and response.json()["error"]["code"] == code, response.text
 
@@ -73,10 +76,14 @@ def test_s3_refuses_other_metadata_than_the_form_binds(stack):
     created = stack.create_upload("a.jpg", "image/jpeg", len(JPEG))
     fields = created["upload"]["fields"]
     assert {"x-amz-meta-owner", "x-amz-meta-owner-email", "x-amz-meta-filename", "x-amz-meta-created"} <= set(fields)
-    for name, forged in (("x-amz-meta-owner", "someone-else"), ("x-amz-meta-filename", "other.jpg"),
-                         ("x-amz-meta-created", "2001-01-01T00:00:00.000Z")):
-        response = requests.post(created["upload"]["url"], data=fields | {name: forged},
-                                 files={"file": ("a.jpg", JPEG, "image/jpeg")})
+    for name, forged in (
+        ("x-amz-meta-owner", "someone-else"),
+        ("x-amz-meta-filename", "other.jpg"),
+        ("x-amz-meta-created", "2001-01-01T00:00:00.000Z"),
+    ):
+        response = requests.post(
+            created["upload"]["url"], data=fields | {name: forged}, files={"file": ("a.jpg", JPEG, "image/jpeg")}
+        )
         assert refused(response, 403, "AccessDenied"), (name, response.text)
     assert stack.post_file(created["upload"], JPEG, "image/jpeg").status_code in (200, 204)
     head = stack.s3().head_object(Bucket=stack.outputs["uploadBucket"], Key=fields["key"])
@@ -107,11 +114,16 @@ def test_buckets_are_private_and_renditions_served_by_short_lived_links(stack):
     upload_url = f"{stack.endpoint}/{stack.outputs['uploadBucket']}/uploads/{created['id']}"
     assert requests.get(upload_url).status_code == 403
     # An unsigned POST to the upload bucket: refused.
-    response = requests.post(f"{stack.endpoint}/{stack.outputs['uploadBucket']}",
-                             data={"key": "uploads/" + "0" * 32}, files={"file": ("a.jpg", JPEG, "image/jpeg")})
+    response = requests.post(
+        f"{stack.endpoint}/{stack.outputs['uploadBucket']}",
+        data={"key": "uploads/" + "0" * 32},
+        files={"file": ("a.jpg", JPEG, "image/jpeg")},
+    )
     assert response.status_code in (400, 403)
-    assert stack.s3().list_objects_v2(Bucket=stack.outputs["uploadBucket"],
-                                      Prefix="uploads/" + "0" * 32).get("KeyCount") == 0
+    assert (
+        stack.s3().list_objects_v2(Bucket=stack.outputs["uploadBucket"], Prefix="uploads/" + "0" * 32).get("KeyCount")
+        == 0
+    )
 
 
 def test_records_of_uploads_that_never_arrive_expire(stack):

@@ -1,5 +1,6 @@
 """User story: signed in, I upload photos through the API and the presigned POST, and they
 appear, processed, in my gallery; I can delete my own. Against the emulator, over HTTP."""
+
 from __future__ import annotations
 
 import io
@@ -125,8 +126,9 @@ def test_delete_by_the_owner_removes_everything(stack):
     assert stack.http.delete(url).status_code == 404
     s3 = stack.s3()
     assert s3.list_objects_v2(Bucket=stack.outputs["processedBucket"], Prefix=created["id"]).get("KeyCount") == 0
-    assert s3.list_objects_v2(Bucket=stack.outputs["uploadBucket"], Prefix=f"uploads/{created['id']}").get(
-        "KeyCount") == 0
+    assert (
+        s3.list_objects_v2(Bucket=stack.outputs["uploadBucket"], Prefix=f"uploads/{created['id']}").get("KeyCount") == 0
+    )
     assert requests.get(image["renditions"]["preview"]["url"]).status_code == 404
 
 
@@ -155,9 +157,14 @@ def test_unknown_routes_and_bad_queries_answer_json(stack):
 
 
 def test_api_answers_cors_preflight_for_the_site(stack):
-    response = requests.options(f"{stack.api}/uploads", headers={
-        "Origin": stack.site_url, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    response = requests.options(
+        f"{stack.api}/uploads",
+        headers={
+            "Origin": stack.site_url,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert response.status_code in (200, 204)
     assert response.headers["Access-Control-Allow-Origin"] == stack.site_url
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
@@ -166,17 +173,38 @@ def test_api_answers_cors_preflight_for_the_site(stack):
 
 def test_bootstrap_is_idempotent(stack):
     env = {"AWS_ENDPOINT_URL": stack.endpoint, "IMAGEPIPE_STATE_DIR": str(stack.state), "SITE_URL": stack.site_url}
-    again = subprocess.run([sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"],
-                           env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "deploy", "--target", "embedded"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0, again.stderr
     redeployed = json.loads(again.stdout)
     for key in ("apiId", "userPoolId", "userPoolClientId"):
         assert redeployed[key] == stack.outputs[key]
-    outputs = subprocess.run([sys.executable, "-m", "bootstrap", "outputs"], env={**os.environ, **env}, cwd=ROOT,
-                             capture_output=True, text=True)
+    outputs = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "outputs"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     printed = json.loads(outputs.stdout)
-    for key in ("target", "region", "endpointUrl", "apiUrl", "siteUrl", "uploadBucket", "processedBucket", "table",
-                "userPoolId", "userPoolClientId", "siteConfig"):
+    for key in (
+        "target",
+        "region",
+        "endpointUrl",
+        "apiUrl",
+        "siteUrl",
+        "uploadBucket",
+        "processedBucket",
+        "table",
+        "userPoolId",
+        "userPoolClientId",
+        "siteConfig",
+    ):
         assert key in printed
     # The stack still works after the second deploy.
     created = stack.upload(encode(photo(200, 100), "JPEG"), "after-redeploy.jpg", "image/jpeg")

@@ -1,5 +1,6 @@
 """In-process AWS (moto) for fast unit tests of the handlers; the table is made by bootstrap's
 own ensure_table so the schema under test is the deployed one."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,11 @@ SITE = "http://127.0.0.1:8080"
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -26,8 +30,12 @@ def aws_env(monkeypatch):
         ensure_bucket(aws, cfg, cfg.upload_bucket)
         ensure_bucket(aws, cfg, cfg.processed_bucket)
         ensure_table(aws, cfg)
-        settings = Settings(upload_bucket=cfg.upload_bucket, processed_bucket=cfg.processed_bucket,
-                            table_name=cfg.table, allowed_origins=(SITE,))
+        settings = Settings(
+            upload_bucket=cfg.upload_bucket,
+            processed_bucket=cfg.processed_bucket,
+            table_name=cfg.table,
+            allowed_origins=(SITE,),
+        )
         yield settings, make_clients(settings)
 
 
@@ -36,8 +44,14 @@ BOB = {"sub": "b2b2b2b2-0000-4000-8000-000000000002", "email": "bob@example.com"
 ADMIN = {"sub": "ad00ad00-0000-4000-8000-000000000003", "email": "mod@example.com", "cognito:groups": "[admins]"}
 
 
-def rest_event(method: str, path: str, body=None, query: dict | None = None, headers: dict | None = None,
-               claims: dict | None = ALICE) -> dict:
+def rest_event(
+    method: str,
+    path: str,
+    body=None,
+    query: dict | None = None,
+    headers: dict | None = None,
+    claims: dict | None = ALICE,
+) -> dict:
     """An API Gateway REST proxy event, as the {proxy+} resource delivers it; `claims` are what
     its Cognito authorizer verified (strings, as API Gateway passes them)."""
     return {
@@ -50,9 +64,15 @@ def rest_event(method: str, path: str, body=None, query: dict | None = None, hea
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": f"/v1{path}",
-                           "stage": "v1", "requestId": "test", "identity": {"sourceIp": "127.0.0.1"},
-                           "authorizer": {"claims": claims} if claims else None},
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": "test",
+            "identity": {"sourceIp": "127.0.0.1"},
+            "authorizer": {"claims": claims} if claims else None,
+        },
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
         "isBase64Encoded": False,
     }

@@ -1,4 +1,5 @@
 """handlers/api.py on moto: validation, typed errors, presigned POST, listing, delete, CORS."""
+
 from __future__ import annotations
 
 import base64
@@ -87,7 +88,8 @@ def test_the_form_accepts_only_the_declared_size(api, size):
     assert status == 201
     policy = json.loads(base64.b64decode(body["upload"]["fields"]["policy"]))
     assert [c for c in policy["conditions"] if isinstance(c, list) and c[0] == "content-length-range"] == [
-        ["content-length-range", size, size]]
+        ["content-length-range", size, size]
+    ]
     assert ImageRecords(api.clients.dynamodb, api.settings.table_name).get(body["id"])["bytes"] == size
 
 
@@ -110,8 +112,11 @@ def test_a_deeply_nested_body_is_a_400_not_a_500(api):
     assert (status, body["error"]["code"]) == (400, "invalid_request")
 
 
-@pytest.mark.parametrize("body", ["[" * 50_000, upload_body(MAX_BODY_BYTES + 1), upload_body(64 * 1024)],
-                         ids=["50000-deep", "limit+1", "64KiB"])
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 50_000, upload_body(MAX_BODY_BYTES + 1), upload_body(64 * 1024)],
+    ids=["50000-deep", "limit+1", "64KiB"],
+)
 def test_a_body_over_the_limit_is_a_413_and_never_parsed(api, monkeypatch, body):
     class Unused:
         def decode(self, text):
@@ -141,9 +146,15 @@ def test_a_base64_encoded_body_is_measured_decoded(api):
     assert (status, body["error"]["code"]) == (413, "body_too_large")
 
 
-@pytest.mark.parametrize("raw", [b'{"filename": "\xff.jpg", "contentType": "image/jpeg", "size": 1}',
-                                 b"\xef\xbb\xbf" + upload_body(100).encode(), b"\x00" * 10],
-                         ids=["latin-1", "utf-8-bom", "nul-bytes"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"filename": "\xff.jpg", "contentType": "image/jpeg", "size": 1}',
+        b"\xef\xbb\xbf" + upload_body(100).encode(),
+        b"\x00" * 10,
+    ],
+    ids=["latin-1", "utf-8-bom", "nul-bytes"],
+)
 def test_a_body_that_is_not_utf8_json_is_a_400(api, raw):
     status, body, _ = post_encoded(api, raw)
     assert (status, body["error"]["code"]) == (400, "invalid_request")
@@ -186,8 +197,16 @@ def test_uploads_whose_file_never_arrived_are_not_in_the_gallery(api):
     assert status == 200 and [i["id"] for i in page["items"]] == [arrived]
 
 
-@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "!!!"},
-                                   {"cursor": base64.urlsafe_b64encode(b'{"id": "x"}').decode()}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "ten"},
+        {"cursor": "!!!"},
+        {"cursor": base64.urlsafe_b64encode(b'{"id": "x"}').decode()},
+    ],
+)
 def test_bad_list_queries(api, query):
     status, body, _ = api("GET", "/images", query=query)
     assert status == 400 and body["error"]["code"] == "invalid_request"
@@ -205,7 +224,9 @@ def test_only_the_owner_or_an_admin_sees_and_deletes_an_image(api):
     missing = api("GET", "/images/" + "0" * 32, claims=BOB)[1]
     for method in ("GET", "DELETE"):  # another person's image answers exactly as a missing one
         status, body, _ = api(method, path, claims=BOB)
-        assert status == 404 and body["error"]["message"].replace(created["id"], "0" * 32) == missing["error"]["message"]
+        assert (
+            status == 404 and body["error"]["message"].replace(created["id"], "0" * 32) == missing["error"]["message"]
+        )
     assert api("GET", path)[0] == 200
     assert api("GET", path, claims=ADMIN)[1]["owner"] == "alice@example.com"
     assert api("DELETE", path)[0] == 204
@@ -231,8 +252,7 @@ def test_each_person_lists_their_own_images_and_admins_everyone_s(api):
 
 def test_without_verified_claims_every_route_is_401(api):
     for method, path in (("GET", "/images"), ("POST", "/uploads"), ("GET", "/images/" + "0" * 32)):
-        status, body, _ = api(method, path, {"filename": "a.jpg", "contentType": "image/jpeg", "size": 1},
-                              claims=None)
+        status, body, _ = api(method, path, {"filename": "a.jpg", "contentType": "image/jpeg", "size": 1}, claims=None)
         assert status == 401 and body["error"]["code"] == "unauthorized"
 
 
@@ -299,16 +319,26 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
     from types import SimpleNamespace
 
     from handlers import api as api_module
+
     settings, _ = aws_env
-    for name, value in {"UPLOAD_BUCKET": settings.upload_bucket, "PROCESSED_BUCKET": settings.processed_bucket,
-                        "TABLE_NAME": settings.table_name, "ALLOWED_ORIGINS": SITE}.items():
+    for name, value in {
+        "UPLOAD_BUCKET": settings.upload_bucket,
+        "PROCESSED_BUCKET": settings.processed_bucket,
+        "TABLE_NAME": settings.table_name,
+        "ALLOWED_ORIGINS": SITE,
+    }.items():
         monkeypatch.setenv(name, value)
     api_module._app.cache_clear()
-    context = SimpleNamespace(function_name="imagepipe-api", memory_limit_in_mb=256, aws_request_id="r1",
-                              invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:imagepipe-api")
+    context = SimpleNamespace(
+        function_name="imagepipe-api",
+        memory_limit_in_mb=256,
+        aws_request_id="r1",
+        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:imagepipe-api",
+    )
     try:
-        response = api_module.handler(rest_event("DELETE", "/images/" + "a" * 32,
-                                                 headers={"Authorization": "secret-token-value"}), context)
+        response = api_module.handler(
+            rest_event("DELETE", "/images/" + "a" * 32, headers={"Authorization": "secret-token-value"}), context
+        )
     finally:
         api_module._app.cache_clear()
     assert response["statusCode"] == 404
@@ -350,8 +380,13 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
     renditions = {}
     for name in ("preview", "thumbnail"):
         clients.s3.put_object(Bucket=settings.processed_bucket, Key=f"{image_id}/{name}.jpg", Body=b"jpeg")
-        renditions[name] = {"key": f"{image_id}/{name}.jpg", "width": 1, "height": 1, "bytes": 4,
-                            "contentType": "image/jpeg"}
+        renditions[name] = {
+            "key": f"{image_id}/{name}.jpg",
+            "width": 1,
+            "height": 1,
+            "bytes": 4,
+            "contentType": "image/jpeg",
+        }
 
     def finish():
         assert records.mark_processed(image_id, "etag", {"renditions": renditions}) == "processed"

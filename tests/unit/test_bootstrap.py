@@ -1,4 +1,5 @@
 """bootstrap/: least-privilege policies and reproducible, self-contained Lambda zips."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,12 +37,28 @@ def test_each_function_gets_only_what_it_uses():
     def actions(role):
         return {a for s in statements(role) for a in s["Action"] if not a.startswith("logs:")}
 
-    assert actions("api") == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem",
-                              "dynamodb:UpdateItem", "s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+    assert actions("api") == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:GetObject",
+    }
     assert actions("presignup") == set()  # it answers Cognito and touches nothing
-    assert actions("processor") == {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-                                    "s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:DeleteObject",
-                                    "sqs:SendMessage", "lambda:InvokeFunction"}
+    assert actions("processor") == {
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "sqs:SendMessage",
+        "lambda:InvokeFunction",
+    }
 
     def resources(role, action):
         return [r for s in statements(role) if action in s["Action"] for r in s["Resource"]]
@@ -50,12 +67,15 @@ def test_each_function_gets_only_what_it_uses():
     # there it may delete only what the API issued (the file of a deleted image) and list the
     # bucket (so a missing key answers 404, not 403).
     assert resources("processor", "s3:PutObject") == [f"arn:aws:s3:::{CFG.processed_bucket}/*"]
-    assert resources("processor", "s3:DeleteObject") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*",
-                                                         f"arn:aws:s3:::{CFG.processed_bucket}/*"]
+    assert resources("processor", "s3:DeleteObject") == [
+        f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*",
+        f"arn:aws:s3:::{CFG.processed_bucket}/*",
+    ]
     assert resources("processor", "s3:ListBucket") == [f"arn:aws:s3:::{CFG.upload_bucket}"]
     # It invokes itself only (the sweep's re-drives), and queries only the unfinished index.
     assert resources("processor", "lambda:InvokeFunction") == [
-        f"arn:aws:lambda:eu-west-1:123456789012:function:{CFG.function('processor')}"]
+        f"arn:aws:lambda:eu-west-1:123456789012:function:{CFG.function('processor')}"
+    ]
     assert [r.rsplit("/", 1)[-1] for r in resources("processor", "dynamodb:Query")] == ["byUnfinished"]
     # The API signs uploads only under uploads/.
     api_puts = [s for s in statements("api") if "s3:PutObject" in s["Action"]]
@@ -84,9 +104,13 @@ def test_aws_zip_carries_manylinux_wheels_for_the_lambda_runtime(tmp_path, arch,
     """`python -m bootstrap package --target aws --arch ...`: python3.12 wheels for that CPU,
     never the host's site-packages, within Lambda's size limits."""
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "bootstrap", "package", "--target", "aws", "--arch", arch,
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "IMAGEPIPE_BUILD_DIR": str(tmp_path / "build")})
+    result = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "package", "--target", "aws", "--arch", arch, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "IMAGEPIPE_BUILD_DIR": str(tmp_path / "build")},
+    )
     assert result.returncode == 0, result.stderr
     zip_path = Path(json.loads(result.stdout)["zip"])
     assert zip_path.parent == out and zip_path.stat().st_size < MAX_ZIP_BYTES
@@ -120,11 +144,13 @@ def test_reserved_concurrency_is_set_where_the_account_allows_it(unreserved, exp
     client = boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
         stub.add_response("get_function_concurrency", {}, {"FunctionName": "imagepipe-processor"})
-        stub.add_response("get_account_settings",
-                          {"AccountLimit": {"UnreservedConcurrentExecutions": unreserved}}, {})
+        stub.add_response("get_account_settings", {"AccountLimit": {"UnreservedConcurrentExecutions": unreserved}}, {})
         if expect_put:
-            stub.add_response("put_function_concurrency", {"ReservedConcurrentExecutions": 10},
-                              {"FunctionName": "imagepipe-processor", "ReservedConcurrentExecutions": 10})
+            stub.add_response(
+                "put_function_concurrency",
+                {"ReservedConcurrentExecutions": 10},
+                {"FunctionName": "imagepipe-processor", "ReservedConcurrentExecutions": 10},
+            )
         said = []
         ensure_reserved_concurrency(SimpleNamespace(lambda_=client), "imagepipe-processor", 10, log=said.append)
         stub.assert_no_pending_responses()

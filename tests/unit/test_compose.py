@@ -1,5 +1,6 @@
 """docker-compose.yml: what `make up BACKEND=localstack` relies on. (No Docker engine runs
 here; the GitHub workflow runs the suite on LocalStack for real.)"""
+
 from __future__ import annotations
 
 import yaml

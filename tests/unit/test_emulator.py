@@ -1,4 +1,5 @@
 """bootstrap/emulator.py: the janitor removes only the scratch folders nothing uses any more."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """handlers/imaging.py: formats, orientation, metadata stripping, limits, refusals."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,6 @@ from PIL import Image, ImageCms, JpegImagePlugin
 
 from handlers.imaging import ImageRejected, Limits, main, make_renditions
 from tests.images import CORPUS, corpus_manifest, encode, exif_bytes, phone_jpeg, photo
-
 
 
 def open_rendition(data: bytes) -> Image.Image:
@@ -79,7 +79,9 @@ def test_thumbnail_is_derived_from_preview(monkeypatch):
     """One decode: a JPEG decoder is created once for both renditions."""
     decoders = []
     original = Image._getdecoder
-    monkeypatch.setattr(Image, "_getdecoder", lambda mode, name, *a, **k: decoders.append(name) or original(mode, name, *a, **k))
+    monkeypatch.setattr(
+        Image, "_getdecoder", lambda mode, name, *a, **k: decoders.append(name) or original(mode, name, *a, **k)
+    )
     make_renditions(encode(photo(2000, 1500), "JPEG"))
     assert decoders == ["jpeg"]
 
@@ -132,7 +134,7 @@ def test_icc_tagged_source_is_converted_to_srgb():
     preview = open_rendition(result.renditions["preview"].data)
     assert "icc_profile" not in preview.info
     got = preview.convert("RGB").getpixel((32, 32))
-    assert all(abs(g - e) <= 4 for g, e in zip(got, expected)), (got, expected)
+    assert all(abs(g - e) <= 4 for g, e in zip(got, expected, strict=True)), (got, expected)
 
 
 @pytest.mark.parametrize(
@@ -272,6 +274,7 @@ def test_cli_processes_files_like_the_lambda(tmp_path, capsys):
 
 # --- the decode budget: checked on the real decode size, before any pixel is allocated ---------
 
+
 def refuse_decoding(monkeypatch):
     """Make any pixel decode fail the test: a refusal must come from headers alone."""
     from PIL import ImageFile
@@ -351,18 +354,23 @@ def cost(data: bytes) -> int:
     return decode_cost(Image.open(io.BytesIO(data), formats=["PNG", "GIF", "JPEG", "WEBP"]), data)
 
 
-@pytest.mark.parametrize("bit_depth, colour_type, alpha, per_pixel", [
-    (8, 2, False, 4 + 1),  # RGB: decoded as 4 bytes, resized in place
-    (16, 2, False, 4 + 1),  # 16-bit RGB is decoded to 8 bits
-    (8, 6, False, 4 + 4 + 1),  # RGBA: a premultiplied copy for the resize
-    (16, 0, False, 2 + 4 + 1),  # 16-bit grey: 2 bytes, scaled into an 8-bit RGB copy
-    (8, 3, False, 1 + 4 + 1),  # palette: 1 byte, converted to RGB
-    (8, 3, True, 1 + 4 + 4 + 1),  # palette with tRNS: converted to RGBA, then premultiplied
-])
+@pytest.mark.parametrize(
+    "bit_depth, colour_type, alpha, per_pixel",
+    [
+        (8, 2, False, 4 + 1),  # RGB: decoded as 4 bytes, resized in place
+        (16, 2, False, 4 + 1),  # 16-bit RGB is decoded to 8 bits
+        (8, 6, False, 4 + 4 + 1),  # RGBA: a premultiplied copy for the resize
+        (16, 0, False, 2 + 4 + 1),  # 16-bit grey: 2 bytes, scaled into an 8-bit RGB copy
+        (8, 3, False, 1 + 4 + 1),  # palette: 1 byte, converted to RGB
+        (8, 3, True, 1 + 4 + 4 + 1),  # palette with tRNS: converted to RGBA, then premultiplied
+    ],
+)
 def test_budget_arithmetic_for_pillow_decoders(bit_depth, colour_type, alpha, per_pixel):
     from tests.hostile import png
 
-    assert cost(png(10_000, 10_000, bit_depth, colour_type, palette_alpha=alpha, rows=1)) == OVERHEAD + 10**8 * per_pixel
+    assert (
+        cost(png(10_000, 10_000, bit_depth, colour_type, palette_alpha=alpha, rows=1)) == OVERHEAD + 10**8 * per_pixel
+    )
 
 
 def test_the_largest_pngs_within_the_pixel_limit_fit_the_default_budget():

@@ -1,8 +1,10 @@
 """handlers/processor.py on moto: records of an event are independent, duplicates are skipped,
 a failure mid-way is retried to completion."""
+
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC
 from urllib.parse import unquote
 
 import pytest
@@ -16,12 +18,23 @@ def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
     """An S3 ObjectCreated event; keys URL-encoded as S3 sends them."""
     from urllib.parse import quote_plus
 
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Post",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "process-uploads",
-               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}},
-    } for key, size, etag in objects]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventName": "ObjectCreated:Post",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "process-uploads",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
+                },
+            }
+            for key, size, etag in objects
+        ]
+    }
 
 
 def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
@@ -31,7 +44,9 @@ def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
     if issued_by_api(key):
         records = ImageRecords(clients.dynamodb, settings.table_name)
         if records.get(key.split("/")[1]) is None:
-            records.create_pending(key.split("/")[1], "photo.jpg", "image/jpeg", len(data), "owner-sub", "owner@example.com", 2**31)
+            records.create_pending(
+                key.split("/")[1], "photo.jpg", "image/jpeg", len(data), "owner-sub", "owner@example.com", 2**31
+            )
     etag = clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=data)["ETag"].strip('"')
     return key, len(data), etag
 
@@ -58,10 +73,15 @@ def test_each_record_is_handled_on_its_own(env):
     assert made["filename"] == "sea view.png" and made["status"] == "processed"
     assert records.get("a" * 32)["filename"] == "photo.jpg"  # the name given at upload is kept
     keys = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket)["Contents"]}
-    assert keys == {f"{'a' * 32}/{good[2]}/preview.jpg", f"{'a' * 32}/{good[2]}/thumbnail.jpg",
-                    f"{'a' * 32}/{good[2]}/manifest.json", f"{'b' * 32}/{bad[2]}/manifest.json",
-                    f"{made['id']}/{direct[2]}/preview.jpg", f"{made['id']}/{direct[2]}/thumbnail.jpg",
-                    f"{made['id']}/{direct[2]}/manifest.json"}
+    assert keys == {
+        f"{'a' * 32}/{good[2]}/preview.jpg",
+        f"{'a' * 32}/{good[2]}/thumbnail.jpg",
+        f"{'a' * 32}/{good[2]}/manifest.json",
+        f"{'b' * 32}/{bad[2]}/manifest.json",
+        f"{made['id']}/{direct[2]}/preview.jpg",
+        f"{made['id']}/{direct[2]}/thumbnail.jpg",
+        f"{made['id']}/{direct[2]}/manifest.json",
+    }
 
 
 def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
@@ -157,17 +177,21 @@ def sweep_invocations(clients):
     lambda_ = boto3.client("lambda", region_name="us-east-1")
     stubber = Stubber(lambda_)
     for _ in range(10):
-        stubber.add_response("invoke", {"StatusCode": 202},
-                             {"FunctionName": "imagepipe-processor", "InvocationType": "Event", "Payload": ANY})
+        stubber.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {"FunctionName": "imagepipe-processor", "InvocationType": "Event", "Payload": ANY},
+        )
     stubber.activate()
     sent: list[dict] = []
-    lambda_.meta.events.register("provide-client-params.lambda.Invoke",
-                                 lambda params, **_: sent.append(json.loads(params["Payload"])))
+    lambda_.meta.events.register(
+        "provide-client-params.lambda.Invoke", lambda params, **_: sent.append(json.loads(params["Payload"]))
+    )
     return dataclasses.replace(clients, lambda_=lambda_), sent
 
 
 def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from handlers.processor import sweep
 
@@ -191,7 +215,7 @@ def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env)
     process_event(s3_event(settings.upload_bucket, done), settings, clients)
 
     assert sweep(settings, clients) == {}  # all younger than STUCK_AFTER_SECONDS
-    later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
+    later = datetime.now(UTC) + timedelta(seconds=settings.stuck_after_seconds + 1)
     outcomes = sweep(settings, clients, now=later)
     assert outcomes == {"4" * 32: "redriven", "5" * 32: "redriven", "6" * 32: "no-object", "7" * 32: "failed"}
     # Each re-drive is an S3 event of its own, sent to this function, oldest record first; the
@@ -211,7 +235,7 @@ def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env)
 
 def test_the_sweep_reaches_a_real_lost_event_behind_many_abandoned_uploads(env):
     """Abandoned forms never crowd out a real lost event: the sweep walks every unfinished record."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from handlers.processor import sweep
 
@@ -220,8 +244,10 @@ def test_the_sweep_reaches_a_real_lost_event_behind_many_abandoned_uploads(env):
     clients, sent = sweep_invocations(clients)
     lost = put(settings, clients, "uploads/" + "a" * 32, phone_jpeg(320, 240))  # oldest: a lost event
     for i in range(120):  # newer abandoned forms: no file will ever come
-        records.create_pending(f"{i:032x}", "ghost.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31)
-    later = datetime.now(timezone.utc) + timedelta(seconds=settings.stuck_after_seconds + 1)
+        records.create_pending(
+            f"{i:032x}", "ghost.jpg", "image/jpeg", 10, "owner-sub", "owner@example.com", expires_at=2**31
+        )
+    later = datetime.now(UTC) + timedelta(seconds=settings.stuck_after_seconds + 1)
     outcomes = sweep(settings, clients, now=later)
     assert outcomes["a" * 32] == "redriven" and len(outcomes) == 121
     assert [e["Records"][0]["s3"]["object"]["key"] for e in sent] == [lost[0]]
@@ -299,7 +325,9 @@ def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(en
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "9" * 32, phone_jpeg(320, 240))
     deleted = []  # DELETE /images/{id} lands just as the first rendition is written
-    racing = BeforeFirstPut(clients.s3, lambda: deleted.append(records.delete("9" * 32, "owner-sub", tombstone_until=2**31)))
+    racing = BeforeFirstPut(
+        clients.s3, lambda: deleted.append(records.delete("9" * 32, "owner-sub", tombstone_until=2**31))
+    )
     outcome = process_event(s3_event(settings.upload_bucket, obj), settings, dataclasses.replace(clients, s3=racing))
     assert deleted[0] and deleted[0]["status"] == "processing"  # the delete really raced the work
     assert outcome == {obj[0]: "gone"}
@@ -320,13 +348,15 @@ def test_a_replaced_object_leaves_only_its_own_renditions(env):
 
     first = put(settings, clients, key, encode(photo(300, 200).convert("RGBA"), "PNG"))
     assert process_event(s3_event(settings.upload_bucket, first), settings, clients) == {key: "processed"}
-    assert renditions_stored() == [f"{image_id}/{first[2]}/{name}" for name in
-                                   ("manifest.json", "preview.webp", "thumbnail.webp")]
+    assert renditions_stored() == [
+        f"{image_id}/{first[2]}/{name}" for name in ("manifest.json", "preview.webp", "thumbnail.webp")
+    ]
 
     second = put(settings, clients, key, encode(photo(300, 200), "PNG"))
     assert process_event(s3_event(settings.upload_bucket, second), settings, clients) == {key: "processed"}
-    assert renditions_stored() == [f"{image_id}/{second[2]}/{name}" for name in
-                                   ("manifest.json", "preview.jpg", "thumbnail.jpg")]
+    assert renditions_stored() == [
+        f"{image_id}/{second[2]}/{name}" for name in ("manifest.json", "preview.jpg", "thumbnail.jpg")
+    ]
     assert rendition_keys(records.get(image_id)) == set(renditions_stored())
 
     refused = put(settings, clients, key, b"not an image")
@@ -352,7 +382,8 @@ def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
     outcome = process_event(s3_event(settings.upload_bucket, older), settings, dataclasses.replace(clients, s3=racing))
     assert outcome == {key: "superseded"}
     listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
-    assert sorted(o["Key"] for o in listing["Contents"]) == [f"{image_id}/{newer[0][2]}/{name}" for name in
-                                                             ("manifest.json", "preview.jpg", "thumbnail.jpg")]
+    assert sorted(o["Key"] for o in listing["Contents"]) == [
+        f"{image_id}/{newer[0][2]}/{name}" for name in ("manifest.json", "preview.jpg", "thumbnail.jpg")
+    ]
     record = records.get(image_id)
     assert (record["width"], record["height"], record["sourceEtag"]) == (480, 640, newer[0][2])

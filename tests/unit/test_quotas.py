@@ -1,4 +1,5 @@
 """handlers/quotas.py on moto: the daily count, stored bytes, a new day, refunds."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -50,8 +51,9 @@ def test_a_day_started_by_another_request_meanwhile_is_counted_once(quotas, monk
     def racing(owner, expression, condition, values):
         calls.append(expression.split(",")[0])
         if len(calls) == 2:  # just before this request starts the day, another one does
-            real(owner, "SET #day = :today, dayUploads = :one, storedBytes = :size", "attribute_not_exists(#day)",
-                 values)
+            real(
+                owner, "SET #day = :today, dayUploads = :one, storedBytes = :size", "attribute_not_exists(#day)", values
+            )
         return real(owner, expression, condition, values)
 
     monkeypatch.setattr(quotas, "_update", racing)

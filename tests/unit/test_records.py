@@ -1,7 +1,8 @@
 """handlers/records.py: what an uploaded file and its manifest carry, and the record they rebuild."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -20,14 +21,19 @@ def as_s3_returns(fields: dict) -> dict:
     return {name.removeprefix("x-amz-meta-").lower(): value for name, value in fields.items()}
 
 
-@pytest.mark.parametrize("field, value", [
-    ("owner", "a1a1a1a1-0000-4000-8000-000000000001"),
-    ("ownerEmail", "zoë+photos@example.com"),  # not ASCII: percent-encoded in S3
-    ("filename", "Ferien am Meer – 1/2 ☀.jpg"),
-    ("createdAt", CREATED),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("owner", "a1a1a1a1-0000-4000-8000-000000000001"),
+        ("ownerEmail", "zoë+photos@example.com"),  # not ASCII: percent-encoded in S3
+        ("filename", "Ferien am Meer – 1/2 ☀.jpg"),
+        ("createdAt", CREATED),
+    ],
+)
 def test_each_metadata_field_survives_the_round_trip_through_s3(field, value):
-    fields = {"owner": "sub-1", "ownerEmail": "a@example.com", "filename": "a.jpg", "createdAt": CREATED} | {field: value}
+    fields = {"owner": "sub-1", "ownerEmail": "a@example.com", "filename": "a.jpg", "createdAt": CREATED} | {
+        field: value
+    }
     sent = upload_metadata(fields["owner"], fields["ownerEmail"], fields["filename"], fields["createdAt"])
     assert all(v.isascii() for v in sent.values())
     assert origin_from_metadata(as_s3_returns(sent))[field] == value
@@ -38,23 +44,50 @@ def test_a_file_put_straight_into_the_bucket_has_no_origin():
     assert origin_from_metadata({"owner-email": "x@example.com"}) == {}  # an email alone owns nothing
 
 
-HEAD = {"ETag": '"abc"', "ContentLength": 1234, "ContentType": "image/jpeg",
-        "LastModified": datetime(2026, 11, 28, 7, 0, tzinfo=timezone.utc)}
+HEAD = {
+    "ETag": '"abc"',
+    "ContentLength": 1234,
+    "ContentType": "image/jpeg",
+    "LastModified": datetime(2026, 11, 28, 7, 0, tzinfo=UTC),
+}
 
 
-@pytest.mark.parametrize("manifest_field, value", [
-    ("status", "processed"), ("updatedAt", "2026-11-28T06:01:00.000Z"), ("width", 600), ("height", 800),
-    ("format", "JPEG"), ("frames", 1), ("hasAlpha", False), ("colour", "assumed-srgb"),
-    ("renditions", {"preview": {"key": "i/abc/preview.jpg", "width": 600, "height": 800, "bytes": 9,
-                                "contentType": "image/jpeg"}}),
-])
+@pytest.mark.parametrize(
+    "manifest_field, value",
+    [
+        ("status", "processed"),
+        ("updatedAt", "2026-11-28T06:01:00.000Z"),
+        ("width", 600),
+        ("height", 800),
+        ("format", "JPEG"),
+        ("frames", 1),
+        ("hasAlpha", False),
+        ("colour", "assumed-srgb"),
+        (
+            "renditions",
+            {
+                "preview": {
+                    "key": "i/abc/preview.jpg",
+                    "width": 600,
+                    "height": 800,
+                    "bytes": 9,
+                    "contentType": "image/jpeg",
+                }
+            },
+        ),
+    ],
+)
 def test_each_manifest_field_reaches_the_rebuilt_record(manifest_field, value):
     manifest = {"status": "processed", "updatedAt": "2026-11-28T06:01:00.000Z", manifest_field: value}
     head = HEAD | {"Metadata": as_s3_returns(upload_metadata("sub-1", "a@example.com", "a.jpg", CREATED))}
     record = record_from_s3("uploads/" + "c" * 32, head, manifest)
     assert record[manifest_field] == value
     assert (record["owner"], record["filename"], record["createdAt"], record["bytes"]) == (
-        "sub-1", "a.jpg", CREATED, 1234)
+        "sub-1",
+        "a.jpg",
+        CREATED,
+        1234,
+    )
     assert record["manifestKey"] == f"{'c' * 32}/abc/manifest.json" and "unfinishedPk" not in record
 
 
@@ -78,10 +111,12 @@ def test_a_lost_table_is_rebuilt_from_the_buckets_and_reconcile_twice_changes_no
 
     def upload(image_id: str, data: bytes) -> tuple:
         key = f"uploads/{image_id}"
-        records.create_pending(image_id, "IMG 1.jpg", "image/jpeg", len(data), "sub-1", "a@example.com", 2**31,
-                               created_at=CREATED)
-        etag = clients.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/jpeg",
-                                     Metadata=as_s3_returns(meta))["ETag"].strip('"')
+        records.create_pending(
+            image_id, "IMG 1.jpg", "image/jpeg", len(data), "sub-1", "a@example.com", 2**31, created_at=CREATED
+        )
+        etag = clients.s3.put_object(
+            Bucket=bucket, Key=key, Body=data, ContentType="image/jpeg", Metadata=as_s3_returns(meta)
+        )["ETag"].strip('"')
         return key, len(data), etag
 
     good, bad = upload("e" * 32, phone_jpeg(320, 240)), upload("f" * 32, b"not an image")
@@ -94,8 +129,12 @@ def test_a_lost_table_is_rebuilt_from_the_buckets_and_reconcile_twice_changes_no
         clients.dynamodb.delete_item(TableName=settings.table_name, Key={"id": item["id"]})
     sent = []
     lambda_ = SimpleNamespace(invoke=lambda **kwargs: sent.append(kwargs))
-    outputs = {"uploadBucket": bucket, "processedBucket": settings.processed_bucket, "table": settings.table_name,
-               "functions": {"processor": "imagepipe-processor"}}
+    outputs = {
+        "uploadBucket": bucket,
+        "processedBucket": settings.processed_bucket,
+        "table": settings.table_name,
+        "functions": {"processor": "imagepipe-processor"},
+    }
     said = []
     first = reconcile(clients.s3, clients.dynamodb, lambda_, outputs, log=said.append, bar=lambda _: None)
     assert first == {"restored": 3, "redriven": 1}
@@ -103,12 +142,12 @@ def test_a_lost_table_is_rebuilt_from_the_buckets_and_reconcile_twice_changes_no
         again = records.get(image_id)
         volatile = {"attempts", "expiresAt"}  # claims in flight and the pending TTL are not results
         assert {k: v for k, v in again.items() if k not in volatile} == {
-            k: v for k, v in was.items() if k not in volatile}, image_id
+            k: v for k, v in was.items() if k not in volatile
+        }, image_id
     assert records.get("a" * 32)["status"] == "pending" and records.get("a" * 32)["owner"] == "sub-1"
     assert [s["InvocationType"] for s in sent] == ["Event"] and waiting[0] in sent[0]["Payload"].decode()
     # Twice: nothing changes, nothing is sent again.
-    assert reconcile(clients.s3, clients.dynamodb, lambda_, outputs, log=said.append, bar=lambda _: None) == {
-        "kept": 4}
+    assert reconcile(clients.s3, clients.dynamodb, lambda_, outputs, log=said.append, bar=lambda _: None) == {"kept": 4}
     assert len(sent) == 1
 
 
@@ -118,8 +157,11 @@ def test_reconcile_never_brings_back_a_deleted_image(aws_env):
     obj = put(settings, clients, "uploads/" + "b" * 32, phone_jpeg(320, 240))
     process_event(s3_event(settings.upload_bucket, obj), settings, clients)
     records.delete("b" * 32, None, tombstone_until=2**31)  # the file lingers (say, S3 failed to delete it)
-    outputs = {"uploadBucket": settings.upload_bucket, "processedBucket": settings.processed_bucket,
-               "table": settings.table_name, "functions": {"processor": "p"}}
-    assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {
-        "kept": 1}
+    outputs = {
+        "uploadBucket": settings.upload_bucket,
+        "processedBucket": settings.processed_bucket,
+        "table": settings.table_name,
+        "functions": {"processor": "p"},
+    }
+    assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {"kept": 1}
     assert records.get("b" * 32)["status"] == "deleted"
