@@ -5,7 +5,9 @@ time, bound by the upload policy) and the processor writes each result as a mani
 the renditions, so a lost or restored table is rebuilt from the two. Safe while uploads go
 on and safe to run twice: each write is conditional (never over a newer record, never over
 a deleted image's tombstone); files that arrived but were never processed are handed to the
-processor as the S3 event it missed.
+processor as the S3 event it missed. The other way round, a finished record whose file is
+gone (an image deleted after the table's last save, then the table restored) is retired:
+its renditions removed, the record left as a tombstone.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
+from handlers.api import TOMBSTONE_SECONDS
 from handlers.processor import s3_event
-from handlers.records import ImageRecords, image_id_for_key, manifest_key, record_from_s3
+from handlers.records import (
+    ImageRecords,
+    delete_renditions,
+    image_id_for_key,
+    manifest_key,
+    record_from_s3,
+    rendition_keys,
+    upload_key,
+)
 
 
 def _manifest(s3, bucket: str, image_id: str, etag: str) -> dict | None:
@@ -84,5 +95,27 @@ def reconcile(
             bar(progress(done, len(keys), started))
     if keys:
         bar("\n")
+    present = set(keys)
+    for record in records.listed():
+        if (
+            record.get("status") in ("processed", "failed")
+            and record.get("uploadKey", upload_key(record["id"])) not in present
+        ):
+            outcomes[retire_if_gone(record, s3, records, outputs)] += 1
     log("reconcile: " + (", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing to do"))
     return outcomes
+
+
+def retire_if_gone(record: dict, s3, records: ImageRecords, outputs: dict) -> str:
+    """A finished record whose file is not in the bucket: "retired", or "kept" (it is there after
+    all: uploaded since the listing, or the record changed meanwhile)."""
+    try:
+        s3.head_object(Bucket=outputs["uploadBucket"], Key=record.get("uploadKey") or upload_key(record["id"]))
+        return "kept"
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404", "NotFound"):
+            raise
+    if not records.retire(record, int(time.time()) + TOMBSTONE_SECONDS):
+        return "kept"
+    delete_renditions(s3, outputs["processedBucket"], rendition_keys(record))
+    return "retired"

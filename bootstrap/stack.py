@@ -306,23 +306,23 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
             "Version": "2012-10-17",
             "Statement": [
                 logs,
-                # UpdateItem: the per-person quota counters (an item of the same table).
+                # PutItem: records and the tombstones deletes leave; UpdateItem: the quota counters.
                 {
                     "Effect": "Allow",
-                    "Action": [
-                        "dynamodb:PutItem",
-                        "dynamodb:GetItem",
-                        "dynamodb:Query",
-                        "dynamodb:DeleteItem",
-                        "dynamodb:UpdateItem",
-                    ],
+                    "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
                     "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}", f"{table_arn}/index/{OWNER_INDEX}"],
                 },
-                # PutObject: the presigned POST is signed with this role's credentials.
+                # PutObject: the presigned POST is signed with this role's credentials (uploads/ only).
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Action": ["s3:PutObject"],
                     "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
+                },
+                # DeleteObject anywhere in the bucket: admins delete any image, files put there directly too.
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"],
                 },
                 {
                     "Effect": "Allow",
@@ -557,6 +557,8 @@ def ensure_user_pool(aws: Aws, cfg: StackConfig, presignup_arn: str | None) -> t
         AutoVerifiedAttributes=["email"],
         LambdaConfig={"PreSignUp": presignup_arn} if presignup_arn else {},
         AccountRecoverySetting={"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]},
+        # A changed email is used (in tokens, as an image's owner) only once verified.
+        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
     )
     pool_id = next(
         (

@@ -31,6 +31,7 @@ from handlers.records import (
     ImageRecords,
     InvalidCursor,
     delete_renditions,
+    fit_filename,
     now_iso,
     rendition_keys,
     upload_key,
@@ -93,6 +94,10 @@ def json_object(event: APIGatewayProxyEvent) -> dict:
 
 
 ADMINS_GROUP = "admins"
+# How long a deleted image's tombstone outlives it: longer than any late delivery of its file's
+# event (Lambda keeps an asynchronous event up to 6 h) and a dead-letter redrive (the queue keeps
+# messages 14 days), so a file posted again with its form is never brought back.
+TOMBSTONE_SECONDS = 15 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     created_at = now_iso()
     # The file carries what its record needs to exist (S3 is the truth: a lost table is
     # rebuilt from the buckets), bound exactly by the policy like everything else in it.
-    metadata = upload_metadata(caller.sub, caller.email, clean_filename(filename), created_at)
+    metadata = upload_metadata(caller.sub, caller.email, fit_filename(clean_filename(filename)), created_at)
     # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
     # declared size, so the record's `bytes` is what arrives.
     post = clients.s3_public.generate_presigned_post(
@@ -220,7 +225,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     try:
         api.records.create_pending(
             image_id,
-            clean_filename(filename),
+            fit_filename(clean_filename(filename)),
             content_type,
             size,
             caller.sub,
@@ -271,16 +276,14 @@ def get_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
 def delete_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
     caller = caller_of(event)
     record = api.find(image_id, caller)
-    # Files first, so a failure leaves the record to delete again; then the record, and any
-    # rendition the processor finished in between (the deleted record still lists it).
-    # Renditions written after this, the processor removes when it finds the record gone.
-    api.remove_renditions(rendition_keys(record))
+    # Files first, so a failure leaves the record to delete again: the original (so a refusal
+    # there leaves the image whole), its renditions; then the record, and any rendition the
+    # processor finished in between (the deleted record still lists it). Renditions written
+    # after this, the processor removes when it finds the record gone.
     api.clients.s3.delete_object(Bucket=api.settings.upload_bucket, Key=record.get("uploadKey") or upload_key(image_id))
-    # A tombstone until any upload form for it has expired: a file posted again is removed.
+    api.remove_renditions(rendition_keys(record))
     deleted = api.records.delete(
-        image_id,
-        None if caller.admin else caller.sub,
-        tombstone_until=int(time.time()) + api.settings.upload_expiry_seconds + 3600,
+        image_id, None if caller.admin else caller.sub, tombstone_until=int(time.time()) + TOMBSTONE_SECONDS
     )
     if deleted is None:
         raise errors.NotFound(f"No image {image_id}.")

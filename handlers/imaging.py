@@ -184,44 +184,30 @@ _DECODE_OVERHEAD = 16 * MIB
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 
 
-def decode_cost(image: Image.Image, data: bytes, full_size: tuple[int, int] | None = None) -> int:
-    """Peak bytes that decoding `image` (as opened, after any `draft`; `full_size` is its size
-    before) and making the renditions take, estimated from headers only. `make bench` checks the
-    estimate against measured peaks."""
+def decode_cost(image: Image.Image, data: bytes) -> int:
+    """Peak bytes that decoding `image` (as opened, after any `draft`) and making the renditions
+    take, estimated from headers only. `make bench` checks the estimate against measured peaks."""
     width, height = real_size(image, data)
     pixels = width * height
     alpha = _has_alpha(image)
     if image.format in _DECODER_BYTES_PER_PIXEL:
         return _DECODE_OVERHEAD + pixels * _DECODER_BYTES_PER_PIXEL[image.format][alpha]
     # Pillow's own decoders (JPEG, PNG, GIF): the decoded frame in its mode, a converted copy
-    # unless it is already RGB(A), a premultiplied copy when resizing with alpha, ~1 byte of
+    # unless it is already the working mode (RGB, or RGBA with transparency: an RGB PNG with a
+    # tRNS colour is copied to RGBA), a premultiplied copy when resizing with alpha, ~1 byte of
     # resize intermediates.
     decoded = _MODE_BYTES.get(image.mode, 4)
-    converted = 0 if image.mode in ("RGB", "RGBA") else 4
+    converted = 0 if image.mode == ("RGBA" if alpha else "RGB") else 4
     per_pixel = decoded + converted + (4 if alpha else 0) + 1
-    if image.format in ("JPEG", "MPO"):
-        per_pixel += 4  # at draft scale; a CMYK or ICC source adds a conversion
-    cost = _DECODE_OVERHEAD + pixels * per_pixel
-    if image.format in ("JPEG", "MPO") and (image.info.get("progressive") or image.info.get("progression")):
-        cost += _jpeg_coefficient_bytes(image, full_size or image.size)
-    return cost
-
-
-def _jpeg_coefficient_bytes(image: Image.Image, full_size: tuple[int, int]) -> int:
-    """A progressive JPEG is decoded through whole-image coefficient arrays at full size
-    (64 coefficients of 2 bytes per 8x8 block of each component), whatever the draft scale."""
-
-    def ceil_div(a: int, b: int) -> int:
-        return -(-a // b)
-
-    full_w, full_h = full_size
-    layers = getattr(image, "layer", None) or [("", 1, 1, 0)]  # (id, h sampling, v sampling, table)
-    h_max = max(h for _, h, _, _ in layers)
-    v_max = max(v for _, _, v, _ in layers)
-    blocks = sum(
-        ceil_div(ceil_div(full_w * h, h_max), 8) * ceil_div(ceil_div(full_h * v, v_max), 8) for _, h, v, _ in layers
-    )
-    return blocks * 64 * 2
+    if image.format not in ("JPEG", "MPO"):
+        return _DECODE_OVERHEAD + pixels * per_pixel
+    per_pixel += 4  # at draft scale; a CMYK or ICC source adds a conversion
+    structure = probe.jpeg_structure(data)
+    # More than one scan (progressive, or a sequential file with its components in separate
+    # scans): libjpeg decodes through whole-image coefficient arrays at full size, whatever the
+    # draft scale.
+    coefficients = structure.coefficient_bytes if structure.scans > 1 else 0
+    return _DECODE_OVERHEAD + pixels * per_pixel + coefficients
 
 
 def _check_budget(image: Image.Image, data: bytes, full_size: tuple[int, int], limits: Limits) -> None:
@@ -230,7 +216,7 @@ def _check_budget(image: Image.Image, data: bytes, full_size: tuple[int, int], l
         scans = probe.jpeg_structure(data).scans
         if scans > limits.max_jpeg_scans:
             raise ImageRejected("too_complex", f"The JPEG has {scans} scans; the limit is {limits.max_jpeg_scans}.")
-    _check_memory(decode_cost(image, data, full_size), full_size, limits)
+    _check_memory(decode_cost(image, data), full_size, limits)
 
 
 def _orientation(image: Image.Image) -> int:

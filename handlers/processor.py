@@ -41,6 +41,7 @@ from handlers.records import (
     ImageRecords,
     delete_renditions,
     image_id_for_key,
+    issued_by_api,
     manifest_key,
     now_iso,
     origin_from_metadata,
@@ -125,7 +126,7 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     claim = records.start_processing(
         image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1], origin, create=response is not None
     )
-    if claim.outcome == "gone" and response is not None:
+    if claim.outcome == "gone" and response is not None and issued_by_api(obj.key):
         # A file for an image deleted through the API (a form posted again after DELETE): no
         # record will ever list it, so it goes now and DELETE stays final.
         clients.s3.delete_object(Bucket=obj.bucket, Key=obj.key)

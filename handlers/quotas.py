@@ -73,13 +73,24 @@ class Quotas:
             raise self._exceeded(before, size, today)
 
     def refund(self, owner: str, size: int) -> None:
-        """Give back the bytes of a deleted image, or of an upload whose file never arrived."""
-        self._db.update_item(
-            TableName=self._table,
-            Key={"id": _serialize(quota_key(owner))},
-            UpdateExpression="ADD storedBytes :minus",
-            ExpressionAttributeValues={":minus": _serialize(-size)},
-        )
+        """Give back the bytes of a deleted image, or of an upload whose file never arrived; never
+        below zero (a record rebuilt from S3 after its counter was lost was never charged)."""
+        key = {"id": _serialize(quota_key(owner))}
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="ADD storedBytes :minus",
+                ConditionExpression="storedBytes >= :size",
+                ExpressionAttributeValues={":minus": _serialize(-size), ":size": _serialize(size)},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET storedBytes = :zero",
+                ExpressionAttributeValues={":zero": _serialize(0)},
+            )
 
     def _update(self, owner: str, expression: str, condition: str, values: dict) -> dict | None:
         """None when the update was made; else the item as it was (its condition failed)."""

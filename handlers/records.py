@@ -85,7 +85,19 @@ def manifest_key(image_id: str, etag: str) -> str:
 _META = {"owner": "owner", "ownerEmail": "owner-email", "filename": "filename", "createdAt": "created"}
 
 
+# S3 allows 2 KB of user metadata in all; a file name of 200 emoji is 2.4 KB percent-encoded.
+MAX_ENCODED_FILENAME = 1024
+
+
+def fit_filename(filename: str) -> str:
+    """The file name, shortened (never refused) until it fits in the upload's metadata."""
+    while len(quote(filename, safe="@")) > MAX_ENCODED_FILENAME:
+        filename = filename[:-1]
+    return filename
+
+
 def upload_metadata(owner: str, owner_email: str | None, filename: str, created_at: str) -> dict[str, str]:
+    filename = fit_filename(filename)
     values = {"owner": owner, "ownerEmail": owner_email or "", "filename": filename, "createdAt": created_at}
     return {f"x-amz-meta-{_META[name]}": quote(value, safe="@") for name, value in values.items()}
 
@@ -159,9 +171,19 @@ def encode_cursor(key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
 
 
+# The shapes of a start key's values: DynamoDB itself refuses a malformed one with a 500's worth
+# of ValidationException (an empty string, a key over 1024 bytes), so they are checked first.
+_CURSOR_SHAPES = {
+    "id": ID_PATTERN,
+    "createdKey": re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z#[0-9a-f]{32}$"),
+}
+_CURSOR_SHAPES["listedKey"] = _CURSOR_SHAPES["createdKey"]
+
+
 def decode_cursor(cursor: str, expect: dict[str, str | None]) -> dict:
     """The start key a cursor names. `expect` gives its attributes, each with the value it must
-    hold (the listing's partition: a cursor cannot page another person's gallery) or None."""
+    hold (the listing's partition: a cursor cannot page another person's gallery) or None (then
+    it must have the shape this API writes)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         plain = json.loads(raw)
@@ -172,6 +194,7 @@ def decode_cursor(cursor: str, expect: dict[str, str | None]) -> dict:
         or set(plain) != set(expect)
         or not all(isinstance(v, str) for v in plain.values())
         or any(value is not None and plain[name] != value for name, value in expect.items())
+        or any(not _CURSOR_SHAPES[name].match(plain[name]) for name, value in expect.items() if value is None)
     ):
         raise InvalidCursor("cursor is not one this API issued")
     return {k: _serialize(v) for k, v in plain.items()}
@@ -420,6 +443,38 @@ class ImageRecords:
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})
+
+    def listed(self):
+        """Every listed record (processing, processed or failed), newest first, page by page."""
+        params = {
+            "TableName": self._table,
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "listPk = :p",
+            "ExpressionAttributeValues": _to_item({":p": LIST_PARTITION}),
+            "ScanIndexForward": False,
+        }
+        while True:
+            page = self._db.query(**params)
+            yield from (_from_item(i) for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def retire(self, record: dict, tombstone_until: int) -> bool:
+        """Replace a finished record whose file is gone by a tombstone, unless it changed since it
+        was read. True if retired."""
+        tombstone = {"id": record["id"], "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_to_item(tombstone),
+                ConditionExpression="updatedAt = :u AND #s = :s",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item({":u": record["updatedAt"], ":s": record["status"]}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def restore(self, record: dict) -> bool:
         """Write a record rebuilt from S3 unless the table holds one as new or newer (or a

@@ -205,6 +205,18 @@ def test_uploads_whose_file_never_arrived_are_not_in_the_gallery(api):
         {"limit": "ten"},
         {"cursor": "!!!"},
         {"cursor": base64.urlsafe_b64encode(b'{"id": "x"}').decode()},
+        # Found in review: keys of the right names but the wrong shape reach DynamoDB, which
+        # answers ValidationException (a 500) for an empty string or a key over 1024 bytes.
+        {
+            "cursor": base64.urlsafe_b64encode(
+                json.dumps({"id": "", "owner": ALICE["sub"], "listedKey": ""}).encode()
+            ).decode()
+        },
+        {
+            "cursor": base64.urlsafe_b64encode(
+                json.dumps({"id": "a" * 32, "owner": ALICE["sub"], "listedKey": "x" * 2000}).encode()
+            ).decode()
+        },
     ],
 )
 def test_bad_list_queries(api, query):

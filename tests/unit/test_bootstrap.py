@@ -41,7 +41,6 @@ def test_each_function_gets_only_what_it_uses():
         "dynamodb:PutItem",
         "dynamodb:GetItem",
         "dynamodb:Query",
-        "dynamodb:DeleteItem",
         "dynamodb:UpdateItem",
         "s3:PutObject",
         "s3:DeleteObject",
@@ -77,9 +76,13 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:lambda:eu-west-1:123456789012:function:{CFG.function('processor')}"
     ]
     assert [r.rsplit("/", 1)[-1] for r in resources("processor", "dynamodb:Query")] == ["byUnfinished"]
-    # The API signs uploads only under uploads/.
-    api_puts = [s for s in statements("api") if "s3:PutObject" in s["Action"]]
-    assert api_puts[0]["Resource"] == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
+    # The API signs uploads only under uploads/; it deletes any original (admins moderate files
+    # put into the bucket directly too) and renditions.
+    assert resources("api", "s3:PutObject") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
+    assert resources("api", "s3:DeleteObject") == [
+        f"arn:aws:s3:::{CFG.upload_bucket}/*",
+        f"arn:aws:s3:::{CFG.processed_bucket}/*",
+    ]
 
 
 def test_zip_is_reproducible_and_self_contained(tmp_path):

@@ -63,3 +63,13 @@ def test_a_day_started_by_another_request_meanwhile_is_counted_once(quotas, monk
     quotas.charge("u", 10, DAY)
     with pytest.raises(QuotaExceeded):
         quotas.charge("u", 10, DAY)  # 1 (the other request) + 2: the quota of 3 is used
+
+
+def test_a_refund_never_takes_the_counter_below_zero(quotas):
+    """Found in review: deleting images rebuilt from S3 after the counter was lost refunded bytes
+    never charged, and a negative counter is a quota that no longer holds."""
+    quotas.charge("u", 100, DAY)
+    quotas.refund("u", 700)
+    quotas.charge("u", 1000, DAY)  # exactly the quota: the counter was 0, not -600
+    with pytest.raises(QuotaExceeded):
+        quotas.charge("u", 1, DAY)

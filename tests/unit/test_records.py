@@ -9,7 +9,7 @@ import pytest
 
 from bootstrap.reconcile import reconcile
 from handlers.processor import process_event
-from handlers.records import ImageRecords, origin_from_metadata, record_from_s3, upload_metadata
+from handlers.records import ImageRecords, origin_from_metadata, record_from_s3, rendition_keys, upload_metadata
 from tests.images import phone_jpeg
 from tests.unit.test_processor import put, s3_event
 
@@ -165,3 +165,38 @@ def test_reconcile_never_brings_back_a_deleted_image(aws_env):
     }
     assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {"kept": 1}
     assert records.get("b" * 32)["status"] == "deleted"
+
+
+def test_a_long_file_name_is_shortened_to_fit_s3_s_metadata_and_the_record_keeps_the_same():
+    """Found in review: 200 emoji are 2.4 KB percent-encoded, over S3's 2 KB of user metadata."""
+    from handlers.records import fit_filename
+
+    name = "🌅" * 200
+    sent = upload_metadata("a1a1a1a1-0000-4000-8000-000000000001", "someone@example.com", name, CREATED)
+    assert sum(len(k) - len("x-amz-meta-") + len(v) for k, v in sent.items()) <= 2048
+    kept = origin_from_metadata(as_s3_returns(sent))["filename"]
+    assert kept == fit_filename(name) and name.startswith(kept) and len(kept) < len(name)
+
+
+def test_reconcile_retires_a_record_whose_file_is_gone(aws_env):
+    """Found in review: an image deleted after the table's last save came back with a restored
+    table (locally: a crash reverts MiniStack to its last clean save), pointing at nothing."""
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    obj = put(settings, clients, "uploads/" + "c" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, obj), settings, clients)
+    listed = rendition_keys(records.get("c" * 32))
+    clients.s3.delete_object(Bucket=settings.upload_bucket, Key=obj[0])  # deleted; its record restored
+    outputs = {
+        "uploadBucket": settings.upload_bucket,
+        "processedBucket": settings.processed_bucket,
+        "table": settings.table_name,
+        "functions": {"processor": "p"},
+    }
+    assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {
+        "retired": 1
+    }
+    assert records.get("c" * 32)["status"] == "deleted"
+    stored = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket).get("Contents", [])}
+    assert not stored & listed
+    assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {}
