@@ -16,7 +16,7 @@ import uuid
 import jwt
 from flask import Request, Response
 
-STAGE = "v1"
+from bootstrap.stack import STAGE
 
 
 class CognitoAuthorizer:

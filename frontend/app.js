@@ -710,7 +710,7 @@ async function loadGallery(reset = false) {
       nextCursor = null;
       $("gallery-heading").textContent = showingAll() ? "Everyone’s gallery" : "Gallery";
     }
-    const params = new URLSearchParams({ limit: String(config.pageSize || 24) });
+    const params = new URLSearchParams({ limit: String(config.pageSize) });
     if (showingAll()) params.set("scope", "all");
     if (nextCursor) params.set("cursor", nextCursor);
     const page = await api(`/images?${params}`);
@@ -804,6 +804,9 @@ async function start() {
   }
   try { localStorage.removeItem(LEGACY_TOKENS_KEY); } catch { /* storage unavailable */ }
   $("max-size").textContent = formatBytes(config.maxBytes);
+  // The server's list, from config.json: the picker offers what the API accepts (HEIC by
+  // extension too: browsers give it no type on some systems).
+  $("file-input").accept = [...config.acceptedTypes, ".heic", ".heif"].join(",");
   $("quota-hint").textContent = describeQuota(config.quota);
   $("file-input").addEventListener("change", (e) => {
     uploadAll(e.target.files);
