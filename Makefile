@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 EMULATOR_VENV := .venv-emulator
+TOOLS_VENV := .venv-tools
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status lint test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status lint tools test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +26,15 @@ $(EMULATOR_VENV)/.installed: requirements-emulator.txt
 	@$(EMULATOR_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-emulator.txt
 	@touch $@
 
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	@echo "creating $(TOOLS_VENV) (awslocal: the AWS CLI against the local stack)"
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	@$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	@touch $@
+
 venv: $(VENV)/.installed ## Create .venv with the project's pinned tools
+
+tools: $(TOOLS_VENV)/.installed ## Create .venv-tools with awslocal, to look inside the running stack (see README)
 
 emulator-venv: $(EMULATOR_VENV)/.installed ## Create .venv-emulator with the pinned MiniStack
 
@@ -44,7 +53,7 @@ lint: venv ## Check style: ruff check (pycodestyle, pyflakes, imports, bugbear, 
 	@$(PY) -m ruff check $(LINTED)
 	@$(PY) -m ruff format --check $(LINTED)
 
-test: venv emulator-venv lint ## Run the style gate, then every test (unit, integration against the emulator, browser)
+test: venv emulator-venv tools lint ## Run the style gate, then every test (unit, integration against the emulator, browser)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv ## Run the fast unit tests only
