@@ -289,23 +289,27 @@ def up_localstack() -> int:
     return 0
 
 
+def deploy_into(target: str, state: Path, env: dict) -> dict:
+    """`python -m bootstrap deploy` with its outputs in `state`; for `make up` and the tests alike.
+    Its progress goes to this process's stderr; a failure raises with what it said."""
+    deployed = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "deploy", "--target", target],
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state), **env},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if deployed.returncode != 0:
+        raise RuntimeError(f"deploy failed:\n{deployed.stderr}")
+    return json.loads((state / "outputs.json").read_text())
+
+
 def _deploy(target: str, endpoint: str, **extra: str) -> dict:
     print("stack: deploying (idempotent)", flush=True)
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "SITE_URL": f"http://127.0.0.1:{SITE_PORT}",
-        "IMAGEPIPE_STATE_DIR": str(STATE),
-        **extra,
-    }
-    subprocess.run(
-        [sys.executable, "-m", "bootstrap", "deploy", "--target", target],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        cwd=ROOT,
+    return deploy_into(
+        target, STATE, {"AWS_ENDPOINT_URL": endpoint, "SITE_URL": f"http://127.0.0.1:{SITE_PORT}", **extra}
     )
-    return json.loads((STATE / "outputs.json").read_text())
 
 
 def reconcile_after_crash(endpoint: str, state: Path | None = None) -> None:

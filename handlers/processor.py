@@ -294,20 +294,22 @@ def _sweep_one(
                 )
             return "abandoned" if abandoned else "no-object"
         return "no-object"  # its upload may still be on the way
-    event = s3_event(settings.upload_bucket, key, head["ContentLength"], head["ETag"].strip('"'))
+    event = s3_event(settings.upload_bucket, (key, head["ContentLength"], head["ETag"].strip('"')))
     clients.lambda_.invoke(
         FunctionName=settings.function_name, InvocationType="Event", Payload=json.dumps(event).encode()
     )
     return "redriven"
 
 
-def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
-    """An S3 ObjectCreated event for one object, as S3 would send it (key URL-encoded)."""
+def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
+    """An S3 ObjectCreated event for these (key, size, ETag) objects, as S3 sends it (keys
+    URL-encoded): what the sweep and reconcile re-drive, and what the tests deliver."""
     return {
         "Records": [
             {
                 "eventVersion": "2.1",
                 "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
                 "eventName": "ObjectCreated:Put",
                 "s3": {
                     "s3SchemaVersion": "1.0",
@@ -315,6 +317,7 @@ def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
                     "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
                 },
             }
+            for key, size, etag in objects
         ]
     }
 

@@ -1,6 +1,6 @@
 """The deployed stack, for the whole test session (fixture `stack`).
 
-IMAGEPIPE_BACKEND=embedded | localstack | auto (default auto): LocalStack in a
+BACKEND=embedded | localstack | auto (default auto; the same name and choice as `make up`): LocalStack in a
 testcontainers LocalStackContainer (pinned like docker-compose.yml, with the Docker socket)
 when a Docker engine answers, else the embedded emulator: a MiniStack of its own on a free
 port with its state in a temp folder. Either way the real bootstrap deploys the stack, and
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,15 @@ import pytest
 import requests
 from botocore.config import Config
 
-from bootstrap.local import EMULATOR_PYTHON, docker_engine_answers, free_port, start_emulator, stop_emulator
+from bootstrap.local import (
+    EMULATOR_PYTHON,
+    choose_backend,
+    deploy_into,
+    docker_engine_answers,
+    free_port,
+    start_emulator,
+    stop_emulator,
+)
 from bootstrap.package import ROOT
 from tests.prereq import need
 
@@ -202,15 +208,7 @@ LOCALSTACK_IMAGE = os.environ.get("LOCALSTACK_IMAGE", "localstack/localstack:4.1
 
 
 def _deploy(target: str, state: Path, env: dict) -> dict:
-    deployed = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "deploy", "--target", target],
-        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state), **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert deployed.returncode == 0, deployed.stderr
-    return json.loads((state / "outputs.json").read_text())
+    return deploy_into(target, state, env)
 
 
 @contextlib.contextmanager
@@ -255,14 +253,8 @@ def localstack_stack(state: Path):
 
 
 def resolve_backend() -> tuple[str, str]:
-    requested = os.environ.get("IMAGEPIPE_BACKEND", "auto")
-    if requested in ("embedded", "localstack"):
-        return requested, f"IMAGEPIPE_BACKEND={requested}"
-    return (
-        ("localstack", "a Docker engine answers")
-        if docker_engine_answers()
-        else ("embedded", "no Docker engine answers")
-    )
+    """The same choice, under the same name, as `make up`: BACKEND=embedded|localstack|auto."""
+    return choose_backend(os.environ.get("BACKEND", "auto"))
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bootstrap.local import stop_pid, wait_until
+from bootstrap.local import start_devserver, stop_pid
 from bootstrap.package import ROOT
 from tests.images import encode, phone_jpeg, photo
 from tests.prereq import need
@@ -44,17 +42,10 @@ def expect(*args, **kwargs):
 def site(stack):
     """The devserver on the site origin the stack's CORS rules name, with 2 images a page."""
     port = int(stack.site_url.rsplit(":", 1)[1])
-    log = (stack.state / "logs" / "devserver.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devserver", "--port", str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "GALLERY_PAGE_SIZE": "2"},
+    proc = start_devserver(
+        port, stack.state, stack.state / "logs" / "devserver.log", extra_env={"GALLERY_PAGE_SIZE": "2"}
     )
     try:
-        wait_until(f"{stack.site_url}/healthz", 30, "the devserver", proc)
         yield stack.site_url
     finally:
         stop_pid(proc.pid)

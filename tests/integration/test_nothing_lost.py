@@ -16,6 +16,7 @@ import pytest
 
 from bootstrap.local import start_emulator, stop_pid
 from bootstrap.package import ROOT
+from handlers.processor import s3_event
 from tests.images import encode, phone_jpeg, photo
 from tests.stack import FINAL
 
@@ -30,22 +31,6 @@ def lambda_client(stack):
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-
-
-def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
-    return {
-        "Records": [
-            {
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Post",
-                "awsRegion": "us-east-1",
-                "s3": {
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": key, "size": size, "eTag": etag},
-                },
-            }
-        ]
-    }
 
 
 def invoke(stack, payload: dict) -> dict:
@@ -84,7 +69,7 @@ def test_the_same_event_twice_and_at_once_gives_one_record_and_the_same_renditio
     before = renditions_bytes(stack, created["id"])
     key = f"uploads/{created['id']}"
     head = stack.s3().head_object(Bucket=stack.outputs["uploadBucket"], Key=key)
-    event = s3_event(stack.outputs["uploadBucket"], key, head["ContentLength"], head["ETag"].strip('"'))
+    event = s3_event(stack.outputs["uploadBucket"], (key, head["ContentLength"], head["ETag"].strip('"')))
 
     assert invoke(stack, event) == {key: "duplicate"}
     with ThreadPoolExecutor(2) as pool:
@@ -114,7 +99,7 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
     key = "direct/concurrent.jpg"
     with notifications_paused(stack):
         etag = stack.s3().put_object(Bucket=stack.outputs["uploadBucket"], Key=key, Body=data)["ETag"].strip('"')
-    event = s3_event(stack.outputs["uploadBucket"], key, len(data), etag)
+    event = s3_event(stack.outputs["uploadBucket"], (key, len(data), etag))
     with ThreadPoolExecutor(2) as pool:
         outcomes = [o[key] for o in pool.map(lambda _: invoke(stack, event), range(2))]
     assert "processed" in outcomes and set(outcomes) <= {"processed", "duplicate"}
@@ -146,7 +131,7 @@ def test_a_replaced_object_leaves_only_its_own_renditions(stack):
     ):
         etag = stack.s3().put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
         # Processed by this call or by the notification's own delivery, whichever claims first.
-        invoke(stack, s3_event(bucket, key, len(data), etag))
+        invoke(stack, s3_event(bucket, (key, len(data), etag)))
         expected = {
             f"{image_id}/{etag}/preview.{extension}",
             f"{image_id}/{etag}/thumbnail.{extension}",

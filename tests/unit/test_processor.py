@@ -9,32 +9,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from handlers.processor import process_event
+from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, image_id_for_key, rendition_keys
 from tests.images import encode, phone_jpeg, photo
-
-
-def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
-    """An S3 ObjectCreated event; keys URL-encoded as S3 sends them."""
-    from urllib.parse import quote_plus
-
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventName": "ObjectCreated:Post",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "process-uploads",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
-                },
-            }
-            for key, size, etag in objects
-        ]
-    }
 
 
 def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:

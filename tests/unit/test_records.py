@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from bootstrap.reconcile import reconcile
-from handlers.processor import process_event
+from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, origin_from_metadata, record_from_s3, rendition_keys, upload_metadata
 from tests.images import phone_jpeg
-from tests.unit.test_processor import put, s3_event
+from tests.unit.test_processor import put
 
 CREATED = "2026-11-28T06:00:00.123Z"
 
