@@ -384,7 +384,6 @@ def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> str:
         arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
         if cfg.target == "aws":
             aws.iam.get_waiter("role_exists").wait(RoleName=name)
-            time.sleep(10)  # a new role takes a few seconds before Lambda may assume it
     aws.iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
     return arn
 
@@ -421,9 +420,9 @@ def ensure_function(
     try:
         current = aws.lambda_.get_function(FunctionName=name)["Configuration"]
     except aws.lambda_.exceptions.ResourceNotFoundException:
-        arn = aws.lambda_.create_function(
-            FunctionName=name, Code={"ZipFile": code}, Publish=False, Architectures=[cfg.arch], **settings
-        )["FunctionArn"]
+        arn = create_function_when_role_is_ready(
+            aws, dict(FunctionName=name, Code={"ZipFile": code}, Publish=False, Architectures=[cfg.arch], **settings)
+        )
         aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
         return arn
     if current.get("CodeSha256") != sha or current.get("Architectures", [cfg.arch]) != [cfg.arch]:
@@ -435,6 +434,22 @@ def ensure_function(
         aws.lambda_.update_function_configuration(FunctionName=name, **settings)
         aws.lambda_.get_waiter("function_updated_v2").wait(FunctionName=name)
     return current["FunctionArn"]
+
+
+def create_function_when_role_is_ready(
+    aws: Aws, params: dict, wait: Callable[[float], None] = time.sleep, tries: int = 8
+) -> str:
+    """A role IAM has just created takes seconds before Lambda may assume it (IAM is eventually
+    consistent): retry exactly that refusal, with growing waits (1 + 2 + ... + 8 s at most),
+    instead of sleeping a fixed time on every new role."""
+    for attempt in range(1, tries + 1):
+        try:
+            return aws.lambda_.create_function(**params)["FunctionArn"]
+        except aws.lambda_.exceptions.InvalidParameterValueException as exc:
+            if "cannot be assumed" not in str(exc) or attempt == tries:
+                raise
+            wait(attempt)
+    raise AssertionError("unreachable")
 
 
 def ensure_invoke_permission(aws: Aws, function: str, sid: str, principal: str, source_arn: str) -> None:

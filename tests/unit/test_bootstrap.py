@@ -158,3 +158,30 @@ def test_reserved_concurrency_is_set_where_the_account_allows_it(unreserved, exp
         ensure_reserved_concurrency(SimpleNamespace(lambda_=client), "imagepipe-processor", 10, log=said.append)
         stub.assert_no_pending_responses()
     assert bool(said) != expect_put and all("WARNING" in line for line in said)
+
+
+def test_a_function_is_created_once_iam_lets_lambda_assume_its_new_role():
+    """IAM is eventually consistent: Lambda refuses a role for seconds after it is made. Deploy
+    retries exactly that refusal with growing waits (injected here), not a fixed sleep."""
+    from types import SimpleNamespace
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from bootstrap.stack import create_function_when_role_is_ready
+
+    client = boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    params = {"FunctionName": "f", "Role": "arn:aws:iam::123456789012:role/r", "Code": {"ZipFile": b"z"}}
+    not_yet = "The role defined for the function cannot be assumed by Lambda."
+    waited = []
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error("create_function", "InvalidParameterValueException", not_yet, 400)
+        stub.add_response("create_function", {"FunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:f"})
+        arn = create_function_when_role_is_ready(SimpleNamespace(lambda_=client), params, wait=waited.append)
+    assert arn.endswith(":function:f") and waited == [1, 2]
+    with Stubber(client) as stub:  # any other refusal is not waited out
+        stub.add_client_error("create_function", "InvalidParameterValueException", "Runtime is wrong", 400)
+        with pytest.raises(client.exceptions.InvalidParameterValueException):
+            create_function_when_role_is_ready(SimpleNamespace(lambda_=client), params, wait=waited.append)
+    assert waited == [1, 2]
