@@ -524,9 +524,32 @@ function setState(card, text, kind = "") {
   card.dataset.state = kind;
 }
 
-function checkFile(file) {
-  if (!config.acceptedTypes.includes(file.type)) {
-    return `${file.name}: not an accepted image type (${file.type || "unknown"}).`;
+// Formats by their first bytes: a browser gives some files no type, or a wrong one (a camera's
+// .mpo is a JPEG; HEIC has none on some systems). The server decides by content anyway.
+const SIGNATURES = [
+  ["jpeg", (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff],
+  ["png", (b) => b[0] === 0x89 && ascii(b, 1, 4) === "PNG"],
+  ["gif", (b) => ascii(b, 0, 4) === "GIF8"],
+  ["webp", (b) => ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 12) === "WEBP"],
+  ["avif", (b) => ascii(b, 4, 8) === "ftyp" && ["avif", "avis"].includes(ascii(b, 8, 12))],
+  ["heic", (b) => ascii(b, 4, 8) === "ftyp" && ["heic", "heix", "heim", "heis", "mif1", "msf1"].includes(ascii(b, 8, 12))],
+];
+
+function ascii(bytes, from, to) {
+  return String.fromCharCode(...bytes.slice(from, to));
+}
+
+async function contentTypeOf(file) {
+  if (config.acceptedTypes.includes(file.type)) return file.type;
+  const head = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  const found = SIGNATURES.find(([, matches]) => matches(head));
+  const type = found && config.acceptedTypes.find((t) => t.endsWith(`/${found[0]}`));
+  return type || file.type;
+}
+
+function checkFile(file, type) {
+  if (!config.acceptedTypes.includes(type)) {
+    return `${file.name}: not an accepted image type (${type || "unknown"}).`;
   }
   if (file.size === 0) return `${file.name}: the file is empty.`;
   if (file.size > config.maxBytes) return `${file.name}: larger than ${formatBytes(config.maxBytes)}.`;
@@ -568,7 +591,8 @@ async function waitForProcessing(id, card, mine) {
 async function uploadOne(file, card) {
   const mine = epoch;
   card.querySelector(".retry")?.remove();
-  const problem = checkFile(file);
+  const type = await contentTypeOf(file);
+  const problem = checkFile(file, type);
   if (problem) {
     setState(card, `Failed: ${problem}`, "failed");
     announce(problem);
@@ -582,7 +606,7 @@ async function uploadOne(file, card) {
     const created = await api("/uploads", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ filename: file.name, contentType: file.type, size: file.size }),
+      body: JSON.stringify({ filename: file.name, contentType: type, size: file.size }),
     });
     if (mine !== epoch) return;
     card.dataset.id = created.id;

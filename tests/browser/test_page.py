@@ -595,6 +595,22 @@ def test_page_checks_type_and_size_before_uploading(page, site, user, tmp_path):
     assert "not an accepted image type" in card.inner_text()
 
 
+def test_a_file_the_browser_gives_no_image_type_is_judged_by_its_first_bytes(page, site, user, tmp_path):
+    """Issue 13, tried as a new user would: a camera's .mpo (a JPEG with a second image) has no
+    MIME type in browsers, and the page refused it as "unknown" though the server accepts it."""
+    mpo = tmp_path / "DSCF0001.MPO"
+    mpo.write_bytes(phone_jpeg(640, 480, orientation=1))
+    sign_in(page, site, user)
+    # What the browser says it is, read before the page's own handler (capture phase).
+    page.evaluate("document.addEventListener('change', e => { window.told = e.target.files[0].type }, true)")
+    page.set_input_files("#file-input", [str(mpo)])
+    told = page.evaluate("window.told")
+    assert not told.startswith("image/"), told
+    card = page.locator("#uploads .card[data-state=processed]")
+    card.wait_for(timeout=90_000)
+    assert "640×480" in card.inner_text()
+
+
 def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, user):
     sign_in(page, site, user)
     # Keyboard: signing in puts the focus at the upload section, so the next Tab stop is the
