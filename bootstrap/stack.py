@@ -565,6 +565,12 @@ PASSWORD_POLICY = {  # length, not composition rules (NIST SP 800-63B); Cognito 
 }
 
 
+def user_pool_id(aws: Aws, cfg: StackConfig) -> str | None:
+    """The stack's user pool, found by its name (pool ids are made by Cognito)."""
+    pages = aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
+    return next((p["Id"] for page in pages for p in page["UserPools"] if p["Name"] == cfg.user_pool), None)
+
+
 def ensure_user_pool(aws: Aws, cfg: StackConfig, presignup_arn: str | None) -> tuple[str, str]:
     """Email is the username; on AWS Cognito verifies it with a code, locally PreSignUp confirms."""
     settings = dict(
@@ -575,15 +581,7 @@ def ensure_user_pool(aws: Aws, cfg: StackConfig, presignup_arn: str | None) -> t
         # A changed email is used (in tokens, as an image's owner) only once verified.
         UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
     )
-    pool_id = next(
-        (
-            p["Id"]
-            for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
-            for p in page["UserPools"]
-            if p["Name"] == cfg.user_pool
-        ),
-        None,
-    )
+    pool_id = user_pool_id(aws, cfg)
     if pool_id is None:
         pool_id = aws.cognito.create_user_pool(
             PoolName=cfg.user_pool,
@@ -639,15 +637,7 @@ def ensure_admins_group(aws: Aws, pool_id: str) -> None:
 
 def find_user_pool(aws: Aws, cfg: StackConfig) -> tuple[str, str] | None:
     """(pool id, app client id) of the deployed stack, or None."""
-    pool_id = next(
-        (
-            p["Id"]
-            for page in aws.cognito.get_paginator("list_user_pools").paginate(MaxResults=60)
-            for p in page["UserPools"]
-            if p["Name"] == cfg.user_pool
-        ),
-        None,
-    )
+    pool_id = user_pool_id(aws, cfg)
     if pool_id is None:
         return None
     clients = aws.cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -384,25 +385,28 @@ class ImageRecords:
     def unfinished(self, limit: int):
         """Records still `pending` or `processing`, oldest first, at most `limit`: a Query on the
         sparse index that holds only them, so finished records never crowd it."""
+        return itertools.islice(
+            self._index(
+                UNFINISHED_INDEX, "unfinishedPk", UNFINISHED_PARTITION, oldest_first=True, page=min(limit, 100)
+            ),
+            limit,
+        )
+
+    def _index(self, index: str, partition: str, value: str, oldest_first: bool, page: int | None = None):
+        """Every record of one partition of an index, page by page (lazily: stop reading any time)."""
         params = {
             "TableName": self._table,
-            "IndexName": UNFINISHED_INDEX,
-            "KeyConditionExpression": "unfinishedPk = :u",
-            "ExpressionAttributeValues": _to_item({":u": UNFINISHED_PARTITION}),
-            "ScanIndexForward": True,
-            "Limit": min(limit, 100),
-        }
-        found = 0
-        while found < limit:
-            page = self._db.query(**params)
-            for item in page.get("Items", []):
-                found += 1
-                yield _from_item(item)
-                if found >= limit:
-                    return
-            if "LastEvaluatedKey" not in page:
+            "IndexName": index,
+            "KeyConditionExpression": f"{partition} = :p",
+            "ExpressionAttributeValues": _to_item({":p": value}),
+            "ScanIndexForward": oldest_first,
+        } | ({"Limit": page} if page else {})
+        while True:
+            answer = self._db.query(**params)
+            yield from (_from_item(i) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
                 return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def delete_abandoned(self, image_id: str) -> dict | None:
         """Delete a record still `pending` (its file never arrived); returns it, or None if it moved on."""
@@ -435,46 +439,34 @@ class ImageRecords:
                 "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
                 "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": "deleted"}),
             }
-        tombstone = {"id": image_id, "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
-        try:
-            result = self._db.put_item(
-                TableName=self._table, Item=_to_item(tombstone), ReturnValues="ALL_OLD", **condition
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return _from_item(result.get("Attributes") or {})
+        return self._bury(image_id, tombstone_until, ReturnValues="ALL_OLD", **condition)
 
     def listed(self):
         """Every listed record (processing, processed or failed), newest first, page by page."""
-        params = {
-            "TableName": self._table,
-            "IndexName": LIST_INDEX,
-            "KeyConditionExpression": "listPk = :p",
-            "ExpressionAttributeValues": _to_item({":p": LIST_PARTITION}),
-            "ScanIndexForward": False,
-        }
-        while True:
-            page = self._db.query(**params)
-            yield from (_from_item(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._index(LIST_INDEX, "listPk", LIST_PARTITION, oldest_first=False)
 
     def retire(self, record: dict, tombstone_until: int) -> bool:
         """Replace a finished record whose file is gone by a tombstone, unless it changed since it
         was read. True if retired."""
-        tombstone = {"id": record["id"], "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=_to_item(tombstone),
+        return (
+            self._bury(
+                record["id"],
+                tombstone_until,
                 ConditionExpression="updatedAt = :u AND #s = :s",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_to_item({":u": record["updatedAt"], ":s": record["status"]}),
             )
+            is not None
+        )
+
+    def _bury(self, image_id: str, tombstone_until: int, **params) -> dict | None:
+        """Put a tombstone in the record's place under this condition; the record as it was, or None."""
+        tombstone = {"id": image_id, "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
+        try:
+            result = self._db.put_item(TableName=self._table, Item=_to_item(tombstone), **params)
         except self._db.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            return None
+        return _from_item(result.get("Attributes") or {})
 
     def restore(self, record: dict) -> bool:
         """Write a record rebuilt from S3 unless the table holds one as new or newer (or a

@@ -38,6 +38,18 @@ from tests.prereq import need
 FINAL = ("processed", "failed")
 
 
+def local_client(service: str, endpoint: str):
+    """A boto3 client for a local emulator: its test credentials, path-style S3."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
 @dataclass
 class Stack:
     outputs: dict
@@ -52,13 +64,7 @@ class Stack:
     @contextlib.contextmanager
     def function_env(self, role: str, **overrides):
         """Change a deployed function's settings for the duration, as an operator would."""
-        lam = boto3.client(
-            "lambda",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        lam = local_client("lambda", self.endpoint)
         name = self.outputs["functions"][role]
         before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
@@ -70,13 +76,7 @@ class Stack:
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
     def cognito(self):
-        return boto3.client(
-            "cognito-idp",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return local_client("cognito-idp", self.endpoint)
 
     def create_user(self, email: str, admin: bool = False) -> str:
         """A confirmed user, made as `make user` makes one; returns the password."""
@@ -117,23 +117,10 @@ class Stack:
         return self.outputs["apiUrl"]
 
     def s3(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(s3={"addressing_style": "path"}),
-        )
+        return local_client("s3", self.endpoint)
 
     def dynamodb(self):
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        return local_client("dynamodb", self.endpoint)
 
     def create_upload(self, filename: str, content_type: str, size: int) -> dict:
         response = self.http.post(

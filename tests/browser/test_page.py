@@ -739,18 +739,25 @@ def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, user, tm
     assert page.evaluate("localStorage.getItem('imagepipe.deleteTokens')") is None
 
 
+def answer_uploads(page, stack, status: int, body: dict) -> None:
+    """POST /uploads answers this, as the API would (a stand-in at the network, in the browser)."""
+    page.route(
+        f"{stack.api}/uploads",
+        lambda route: route.fulfill(
+            status=status,
+            content_type="application/json",
+            headers={"Access-Control-Allow-Origin": "*"},
+            body=json.dumps(body),
+        ),
+    )
+
+
 def test_a_refusal_offers_no_retry(page, site, stack, user, tmp_path):
     """A 4xx is an answer, not an accident: the same file would be refused again."""
     photo_path = tmp_path / "refused.jpg"
     photo_path.write_bytes(phone_jpeg(320, 240))
-    page.route(
-        f"{stack.api}/uploads",
-        lambda route: route.fulfill(
-            status=413,
-            content_type="application/json",
-            headers={"Access-Control-Allow-Origin": "*"},
-            body='{"error": {"code": "too_large", "message": "The file is larger than this site accepts."}}',
-        ),
+    answer_uploads(
+        page, stack, 413, {"error": {"code": "too_large", "message": "The file is larger than this site accepts."}}
     )
     sign_in(page, site, user)
     page.set_input_files("#file-input", [str(photo_path)])
@@ -764,22 +771,17 @@ def test_a_used_up_quota_is_explained(page, site, stack, user, tmp_path):
     """429 quota_exceeded: the card gives the server's message and when it resets; no Retry."""
     photo_path = tmp_path / "one-too-many.jpg"
     photo_path.write_bytes(phone_jpeg(320, 240))
-    page.route(
-        f"{stack.api}/uploads",
-        lambda route: route.fulfill(
-            status=429,
-            content_type="application/json",
-            headers={"Access-Control-Allow-Origin": "*"},
-            body=json.dumps(
-                {
-                    "error": {
-                        "code": "quota_exceeded",
-                        "message": "You have used today's uploads.",
-                        "resetsAt": "2030-01-02T00:00:00Z",
-                    }
-                }
-            ),
-        ),
+    answer_uploads(
+        page,
+        stack,
+        429,
+        {
+            "error": {
+                "code": "quota_exceeded",
+                "message": "You have used today's uploads.",
+                "resetsAt": "2030-01-02T00:00:00Z",
+            }
+        },
     )
     sign_in(page, site, user)
     quota = requests.get(f"{site}/config.json", timeout=10).json()["quota"]

@@ -17,15 +17,14 @@ import sys
 import time
 from types import SimpleNamespace
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 
 from bootstrap.local import free_port
 from bootstrap.package import ROOT
 from bootstrap.stack import create_user
 from tests.images import encode, phone_jpeg, photo
+from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 
@@ -63,14 +62,7 @@ class LocalStack:
         return json.loads((self.state / "outputs.json").read_text())
 
     def client(self, service: str):
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(s3={"addressing_style": "path"}),
-        )
+        return local_client(service, self.endpoint)
 
     def session(self, email: str, password: str) -> requests.Session:
         token = self.client("cognito-idp").initiate_auth(

@@ -12,16 +12,15 @@ import sys
 import time
 from types import SimpleNamespace
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bootstrap.local import EMULATOR_PYTHON
 from bootstrap.package import ROOT
 from bootstrap.stack import create_user
 from tests.images import phone_jpeg
+from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 EMULATOR_VERSION = tuple(
@@ -60,14 +59,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert outputs["siteBucket"] == f"ipaws-site-{account}-us-east-1"
     assert outputs["siteUrl"].startswith("https://") and outputs["siteUrl"].endswith(".cloudfront.net")
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = local_client("s3", stack.endpoint)
     site = outputs["siteBucket"]
     config = json.loads(s3.get_object(Bucket=site, Key="config.json")["Body"].read())
     assert config == outputs["siteConfig"] and config["apiUrl"] == outputs["apiUrl"]
@@ -96,24 +88,12 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert s3.get_bucket_versioning(Bucket=outputs["uploadBucket"])["Status"] == "Enabled"
     rule = s3.get_bucket_lifecycle_configuration(Bucket=outputs["uploadBucket"])["Rules"][0]
     assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    dynamodb = local_client("dynamodb", stack.endpoint)
     backups = dynamodb.describe_continuous_backups(TableName=outputs["table"])["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
     # The processor has its own reserved concurrency on AWS, and the memory its budget needs.
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    lam = local_client("lambda", stack.endpoint)
     processor = outputs["functions"]["processor"]
     assert lam.get_function_concurrency(FunctionName=processor)["ReservedConcurrentExecutions"] == 10
     assert lam.get_function_configuration(FunctionName=processor)["MemorySize"] == 1536
@@ -127,13 +107,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
         "confirmSignUp": True,
         "passwordMinLength": 10,
     }
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    cognito = local_client("cognito-idp", stack.endpoint)
     assert "PreSignUp" not in cognito.describe_user_pool(UserPoolId=outputs["userPoolId"])["UserPool"].get(
         "LambdaConfig", {}
     )
@@ -171,30 +145,12 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     for bucket in (outputs["uploadBucket"], outputs["processedBucket"], site):
         with pytest.raises(ClientError):
             s3.head_bucket(Bucket=bucket)
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    lam = local_client("lambda", stack.endpoint)
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     assert not {n for n in names if n.startswith("ipaws-")}
-    apis = boto3.client(
-        "apigateway",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).get_rest_apis()["items"]
+    apis = local_client("apigateway", stack.endpoint).get_rest_apis()["items"]
     assert not [a for a in apis if a["name"].startswith("ipaws-")]
-    cloudfront = boto3.client(
-        "cloudfront",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    cloudfront = local_client("cloudfront", stack.endpoint)
     distributions = cloudfront.list_distributions().get("DistributionList", {}).get("Items", [])
     assert not [d for d in distributions if d["Comment"] == "ipaws site"]
     oacs = cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", [])

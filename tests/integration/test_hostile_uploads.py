@@ -8,18 +8,14 @@ notification, processor Lambda with its real timeout, retries and dead-letter qu
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import time
 
-import boto3
 import pytest
 
-from bootstrap.package import ROOT
 from tests import hostile
 from tests.images import phone_jpeg
-from tests.integration.test_nothing_lost import invoke, notifications_paused
+from tests.integration.test_nothing_lost import dead_letters, invoke, notifications_paused
+from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 
@@ -54,13 +50,7 @@ def test_a_heif_is_processed_from_its_primary_image(stack):
 @contextlib.contextmanager
 def processor_configured(stack, timeout: int, **env):
     """The processor's timeout and settings changed for the duration, as an operator would."""
-    lam = boto3.client(
-        "lambda",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    lam = local_client("lambda", stack.endpoint)
     name = stack.outputs["functions"]["processor"]
     before = lam.get_function_configuration(FunctionName=name)
     variables = before["Environment"]["Variables"]
@@ -73,18 +63,6 @@ def processor_configured(stack, timeout: int, **env):
             FunctionName=name, Timeout=before["Timeout"], Environment={"Variables": variables}
         )
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
-
-
-def dead_letters(stack) -> str:
-    env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)}
-    return subprocess.run(
-        [sys.executable, "-m", "bootstrap.deadletters", "list"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def test_a_file_that_keeps_killing_its_run_ends_failed_and_does_not_hide_the_others(stack):

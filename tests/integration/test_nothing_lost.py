@@ -11,26 +11,19 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 
 from bootstrap.local import start_emulator, stop_pid
 from bootstrap.package import ROOT
 from handlers.processor import s3_event
 from tests.images import encode, phone_jpeg, photo
-from tests.stack import FINAL
+from tests.stack import FINAL, local_client
 
 pytestmark = pytest.mark.integration
 
 
 def lambda_client(stack):
-    return boto3.client(
-        "lambda",
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return local_client("lambda", stack.endpoint)
 
 
 def invoke(stack, payload: dict) -> dict:
@@ -161,29 +154,29 @@ def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
             assert b"injected fault (FAULT_INJECTION=rendition_put_once)" in f.read()
 
 
-def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_sent_back(stack):
+def dead_letters(stack, command: str = "list") -> str:
+    """`make dlq` (list) or `make redrive` against this stack."""
     env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)}
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap.deadletters", command],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_sent_back(stack):
     with stack.function_env("processor", FAULT_INJECTION="rendition_put_always"):
         created = stack.upload(phone_jpeg(600, 400), "doomed.jpg", "image/jpeg")
         deadline = time.monotonic() + 60
-        listed = ""
-        while f"uploads/{created['id']}" not in listed:
+        while f"uploads/{created['id']}" not in dead_letters(stack):
             assert time.monotonic() < deadline, "the failing event never reached the dead-letter queue"
             time.sleep(1)
-            listed = subprocess.run(
-                [sys.executable, "-m", "bootstrap.deadletters", "list"],
-                env=env,
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
         image = stack.image(created["id"])
         assert image["status"] == "failed" and image["error"]["code"] == "processing_error"
-    # Fixed: send it back.
-    subprocess.run(
-        [sys.executable, "-m", "bootstrap.deadletters", "redrive"], env=env, cwd=ROOT, check=True, capture_output=True
-    )
+    dead_letters(stack, "redrive")  # fixed: send it back
     deadline = time.monotonic() + 30
     while stack.image(created["id"])["status"] != "processed":
         assert time.monotonic() < deadline, stack.image(created["id"])

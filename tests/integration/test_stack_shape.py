@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from bootstrap.stack import StackConfig, function_policies
+from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 
 
 def client(stack, name):
-    return boto3.client(
-        name,
-        endpoint_url=stack.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return local_client(name, stack.endpoint)
 
 
 def test_buckets_block_public_access_and_only_the_site_may_post(stack):
