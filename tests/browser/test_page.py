@@ -196,7 +196,7 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     processed = page.locator("#uploads .card[data-state=processed]")
     assert processed.count() == 2
     for i in range(2):
-        assert processed.nth(i).locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+        assert processed.nth(i).locator("img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
         assert processed.nth(i).locator("progress").evaluate("p => p.value") == 100
     failed = page.locator("#uploads .card[data-state=failed]")
     assert failed.count() == 1
@@ -275,7 +275,7 @@ def test_sign_up_sign_in_upload_reload_sign_out(page, site, site_config, tmp_pat
     page.set_input_files("#file-input", [str(photo_path)])
     wait_for_cards(page, 1, timeout=60_000)
     card = page.locator("#uploads .card[data-state=processed]")
-    assert card.locator("img").evaluate("img => img.complete && img.naturalWidth") > 0
+    assert card.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     image_id = card.get_attribute("data-id")
     expect(page.locator(f"#gallery > li[data-id='{image_id}'] img")).to_be_visible()
 
