@@ -198,6 +198,7 @@ def upload_request(body: dict, max_bytes: int) -> tuple[str, str, int]:
 def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     settings, clients = api.settings, api.clients
     filename, content_type, size = upload_request(json_object(event), settings.limits.max_bytes)
+    filename = fit_filename(clean_filename(filename))  # as data: the record's and the file's alike
     caller = caller_of(event)
     try:
         api.quotas.charge(caller.sub, size)
@@ -208,7 +209,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     created_at = now_iso()
     # The file carries what its record needs to exist (S3 is the truth: a lost table is
     # rebuilt from the buckets), bound exactly by the policy like everything else in it.
-    metadata = upload_metadata(caller.sub, caller.email, fit_filename(clean_filename(filename)), created_at)
+    metadata = upload_metadata(caller.sub, caller.email, filename, created_at)
     # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
     # declared size, so the record's `bytes` is what arrives.
     post = clients.s3_public.generate_presigned_post(
@@ -225,7 +226,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     try:
         api.records.create_pending(
             image_id,
-            fit_filename(clean_filename(filename)),
+            filename,
             content_type,
             size,
             caller.sub,

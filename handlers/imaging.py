@@ -100,22 +100,20 @@ def make_renditions(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Processed:
         raise ImageRejected("empty", "The file is empty.")
     if len(data) > limits.max_bytes:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
-    image = _open(data, limits)
+    image, headers = _open(data, limits)
     try:
-        return _render(image, data, limits)
+        return _render(image, headers, limits)
     finally:
         image.close()
 
 
-def _open(data: bytes, limits: Limits) -> Image.Image:
+def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Headers]:
     # WebP's decoder allocates its canvas as the file is opened: check the header first.
     declared = probe.webp_canvas_size(data)
     if declared:
         _check_pixels(*declared, limits)
         # The opaque figure: alpha is known once opened, and then checked again (decode_cost).
-        _check_memory(
-            _DECODE_OVERHEAD + declared[0] * declared[1] * _DECODER_BYTES_PER_PIXEL["WEBP"][0], declared, limits
-        )
+        _check_memory(_decoder_cost("WEBP", declared[0] * declared[1], alpha=False), declared, limits)
     try:
         image = Image.open(io.BytesIO(data), formats=DECODERS)
     except UnidentifiedImageError as exc:
@@ -125,8 +123,9 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("corrupt", f"The image header could not be read: {exc}") from exc
     try:
+        headers = Headers.read(image, data)
         # Checked on the size the decoder will really produce, before a single pixel is decoded.
-        _check_pixels(*real_size(image, data), limits)
+        _check_pixels(*real_size(image, headers), limits)
         if image.width < 1 or image.height < 1:
             raise ImageRejected("corrupt", "The image has no pixels.")
     except ValueError as exc:  # the codec's own header, read by handlers.probe, is malformed
@@ -135,20 +134,34 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     except ImageRejected:
         image.close()
         raise
-    return image
+    return image, headers
 
 
-def real_size(image: Image.Image, data: bytes) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Headers:
+    """What the byte-level probes read, once per file: the codec's own frame size of an AVIF's or
+    a HEIF's primary image, and a JPEG's structure (scans, sampling)."""
+
+    frame: tuple[int, int] | None = None
+    jpeg: probe.JpegStructure | None = None
+
+    @classmethod
+    def read(cls, image: Image.Image, data: bytes) -> Headers:
+        if image.format == "AVIF":
+            return cls(frame=probe.avif_frame_size(data))
+        if image.format == "HEIF":
+            return cls(frame=probe.heif_primary_size(data))
+        if image.format in ("JPEG", "MPO"):
+            return cls(jpeg=probe.jpeg_structure(data))
+        return cls()
+
+
+def real_size(image: Image.Image, headers: Headers) -> tuple[int, int]:
     """The size the decoder will produce. Container headers can lie: an AVIF's `ispe` may declare
     1000x1000 over a 16384x16384 AV1 frame, and libavif decodes the frame; so for AVIF and HEIF
     the codec's own header (AV1 sequence header, HEVC SPS) of the primary image counts too."""
     width, height = image.size
-    if image.format == "AVIF":
-        frame = probe.avif_frame_size(data)
-    elif image.format == "HEIF":
-        frame = probe.heif_primary_size(data)
-    else:
-        frame = None
+    frame = headers.frame
     # By area: codec headers give the stored size, the container may give it rotated (irot).
     if frame and frame[0] * frame[1] > width * height:
         return frame
@@ -184,14 +197,18 @@ _DECODE_OVERHEAD = 16 * MIB
 _MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 
 
-def decode_cost(image: Image.Image, data: bytes) -> int:
+def _decoder_cost(image_format: str, pixels: int, alpha: bool) -> int:
+    return _DECODE_OVERHEAD + pixels * _DECODER_BYTES_PER_PIXEL[image_format][alpha]
+
+
+def decode_cost(image: Image.Image, headers: Headers) -> int:
     """Peak bytes that decoding `image` (as opened, after any `draft`) and making the renditions
     take, estimated from headers only. `make bench` checks the estimate against measured peaks."""
-    width, height = real_size(image, data)
+    width, height = real_size(image, headers)
     pixels = width * height
     alpha = _has_alpha(image)
     if image.format in _DECODER_BYTES_PER_PIXEL:
-        return _DECODE_OVERHEAD + pixels * _DECODER_BYTES_PER_PIXEL[image.format][alpha]
+        return _decoder_cost(image.format, pixels, alpha)
     # Pillow's own decoders (JPEG, PNG, GIF): the decoded frame in its mode, a converted copy
     # unless it is already the working mode (RGB, or RGBA with transparency: an RGB PNG with a
     # tRNS colour is copied to RGBA), a premultiplied copy when resizing with alpha, ~1 byte of
@@ -202,21 +219,20 @@ def decode_cost(image: Image.Image, data: bytes) -> int:
     if image.format not in ("JPEG", "MPO"):
         return _DECODE_OVERHEAD + pixels * per_pixel
     per_pixel += 4  # at draft scale; a CMYK or ICC source adds a conversion
-    structure = probe.jpeg_structure(data)
     # More than one scan (progressive, or a sequential file with its components in separate
     # scans): libjpeg decodes through whole-image coefficient arrays at full size, whatever the
     # draft scale.
-    coefficients = structure.coefficient_bytes if structure.scans > 1 else 0
+    coefficients = headers.jpeg.coefficient_bytes if headers.jpeg.scans > 1 else 0
     return _DECODE_OVERHEAD + pixels * per_pixel + coefficients
 
 
-def _check_budget(image: Image.Image, data: bytes, full_size: tuple[int, int], limits: Limits) -> None:
+def _check_budget(image: Image.Image, headers: Headers, full_size: tuple[int, int], limits: Limits) -> None:
     """Refuse before decoding what would take more memory or work than the budget allows."""
-    if image.format in ("JPEG", "MPO"):
-        scans = probe.jpeg_structure(data).scans
-        if scans > limits.max_jpeg_scans:
-            raise ImageRejected("too_complex", f"The JPEG has {scans} scans; the limit is {limits.max_jpeg_scans}.")
-    _check_memory(decode_cost(image, data), full_size, limits)
+    if headers.jpeg and headers.jpeg.scans > limits.max_jpeg_scans:
+        raise ImageRejected(
+            "too_complex", f"The JPEG has {headers.jpeg.scans} scans; the limit is {limits.max_jpeg_scans}."
+        )
+    _check_memory(decode_cost(image, headers), full_size, limits)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -240,7 +256,7 @@ def _fit(width: int, height: int, side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _render(image: Image.Image, data: bytes, limits: Limits) -> Processed:
+def _render(image: Image.Image, headers: Headers, limits: Limits) -> Processed:
     source_format = image.format or "UNKNOWN"
     stored_w, stored_h = image.size
     preview_size = _fit(stored_w, stored_h, limits.preview_side)
@@ -253,7 +269,7 @@ def _render(image: Image.Image, data: bytes, limits: Limits) -> Processed:
         if source_format in ("JPEG", "MPO"):
             # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
             image.draft(image.mode, preview_size)
-        _check_budget(image, data, (stored_w, stored_h), limits)
+        _check_budget(image, headers, (stored_w, stored_h), limits)
         image.load()
     except OSError as exc:
         code = "truncated" if "truncated" in str(exc) else "corrupt"

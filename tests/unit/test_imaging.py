@@ -350,9 +350,10 @@ OVERHEAD = 16 * 1024 * 1024  # codec contexts, encoder buffers: what a 64x48 ima
 
 
 def cost(data: bytes) -> int:
-    from handlers.imaging import decode_cost
+    from handlers.imaging import Headers, decode_cost
 
-    return decode_cost(Image.open(io.BytesIO(data), formats=["PNG", "GIF", "JPEG", "WEBP"]), data)
+    image = Image.open(io.BytesIO(data), formats=["PNG", "GIF", "JPEG", "WEBP"])
+    return decode_cost(image, Headers.read(image, data))
 
 
 @pytest.mark.parametrize(
@@ -383,22 +384,22 @@ def test_the_largest_pngs_within_the_pixel_limit_fit_the_default_budget():
 
 
 def test_budget_arithmetic_for_a_jpeg_of_several_scans_counts_the_full_size_coefficient_buffer():
-    from handlers.imaging import decode_cost
+    from handlers.imaging import Headers, decode_cost
 
     data = encode(Image.new("RGB", (4000, 3000)), "JPEG", progressive=True, subsampling=0)  # 4:4:4
     image = Image.open(io.BytesIO(data))
     image.draft("RGB", (1000, 750))
     assert image.size == (1000, 750)  # decoded at 1/4 ...
     coefficients = 3 * (4000 // 8) * (3000 // 8) * 64 * 2  # ... through full-size coefficient arrays
-    assert decode_cost(image, data) == OVERHEAD + 1000 * 750 * (4 + 1 + 4) + coefficients
+    assert decode_cost(image, Headers.read(image, data)) == OVERHEAD + 1000 * 750 * (4 + 1 + 4) + coefficients
     # Decided by the scans in the bytes, not by Pillow's flag: a sequential JPEG whose components
     # come in separate scans is decoded the same way (found in review: it was counted as 1 scan).
     image.info.pop("progressive", None), image.info.pop("progression", None)
-    assert decode_cost(image, data) == OVERHEAD + 1000 * 750 * (4 + 1 + 4) + coefficients
+    assert decode_cost(image, Headers.read(image, data)) == OVERHEAD + 1000 * 750 * (4 + 1 + 4) + coefficients
     baseline = encode(Image.new("RGB", (4000, 3000)), "JPEG")
     image = Image.open(io.BytesIO(baseline))
     image.draft("RGB", (1000, 750))
-    assert decode_cost(image, baseline) == OVERHEAD + 1000 * 750 * (4 + 1 + 4)
+    assert decode_cost(image, Headers.read(image, baseline)) == OVERHEAD + 1000 * 750 * (4 + 1 + 4)
 
 
 def test_an_rgb_png_with_a_transparent_colour_counts_its_rgba_copy():
