@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status lint tools test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv clean
+.PHONY: help up down status lint tools test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv vendor clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,11 +34,20 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 
 venv: $(VENV)/.installed ## Create .venv with the project's pinned tools
 
+# The page's pinned third-party code (bootstrap/vendor.py: fetched, integrity-checked, git-ignored).
+VENDORED := frontend/vendor/thumbhash.js
+
+$(VENDORED): bootstrap/vendor.py | $(VENV)/.installed
+	@$(PY) -m bootstrap.vendor
+	@touch $@
+
+vendor: $(VENDORED) ## Fetch the page's pinned third-party code into frontend/vendor/ (ThumbHash), integrity-checked
+
 tools: $(TOOLS_VENV)/.installed ## Create .venv-tools with awslocal, to look inside the running stack (see README)
 
 emulator-venv: $(EMULATOR_VENV)/.installed ## Create .venv-emulator with the pinned MiniStack
 
-up: venv emulator-venv ## Start the emulator and the devserver, deploy the stack, print the URLs
+up: venv emulator-venv $(VENDORED) ## Start the emulator and the devserver, deploy the stack, print the URLs
 	@$(PY) -m bootstrap.local up
 
 down: venv ## Stop the devserver and the emulator (state is kept in .stack/)
@@ -53,10 +62,10 @@ lint: venv ## Check style: ruff check (pycodestyle, pyflakes, imports, bugbear, 
 	@$(PY) -m ruff check $(LINTED)
 	@$(PY) -m ruff format --check $(LINTED)
 
-test: venv emulator-venv tools lint ## Run the style gate, then every test (unit, integration against the emulator, browser)
+test: venv emulator-venv tools $(VENDORED) lint ## Run the style gate, then every test (unit, integration against the emulator, browser)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: venv ## Run the fast unit tests only
+test-unit: venv $(VENDORED) ## Run the fast unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
@@ -90,7 +99,7 @@ AWS_VARS = $(if $(REGION),AWS_REGION=$(REGION)) $(if $(PROFILE),AWS_PROFILE=$(PR
 	$(if $(PREFIX),STACK_PREFIX=$(PREFIX)) IMAGEPIPE_STATE_DIR=.stack/aws AWS_ENDPOINT_URL=
 AWS_FLAGS = --target aws $(if $(ARCH),--arch $(ARCH)) $(if $(DRY_RUN),--dry-run)
 
-deploy-aws: venv ## Deploy to real AWS: sign-in, API, functions, buckets, and the page over HTTPS (CloudFront) (REGION= PROFILE= PREFIX= ARCH= DRY_RUN=1)
+deploy-aws: venv $(VENDORED) ## Deploy to real AWS: sign-in, API, functions, buckets, and the page over HTTPS (CloudFront) (REGION= PROFILE= PREFIX= ARCH= DRY_RUN=1)
 	@env $(AWS_VARS) $(PY) -m bootstrap deploy $(AWS_FLAGS)
 
 destroy-aws: venv ## Remove everything deploy-aws made, emptying its buckets first (same variables)

@@ -19,6 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bootstrap import vendor
 from handlers.api import ADMINS_GROUP, DEFAULT_PAGE
 from handlers.config import MIB, Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES, Limits
@@ -319,9 +320,10 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
                     "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
                 },
                 # DeleteObject anywhere in the bucket: admins delete any image, files put there directly too.
+                # GetObject: the download link of an original is presigned with this role's credentials.
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:DeleteObject"],
+                    "Action": ["s3:GetObject", "s3:DeleteObject"],
                     "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"],
                 },
                 {
@@ -797,6 +799,7 @@ SITE_CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
@@ -893,6 +896,16 @@ def ensure_site_distribution(aws: Aws, cfg: StackConfig) -> tuple[str, str]:
         ),
     )
     return found["ARN"], f"https://{found['DomainName']}"
+
+
+def check_vendored(frontend: Path) -> None:
+    """The page's pinned third-party code (git-ignored) must be there before the page is published."""
+    absent = vendor.missing(frontend / "vendor")
+    if absent:
+        raise vendor.VendorError(
+            f"{', '.join(absent)}: missing or not the pinned file; run `make vendor` "
+            "(python -m bootstrap.vendor) before deploying the site"
+        )
 
 
 def publish_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> None:
@@ -1009,6 +1022,7 @@ def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print)
     step = iter(range(1, steps + 1))
     site_url = None
     if cfg.site_bucket_enabled:
+        check_vendored(FRONTEND)  # before anything is created
         # First: the page's HTTPS origin is what CORS (upload bucket, API) must name.
         log(f"[{next(step)}/{steps}] site bucket {cfg.site_bucket} behind CloudFront")
         _, site_url = ensure_site_distribution(aws, cfg)

@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import quote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
@@ -37,6 +38,7 @@ from handlers.records import (
     upload_key,
     upload_metadata,
 )
+from handlers.signing import presign_get
 
 logger = Logger(service="imagepipe-api")
 
@@ -139,20 +141,36 @@ class Api:
     def remove_renditions(self, keys: set[str]) -> None:
         delete_renditions(self.clients.s3, self.settings.processed_bucket, keys)
 
+    def presign_get(self, bucket: str, key: str, content_type: str | None, disposition: str) -> str:
+        # Signed at the start of the hour: the same image has the same URL all hour, so browsers
+        # reuse the renditions they hold (stored immutable) instead of fetching them again.
+        params = {"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return presign_get(self.clients.s3_public, params, min_valid_seconds=self.settings.rendition_url_seconds)
+
     def public_image(self, record: dict) -> dict:
+        """An image as the API shows it: each rendition with its `sources` (modern first, the
+        fallback last; records made before AVIF have the fallback only) and their URLs."""
         renditions = {}
         for name, r in (record.get("renditions") or {}).items():
-            url = self.clients.s3_public.generate_presigned_url(
-                "get_object",
-                Params={
-                    "Bucket": self.settings.processed_bucket,
-                    "Key": r["key"],
-                    "ResponseContentType": r["contentType"],
-                    "ResponseContentDisposition": "inline",
-                },
-                ExpiresIn=self.settings.rendition_url_seconds,
-            )
-            renditions[name] = {k: r[k] for k in ("width", "height", "bytes", "contentType")} | {"url": url}
+            sources = [
+                _public_fields(s)
+                | {"url": self.presign_get(self.settings.processed_bucket, s["key"], s["contentType"], "inline")}
+                for s in r.get("sources") or [r]
+            ]
+            renditions[name] = sources[-1] | {"sources": sources}
+        original = None
+        if record.get("status") in ("processed", "failed", "processing") and record.get("uploadKey"):
+            filename = record.get("filename") or "image"
+            original = {
+                "url": self.presign_get(
+                    self.settings.upload_bucket,
+                    record["uploadKey"],
+                    record.get("contentType"),
+                    f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+                )
+            }
         return {
             "id": record["id"],
             "filename": record.get("filename", ""),
@@ -161,7 +179,11 @@ class Api:
             "owner": record.get("ownerEmail"),
             "createdAt": record.get("createdAt"),
             "updatedAt": record.get("updatedAt"),
+            "placeholder": record.get("placeholder") or None,
+            "dominantColor": record.get("dominantColor") or None,
+            "facts": record.get("facts") or {},
             "renditions": renditions,
+            "original": original,
             "error": record.get("error"),
         }
 
@@ -172,6 +194,10 @@ class Api:
         if record is None or record["status"] == "deleted" or not (caller.admin or record.get("owner") == caller.sub):
             raise errors.NotFound(f"No image {image_id!r}.")
         return record
+
+
+def _public_fields(source: dict) -> dict:
+    return {k: source[k] for k in ("contentType", "width", "height", "bytes")}
 
 
 def json_response(status: int, body) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from handlers.formats import MIB, Limits
+from handlers.formats import MIB, Limits, RenditionSpec
 from handlers.quotas import Quota
 
 GIB = 1024 * MIB
@@ -40,6 +40,7 @@ class Settings:
     fault_injection: str | None = None
     function_name: str = ""  # this function's own name (the Lambda runtime sets it); the sweep invokes it
     limits: Limits = field(default_factory=Limits)
+    renditions: RenditionSpec = field(default_factory=RenditionSpec)
     # Per person: uploads per UTC day and bytes stored (QUOTA_UPLOADS_PER_DAY, QUOTA_BYTES).
     quota: Quota = field(default_factory=lambda: Quota(uploads_per_day=200, bytes=2 * GIB))
 
@@ -65,9 +66,22 @@ class Settings:
                 uploads_per_day=_int(env, "QUOTA_UPLOADS_PER_DAY", 200, lo=0),
                 bytes=_int(env, "QUOTA_BYTES", 2 * GIB, lo=0),
             ),
+            renditions=_rendition_spec(env),
             limits=Limits(
                 max_pixels=_int(env, "MAX_PIXELS", Limits.max_pixels),
                 max_bytes=_int(env, "MAX_UPLOAD_BYTES", 25 * MIB),
                 max_decode_bytes=_int(env, "MAX_DECODE_MB", Limits.max_decode_bytes // MIB) * MIB,
             ),
         )
+
+
+def _rendition_spec(env: dict) -> RenditionSpec:
+    default = RenditionSpec()
+    sizes = env.get("RENDITION_SIZES")
+    return RenditionSpec(
+        sizes=RenditionSpec.parse_sizes(sizes) if sizes else default.sizes,
+        avif_quality=_int(env, "AVIF_QUALITY", default.avif_quality, hi=100),
+        avif_speed=_int(env, "AVIF_SPEED", default.avif_speed, lo=0, hi=10),
+        jpeg_quality=_int(env, "JPEG_QUALITY", default.jpeg_quality, hi=95),
+        webp_quality=_int(env, "WEBP_QUALITY", default.webp_quality, hi=100),
+    )

@@ -3,7 +3,9 @@ can validate requests without importing the image stack (a faster cold start).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 
 # Content types the API accepts for upload; the processor still decides by content.
 ACCEPTED_CONTENT_TYPES = frozenset(
@@ -37,7 +39,47 @@ class Limits:
     # Scans in a JPEG: each walks the whole coefficient buffer again. Encoders write 1 (baseline)
     # to ~10 (progressive; mozjpeg up to ~20); thousands are a CPU bomb.
     max_jpeg_scans: int = 100
-    preview_side: int = 1024
-    thumbnail_side: int = 256
+
+
+# Bump when the rendering itself changes in a way the spec's fields do not show (a new resampling
+# filter, the placeholder's input size): every record made before is then re-rendered by
+# `make reprocess`, as after a change of the spec.
+RENDERER_REVISION = 1
+
+
+@dataclass(frozen=True)
+class RenditionSpec:
+    """What renditions each photo gets. Each size is a name and a longest side in pixels, largest
+    first (never upscaled: a smaller source gives its own size). Each rendition is encoded as AVIF
+    (what browsers that support it fetch: ~20% fewer bytes than JPEG at the same quality) and a
+    fallback every browser shows: JPEG, or WebP for a source with transparency. The defaults are
+    chosen from `make bench`'s measurements on real photos (README, "Renditions")."""
+
+    sizes: tuple[tuple[str, int], ...] = (("large", 1920), ("preview", 1024), ("small", 640), ("thumbnail", 320))
+    avif_quality: int = 62
+    avif_speed: int = 9  # libaom's fastest: speed 6 costs ~6x the time for 7-10% fewer bytes
     jpeg_quality: int = 82
-    webp_quality: int = 82
+    webp_quality: int = 82  # the fallback of sources with transparency
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the spec (or the renderer) does: records carry the one they were made with."""
+        canonical = json.dumps({"renderer": RENDERER_REVISION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def largest(self) -> int:
+        return max(side for _, side in self.sizes)
+
+    @classmethod
+    def parse_sizes(cls, text: str) -> tuple[tuple[str, int], ...]:
+        """ "large=1920,preview=1024" -> (("large", 1920), ("preview", 1024)), largest first."""
+        sizes = []
+        for part in text.split(","):
+            name, _, side = part.strip().partition("=")
+            if not name.isidentifier() or not side.isdigit() or not 16 <= int(side) <= 4096:
+                raise ValueError(f"RENDITION_SIZES: {part.strip()!r} is not name=side (16..4096)")
+            sizes.append((name, int(side)))
+        if not sizes or len({n for n, _ in sizes}) != len(sizes) or len(sizes) > 8:
+            raise ValueError("RENDITION_SIZES: 1 to 8 sizes with distinct names")
+        return tuple(sorted(sizes, key=lambda s: -s[1]))

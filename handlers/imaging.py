@@ -13,28 +13,51 @@ orientation is applied to the small image, where a transpose costs nothing.
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
+import math
+import re
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from handlers import probe
-from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_CONTENT_TYPES, MIB, Limits  # noqa: F401  (re-exported)
-
-try:  # HEIC/HEIF (iPhone photos): pillow-heif registers a decoder with Pillow.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    _HEIF_FORMATS = ["HEIF"]
-except ImportError:  # pragma: no cover - the zip and the dev venv both carry it
-    _HEIF_FORMATS = []
+from handlers.formats import (  # noqa: F401  (re-exported)
+    ACCEPTED_CONTENT_TYPES,
+    FORMAT_CONTENT_TYPES,
+    MIB,
+    Limits,
+    RenditionSpec,
+)
 
 # Only raster formats users send (the JPEG decoder also yields MPO). Restricting Pillow's
 # identification to these keeps EPS, PDF, ICO, TIFF and its other decoders out of reach.
-DECODERS = ["JPEG", "PNG", "WEBP", "GIF", "AVIF", *_HEIF_FORMATS]
+DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF")
+
+# HEIF/HEIC (iPhone photos) is decoded by pillow-heif, imported only for a file in an ISO media
+# container (HEIF, AVIF): a JPEG's cold start and the CLI do not pay for loading libheif.
+_ISO_MEDIA = b"ftyp"
+
+
+@lru_cache(maxsize=1)
+def _heif_decoders() -> tuple[str, ...]:
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - the zip and the dev venv both carry it
+        return DECODERS
+    pillow_heif.register_heif_opener()
+    return (*DECODERS, "HEIF")
+
+
+def decoders_for(data: bytes) -> tuple[str, ...]:
+    return _heif_decoders() if data[4:8] == _ISO_MEDIA else DECODERS
+
 
 # EXIF orientation tag value -> the transpose that makes the image upright.
 _ORIENTATION_TRANSPOSE = {
@@ -65,8 +88,9 @@ class ImageRejected(Exception):
 
 
 @dataclass(frozen=True)
-class Rendition:
-    name: str
+class Source:
+    """One encoded file of a rendition."""
+
     data: bytes = field(repr=False)
     width: int
     height: int
@@ -74,7 +98,30 @@ class Rendition:
 
     @property
     def extension(self) -> str:
-        return {"image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}[self.content_type]
+        return _EXTENSIONS[self.content_type]
+
+
+_EXTENSIONS = {"image/avif": "avif", "image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One size of the photo, in each format of the spec: `sources` modern first (what a browser
+    that supports it picks, in `<picture>`), the last one the fallback that every browser shows."""
+
+    name: str
+    sources: tuple[Source, ...]
+
+    @property
+    def fallback(self) -> Source:
+        return self.sources[-1]
+
+    # The fallback stands for the rendition where one file is meant (the CLI, older clients).
+    data = property(lambda self: self.fallback.data)
+    width = property(lambda self: self.fallback.width)
+    height = property(lambda self: self.fallback.height)
+    content_type = property(lambda self: self.fallback.content_type)
+    extension = property(lambda self: self.fallback.extension)
 
 
 @dataclass(frozen=True)
@@ -89,20 +136,25 @@ class Processed:
     has_alpha: bool
     colour: str  # "srgb" (converted from an embedded ICC profile) or "assumed-srgb"
     renditions: dict[str, Rendition]
+    spec_version: str = ""
+    placeholder: str = ""  # ThumbHash, base64: the page paints it before the image arrives
+    dominant_color: str = ""  # "#rrggbb", painted before the placeholder is decoded
+    facts: dict = field(default_factory=dict)  # photo facts from EXIF (never GPS or serial numbers)
 
 
 DEFAULT_LIMITS = Limits()
+DEFAULT_SPEC = RenditionSpec()
 
 
-def make_renditions(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Processed:
-    """Validate `data` by its content and make the `preview` and `thumbnail` renditions."""
+def make_renditions(data: bytes, limits: Limits = DEFAULT_LIMITS, spec: RenditionSpec = DEFAULT_SPEC) -> Processed:
+    """Validate `data` by its content and make the renditions of `spec`, from one decode."""
     if not data:
         raise ImageRejected("empty", "The file is empty.")
     if len(data) > limits.max_bytes:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
     image, headers = _open(data, limits)
     try:
-        return _render(image, headers, limits)
+        return _render(image, headers, limits, spec)
     finally:
         image.close()
 
@@ -115,7 +167,7 @@ def _open(data: bytes, limits: Limits) -> tuple[Image.Image, Headers]:
         # The opaque figure: alpha is known once opened, and then checked again (decode_cost).
         _check_memory(_decoder_cost("WEBP", declared[0] * declared[1], alpha=False), declared, limits)
     try:
-        image = Image.open(io.BytesIO(data), formats=DECODERS)
+        image = Image.open(io.BytesIO(data), formats=decoders_for(data))
     except UnidentifiedImageError as exc:
         raise ImageRejected(
             "not_an_image", "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, AVIF, HEIC)."
@@ -256,10 +308,10 @@ def _fit(width: int, height: int, side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _render(image: Image.Image, headers: Headers, limits: Limits) -> Processed:
+def _render(image: Image.Image, headers: Headers, limits: Limits, spec: RenditionSpec) -> Processed:
     source_format = image.format or "UNKNOWN"
     stored_w, stored_h = image.size
-    preview_size = _fit(stored_w, stored_h, limits.preview_side)
+    largest = _fit(stored_w, stored_h, spec.largest)
     try:
         frames = getattr(image, "n_frames", 1)
         # Renditions show the first frame; a HEIF shows its primary image, which need not be
@@ -268,7 +320,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits) -> Processed:
             image.seek(0)
         if source_format in ("JPEG", "MPO"):
             # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
-            image.draft(image.mode, preview_size)
+            image.draft(image.mode, largest)
         _check_budget(image, headers, (stored_w, stored_h), limits)
         image.load()
     except OSError as exc:
@@ -278,12 +330,13 @@ def _render(image: Image.Image, headers: Headers, limits: Limits) -> Processed:
         raise ImageRejected("corrupt", f"The image data could not be decoded: {exc}") from exc
     # Read after decoding: for some formats reading EXIF decodes, and must fail loudly above.
     orientation = _orientation(image)
+    facts = photo_facts(image)
     icc_profile = image.info.get("icc_profile")
     has_alpha = _has_alpha(image)
 
     working = _to_display_mode(image, has_alpha)
-    if working.size != preview_size:
-        working = working.resize(preview_size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    if working.size != largest:
+        working = working.resize(largest, Image.Resampling.BICUBIC, reducing_gap=2.0)
     colour = "assumed-srgb"
     if icc_profile:
         working, colour = _to_srgb(working, icc_profile)
@@ -291,17 +344,16 @@ def _render(image: Image.Image, headers: Headers, limits: Limits) -> Processed:
         working = working.convert("RGB")
     if orientation != 1:
         working = working.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    if working is image:
+        # Not resized (a source within the largest size): encode a plain copy, not the file
+        # object, whose plugin may load again from another frame (pillow-heif: image 0) in the
+        # encoder threads.
+        working = image.copy()
     working.info = {}  # renditions carry no EXIF, GPS, XMP, ICC or comments
 
-    thumbnail = (
-        working.resize(
-            _fit(working.width, working.height, limits.thumbnail_side), Image.Resampling.BICUBIC, reducing_gap=2.0
-        )
-        if max(working.size) > limits.thumbnail_side
-        else working
-    )
-
+    sized = _sizes(working, spec)
     oriented_w, oriented_h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
+    smallest = sized[spec.sizes[-1][0]]
     return Processed(
         format=source_format,
         content_type=FORMAT_CONTENT_TYPES.get(source_format, "application/octet-stream"),
@@ -310,11 +362,167 @@ def _render(image: Image.Image, headers: Headers, limits: Limits) -> Processed:
         frames=frames,
         has_alpha=has_alpha,
         colour=colour,
-        renditions={
-            "preview": _encode("preview", working, has_alpha, limits),
-            "thumbnail": _encode("thumbnail", thumbnail, has_alpha, limits),
-        },
+        renditions=_encode_all(sized, has_alpha, spec),
+        spec_version=spec.version,
+        placeholder=placeholder(smallest),
+        dominant_color=dominant_color(smallest),
+        facts=facts,
     )
+
+
+def _sizes(working: Image.Image, spec: RenditionSpec) -> dict[str, Image.Image]:
+    """Each size of the spec, each made from the next larger one (never from the source again);
+    sizes a small source cannot fill share one image."""
+    sized: dict[str, Image.Image] = {}
+    current = working
+    for name, side in spec.sizes:
+        target = _fit(current.width, current.height, side)
+        if target != current.size:
+            current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        sized[name] = current
+    return sized
+
+
+def _encode_all(sized: dict[str, Image.Image], has_alpha: bool, spec: RenditionSpec) -> dict[str, Rendition]:
+    # One encoding per distinct image (sizes a small source cannot fill share theirs); the
+    # encoders run in C with the GIL released, so two threads use both cores of a small Lambda.
+    distinct = list({id(image): image for image in sized.values()}.values())
+    jobs = [(image, kind) for image in distinct for kind in _KINDS[has_alpha]]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        encoded = dict(zip(((id(i), k) for i, k in jobs), pool.map(lambda job: _encode(*job, spec), jobs), strict=True))
+    return {
+        name: Rendition(name, tuple(encoded[id(image), kind] for kind in _KINDS[has_alpha]))
+        for name, image in sized.items()
+    }
+
+
+# The sources of each rendition, modern first; the last is the fallback every browser shows.
+_KINDS = {False: ("image/avif", "image/jpeg"), True: ("image/avif", "image/webp")}
+
+
+def _encode(image: Image.Image, content_type: str, spec: RenditionSpec) -> Source:
+    buffer = io.BytesIO()
+    if content_type == "image/avif":
+        # One thread per encoder: the sources are already encoded two at a time.
+        image.save(buffer, "AVIF", quality=spec.avif_quality, speed=spec.avif_speed, max_threads=1)
+    elif content_type == "image/webp":
+        image.save(buffer, "WEBP", quality=spec.webp_quality, method=4)
+    else:
+        image.save(buffer, "JPEG", quality=spec.jpeg_quality, optimize=True, progressive=False)
+    return Source(buffer.getvalue(), image.width, image.height, content_type)
+
+
+# ThumbHash reads at most 100x100 pixels; its pure-Python encoder costs ~w*h, and a blur of 7x7
+# colours loses nothing at 48 px.
+_PLACEHOLDER_SIDE = 48
+
+
+def placeholder(image: Image.Image) -> str:
+    """The ThumbHash of `image` (about 25 bytes), base64: the page paints it while the image loads."""
+    import thumbhash  # pure Python, imported when the first photo is rendered
+
+    small = image.copy()
+    small.thumbnail((_PLACEHOLDER_SIDE, _PLACEHOLDER_SIDE), Image.Resampling.BOX)
+    if small.mode == "RGBA":
+        # thumbhash 0.1.2 fails on any transparent pixel (a precedence slip in its alpha branch):
+        # the placeholder of a transparent image is its blur over its mean colour.
+        small = Image.alpha_composite(Image.new("RGBA", small.size, dominant_color(small)), small)
+    rgba = small.convert("RGBA")
+    hashed = thumbhash.rgba_to_thumb_hash(rgba.width, rgba.height, list(rgba.tobytes()))
+    return base64.b64encode(bytes(hashed)).decode("ascii")
+
+
+def dominant_color(image: Image.Image) -> str:
+    """The mean colour as #rrggbb (transparent pixels weigh nothing): painted first of all."""
+    if image.mode == "RGBA":
+        mean = image.convert("RGBa").resize((1, 1), Image.Resampling.BOX).convert("RGBA").getpixel((0, 0))
+    else:
+        mean = image.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    return "#{:02x}{:02x}{:02x}".format(*mean[:3])
+
+
+# EXIF tags of the photo facts. A whitelist: GPS, serial numbers, owner names and maker notes
+# never leave the source file.
+_EXIF_IFD = 0x8769
+_MAKE, _MODEL = 0x010F, 0x0110
+_EXPOSURE_TIME, _F_NUMBER, _ISO = 0x829A, 0x829D, 0x8827
+_TAKEN, _DIGITIZED, _TAKEN_OFFSET = 0x9003, 0x9004, 0x9011
+_FOCAL_LENGTH, _LENS_MAKE, _LENS_MODEL = 0x920A, 0xA433, 0xA434
+_EXIF_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+_OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
+MAX_FACT_CHARS = 64
+MAX_EXPOSURE_SECONDS = 3600
+
+
+def photo_facts(image: Image.Image) -> dict:
+    """When and with what the photo was taken, from its EXIF: `takenAt` (ISO 8601, with the offset
+    when the camera wrote one), `make`, `model`, `lens`, `fNumber`, `exposureTime` ("1/250"),
+    `iso`, `focalLength` (mm). Absent or malformed values are left out, never guessed."""
+    try:
+        exif = image.getexif()
+        tags = {**dict(exif), **dict(exif.get_ifd(_EXIF_IFD))}
+    except Exception:  # malformed EXIF must not sink an otherwise good photo
+        return {}
+    facts = {
+        "takenAt": _taken_at(tags.get(_TAKEN) or tags.get(_DIGITIZED), tags.get(_TAKEN_OFFSET)),
+        "make": _text(tags.get(_MAKE)),
+        "model": _text(tags.get(_MODEL)),
+        "lens": _text(tags.get(_LENS_MODEL)),
+        "fNumber": _number(tags.get(_F_NUMBER), 1),
+        "exposureTime": _exposure(tags.get(_EXPOSURE_TIME)),
+        "iso": _iso(tags.get(_ISO)),
+        "focalLength": _number(tags.get(_FOCAL_LENGTH), 1),
+    }
+    return {name: value for name, value in facts.items() if value is not None}
+
+
+def _text(value) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    cleaned = "".join(c for c in value if c.isprintable()).strip()
+    return cleaned[:MAX_FACT_CHARS] or None
+
+
+def _taken_at(value, offset) -> str | None:
+    match = _EXIF_TIME.fullmatch(_text(value) or "")
+    if not match:
+        return None
+    try:
+        taken = datetime(*map(int, match.groups()))
+    except ValueError:  # 0000:00:00 00:00:00, a 31st of February
+        return None
+    offset = _text(offset)
+    return taken.isoformat() + (offset if offset and _OFFSET.fullmatch(offset) else "")
+
+
+def _rational(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if number > 0 and math.isfinite(number) else None
+
+
+def _number(value, digits: int) -> float | None:
+    number = _rational(value)
+    return round(number, digits) if number is not None else None
+
+
+def _exposure(value) -> str | None:
+    seconds = _rational(value)
+    if seconds is None:
+        return None
+    if seconds > MAX_EXPOSURE_SECONDS:  # 0xFFFFFFFF/1 from a broken writer, not a day-long exposure
+        return None
+    return f"1/{round(1 / seconds)}" if seconds < 0.5 else f"{round(seconds, 1):g}"
+
+
+def _iso(value) -> int | None:
+    if isinstance(value, tuple):  # some cameras write a list
+        value = value[0] if value else None
+    return value if isinstance(value, int) and 0 < value < 10_000_000 else None
 
 
 def _to_display_mode(image: Image.Image, has_alpha: bool) -> Image.Image:
@@ -342,19 +550,9 @@ def _to_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, str]:
         return image, "assumed-srgb"
 
 
-def _encode(name: str, image: Image.Image, has_alpha: bool, limits: Limits) -> Rendition:
-    buffer = io.BytesIO()
-    if has_alpha:
-        image.save(buffer, "WEBP", quality=limits.webp_quality, method=4)
-        content_type = "image/webp"
-    else:
-        image.save(buffer, "JPEG", quality=limits.jpeg_quality, optimize=False, progressive=False)
-        content_type = "image/jpeg"
-    return Rendition(name, buffer.getvalue(), image.width, image.height, content_type)
-
-
 def describe(result: Processed) -> dict:
-    """A JSON-friendly summary, the same shape the record stores."""
+    """A JSON-friendly summary, the same shape the record stores. Each rendition's own fields are
+    its fallback's (what one-file clients show); `sources` lists every format, modern first."""
     return {
         "format": result.format,
         "contentType": result.content_type,
@@ -363,15 +561,23 @@ def describe(result: Processed) -> dict:
         "frames": result.frames,
         "hasAlpha": result.has_alpha,
         "colour": result.colour,
+        "specVersion": result.spec_version,
+        "placeholder": result.placeholder,
+        "dominantColor": result.dominant_color,
+        "facts": result.facts,
         "renditions": {
-            name: {
-                "width": r.width,
-                "height": r.height,
-                "bytes": len(r.data),
-                "contentType": r.content_type,
-            }
+            name: {**_describe_source(r.fallback), "sources": [_describe_source(s) for s in r.sources]}
             for name, r in result.renditions.items()
         },
+    }
+
+
+def _describe_source(source: Source) -> dict:
+    return {
+        "width": source.width,
+        "height": source.height,
+        "bytes": len(source.data),
+        "contentType": source.content_type,
     }
 
 
@@ -383,13 +589,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from handlers.config import Settings  # same limits as the Lambda, from the same env vars
 
-    limits = Settings.from_env().limits
+    settings = Settings.from_env()
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     for path in args.files:
         line: dict = {"file": str(path)}
         try:
-            result = make_renditions(path.read_bytes(), limits)
+            result = make_renditions(path.read_bytes(), settings.limits, settings.renditions)
         except ImageRejected as exc:
             failures += 1
             line.update(status="failed", error={"code": exc.code, "message": exc.message})
@@ -398,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
             line.update(status="failed", error={"code": "unreadable", "message": str(exc)})
         else:
             for rendition in result.renditions.values():
-                (args.out / f"{path.stem}.{rendition.name}.{rendition.extension}").write_bytes(rendition.data)
+                for source in rendition.sources:
+                    (args.out / f"{path.stem}.{rendition.name}.{source.extension}").write_bytes(source.data)
             line.update(status="processed", **describe(result))
         print(json.dumps(line), flush=True)
     return 1 if failures else 0

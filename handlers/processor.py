@@ -22,6 +22,7 @@ Nothing lost, nothing twice:
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -34,9 +35,10 @@ from botocore.exceptions import ClientError
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
-from handlers.imaging import ImageRejected, Processed, describe, make_renditions
+from handlers.imaging import ImageRejected, Processed, Source, describe, make_renditions
 from handlers.quotas import Quotas
 from handlers.records import (
+    ID_PATTERN,
     Claim,
     ImageRecords,
     delete_renditions,
@@ -68,10 +70,14 @@ class UploadedObject:
     etag: str  # without quotes, as S3 events carry it
 
 
-def rendition_key(image_id: str, etag: str, name: str, extension: str) -> str:
-    # Per source object: two versions of one key never write over each other's renditions,
-    # so a record never points at another version's pixels, and "immutable" is true.
-    return f"{image_id}/{etag}/{name}.{extension}"
+def rendition_key(image_id: str, etag: str, spec_version: str, source: Source) -> str:
+    # Per source object and rendition spec: two versions of one key, or two specs, never write over
+    # each other's renditions, so a record never points at other pixels, and "immutable" is true.
+    return f"{image_id}/{etag}/{spec_version}/{source.width}x{source.height}.{source.extension}"
+
+
+# Renditions are content-addressed (rendition_key): a browser may keep them for a year, unasked.
+RENDITION_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 class _Replaced(Exception):
@@ -163,25 +169,62 @@ def _render(job: _Job, response: dict | None) -> str:
         )
     if response["ContentLength"] > limits.max_bytes:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
-    result = make_renditions(response["Body"].read(), limits)
+    result = make_renditions(response["Body"].read(), limits, job.settings.renditions)
     retry = (claim.before.get("error") or {}).get("code") == "processing_error"
     store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
-    stored = _store_renditions(job.image_id, job.obj.etag, result, job.settings, store)
-    # The result in S3 first, then in the record: a lost table is rebuilt from the manifest.
+    finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store)
+    if finished == "processed":
+        logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
+    return finished
+
+
+def _publish(
+    image_id: str, etag: str, result: Processed, settings: Settings, clients: Clients, records: ImageRecords, store
+) -> str:
+    """Renditions, then the manifest, then the record (a lost table is rebuilt from the
+    manifest); then what the record listed before and lists no more is removed: old renditions
+    keep serving until the new ones are in place."""
+    stored = _store_renditions(image_id, etag, result, settings, store)
     at = now_iso()
     stored["manifestKey"] = _store_manifest(
-        job.clients.s3, job.settings, job.image_id, job.obj.etag, {"status": "processed", "updatedAt": at, **stored}
+        clients.s3, settings, image_id, etag, {"status": "processed", "updatedAt": at, **stored}
     )
-    finished = job.records.mark_processed(job.image_id, job.obj.etag, stored, at=at)
+    finished, before = records.mark_processed(image_id, etag, stored, at=at)
     if finished != "processed":
         # "gone": deleted through the API while we worked; "superseded": a newer object under
         # this key took the record over. Either way no record lists what we wrote.
-        job.remove(rendition_keys(stored))
-        logger.info(f"{finished} while processing; renditions removed", extra={"image_id": job.image_id})
+        delete_renditions(clients.s3, settings.processed_bucket, rendition_keys(stored))
+        logger.info(f"{finished} while processing; renditions removed", extra={"image_id": image_id})
         return finished
-    job.remove(job.stale - rendition_keys(stored))
-    logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
+    delete_renditions(clients.s3, settings.processed_bucket, rendition_keys(before) - rendition_keys(stored))
     return "processed"
+
+
+def rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds: int, force: bool = False) -> str:
+    """Re-make a processed image's renditions with the current spec (`make reprocess`). Only one
+    run at a time per image (a lease on the record); the record keeps listing the old renditions
+    until the new ones are written. Outcomes: "processed"; "current" (nothing to do: made with this
+    spec, not processed, or leased by another run); "superseded", "gone", "missing", "refused"."""
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    record = records.claim_rerender(image_id, settings.renditions.version, lease_seconds, force)
+    if record is None:
+        return "current"
+    obj = UploadedObject(settings.upload_bucket, record["uploadKey"], record.get("bytes", 0), record["sourceEtag"])
+    try:
+        response = _fetch(obj, clients)
+        if response is None:
+            return "missing"  # the sweep and `reconcile` deal with a file gone
+        result = make_renditions(response["Body"].read(), settings.limits, settings.renditions)
+    except _Replaced:
+        return "superseded"  # the newer object's own processing uses the current spec
+    except ImageRejected as exc:  # tighter limits since: the image keeps its renditions
+        logger.warning("re-render refused", extra={"image_id": image_id, "code": exc.code})
+        return "refused"
+    finally:
+        records.release_rerender(image_id)
+    finished = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3)
+    logger.info(f"re-render {finished}", extra={"image_id": image_id, "spec": result.spec_version})
+    return finished
 
 
 def _refuse(job: _Job, exc: ImageRejected) -> str:
@@ -201,18 +244,29 @@ def _refuse(job: _Job, exc: ImageRejected) -> str:
 
 
 def _store_renditions(image_id: str, etag: str, result: Processed, settings: Settings, s3) -> dict:
-    """Write the renditions; returns what the record keeps (describe() plus each rendition's key)."""
+    """Write every source of every rendition (in parallel: each is a request of its own); returns
+    what the record keeps: describe() plus each source's key."""
     details = describe(result)
+    files: dict[str, Source] = {}
     for name, rendition in result.renditions.items():
-        key = rendition_key(image_id, etag, name, rendition.extension)
+        described = details["renditions"][name]
+        for source, entry in zip(rendition.sources, described["sources"], strict=True):
+            entry["key"] = rendition_key(image_id, etag, result.spec_version, source)
+            files[entry["key"]] = source  # sizes a small source cannot fill share their files
+        described["key"] = described["sources"][-1]["key"]  # the fallback's, for one-file readers
+
+    def put(item: tuple[str, Source]) -> None:
+        key, source = item
         s3.put_object(
             Bucket=settings.processed_bucket,
             Key=key,
-            Body=rendition.data,
-            ContentType=rendition.content_type,
-            CacheControl="private, max-age=31536000, immutable",
+            Body=source.data,
+            ContentType=source.content_type,
+            CacheControl=RENDITION_CACHE_CONTROL,
         )
-        details["renditions"][name]["key"] = key
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(put, files.items()))
     return details
 
 
@@ -224,7 +278,7 @@ def _store_manifest(s3, settings: Settings, image_id: str, etag: str, result: di
         Key=key,
         Body=json.dumps(result).encode(),
         ContentType="application/json",
-        CacheControl="private, max-age=31536000, immutable",
+        CacheControl="private, no-cache",  # rewritten when the renditions are re-rendered
     )
     return key
 
@@ -334,6 +388,11 @@ def is_sweep_event(event: dict) -> bool:
     return event.get("source") == "aws.events" or event.get("action") == "sweep"
 
 
+def rerender_event(image_id: str, force: bool = False) -> dict:
+    """What `make reprocess` sends the processor for one image."""
+    return {"action": "rerender", "id": image_id, "force": force}
+
+
 @lru_cache(maxsize=1)
 def _runtime() -> tuple[Settings, Clients]:
     settings = Settings.from_env()
@@ -345,4 +404,10 @@ def handler(event, context):
     settings, clients = _runtime()
     if is_sweep_event(event):
         return sweep(settings, clients)
+    if event.get("action") == "rerender":
+        if not ID_PATTERN.match(str(event.get("id"))):
+            return {"id": event.get("id"), "outcome": "invalid"}
+        # The lease outlasts this invocation: a killed run's image is taken up by the next one.
+        lease = context.get_remaining_time_in_millis() // 1000 + 30
+        return {"id": event["id"], "outcome": rerender(event["id"], settings, clients, lease, bool(event.get("force")))}
     return process_event(event, settings, clients)

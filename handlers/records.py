@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,8 +72,10 @@ def image_id_for_key(key: str) -> str:
 
 
 def rendition_keys(record: dict) -> set[str]:
-    """The processed-bucket keys a record lists: its renditions and its manifest."""
-    keys = {r["key"] for r in (record.get("renditions") or {}).values()}
+    """The processed-bucket keys a record lists: its renditions (each of their sources) and its manifest."""
+    keys = set()
+    for rendition in (record.get("renditions") or {}).values():
+        keys |= {rendition["key"]} | {source["key"] for source in rendition.get("sources") or ()}
     return keys | ({record["manifestKey"]} if record.get("manifestKey") else set())
 
 
@@ -327,9 +330,10 @@ class ImageRecords:
         before = _from_item(result.get("Attributes") or {})
         return Claim("claimed", before, before.get("attempts", 0) + 1)
 
-    def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> str:
+    def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> tuple[str, dict]:
         """Finish the record for the object with this ETag: "processed"; "superseded" if a newer
-        object took the record over; "gone" if the image was deleted meanwhile."""
+        object took the record over; "gone" if the image was deleted meanwhile. With the record as
+        it was before (its renditions are replaced by these)."""
         values = {":processed": "processed", ":now": at or now_iso(), ":etag": etag}
         names = {"#s": "status", "#e": "error"}
         sets = ["#s = :processed", "updatedAt = :now"]
@@ -337,14 +341,51 @@ class ImageRecords:
             sets.append(f"#n{i} = :v{i}")
             names[f"#n{i}"] = name
             values[f":v{i}"] = value
-        outcome = self._conditional_update(
+        outcome, before = self._conditional_update(
             image_id,
-            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e, unfinishedPk, attempts",
+            UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e, unfinishedPk, attempts, rerenderUntil",
             ConditionExpression="sourceEtag = :etag",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=_to_item(values),
+            ReturnValues="ALL_OLD",
         )
-        return "processed" if outcome == "updated" else outcome
+        return ("processed" if outcome == "updated" else outcome), before
+
+    def claim_rerender(self, image_id: str, spec_version: str, lease_seconds: int, force: bool = False) -> dict | None:
+        """Lease a processed record for re-rendering, if it was made with another spec (or `force`)
+        and no other run holds it; the record, or None."""
+        now = int(time.time())
+        older = "" if force else " AND (attribute_not_exists(specVersion) OR specVersion <> :v)"
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key={"id": _serialize(image_id)},
+                UpdateExpression="SET rerenderUntil = :until",
+                ConditionExpression=(
+                    "#s = :processed AND (attribute_not_exists(rerenderUntil) OR rerenderUntil < :now)" + older
+                ),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_to_item(
+                    {":processed": "processed", ":now": now, ":until": now + lease_seconds}
+                    | ({} if force else {":v": spec_version})
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return _from_item(result["Attributes"])
+
+    def release_rerender(self, image_id: str) -> None:
+        """End a re-render's lease (mark_processed ends it too)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"id": _serialize(image_id)},
+                UpdateExpression="REMOVE rerenderUntil",
+                ConditionExpression="attribute_exists(id)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass
 
     def mark_failed(
         self, image_id: str, etag: str, code: str, message: str, manifest: str | None = None, at: str | None = None
@@ -360,18 +401,20 @@ class ImageRecords:
             ":etag": etag,
             ":err": {"code": code, "message": message[:500]},
         } | ({":m": manifest} if manifest else {})
-        return "updated" == self._conditional_update(
+        outcome, _ = self._conditional_update(
             image_id,
             UpdateExpression=sets + removes,
             ConditionExpression="sourceEtag = :etag AND #s <> :processed",
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
             ExpressionAttributeValues=_to_item(values),
         )
+        return outcome == "updated"
 
-    def _conditional_update(self, image_id: str, **params) -> str:
-        """ "updated", or why not: "superseded" (the record exists and fails the condition) or "gone"."""
+    def _conditional_update(self, image_id: str, **params) -> tuple[str, dict]:
+        """("updated", the record before if asked with ReturnValues), or why not: "superseded" (the
+        record exists and fails the condition) or "gone"."""
         try:
-            self._db.update_item(
+            result = self._db.update_item(
                 TableName=self._table,
                 Key={"id": _serialize(image_id)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -379,8 +422,8 @@ class ImageRecords:
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
             item = _from_item(exc.response.get("Item") or {})
-            return "superseded" if item and item.get("status") != "deleted" else "gone"
-        return "updated"
+            return ("superseded" if item and item.get("status") != "deleted" else "gone"), {}
+        return "updated", _from_item(result.get("Attributes") or {})
 
     def unfinished(self, limit: int):
         """Records still `pending` or `processing`, oldest first, at most `limit`: a Query on the

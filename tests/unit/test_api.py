@@ -401,7 +401,7 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
         }
 
     def finish():
-        assert records.mark_processed(image_id, "etag", {"renditions": renditions}) == "processed"
+        assert records.mark_processed(image_id, "etag", {"renditions": renditions})[0] == "processed"
 
     racing = dataclasses.replace(clients, dynamodb=FinishesProcessingAfterRead(clients.dynamodb, finish))
     api = Api(settings, racing)

@@ -33,7 +33,7 @@ def test_phone_portrait_jpeg_is_turned_upright_and_stripped():
     assert (result.width, result.height) == (900, 1200)  # oriented size
     preview, thumb = result.renditions["preview"], result.renditions["thumbnail"]
     assert (preview.width, preview.height) == (768, 1024)
-    assert (thumb.width, thumb.height) == (192, 256)
+    assert (thumb.width, thumb.height) == (240, 320)
     for rendition in (preview, thumb):
         assert rendition.content_type == "image/jpeg"
         decoded = open_rendition(rendition.data)
@@ -270,7 +270,9 @@ def test_cli_processes_files_like_the_lambda(tmp_path, capsys):
     assert code == 1
     assert lines[0]["status"] == "processed" and (lines[0]["width"], lines[0]["height"]) == (600, 800)
     assert lines[1]["status"] == "failed" and lines[1]["error"]["code"] == "not_an_image"
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["phone.preview.jpg", "phone.thumbnail.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"phone.{name}.{ext}" for name in ("large", "preview", "small", "thumbnail") for ext in ("avif", "jpg")
+    )
 
 
 # --- the decode budget: checked on the real decode size, before any pixel is allocated ---------

@@ -4,14 +4,24 @@ a failure mid-way is retried to completion."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import UTC
 from urllib.parse import unquote
 
 import pytest
 
+from handlers.formats import RenditionSpec
 from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, image_id_for_key, rendition_keys
 from tests.images import encode, phone_jpeg, photo
+
+SPEC = RenditionSpec().version
+
+
+def rendition_files(image_id: str, etag: str, *sizes: str, fallback: str = "jpg") -> set[str]:
+    """The keys of each size's AVIF and fallback, and the manifest, of one object."""
+    made = {f"{image_id}/{etag}/{SPEC}/{size}.{ext}" for size in sizes for ext in ("avif", fallback)}
+    return made | {f"{image_id}/{etag}/manifest.json"}
 
 
 def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
@@ -50,15 +60,12 @@ def test_each_record_is_handled_on_its_own(env):
     assert made["filename"] == "sea view.png" and made["status"] == "processed"
     assert records.get("a" * 32)["filename"] == "photo.jpg"  # the name given at upload is kept
     keys = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket)["Contents"]}
-    assert keys == {
-        f"{'a' * 32}/{good[2]}/preview.jpg",
-        f"{'a' * 32}/{good[2]}/thumbnail.jpg",
-        f"{'a' * 32}/{good[2]}/manifest.json",
-        f"{'b' * 32}/{bad[2]}/manifest.json",
-        f"{made['id']}/{direct[2]}/preview.jpg",
-        f"{made['id']}/{direct[2]}/thumbnail.jpg",
-        f"{made['id']}/{direct[2]}/manifest.json",
-    }
+    # Sizes a small source cannot fill share one file: 600x800 is large's and preview's.
+    assert keys == (
+        rendition_files("a" * 32, good[2], "600x800", "480x640", "240x320")
+        | {f"{'b' * 32}/{bad[2]}/manifest.json"}
+        | rendition_files(made["id"], direct[2], "300x200")
+    )
 
 
 def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
@@ -67,7 +74,8 @@ def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
     event = s3_event(settings.upload_bucket, obj)
     assert process_event(event, settings, clients) == {obj[0]: "processed"}
     first = records.get("c" * 32)
-    preview_key = f"{'c' * 32}/{obj[2]}/preview.jpg"
+    preview_key = first["renditions"]["preview"]["key"]
+    assert preview_key == f"{'c' * 32}/{obj[2]}/{SPEC}/480x640.jpg"
     preview = clients.s3.get_object(Bucket=settings.processed_bucket, Key=preview_key)["Body"].read()
     assert process_event(event, settings, clients) == {obj[0]: "duplicate"}
     again = records.get("c" * 32)
@@ -80,11 +88,13 @@ class BeforeFirstPut:
 
     def __init__(self, s3, hook):
         self._s3, self._hook, self.fired = s3, hook, False
+        self._lock = threading.Lock()  # renditions are put from several threads: all wait for the hook
 
     def put_object(self, **kwargs):
-        if not self.fired:
-            self.fired = True
-            self._hook()
+        with self._lock:
+            if not self.fired:
+                self.fired = True
+                self._hook()
         return self._s3.put_object(**kwargs)
 
     def __getattr__(self, name):
@@ -325,15 +335,11 @@ def test_a_replaced_object_leaves_only_its_own_renditions(env):
 
     first = put(settings, clients, key, encode(photo(300, 200).convert("RGBA"), "PNG"))
     assert process_event(s3_event(settings.upload_bucket, first), settings, clients) == {key: "processed"}
-    assert renditions_stored() == [
-        f"{image_id}/{first[2]}/{name}" for name in ("manifest.json", "preview.webp", "thumbnail.webp")
-    ]
+    assert renditions_stored() == sorted(rendition_files(image_id, first[2], "300x200", fallback="webp"))
 
     second = put(settings, clients, key, encode(photo(300, 200), "PNG"))
     assert process_event(s3_event(settings.upload_bucket, second), settings, clients) == {key: "processed"}
-    assert renditions_stored() == [
-        f"{image_id}/{second[2]}/{name}" for name in ("manifest.json", "preview.jpg", "thumbnail.jpg")
-    ]
+    assert renditions_stored() == sorted(rendition_files(image_id, second[2], "300x200"))
     assert rendition_keys(records.get(image_id)) == set(renditions_stored())
 
     refused = put(settings, clients, key, b"not an image")
@@ -359,8 +365,6 @@ def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
     outcome = process_event(s3_event(settings.upload_bucket, older), settings, dataclasses.replace(clients, s3=racing))
     assert outcome == {key: "superseded"}
     listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
-    assert sorted(o["Key"] for o in listing["Contents"]) == [
-        f"{image_id}/{newer[0][2]}/{name}" for name in ("manifest.json", "preview.jpg", "thumbnail.jpg")
-    ]
+    assert {o["Key"] for o in listing["Contents"]} == rendition_files(image_id, newer[0][2], "480x640", "240x320")
     record = records.get(image_id)
     assert (record["width"], record["height"], record["sourceEtag"]) == (480, 640, newer[0][2])
