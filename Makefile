@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status lint tools test test-unit bench user reconcile dlq redrive deploy deploy-aws destroy-aws venv emulator-venv vendor clean
+.PHONY: help up down status lint tools test test-unit bench user reconcile reprocess dlq redrive deploy deploy-aws destroy-aws venv emulator-venv vendor clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ user: venv ## Create a confirmed user of the running stack and print its passwor
 
 reconcile: venv ## Rebuild missing or stale image records from the buckets (S3 is the truth; safe to run twice)
 	@$(PY) -m bootstrap reconcile --target $(TARGET)
+
+reprocess: venv ## Re-render images made with an older rendition spec (ID=<id> for one, ALL=1 for every one; resumable)
+	@$(PY) -m bootstrap reprocess --target $(TARGET) $(if $(ID),--id $(ID)) $(if $(ALL),--all)
 
 dlq: venv ## List what the processor gave up on (its dead-letter queue)
 	@$(PY) -m bootstrap.deadletters list

@@ -1,4 +1,4 @@
-"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile [--target embedded|localstack|aws]
+"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile|reprocess [--target embedded|localstack|aws]
 
 The one provisioner for every target. Local targets use region us-east-1 and dummy
 credentials; the endpoint comes from AWS_ENDPOINT_URL (default http://127.0.0.1:4566).
@@ -33,6 +33,12 @@ PASSTHROUGH = (
     "STUCK_AFTER_SECONDS",
     "PUBLIC_S3_ENDPOINT",
     "FAULT_INJECTION",
+    # The rendition spec (handlers.formats.RenditionSpec); after a change, `make reprocess`.
+    "RENDITION_SIZES",
+    "AVIF_QUALITY",
+    "AVIF_SPEED",
+    "JPEG_QUALITY",
+    "WEBP_QUALITY",
 )
 
 
@@ -163,6 +169,20 @@ def run_reconcile(args, log) -> int:
     return 0
 
 
+def run_reprocess(args, log) -> int:
+    """Re-render the images made with an older rendition spec than the deployed processor's."""
+    from bootstrap.reprocess import reprocess
+    from bootstrap.stack import Aws
+
+    if not outputs_path().exists():
+        log(f"no deploy recorded in {outputs_path()}; deploy first")
+        return 1
+    outputs = json.loads(outputs_path().read_text())
+    aws = Aws(config_for(args.target, args.arch, account_id() if args.target == "aws" else None))
+    outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
+    return 1 if outcomes.get("error") else 0
+
+
 # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
 BUILD = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
 
@@ -222,6 +242,7 @@ COMMANDS = {
     "package": package,
     "user": make_user,
     "reconcile": run_reconcile,
+    "reprocess": run_reprocess,
 }
 
 
@@ -241,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="deploy/destroy: print the plan, call nothing")
     parser.add_argument("--email", help="user: the new user's email (the sign-in name)")
     parser.add_argument("--admin", action="store_true", help="user: also a member of the admins group")
+    parser.add_argument("--id", help="reprocess: only this image")
+    parser.add_argument("--all", action="store_true", help="reprocess: every processed image, whatever its spec")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:  # progress to stderr, JSON to stdout

@@ -63,10 +63,10 @@ def reconcile_object(key: str, s3, records: ImageRecords, outputs: dict, redrive
     return "restored"
 
 
-def progress(done: int, total: int, started: float, width: int = 30) -> str:
+def progress(done: int, total: int, started: float, width: int = 30, unit: str = "files") -> str:
     filled = width * done // total if total else width
     rate = done / max(time.monotonic() - started, 1e-6)
-    return f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files, {rate:.0f}/s"
+    return f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}, {rate:.1f}/s"
 
 
 def reconcile(

@@ -376,7 +376,7 @@ def _sizes(working: Image.Image, spec: RenditionSpec) -> dict[str, Image.Image]:
     sized: dict[str, Image.Image] = {}
     current = working
     for name, side in spec.sizes:
-        target = _fit(current.width, current.height, side)
+        target = _fit(working.width, working.height, side)  # the aspect ratio of the whole, not of a rounding
         if target != current.size:
             current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
         sized[name] = current

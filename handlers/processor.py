@@ -213,18 +213,20 @@ def rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds:
     try:
         response = _fetch(obj, clients)
         if response is None:
-            return "missing"  # the sweep and `reconcile` deal with a file gone
-        result = make_renditions(response["Body"].read(), settings.limits, settings.renditions)
+            outcome = "missing"  # the sweep and `reconcile` deal with a file gone
+        else:
+            result = make_renditions(response["Body"].read(), settings.limits, settings.renditions)
+            # The record lists the new renditions from here on (and its lease ends with that).
+            outcome = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3)
     except _Replaced:
-        return "superseded"  # the newer object's own processing uses the current spec
+        outcome = "superseded"  # the newer object's own processing uses the current spec
     except ImageRejected as exc:  # tighter limits since: the image keeps its renditions
         logger.warning("re-render refused", extra={"image_id": image_id, "code": exc.code})
-        return "refused"
+        outcome = "refused"
     finally:
-        records.release_rerender(image_id)
-    finished = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3)
-    logger.info(f"re-render {finished}", extra={"image_id": image_id, "spec": result.spec_version})
-    return finished
+        records.release_rerender(image_id)  # whatever happened (an exception too): the next run may try
+    logger.info(f"re-render {outcome}", extra={"image_id": image_id, "spec": settings.renditions.version})
+    return outcome
 
 
 def _refuse(job: _Job, exc: ImageRejected) -> str:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pillow_heif
 from PIL import ExifTags, Image, ImageDraw, ImageFilter
+
+# Tests make HEIC files with Pillow; the pipeline itself loads pillow-heif only for ISO media files.
+pillow_heif.register_heif_opener()
 
 # Odd real-world files from Pillow's test suite, with the outcome each should have (MANIFEST.tsv);
 # kept in the repository (licence beside them) so a clone alone runs every corpus test.

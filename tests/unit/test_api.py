@@ -438,3 +438,87 @@ def test_a_delete_that_fails_half_way_can_be_repeated(aws_env):
     assert status == 500 and body["error"]["code"]
     assert ImageRecords(clients.dynamodb, settings.table_name).get(created["id"]) is not None
     assert Api(settings, clients)("DELETE", f"/images/{created['id']}")[0] == 204
+
+
+# --- what the page gets for a processed image: sources, placeholder, facts, stable URLs ----------
+
+
+def processed_through_the_pipeline(api, data: bytes) -> str:
+    """POST /uploads, the file put where the form says, then the processor's own run on it."""
+    from handlers.processor import process_event, s3_event
+
+    image_id = create(api, size=len(data))[1]["id"]
+    key = f"uploads/{image_id}"
+    metadata = {"owner": ALICE["sub"], "owner-email": ALICE["email"], "filename": "photo.jpg"}
+    put = api.clients.s3.put_object(Bucket=api.settings.upload_bucket, Key=key, Body=data, Metadata=metadata)
+    event = s3_event(api.settings.upload_bucket, (key, len(data), put["ETag"].strip('"')))
+    assert process_event(event, api.settings, api.clients) == {key: "processed"}
+    return image_id
+
+
+def test_an_image_lists_avif_and_fallback_sources_placeholder_and_facts(api):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.images import phone_jpeg
+
+    image_id = processed_through_the_pipeline(api, phone_jpeg(1200, 900))
+    status, image, _ = api("GET", f"/images/{image_id}")
+    assert status == 200
+    assert image["placeholder"] and image["dominantColor"].startswith("#") and len(image["dominantColor"]) == 7
+    assert image["facts"] == {"make": "imagepipe-test-phone"}  # and never its GPS block
+    assert "GPS" not in json.dumps(image) and "52.0" not in json.dumps(image)
+    assert set(image["renditions"]) == {"large", "preview", "small", "thumbnail"}
+    for rendition in image["renditions"].values():
+        types = [s["contentType"] for s in rendition["sources"]]
+        assert types == ["image/avif", "image/jpeg"]
+        assert {k: rendition[k] for k in ("contentType", "width", "height", "url")} == {
+            k: rendition["sources"][-1][k] for k in ("contentType", "width", "height", "url")
+        }
+        for source in rendition["sources"]:
+            query = parse_qs(urlsplit(source["url"]).query)
+            assert query["response-content-type"] == [source["contentType"]]
+    record = ImageRecords(api.clients.dynamodb, api.settings.table_name).get(image_id)
+    for rendition in record["renditions"].values():
+        for source in rendition["sources"]:
+            stored = api.clients.s3.head_object(Bucket=api.settings.processed_bucket, Key=source["key"])
+            assert stored["CacheControl"] == "public, max-age=31536000, immutable"
+            assert stored["ContentType"] == source["contentType"]
+    original = parse_qs(urlsplit(image["original"]["url"]).query)
+    assert original["response-content-disposition"] == ["attachment; filename*=UTF-8''photo.jpg"]
+
+
+def test_the_same_image_has_the_same_urls_within_the_hour(api, monkeypatch):
+    from datetime import UTC, datetime
+
+    from handlers import signing
+    from tests.images import phone_jpeg
+
+    image_id = processed_through_the_pipeline(api, phone_jpeg(640, 480))
+    moments = iter([datetime(2026, 11, 28, 9, 0, 5, tzinfo=UTC), datetime(2026, 11, 28, 9, 59, 50, tzinfo=UTC)])
+    real = signing.presign_get
+    monkeypatch.setattr(api_module, "presign_get", lambda *a, **k: real(*a, now=current, **k))
+    current = next(moments)
+    first = api("GET", f"/images/{image_id}")[1]
+    current = next(moments)
+    later = api("GET", f"/images/{image_id}")[1]
+    assert first["renditions"] == later["renditions"] and first["original"] == later["original"]
+    current = datetime(2026, 11, 28, 10, 0, 1, tzinfo=UTC)
+    next_hour = api("GET", f"/images/{image_id}")[1]
+    assert next_hour["renditions"]["thumbnail"]["url"] != first["renditions"]["thumbnail"]["url"]
+
+
+def test_an_image_made_before_sources_existed_still_shows(api):
+    """Records of two JPEGs (no sources, no placeholder) keep working until reprocessed."""
+    image_id = create(api)[1]["id"]
+    arrive(api, image_id)
+    old = {
+        name: {"key": f"{image_id}/etag/{name}.jpg", "width": w, "height": h, "bytes": 10, "contentType": "image/jpeg"}
+        for name, w, h in (("preview", 1024, 768), ("thumbnail", 256, 192))
+    }
+    records = ImageRecords(api.clients.dynamodb, api.settings.table_name)
+    assert records.mark_processed(image_id, "etag", {"renditions": old, "width": 1024, "height": 768})[0] == "processed"
+    image = api("GET", f"/images/{image_id}")[1]
+    assert image["placeholder"] is None and image["dominantColor"] is None and image["facts"] == {}
+    for name, rendition in image["renditions"].items():
+        assert rendition["width"] == old[name]["width"] and f"/{name}.jpg" in rendition["url"]
+        assert [s["url"] for s in rendition["sources"]] == [rendition["url"]]

@@ -7,9 +7,9 @@ import json
 import zlib
 
 import pytest
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, ImageCms, ImageStat, JpegImagePlugin
 
-from handlers.imaging import ImageRejected, Limits, main, make_renditions
+from handlers.imaging import ImageRejected, Limits, RenditionSpec, describe, main, make_renditions
 from tests.images import CORPUS, corpus_manifest, encode, exif_bytes, phone_jpeg, photo
 
 
@@ -419,3 +419,200 @@ def test_a_100_megapixel_camera_jpeg_is_processed():
     data = encode(Image.new("RGB", (11_648, 8_736), (120, 110, 100)), "JPEG", quality=80)  # a 100 MP sensor
     result = make_renditions(data)
     assert (result.width, result.height) == (11_648, 8_736)
+
+
+# --- renditions from the spec: sources, sizes, placeholder, colour, facts ------------------------
+
+
+def test_each_rendition_has_an_avif_first_and_a_jpeg_fallback_of_the_same_pixels():
+    result = make_renditions(encode(photo(2400, 1600), "JPEG", quality=90))
+    sizes = {name: (r.width, r.height) for name, r in result.renditions.items()}
+    assert sizes == {"large": (1920, 1280), "preview": (1024, 683), "small": (640, 427), "thumbnail": (320, 213)}
+    for rendition in result.renditions.values():
+        assert [s.content_type for s in rendition.sources] == ["image/avif", "image/jpeg"]
+        avif, jpeg = (open_rendition(s.data) for s in rendition.sources)
+        assert (avif.format, jpeg.format) == ("AVIF", "JPEG")
+        assert avif.size == jpeg.size == (rendition.width, rendition.height)
+        for source in rendition.sources:
+            assert_no_metadata(source.data)
+        # The same picture in both: mean colours within a few levels.
+        means = [ImageStat.Stat(i.convert("RGB")).mean for i in (avif, jpeg)]
+        assert max(abs(a - b) for a, b in zip(*means, strict=True)) < 4
+
+
+def test_transparent_sources_are_avif_with_alpha_and_a_webp_fallback():
+    image = photo(300, 200).convert("RGBA")
+    image.putalpha(Image.linear_gradient("L").resize((300, 200)))
+    result = make_renditions(encode(image, "PNG"))
+    for rendition in result.renditions.values():
+        assert [s.content_type for s in rendition.sources] == ["image/avif", "image/webp"]
+        for source in rendition.sources:
+            decoded = open_rendition(source.data)
+            assert decoded.mode == "RGBA" and decoded.getextrema()[3][0] < 20, "transparency lost"
+
+
+def test_smaller_sizes_are_made_from_the_larger_one_and_equal_sizes_share_their_files(monkeypatch):
+    resized_from = []
+    original = Image.Image.resize
+
+    def spy(self, size, *args, **kwargs):
+        resized_from.append((self.size, tuple(size)))
+        return original(self, size, *args, **kwargs)
+
+    source = encode(photo(900, 600), "PNG")
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    result = make_renditions(source)
+    steps = [step for step in resized_from if step[1] != (1, 1)]  # the mean colour's 1x1
+    assert steps[:2] == [((900, 600), (640, 427)), ((640, 427), (320, 213))], steps
+    # A 900 px source fills neither "large" (1920) nor "preview" (1024): one file for both.
+    assert result.renditions["large"].sources == result.renditions["preview"].sources
+    assert (result.renditions["large"].width, result.renditions["large"].height) == (900, 600)
+
+
+def test_the_spec_decides_sizes_qualities_and_its_version():
+    small_only = RenditionSpec(sizes=(("tiny", 100),))
+    result = make_renditions(encode(photo(400, 300), "JPEG"), spec=small_only)
+    assert list(result.renditions) == ["tiny"] and result.renditions["tiny"].width == 100
+    assert result.spec_version == small_only.version != RenditionSpec().version
+    assert RenditionSpec(avif_quality=50).version != RenditionSpec().version
+    assert RenditionSpec().version == RenditionSpec().version  # stable across processes: a hash of the fields
+    lower = make_renditions(encode(photo(800, 600), "JPEG"), spec=RenditionSpec(avif_quality=30, jpeg_quality=40))
+    default = make_renditions(encode(photo(800, 600), "JPEG"))
+    for kind in (0, 1):
+        assert len(lower.renditions["preview"].sources[kind].data) < len(
+            default.renditions["preview"].sources[kind].data
+        )
+
+
+@pytest.mark.parametrize(
+    "text, sizes",
+    [
+        ("a=100,b=300", (("b", 300), ("a", 100))),
+        (" thumbnail=320 ", (("thumbnail", 320),)),
+    ],
+)
+def test_rendition_sizes_from_configuration(text, sizes):
+    assert RenditionSpec.parse_sizes(text) == sizes
+
+
+@pytest.mark.parametrize(
+    "text", ["", "a", "a=0", "a=99999", "a=100,a=200", "1x=100", ",".join(f"s{i}=100" for i in range(9))]
+)
+def test_bad_rendition_sizes_are_refused_at_start(text):
+    with pytest.raises(ValueError, match="RENDITION_SIZES"):
+        RenditionSpec.parse_sizes(text)
+
+
+def test_placeholder_is_a_thumbhash_of_the_picture_and_the_colour_its_mean():
+    import base64
+
+    import thumbhash
+
+    def two_halves(left, right):
+        image = Image.new("RGB", (400, 200), left)
+        image.paste(right, (200, 0, 400, 200))
+        return make_renditions(encode(image, "PNG"))
+
+    red_blue, blue_red = two_halves((200, 30, 30), (30, 30, 200)), two_halves((30, 30, 200), (200, 30, 30))
+    hashed = base64.b64decode(red_blue.placeholder)
+    assert len(hashed) < 40
+    assert thumbhash.thumb_hash_to_approximate_aspect_ratio(list(hashed)) == pytest.approx(2, rel=0.15)
+    average = thumbhash.thumb_hash_to_average_rgba(list(hashed))
+    assert average[0] == pytest.approx(115 / 255, abs=0.05) and average[2] == pytest.approx(115 / 255, abs=0.05)
+    # Where the colours are, not only their mean (the page decodes it with the JS decoder: browser tests).
+    assert red_blue.placeholder != blue_red.placeholder
+    assert _close(red_blue.dominant_color, (115, 30, 115)) and _close(blue_red.dominant_color, (115, 30, 115))
+
+
+def _close(colour: str, expected: tuple[int, int, int]) -> bool:
+    got = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= 3
+
+
+def test_a_transparent_image_gets_a_placeholder_and_its_colour_ignores_transparent_pixels():
+    image = Image.new("RGBA", (200, 200), (0, 255, 0, 0))  # transparent green must not count
+    image.paste((200, 20, 20, 255), (50, 50, 150, 150))
+    result = make_renditions(encode(image, "PNG"))
+    assert result.placeholder and _close(result.dominant_color, (200, 20, 20))
+
+
+def camera_exif(gps: bool = True) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Fujifilm"
+    exif[0x0110] = "GFX100S"
+    exif[0xA431] = "SERIAL-1234567"  # BodySerialNumber: never kept
+    ifd = exif.get_ifd(0x8769)
+    ifd.update(
+        {
+            0x9003: "2024:05:01 18:30:05",
+            0x9011: "+02:00",
+            0x829D: 2.8,
+            0x829A: 1 / 250,
+            0x8827: 400,
+            0x920A: 63.0,
+            0xA434: "GF63mmF2.8 R WR",
+            0xA431: "SERIAL-1234567",
+            0xA435: "LENS-SERIAL-99",
+        }
+    )
+    if gps:
+        exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)})
+    return exif.tobytes()
+
+
+def test_photo_facts_are_read_and_gps_or_serials_never_kept():
+    data = encode(photo(800, 600), "JPEG", exif=camera_exif())
+    result = make_renditions(data)
+    assert result.facts == {
+        "takenAt": "2024-05-01T18:30:05+02:00",
+        "make": "Fujifilm",
+        "model": "GFX100S",
+        "lens": "GF63mmF2.8 R WR",
+        "fNumber": 2.8,
+        "exposureTime": "1/250",
+        "iso": 400,
+        "focalLength": 63.0,
+    }
+    everything = json.dumps(describe(result))
+    for secret in ("SERIAL-1234567", "LENS-SERIAL-99", "48.0", "51.0", '"N"', "gps", "GPS"):
+        assert secret not in everything
+    for rendition in result.renditions.values():
+        for source in rendition.sources:
+            assert_no_metadata(source.data)
+            assert b"SERIAL" not in source.data
+
+
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        ({0x9003: "0000:00:00 00:00:00"}, {}),  # cameras write this when the clock was never set
+        ({0x9003: "2024:02:31 10:00:00"}, {}),
+        ({0x9003: "2024:05:01 18:30:05", 0x9011: "garbage"}, {"takenAt": "2024-05-01T18:30:05"}),
+        ({0x829A: 4294967295}, {}),  # 0xFFFFFFFF/1 from a broken writer
+        ({0x829A: 2.0, 0x829D: 0}, {"exposureTime": "2"}),
+        ({0x8827: (100, 200)}, {"iso": 100}),
+    ],
+)
+def test_odd_photo_facts_are_left_out_not_guessed(tags, expected):
+    exif = Image.Exif()
+    exif.get_ifd(0x8769).update(tags)
+    result = make_renditions(encode(photo(64, 48), "JPEG", exif=exif.tobytes()))
+    assert result.facts == expected
+
+
+def test_a_jpeg_does_not_load_the_heif_decoder():
+    """pillow-heif (libheif) costs every cold start; it is imported for ISO media files only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys; from PIL import Image; from handlers.imaging import make_renditions;"
+        "data = io.BytesIO(); Image.new('RGB', (64, 48), 'red').save(data, 'JPEG');"
+        "make_renditions(data.getvalue()); print('pillow_heif' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    heic = CORPUS / "avif_hopper.heif"
+    code = (
+        f"import sys; from handlers.imaging import make_renditions; make_renditions(open({str(heic)!r}, 'rb').read())"
+    )
+    subprocess.run([sys.executable, "-c", code + "; assert 'pillow_heif' in sys.modules"], check=True)

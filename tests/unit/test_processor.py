@@ -368,3 +368,113 @@ def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
     assert {o["Key"] for o in listing["Contents"]} == rendition_files(image_id, newer[0][2], "480x640", "240x320")
     record = records.get(image_id)
     assert (record["width"], record["height"], record["sourceEtag"]) == (480, 640, newer[0][2])
+
+
+# --- re-rendering with a new spec (make reprocess) -----------------------------------------------
+
+
+def with_spec(settings, **spec):
+    return dataclasses.replace(settings, renditions=RenditionSpec(**spec))
+
+
+def stored_keys(settings, clients, image_id: str) -> set[str]:
+    listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
+    return {o["Key"] for o in listing.get("Contents", [])}
+
+
+def test_a_spec_change_re_renders_once_and_old_renditions_serve_until_the_new_are_written(env):
+    from handlers.processor import rerender
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(800, 600))
+    assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "processed"}
+    before = records.get("d" * 32)
+    assert before["specVersion"] == SPEC
+    old_keys = rendition_keys(before)
+
+    bigger_thumbs = with_spec(settings, sizes=(("preview", 1024), ("thumbnail", 400)))
+    seen_during = []
+
+    def record_while_writing():  # the gallery, while the new renditions are being written
+        seen_during.append(records.get("d" * 32))
+
+    racing = BeforeFirstPut(clients.s3, record_while_writing)
+    assert rerender("d" * 32, bigger_thumbs, dataclasses.replace(clients, s3=racing), lease_seconds=60) == "processed"
+    assert rendition_keys(seen_during[0]) == old_keys  # still the old ones, all present then
+    after = records.get("d" * 32)
+    assert after["specVersion"] == bigger_thumbs.renditions.version != SPEC
+    assert (after["renditions"]["thumbnail"]["width"], after["renditions"]["thumbnail"]["height"]) == (300, 400)
+    assert set(after["renditions"]) == {"preview", "thumbnail"} and "rerenderUntil" not in after
+    assert stored_keys(settings, clients, "d" * 32) == rendition_keys(after)  # the old ones are gone
+    assert {k: after[k] for k in ("status", "createdAt", "owner", "filename")} == {
+        k: before[k] for k in ("status", "createdAt", "owner", "filename")
+    }
+    # Idempotent: made with this spec now, so a second run does nothing.
+    assert rerender("d" * 32, bigger_thumbs, clients, lease_seconds=60) == "current"
+    assert records.get("d" * 32) == after
+
+
+def test_nothing_is_re_rendered_twice_at_once(env):
+    from handlers.processor import rerender
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "e" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, obj), settings, clients)
+    new_spec = with_spec(settings, avif_quality=40)
+    outcomes = []
+
+    def second_run():  # another `make reprocess` reaches the same image mid-way
+        outcomes.append(rerender("e" * 32, new_spec, clients, lease_seconds=60))
+
+    racing = BeforeFirstPut(clients.s3, second_run)
+    assert rerender("e" * 32, new_spec, dataclasses.replace(clients, s3=racing), lease_seconds=60) == "processed"
+    assert outcomes == ["current"]
+    # A run killed mid-way leaves its lease; once it has run out, the next run takes the image.
+    assert records.claim_rerender("e" * 32, "another", lease_seconds=-1, force=True) is not None
+    assert rerender("e" * 32, with_spec(settings, avif_quality=41), clients, lease_seconds=60) == "processed"
+
+
+def test_an_image_deleted_or_replaced_while_re_rendered_keeps_nothing_of_the_run(env):
+    from handlers.processor import rerender
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "f" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, obj), settings, clients)
+    racing = BeforeFirstPut(clients.s3, lambda: records.delete("f" * 32, "owner-sub", tombstone_until=2**31))
+    outcome = rerender("f" * 32, with_spec(settings, jpeg_quality=50), dataclasses.replace(clients, s3=racing), 60)
+    assert outcome == "gone"
+    new_keys = {k for k in stored_keys(settings, clients, "f" * 32) if "/manifest.json" not in k}
+    assert not any(with_spec(settings, jpeg_quality=50).renditions.version in k for k in new_keys)
+
+
+def test_a_record_made_before_specs_existed_is_re_rendered(env):
+    from handlers.processor import rerender
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "7" * 32, phone_jpeg(320, 240))
+    process_event(s3_event(settings.upload_bucket, obj), settings, clients)
+    clients.dynamodb.update_item(
+        TableName=settings.table_name, Key={"id": {"S": "7" * 32}}, UpdateExpression="REMOVE specVersion"
+    )
+    assert rerender("7" * 32, settings, clients, lease_seconds=60) == "processed"
+    assert records.get("7" * 32)["specVersion"] == SPEC
+
+
+def test_the_processor_answers_a_rerender_event(env, monkeypatch):
+    from handlers import processor
+
+    settings, clients, _ = env
+    monkeypatch.setattr(processor, "_runtime", lambda: (settings, clients))
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "processor", 1536, "req"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:processor"
+
+        def get_remaining_time_in_millis(self):
+            return 60_000
+
+    assert processor.handler(processor.rerender_event("not-an-id"), Context()) == {
+        "id": "not-an-id",
+        "outcome": "invalid",
+    }
+    assert processor.handler(processor.rerender_event("1" * 32), Context()) == {"id": "1" * 32, "outcome": "current"}
