@@ -70,11 +70,12 @@ test-unit: venv $(VENDORED) ## Run the fast unit tests only
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt || \
-	  echo "pyvips could not be installed: the bench runs without that reference"
+	  echo "pyvips or ssimulacra2 could not be installed: the bench runs without those references"
 	@touch $@
 
-bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the pipeline (vs naive Pillow, pyvips, decode floor), the worst inputs within limits, and 200 uploads end to end
+bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition set (vs two JPEGs, naive Pillow, pyvips), format quality per byte, the worst inputs within limits, 200 uploads end to end
 	@$(PY) -m tests.bench.imaging
+	@$(PY) -m tests.bench.rendition_quality
 	@$(PY) -m tests.bench.hostile
 	@$(PY) -m tests.bench.end_to_end
 

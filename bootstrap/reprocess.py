@@ -42,11 +42,7 @@ def current_spec_version(lambda_, function_name: str) -> str:
 
 def outdated(records: Iterable[dict], version: str, force: bool = False) -> list[str]:
     """Ids of processed records made with another spec (every processed record with `force`)."""
-    return [
-        r["id"]
-        for r in records
-        if r.get("status") == "processed" and (force or r.get("specVersion") != version)
-    ]
+    return [r["id"] for r in records if r.get("status") == "processed" and (force or r.get("specVersion") != version)]
 
 
 def reprocess(
