@@ -1,13 +1,15 @@
 """python -m bootstrap deploy|destroy|outputs|package|user|reconcile|reprocess [--target embedded|localstack|aws]
 
 The one provisioner for every target. Local targets use region us-east-1 and dummy
-credentials; the endpoint comes from AWS_ENDPOINT_URL (default http://127.0.0.1:4566).
+credentials (unless the environment names some); the endpoint comes from AWS_ENDPOINT_URL
+(default http://127.0.0.1:4566). The environment is read, never changed.
 The last deploy's outputs are kept in $IMAGEPIPE_STATE_DIR/outputs.json (default .stack/).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from bootstrap.outputs import outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
-from bootstrap.stack import StackConfig, deploy, destroy, plan
+from bootstrap.stack import StackConfig, deploy, deploy_steps, destroy, destroy_plan, plan
 from handlers.config import Settings
 
 LOCAL_TARGETS = ("embedded", "localstack")
@@ -43,41 +45,52 @@ PASSTHROUGH = (
 
 
 def config_for(target: str, arch: str = "x86_64", account: str | None = None) -> StackConfig:
+    """The stack for this target, from the environment, which it leaves as it is: the region and,
+    on local targets, the credentials it decides travel in the config (bootstrap.stack.Aws)."""
     on_aws = target == "aws"
-    region = "us-east-1"
-    if on_aws:
-        region = aws_region()
+    region = aws_region() if on_aws else "us-east-1"
     prefix = os.environ.get("STACK_PREFIX", "imagepipe")
     suffix = f"-{account or '<account>'}-{region}" if on_aws else ""
-    origins = os.environ.get("ALLOWED_ORIGINS")
-    if origins:
-        site_origins = tuple(o.strip() for o in origins.split(",") if o.strip())
-    elif on_aws:  # deploy adds the CloudFront origin it creates; SITE_URL when the page lives elsewhere too
-        site_origins = (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ()
-    else:
-        site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
-        site_origins = (site, site.replace("127.0.0.1", "localhost")) if "127.0.0.1" in site else (site,)
     if target in LOCAL_TARGETS:
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     else:
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None  # set only to exercise this path on an emulator
-    os.environ["AWS_DEFAULT_REGION"] = region
     return StackConfig(
         target=target,
         region=region,
         endpoint_url=endpoint,
         prefix=prefix,
-        site_origins=site_origins,
+        site_origins=site_origins(on_aws),
         function_env={k: os.environ[k] for k in PASSTHROUGH if os.environ.get(k)},
         processor_concurrency=processor_concurrency(on_aws),
         noncurrent_version_days=int(os.environ.get("NONCURRENT_VERSION_DAYS") or 30),
-        settings=Settings.from_env(),
+        settings=dataclasses.replace(Settings.from_env(), region=region, endpoint_url=endpoint),
         arch=arch,
         bucket_suffix=suffix,
         site_bucket_enabled=on_aws,
+        credentials=local_credentials() if target in LOCAL_TARGETS else None,
     )
+
+
+def site_origins(on_aws: bool) -> tuple[str, ...]:
+    """ALLOWED_ORIGINS; else on AWS SITE_URL if the page lives elsewhere too (deploy adds the
+    CloudFront origin it creates); else locally the devserver's, by IP and by name."""
+    origins = os.environ.get("ALLOWED_ORIGINS")
+    if origins:
+        return tuple(o.strip() for o in origins.split(",") if o.strip())
+    if on_aws:
+        return (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ()
+    site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
+    return (site, site.replace("127.0.0.1", "localhost")) if "127.0.0.1" in site else (site,)
+
+
+def local_credentials() -> tuple[str, str] | None:
+    """Emulators take any key: "test"/"test" for what the environment does not name; None when it
+    names both, so boto3 reads them (and any session token) itself."""
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:
+        return None
+    return (key or "test", secret or "test")
 
 
 # On AWS the processor gets reserved concurrency unless PROCESSOR_CONCURRENCY says otherwise
@@ -205,11 +218,16 @@ def package(args, log) -> int:
 
 
 def dry_run(args, log) -> int:
+    """The descriptions of the very steps deploy or destroy would run for this config."""
     cfg = config_for(args.target, args.arch)
     log(f"dry run: {args.command} on {args.target} in {cfg.region}; nothing is called")
-    verb = "create or update" if args.command == "deploy" else "delete (emptying buckets, versions included)"
-    print(f"would {verb}:")
-    for line in plan(cfg):
+    if args.command == "deploy":
+        print("would create or update:")
+        lines = plan(cfg)
+    else:
+        print("would delete (emptying buckets, versions included):")
+        lines = destroy_plan(cfg)
+    for line in lines:
         print(f"  - {line}")
     return 0
 
@@ -217,7 +235,7 @@ def dry_run(args, log) -> int:
 def run_deploy(args, log) -> int:
     cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
     log(f"deploying imagepipe to {args.target} ({cfg.endpoint_url or cfg.region})")
-    log("[0/10] packaging Lambda code" if cfg.site_bucket_enabled else "[0/9] packaging Lambda code")
+    log(f"[0/{len(deploy_steps(cfg))}] packaging Lambda code")
     outputs = deploy(cfg, build_zip(lambda_platform(args.target, args.arch), BUILD, log), log)
     if "siteUrl" not in outputs:  # locally the devserver serves the page
         outputs["siteUrl"] = os.environ.get("SITE_URL") or cfg.site_origins[0]

@@ -1,7 +1,9 @@
 """The stack, one `ensure_*` function per resource; each is safe to run twice.
 
-deploy(): buckets -> table -> roles -> functions -> S3 notification -> REST API.
-destroy(): the same resources, in reverse, and nothing else.
+One ordered table of steps, DEPLOY_STEPS, drives deploy() and its dry run (plan()): each step
+says what it creates (the plan's lines), its progress title, and how it runs, so the plan cannot
+say what deploy does not do and step counts come from the table. DESTROY_STEPS does the same for
+destroy() and destroy_plan(): what deploy made, in reverse, and nothing else.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class StackConfig:
     # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
     bucket_suffix: str = ""
     site_bucket_enabled: bool = False  # the page from a private bucket through CloudFront (AWS target)
+    # (access key id, secret) for the provisioner's clients; None: boto3's own chain (environment,
+    # profile, role). Local targets get dummy ones when the environment names none.
+    credentials: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def upload_bucket(self) -> str:
@@ -137,11 +142,17 @@ class StackConfig:
         return self.endpoint_url or f"https://cognito-idp.{self.region}.amazonaws.com"
 
 
+def session_for(cfg: StackConfig) -> boto3.session.Session:
+    """The config's region and credentials, whatever AWS_DEFAULT_REGION says."""
+    key, secret = cfg.credentials or (None, None)
+    return boto3.session.Session(region_name=cfg.region, aws_access_key_id=key, aws_secret_access_key=secret)
+
+
 class Aws:
     """Clients for the provisioner, all pointed at the same endpoint."""
 
     def __init__(self, cfg: StackConfig):
-        session = boto3.session.Session(region_name=cfg.region)
+        session = session_for(cfg)
         conf = Config(retries={"mode": "standard", "max_attempts": 8}, s3={"addressing_style": "path"})
         make = lambda name: session.client(name, endpoint_url=cfg.endpoint_url, config=conf)  # noqa: E731
         self.s3, self.dynamodb, self.iam = make("s3"), make("dynamodb"), make("iam")
@@ -442,8 +453,8 @@ def create_function_when_role_is_ready(
     aws: Aws, params: dict, wait: Callable[[float], None] = time.sleep, tries: int = 8
 ) -> str:
     """A role IAM has just created takes seconds before Lambda may assume it (IAM is eventually
-    consistent): retry exactly that refusal, with growing waits (1 + 2 + ... + 8 s at most),
-    instead of sleeping a fixed time on every new role."""
+    consistent): retry exactly that refusal, with growing waits (1 + 2 + ... + 7 s, 28 s in all
+    with the default 8 tries), instead of sleeping a fixed time on every new role."""
     for attempt in range(1, tries + 1):
         try:
             return aws.lambda_.create_function(**params)["FunctionArn"]
@@ -953,46 +964,6 @@ def remove_site_distribution(
             log(f"deleted origin access control {oac['Name']}")
 
 
-def plan(cfg: StackConfig) -> list[str]:
-    """What deploy would create or update, without calling AWS (--dry-run)."""
-    confirmation = (
-        f"sign-ups confirmed by a PreSignUp trigger, Lambda {cfg.function('presignup')}"
-        if cfg.auto_confirm
-        else "email verified with a code"
-    )
-    lines = [
-        f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {', '.join(cfg.site_origins) or 'the site'}"
-        + (
-            f"; versioned, old versions expire after {cfg.noncurrent_version_days} days)"
-            if cfg.target == "aws"
-            else ")"
-        ),
-        f"S3 bucket {cfg.processed_bucket} (private)",
-        f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt;"
-        f" per-person quota counters{'; point-in-time recovery' if cfg.target == 'aws' else ''})",
-        f"IAM role {cfg.function('api')}-role, IAM role {cfg.function('processor')}-role (least privilege)",
-        f"Lambda {cfg.function('api')} ({RUNTIME}, {cfg.arch}, {API_MEMORY_MB} MB, {API_TIMEOUT_S} s)",
-        f"Lambda {cfg.function('processor')} ({RUNTIME}, {cfg.arch}, {processor_memory_mb(cfg.limits)} MB for a"
-        f" {cfg.limits.max_decode_bytes // MIB} MiB decode budget, {PROCESSOR_TIMEOUT_S} s, reserved concurrency"
-        f" {cfg.processor_concurrency or 'none'})",
-        f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
-        f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
-        f"S3 notification {cfg.upload_bucket} ObjectCreated -> {cfg.function('processor')}",
-        f"Cognito user pool {cfg.user_pool} (email usernames, passwords of 10+ characters, {confirmation}),"
-        f" app client {cfg.app_client} (no secret; password, refresh and SRP flows), group {ADMINS_GROUP}",
-        f"API Gateway REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer on every route (OPTIONS open for"
-        f" CORS), throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}",
-    ]
-    if cfg.site_bucket_enabled:
-        lines.insert(
-            0,
-            f"S3 bucket {cfg.site_bucket} (private) behind CloudFront distribution '{cfg.site_distribution}'"
-            " (HTTPS, redirect from HTTP; read through an origin access control); its"
-            " https://<id>.cloudfront.net origin is the one CORS names",
-        )
-    return lines
-
-
 # --- the whole stack ---------------------------------------------------------
 
 
@@ -1016,83 +987,287 @@ def site_config(cfg: StackConfig, api_url_: str, pool_id: str, client_id: str) -
     }
 
 
-def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print) -> dict:
-    aws = Aws(cfg)
-    steps = 10 if cfg.site_bucket_enabled else 9
-    step = iter(range(1, steps + 1))
-    site_url = None
-    if cfg.site_bucket_enabled:
-        check_vendored(FRONTEND)  # before anything is created
-        # First: the page's HTTPS origin is what CORS (upload bucket, API) must name.
-        log(f"[{next(step)}/{steps}] site bucket {cfg.site_bucket} behind CloudFront")
-        _, site_url = ensure_site_distribution(aws, cfg)
-        cfg = dataclasses.replace(cfg, site_origins=(site_url, *cfg.site_origins))
-    log(f"[{next(step)}/{steps}] buckets {cfg.upload_bucket}, {cfg.processed_bucket}")
-    ensure_bucket(aws, cfg, cfg.upload_bucket)
-    ensure_bucket(aws, cfg, cfg.processed_bucket)
-    ensure_upload_cors(aws, cfg)
-    if cfg.target == "aws":
-        ensure_upload_versioning(aws, cfg)
-    log(f"[{next(step)}/{steps}] table {cfg.table}")
-    ensure_table(aws, cfg)
-    if cfg.target == "aws":
-        ensure_point_in_time_recovery(aws, cfg)
-    log(f"[{next(step)}/{steps}] roles")
-    policies = function_policies(cfg, aws.account)
-    roles = {
-        role: ensure_role(aws, cfg, role, policies[role])
-        for role in ("api", "processor", *(("presignup",) if cfg.auto_confirm else ()))
-    }
-    log(f"[{next(step)}/{steps}] user pool {cfg.user_pool}, app client {cfg.app_client}, group {ADMINS_GROUP}")
+def always(cfg: StackConfig) -> bool:
+    return True
+
+
+def nothing_to_check(cfg: StackConfig) -> None:
+    return None
+
+
+def with_site(cfg: StackConfig) -> bool:
+    return cfg.site_bucket_enabled
+
+
+def protects_data(cfg: StackConfig) -> bool:
+    """AWS only: versioned originals and point-in-time recovery (locally the emulator's disk is the backup)."""
+    return cfg.target == "aws"
+
+
+def function_roles(cfg: StackConfig) -> tuple[str, ...]:
+    """The functions deploy makes, each with its own role: the PreSignUp trigger on local pools only."""
+    return ("api", "processor", *(("presignup",) if cfg.auto_confirm else ()))
+
+
+@dataclass
+class Deployment:
+    """What one deploy carries from step to step: the clients, the config (the site step adds
+    the CloudFront origin to it, for CORS), the code, and what earlier steps made."""
+
+    aws: Aws
+    cfg: StackConfig
+    zip_path: Path
+    log: Callable[[str], None] = print
+    site_url: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)  # role -> role ARN
+    pool_id: str = ""
+    pool_arn: str = ""
+    client_id: str = ""
+    api_arn: str = ""
+    processor_arn: str = ""
+    api_id: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One deploy step: its progress title, what it creates or updates (the dry run's lines), how
+    it runs, and for which configs. Every chosen step's `check` runs before any step runs."""
+
+    title: Callable[[StackConfig], str]
+    describe: Callable[[StackConfig], list[str]]
+    run: Callable[[Deployment], None]
+    when: Callable[[StackConfig], bool] = always
+    check: Callable[[StackConfig], None] = nothing_to_check
+
+
+def _site(d: Deployment) -> None:
+    _, d.site_url = ensure_site_distribution(d.aws, d.cfg)
+    d.cfg = dataclasses.replace(d.cfg, site_origins=(d.site_url, *d.cfg.site_origins))
+
+
+def _describe_site(cfg: StackConfig) -> list[str]:
+    return [
+        f"S3 bucket {cfg.site_bucket} (private) behind CloudFront distribution '{cfg.site_distribution}'"
+        " (HTTPS, redirect from HTTP; read through an origin access control); its"
+        " https://<id>.cloudfront.net origin is the one CORS names"
+    ]
+
+
+def _buckets(d: Deployment) -> None:
+    ensure_bucket(d.aws, d.cfg, d.cfg.upload_bucket)
+    ensure_bucket(d.aws, d.cfg, d.cfg.processed_bucket)
+    ensure_upload_cors(d.aws, d.cfg)
+    if protects_data(d.cfg):
+        ensure_upload_versioning(d.aws, d.cfg)
+
+
+def _describe_buckets(cfg: StackConfig) -> list[str]:
+    origins = ", ".join(cfg.site_origins) or "the site"
+    days = cfg.noncurrent_version_days
+    versions = f"; versioned, old versions expire after {days} days" if protects_data(cfg) else ""
+    return [
+        f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {origins}{versions})",
+        f"S3 bucket {cfg.processed_bucket} (private)",
+    ]
+
+
+def _table(d: Deployment) -> None:
+    ensure_table(d.aws, d.cfg)
+    if protects_data(d.cfg):
+        ensure_point_in_time_recovery(d.aws, d.cfg)
+
+
+def _describe_table(cfg: StackConfig) -> list[str]:
+    return [
+        f"DynamoDB table {cfg.table} (on demand, indexes {', '.join(TABLE_INDEXES)}, TTL on expiresAt;"
+        f" per-person quota counters{'; point-in-time recovery' if protects_data(cfg) else ''})"
+    ]
+
+
+def _roles(d: Deployment) -> None:
+    policies = function_policies(d.cfg, d.aws.account)
+    d.roles = {role: ensure_role(d.aws, d.cfg, role, policies[role]) for role in function_roles(d.cfg)}
+
+
+def _identity(d: Deployment) -> None:
     presignup_arn = (
-        ensure_function(aws, cfg, "presignup", roles["presignup"], zip_path, "handlers.presignup.handler", 128, 5)
-        if cfg.auto_confirm
+        ensure_function(
+            d.aws, d.cfg, "presignup", d.roles["presignup"], d.zip_path, "handlers.presignup.handler", 128, 5
+        )
+        if d.cfg.auto_confirm
         else None
     )
-    pool_id, pool_arn = ensure_user_pool(aws, cfg, presignup_arn)
-    client_id = ensure_app_client(aws, cfg, pool_id)
-    ensure_admins_group(aws, pool_id)
-    log(f"[{next(step)}/{steps}] function {cfg.function('api')}")
-    api_arn = ensure_function(
-        aws, cfg, "api", roles["api"], zip_path, "handlers.api.handler", API_MEMORY_MB, API_TIMEOUT_S
+    d.pool_id, d.pool_arn = ensure_user_pool(d.aws, d.cfg, presignup_arn)
+    d.client_id = ensure_app_client(d.aws, d.cfg, d.pool_id)
+    ensure_admins_group(d.aws, d.pool_id)
+
+
+def _describe_identity(cfg: StackConfig) -> list[str]:
+    confirmation = (
+        f"sign-ups confirmed by a PreSignUp trigger, Lambda {cfg.function('presignup')}"
+        if cfg.auto_confirm
+        else "email verified with a code"
     )
-    log(f"[{next(step)}/{steps}] function {cfg.function('processor')}")
-    processor_arn = ensure_function(
-        aws,
-        cfg,
+    return [
+        f"Cognito user pool {cfg.user_pool} (email usernames, passwords of 10+ characters, {confirmation}),"
+        f" app client {cfg.app_client} (no secret; password, refresh and SRP flows), group {ADMINS_GROUP}"
+    ]
+
+
+def _api_function(d: Deployment) -> None:
+    d.api_arn = ensure_function(
+        d.aws, d.cfg, "api", d.roles["api"], d.zip_path, "handlers.api.handler", API_MEMORY_MB, API_TIMEOUT_S
+    )
+
+
+def _processor_function(d: Deployment) -> None:
+    d.processor_arn = ensure_function(
+        d.aws,
+        d.cfg,
         "processor",
-        roles["processor"],
-        zip_path,
+        d.roles["processor"],
+        d.zip_path,
         "handlers.processor.handler",
-        processor_memory_mb(cfg.limits),
+        processor_memory_mb(d.cfg.limits),
         PROCESSOR_TIMEOUT_S,
     )
-    log(f"[{next(step)}/{steps}] retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule")
-    ensure_processor_retries(aws, cfg, ensure_dead_letter_queue(aws, cfg), log)
-    ensure_sweep_schedule(aws, cfg, processor_arn)
-    log(f"[{next(step)}/{steps}] S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}")
-    ensure_upload_notification(aws, cfg, processor_arn)
-    log(f"[{next(step)}/{steps}] REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer")
-    api_id = ensure_rest_api(aws, cfg, api_arn, pool_arn)
+
+
+def _describe_processor(cfg: StackConfig) -> list[str]:
+    return [
+        f"Lambda {cfg.function('processor')} ({RUNTIME}, {cfg.arch}, {processor_memory_mb(cfg.limits)} MB for a"
+        f" {cfg.limits.max_decode_bytes // MIB} MiB decode budget, {PROCESSOR_TIMEOUT_S} s, reserved concurrency"
+        f" {cfg.processor_concurrency or 'none'})"
+    ]
+
+
+def _nothing_lost(d: Deployment) -> None:
+    ensure_processor_retries(d.aws, d.cfg, ensure_dead_letter_queue(d.aws, d.cfg), d.log)
+    ensure_sweep_schedule(d.aws, d.cfg, d.processor_arn)
+
+
+def _rest_api(d: Deployment) -> None:
+    d.api_id = ensure_rest_api(d.aws, d.cfg, d.api_arn, d.pool_arn)
+
+
+def _publish(d: Deployment) -> None:
+    publish_site(d.aws, d.cfg, FRONTEND, site_config(d.cfg, api_url(d.cfg, d.api_id), d.pool_id, d.client_id))
+
+
+# In the order deploy runs them. First on AWS: the page's HTTPS origin, which CORS (upload
+# bucket, API) must name; the page itself last, once its config.json is known.
+DEPLOY_STEPS: tuple[Step, ...] = (
+    Step(
+        title=lambda cfg: f"site bucket {cfg.site_bucket} behind CloudFront",
+        describe=_describe_site,
+        run=_site,
+        when=with_site,
+        check=lambda cfg: check_vendored(FRONTEND),  # before anything is created
+    ),
+    Step(
+        title=lambda cfg: f"buckets {cfg.upload_bucket}, {cfg.processed_bucket}",
+        describe=_describe_buckets,
+        run=_buckets,
+    ),
+    Step(title=lambda cfg: f"table {cfg.table}", describe=_describe_table, run=_table),
+    Step(
+        title=lambda cfg: "roles",
+        describe=lambda cfg: [
+            ", ".join(f"IAM role {cfg.function(role)}-role" for role in function_roles(cfg)) + " (least privilege)"
+        ],
+        run=_roles,
+    ),
+    Step(
+        title=lambda cfg: f"user pool {cfg.user_pool}, app client {cfg.app_client}, group {ADMINS_GROUP}",
+        describe=_describe_identity,
+        run=_identity,
+    ),
+    Step(
+        title=lambda cfg: f"function {cfg.function('api')}",
+        describe=lambda cfg: [
+            f"Lambda {cfg.function('api')} ({RUNTIME}, {cfg.arch}, {API_MEMORY_MB} MB, {API_TIMEOUT_S} s)"
+        ],
+        run=_api_function,
+    ),
+    Step(
+        title=lambda cfg: f"function {cfg.function('processor')}",
+        describe=_describe_processor,
+        run=_processor_function,
+    ),
+    Step(
+        title=lambda cfg: f"retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule",
+        describe=lambda cfg: [
+            f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
+            f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
+        ],
+        run=_nothing_lost,
+    ),
+    Step(
+        title=lambda cfg: f"S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}",
+        describe=lambda cfg: [f"S3 notification {cfg.upload_bucket} ObjectCreated -> {cfg.function('processor')}"],
+        run=lambda d: ensure_upload_notification(d.aws, d.cfg, d.processor_arn),
+    ),
+    Step(
+        title=lambda cfg: f"REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer",
+        describe=lambda cfg: [
+            f"API Gateway REST API {cfg.api_name}, stage {STAGE}, Cognito authorizer on every route (OPTIONS open"
+            f" for CORS), throttle {cfg.throttle_rate}/s burst {cfg.throttle_burst}"
+        ],
+        run=_rest_api,
+    ),
+    Step(
+        title=lambda cfg: f"page and config.json into {cfg.site_bucket}",
+        describe=lambda cfg: [f"the page (frontend/) and its config.json in {cfg.site_bucket}, served no-cache"],
+        run=_publish,
+        when=with_site,
+    ),
+)
+
+
+def deploy_steps(cfg: StackConfig) -> list[Step]:
+    """The steps deploy runs for this config, in order; `[i/n]` counts them (packaging the
+    code, before deploy, is step 0)."""
+    return [step for step in DEPLOY_STEPS if step.when(cfg)]
+
+
+def plan(cfg: StackConfig) -> list[str]:
+    """What deploy would create or update, without calling AWS (--dry-run): the descriptions of
+    exactly the steps deploy runs for this config."""
+    return [line for step in deploy_steps(cfg) for line in step.describe(cfg)]
+
+
+def deploy(cfg: StackConfig, zip_path: Path, log: Callable[[str], None] = print) -> dict:
+    steps = deploy_steps(cfg)
+    for step in steps:
+        step.check(cfg)
+    d = Deployment(aws=Aws(cfg), cfg=cfg, zip_path=zip_path, log=log)
+    for number, step in enumerate(steps, 1):
+        log(f"[{number}/{len(steps)}] {step.title(d.cfg)}")
+        step.run(d)
+    return deployment_outputs(d)
+
+
+def deployment_outputs(d: Deployment) -> dict:
+    """What the devserver, the tests and `bootstrap outputs` read."""
+    cfg = d.cfg
     outputs = {
         "target": cfg.target,
         "region": cfg.region,
         "endpointUrl": cfg.endpoint_url,
-        "apiId": api_id,
-        "apiUrl": api_url(cfg, api_id),
+        "apiId": d.api_id,
+        "apiUrl": api_url(cfg, d.api_id),
         "uploadBucket": cfg.upload_bucket,
         "processedBucket": cfg.processed_bucket,
         "table": cfg.table,
         "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
         "deadLetterQueue": cfg.dead_letter_queue,
-        "userPoolId": pool_id,
-        "userPoolClientId": client_id,
+        "userPoolId": d.pool_id,
+        "userPoolClientId": d.client_id,
     }
-    outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], pool_id, client_id)
-    if site_url:
-        publish_site(aws, cfg, FRONTEND, outputs["siteConfig"])
+    outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], d.pool_id, d.client_id)
+    if d.site_url:
         outputs["siteBucket"] = cfg.site_bucket
-        outputs["siteUrl"] = site_url
+        outputs["siteUrl"] = d.site_url
         outputs["siteOrigins"] = list(cfg.site_origins)
     return outputs
 
@@ -1142,8 +1317,12 @@ def remove_user_pool(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> 
         log(f"deleted user pool {cfg.user_pool}")
 
 
+# Every function deploy may have made on any target: destroy removes each that exists.
+ALL_FUNCTIONS = ("api", "processor", "presignup")
+
+
 def remove_functions_and_roles(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
-    for role in ("api", "processor", "presignup"):
+    for role in ALL_FUNCTIONS:
         name = cfg.function(role)
         try:
             aws.lambda_.delete_function(FunctionName=name)
@@ -1169,10 +1348,13 @@ def remove_table(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None
         pass
 
 
+def stack_buckets(cfg: StackConfig) -> tuple[str, ...]:
+    return (cfg.upload_bucket, cfg.processed_bucket) + ((cfg.site_bucket,) if cfg.site_bucket_enabled else ())
+
+
 def remove_buckets(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     """Emptied first, object versions and delete markers included."""
-    buckets = (cfg.upload_bucket, cfg.processed_bucket) + ((cfg.site_bucket,) if cfg.site_bucket_enabled else ())
-    for bucket in buckets:
+    for bucket in stack_buckets(cfg):
         try:
             _empty_bucket(aws, bucket)
             aws.s3.delete_bucket(Bucket=bucket)
@@ -1182,19 +1364,52 @@ def remove_buckets(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> No
                 raise
 
 
+@dataclass(frozen=True)
+class Remover:
+    """One destroy step: what it deletes (destroy's dry run), how, and for which configs."""
+
+    describe: Callable[[StackConfig], list[str]]
+    run: Callable[[Aws, StackConfig, Callable[[str], None]], None]
+    when: Callable[[StackConfig], bool] = always
+
+
+# What deploy made, in reverse order, and nothing else; each step is safe when it is gone.
+DESTROY_STEPS: tuple[Remover, ...] = (
+    Remover(
+        describe=lambda cfg: [
+            f"CloudFront distribution '{cfg.site_distribution}' (disabled first: minutes on AWS)"
+            f" and origin access control {cfg.prefix}-site-oac"
+        ],
+        run=remove_site_distribution,
+        when=with_site,
+    ),
+    Remover(describe=lambda cfg: [f"EventBridge rule {cfg.sweep_rule}"], run=remove_sweep_schedule),
+    Remover(describe=lambda cfg: [f"SQS queue {cfg.dead_letter_queue}"], run=remove_dead_letter_queue),
+    Remover(describe=lambda cfg: [f"API Gateway REST API {cfg.api_name}"], run=remove_rest_api),
+    Remover(
+        describe=lambda cfg: [f"Cognito user pool {cfg.user_pool} (its app client, groups and users with it)"],
+        run=remove_user_pool,
+    ),
+    Remover(
+        describe=lambda cfg: [f"Lambda {cfg.function(r)} and IAM role {cfg.function(r)}-role" for r in ALL_FUNCTIONS],
+        run=remove_functions_and_roles,
+    ),
+    Remover(describe=lambda cfg: [f"DynamoDB table {cfg.table}"], run=remove_table),
+    Remover(describe=lambda cfg: [f"S3 bucket {b}" for b in stack_buckets(cfg)], run=remove_buckets),
+)
+
+
+def destroy_steps(cfg: StackConfig) -> list[Remover]:
+    return [step for step in DESTROY_STEPS if step.when(cfg)]
+
+
+def destroy_plan(cfg: StackConfig) -> list[str]:
+    """What destroy would delete, without calling AWS (--dry-run)."""
+    return [line for step in destroy_steps(cfg) for line in step.describe(cfg)]
+
+
 def destroy(cfg: StackConfig, log: Callable[[str], None] = print) -> None:
     """What deploy made, in reverse order, and nothing else; each step is safe when it is gone."""
     aws = Aws(cfg)
-    steps = [
-        remove_sweep_schedule,
-        remove_dead_letter_queue,
-        remove_rest_api,
-        remove_user_pool,
-        remove_functions_and_roles,
-        remove_table,
-        remove_buckets,
-    ]
-    if cfg.site_bucket_enabled:
-        steps.insert(0, remove_site_distribution)
-    for step in steps:
-        step(aws, cfg, log)
+    for step in destroy_steps(cfg):
+        step.run(aws, cfg, log)

@@ -185,3 +185,146 @@ def test_a_function_is_created_once_iam_lets_lambda_assume_its_new_role():
         with pytest.raises(client.exceptions.InvalidParameterValueException):
             create_function_when_role_is_ready(SimpleNamespace(lambda_=client), params, wait=waited.append)
     assert waited == [1, 2]
+
+
+# --- one table of steps drives deploy, destroy and their dry runs ------------------------------
+
+
+def dry_run_lines(capsys, command: str, target: str) -> list[str]:
+    from bootstrap.__main__ import main
+
+    capsys.readouterr()
+    assert main([command, "--dry-run", "--target", target]) == 0
+    return [line.removeprefix("  - ") for line in capsys.readouterr().out.splitlines() if line.startswith("  - ")]
+
+
+@pytest.fixture
+def deploy_env(monkeypatch, tmp_path):
+    """The deploying environment, fixed: no emulator, no AWS, outputs in a temp state dir."""
+    for name in ("ALLOWED_ORIGINS", "SITE_URL", "STACK_PREFIX", "AWS_ENDPOINT_URL", "PROCESSOR_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("IMAGEPIPE_STATE_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("target", ["embedded", "aws"])
+def test_the_dry_run_says_what_the_steps_deploy_runs_say(capsys, deploy_env, target):
+    from bootstrap.__main__ import config_for
+    from bootstrap.stack import deploy_steps
+
+    cfg = config_for(target)
+    steps = deploy_steps(cfg)
+    lines = dry_run_lines(capsys, "deploy", target)
+    assert lines == [line for step in steps for line in step.describe(cfg)]
+    # The site (a private bucket behind CloudFront) only on AWS: first, since CORS names its
+    # origin, and its page published last, once its config.json is known.
+    site = [line for line in lines if cfg.site_bucket in line]
+    if target == "aws":
+        assert len(steps) == 11 and len(site) == 2 and lines[0] == site[0] and lines[-1] == site[1]
+        assert "CloudFront" in lines[0] and "point-in-time recovery" in " ".join(lines)
+    else:
+        assert len(steps) == 9 and not site and "CloudFront" not in " ".join(lines)
+        assert "IAM role imagepipe-presignup-role" in " ".join(lines)  # deploy makes it locally
+
+
+def fake_steps(ran: list[str]):
+    from bootstrap.stack import Step
+
+    def step(name: str, when=lambda cfg: True) -> Step:
+        return Step(
+            title=lambda cfg: name, describe=lambda cfg: [f"{name}: made"], run=lambda d: ran.append(name), when=when
+        )
+
+    return (step("first"), step("site", when=lambda cfg: cfg.site_bucket_enabled), step("second"), step("third"))
+
+
+@pytest.mark.parametrize(
+    "target, expected", [("embedded", ["first", "second", "third"]), ("aws", ["first", "site", "second", "third"])]
+)
+def test_deploy_counts_the_steps_it_runs_and_the_dry_run_lists_those(capsys, monkeypatch, deploy_env, target, expected):
+    from types import SimpleNamespace
+
+    import bootstrap.__main__ as cli
+    from bootstrap import stack
+
+    ran: list[str] = []
+    monkeypatch.setattr(stack, "DEPLOY_STEPS", fake_steps(ran))
+    monkeypatch.setattr(stack, "Aws", lambda cfg: SimpleNamespace(account="123456789012"))
+    monkeypatch.setattr(cli, "account_id", lambda: "123456789012")
+    monkeypatch.setattr(cli, "lambda_platform", lambda target, arch="x86_64": Platform("3.12", "x86_64"))
+    monkeypatch.setattr(cli, "build_zip", lambda platform, build, log: deploy_env / "code.zip")
+    monkeypatch.setenv("SITE_URL", "https://site.example")
+
+    assert cli.main(["deploy", "--target", target]) == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    n = len(expected)
+    assert ran == expected
+    assert progress == [f"[0/{n}] packaging Lambda code"] + [f"[{i}/{n}] {name}" for i, name in enumerate(ran, 1)]
+    assert json.loads((deploy_env / "outputs.json").read_text())["target"] == target
+    assert dry_run_lines(capsys, "deploy", target) == [f"{name}: made" for name in ran]
+
+
+def test_destroy_runs_and_its_dry_run_lists_the_same_removers(capsys, monkeypatch, deploy_env):
+    from types import SimpleNamespace
+
+    from bootstrap import stack
+    from bootstrap.__main__ import config_for
+
+    ran: list[str] = []
+
+    def remover(name: str, when=lambda cfg: True) -> stack.Remover:
+        return stack.Remover(
+            describe=lambda cfg: [f"{name}: gone"], run=lambda aws, cfg, log: ran.append(name), when=when
+        )
+
+    monkeypatch.setattr(
+        stack,
+        "DESTROY_STEPS",
+        (remover("site", when=lambda cfg: cfg.site_bucket_enabled), remover("api"), remover("buckets")),
+    )
+    monkeypatch.setattr(stack, "Aws", lambda cfg: SimpleNamespace(account="123456789012"))
+    for target in ("embedded", "aws"):
+        ran.clear()
+        stack.destroy(config_for(target), log=lambda _: None)
+        assert ran == (["site"] if target == "aws" else []) + ["api", "buckets"]
+        assert dry_run_lines(capsys, "destroy", target) == [f"{name}: gone" for name in ran]
+
+
+@pytest.mark.parametrize("target", ["embedded", "aws"])
+def test_destroy_dry_run_names_what_deploy_makes(capsys, deploy_env, target):
+    from bootstrap.__main__ import config_for
+
+    cfg = config_for(target)
+    lines = " ".join(dry_run_lines(capsys, "destroy", target))
+    for name in (cfg.upload_bucket, cfg.processed_bucket, cfg.table, cfg.user_pool, cfg.api_name, cfg.sweep_rule):
+        assert name in lines
+    assert (cfg.site_bucket in lines) == (cfg.site_distribution in lines) == (target == "aws")
+    assert "CORS" not in lines  # deploy's plan is not destroy's
+
+
+@pytest.mark.parametrize("target", ["embedded", "localstack", "aws"])
+def test_config_for_leaves_the_environment_as_it_is(monkeypatch, target):
+    """The region and, locally, dummy credentials travel in the config, not through os.environ."""
+    from bootstrap.__main__ import config_for
+    from bootstrap.stack import session_for
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # the AWS target's region; it wins over the next
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    before = dict(os.environ)
+    cfg = config_for(target, account="123456789012" if target == "aws" else None)
+    assert dict(os.environ) == before
+    session = session_for(cfg)
+    assert session.region_name == cfg.region == ("eu-central-1" if target == "aws" else "us-east-1")
+    if target != "aws":  # on AWS boto3's own chain finds the credentials
+        credentials = session.get_credentials()
+        assert (credentials.access_key, credentials.secret_key) == ("test", "test")
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMTHEENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-the-env")
+    before = dict(os.environ)
+    cfg = config_for(target, account="123456789012" if target == "aws" else None)
+    assert dict(os.environ) == before and cfg.credentials is None
+    assert session_for(cfg).get_credentials().access_key == "AKIAFROMTHEENV"
