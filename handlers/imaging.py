@@ -278,13 +278,29 @@ def decode_cost(image: Image.Image, headers: Headers) -> int:
     return _DECODE_OVERHEAD + pixels * per_pixel + coefficients
 
 
-def _check_budget(image: Image.Image, headers: Headers, full_size: tuple[int, int], limits: Limits) -> None:
+# Peak bytes per pixel of the largest rendition while the renditions are made: every size kept
+# until encoded (~1.4x the largest, 4 bytes a pixel) and two encoders at once, as (opaque: AVIF
+# and JPEG; with alpha: AVIF and WebP). libaom's AV1 encoder dominates: measured 67 MiB (RGB)
+# and 130 MiB (RGBA, with WebP beside it) for 1920x1440, rounded up.
+_ENCODE_BYTES_PER_PIXEL = (30, 56)
+
+
+def encode_cost(size: tuple[int, int], alpha: bool) -> int:
+    """Peak bytes of making the renditions, the largest of which is `size` (the source is closed
+    by then: decoding and encoding never hold memory at once)."""
+    return _DECODE_OVERHEAD + size[0] * size[1] * _ENCODE_BYTES_PER_PIXEL[alpha]
+
+
+def _check_budget(
+    image: Image.Image, headers: Headers, full_size: tuple[int, int], largest: tuple[int, int], limits: Limits
+) -> None:
     """Refuse before decoding what would take more memory or work than the budget allows."""
     if headers.jpeg and headers.jpeg.scans > limits.max_jpeg_scans:
         raise ImageRejected(
             "too_complex", f"The JPEG has {headers.jpeg.scans} scans; the limit is {limits.max_jpeg_scans}."
         )
-    _check_memory(decode_cost(image, headers), full_size, limits)
+    needed = max(decode_cost(image, headers), encode_cost(largest, _has_alpha(image)))
+    _check_memory(needed, full_size, limits)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -321,7 +337,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         if source_format in ("JPEG", "MPO"):
             # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
             image.draft(image.mode, largest)
-        _check_budget(image, headers, (stored_w, stored_h), limits)
+        _check_budget(image, headers, (stored_w, stored_h), largest, limits)
         image.load()
     except OSError as exc:
         code = "truncated" if "truncated" in str(exc) else "corrupt"
@@ -350,6 +366,8 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         # encoder threads.
         working = image.copy()
     working.info = {}  # renditions carry no EXIF, GPS, XMP, ICC or comments
+    # The decoded source is done with: freed before the encoders start (encode_cost).
+    image.close()
 
     sized = _sizes(working, spec)
     oriented_w, oriented_h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)

@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image, ImageCms, ImageStat, JpegImagePlugin
 
-from handlers.imaging import ImageRejected, Limits, RenditionSpec, describe, main, make_renditions
+from handlers.imaging import MIB, ImageRejected, Limits, RenditionSpec, describe, main, make_renditions
 from tests.images import CORPUS, corpus_manifest, encode, exif_bytes, phone_jpeg, photo
 
 
@@ -616,3 +616,20 @@ def test_a_jpeg_does_not_load_the_heif_decoder():
         f"import sys; from handlers.imaging import make_renditions; make_renditions(open({str(heic)!r}, 'rb').read())"
     )
     subprocess.run([sys.executable, "-c", code + "; assert 'pillow_heif' in sys.modules"], check=True)
+
+
+def test_the_encoders_memory_counts_in_the_budget_before_any_pixel_is_decoded(monkeypatch):
+    """A small decode can still make large renditions: AV1's encoder needs ~30 bytes a pixel of
+    the largest one, so the budget is the larger of decoding and encoding (never both at once)."""
+    from handlers.imaging import Headers, decode_cost, encode_cost
+
+    data = encode(photo(2000, 1500), "PNG")
+    image = Image.open(io.BytesIO(data))
+    decoding = decode_cost(image, Headers.read(image, data))
+    encoding = encode_cost((1920, 1440), alpha=False)
+    assert encoding > decoding
+    refuse_decoding(monkeypatch)
+    with pytest.raises(ImageRejected) as refused:
+        make_renditions(data, Limits(max_decode_bytes=(decoding + encoding) // 2))
+    assert refused.value.code == "too_much_memory"
+    assert f"about {encoding // MIB} MiB" in refused.value.message
