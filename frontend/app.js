@@ -262,7 +262,10 @@ function setAuthMessage(text, kind = "error") {
 function clearApp() {
   // Nothing of one person's gallery stays on the page for the next one.
   if ($("viewer").open) $("viewer").close();
-  $("viewer-image").removeAttribute("src");
+  $("viewer-media").replaceChildren();
+  $("viewer-details").replaceChildren();
+  $("viewer-facts").replaceChildren();
+  $("viewer-download").removeAttribute("href");
   $("uploads").replaceChildren();
   $("uploads-heading").hidden = true;
   $("gallery").replaceChildren();
@@ -620,12 +623,10 @@ async function uploadOne(file, card) {
       announce(`${file.name} failed.`);
     } else {
       setState(card, `Processed: ${image.width}×${image.height}`, "processed");
-      const img = document.createElement("img");
-      img.src = image.renditions.thumbnail.url;
-      img.alt = `Thumbnail of ${image.filename}`;
-      img.width = image.renditions.thumbnail.width;
-      img.height = image.renditions.thumbnail.height;
-      card.prepend(img);
+      const { picture } = makePicture(image, {
+        alt: `Thumbnail of ${image.filename}`, sizes: cardSizes(image), lazy: false,
+      });
+      card.prepend(picture);
       addToGallery(image, true);
       announce(`${file.name} is processed.`);
     }
@@ -676,6 +677,152 @@ async function uploadAll(files) {
   await Promise.all(workers);
 }
 
+// ---- pictures: responsive renditions and their placeholders -------------------
+
+// The ThumbHash decoder (frontend/vendor/, pinned by `make vendor`), loaded beside the page,
+// never in front of it: a tile paints its mean colour at once and its ThumbHash when the
+// decoder is there; without the decoder (a failed import) tiles simply have no blur.
+let thumbhash = null;
+const thumbhashLoaded = import("./vendor/thumbhash.js")
+  .then((module) => { thumbhash = module; return module; })
+  .catch(() => null);
+const FADE_MS = 250; // style.css: .photo.placeheld img
+
+function renditionSets(image) {
+  // Every rendition's files by width (the API's names are not relied on): the fallback each
+  // browser shows (JPEG, or WebP for transparent images) and each modern type in `sources`
+  // (AVIF), in the API's order. Sizes a small source cannot fill repeat a width: kept once.
+  const fallback = new Map();
+  const modern = new Map(); // content type -> Map(width -> file)
+  for (const r of Object.values(image.renditions || {})) {
+    if (!r || !r.url || !r.width) continue;
+    if (!fallback.has(r.width)) fallback.set(r.width, r);
+    for (const s of r.sources || []) {
+      if (!s || !s.url || !s.width || s.contentType === r.contentType) continue;
+      if (!modern.has(s.contentType)) modern.set(s.contentType, new Map());
+      if (!modern.get(s.contentType).has(s.width)) modern.get(s.contentType).set(s.width, s);
+    }
+  }
+  const ascending = (byWidth) => [...byWidth.values()].sort((a, b) => a.width - b.width);
+  return {
+    fallbacks: ascending(fallback),
+    modern: [...modern].map(([type, byWidth]) => ({ type, files: ascending(byWidth) })),
+  };
+}
+
+function largestRendition(image) {
+  const { fallbacks } = renditionSets(image);
+  return fallbacks[fallbacks.length - 1] || null;
+}
+
+const srcset = (files) => files.map((f) => `${f.url} ${f.width}w`).join(", ");
+
+function coverFactor(image) {
+  // object-fit: cover in a square fills the height of a landscape image: it is shown wider.
+  const r = largestRendition(image);
+  return r && r.height ? Math.max(1, r.width / r.height) : 1;
+}
+
+// `sizes`: the width each picture is shown at, as style.css lays it out, so the browser fetches
+// the smallest file that is sharp there (on a phone, the small AVIF; in an old browser, the JPEG).
+// The gallery grid of style.css, in px: auto-fill columns of at least 150px with 0.5rem gaps, in
+// a body of at most 1100px with 1rem padding; at 480px and below, 3 columns and 0.5rem padding.
+const GRID = { column: 150, gap: 8, padding: 32, body: 1100, phone: 480, phonePadding: 16, phoneColumns: 3 };
+
+function tileSizes(image) {
+  // The tile's width at each viewport width: n columns share the body (less the gaps) while n
+  // of them fit and n + 1 do not; then times the cover factor.
+  const f = coverFactor(image).toFixed(3);
+  const { column, gap, padding, body, phone, phonePadding, phoneColumns } = GRID;
+  const share = (n, width) => `calc((${width} - ${gap * (n - 1)}px) / ${n} * ${f})`;
+  const parts = [`(max-width: ${phone}px) ${share(phoneColumns, `100vw - ${phonePadding}px`)}`];
+  const most = Math.floor((body + gap) / (column + gap));
+  for (let n = Math.max(1, Math.floor((phone + 1 - padding + gap) / (column + gap))); n < most; n++) {
+    // n columns until the body is wide enough for n + 1: (n + 1) * column + n * gap.
+    parts.push(`(max-width: ${(n + 1) * column + n * gap + padding - 1}px) ${share(n, `100vw - ${padding}px`)}`);
+  }
+  parts.push(share(most, `min(100vw - ${padding}px, ${body}px)`));
+  return parts.join(", ");
+}
+
+function cardSizes(image) {
+  return `calc(72px * ${coverFactor(image).toFixed(3)})`; // .card .photo: 72px square
+}
+
+function viewerSizes(image) {
+  // style.css: .viewer-media img, its whole width at most, 70vh tall at most, never upscaled.
+  const r = largestRendition(image);
+  return `min(calc(min(1060px, 95vw) - 2rem), calc(70vh * ${(r.width / r.height).toFixed(4)}), ${r.width}px)`;
+}
+
+function makePicture(image, { alt, sizes, lazy = true }) {
+  // <picture>: a <source> per modern type (AVIF) and an <img> with the fallbacks, its `src`
+  // the smallest one; width and height keep the aspect ratio before anything arrives.
+  const { fallbacks, modern } = renditionSets(image);
+  const picture = document.createElement("picture");
+  picture.className = "photo";
+  for (const { type, files } of modern) {
+    const source = document.createElement("source");
+    source.type = type;
+    source.srcset = srcset(files);
+    source.sizes = sizes;
+    picture.append(source);
+  }
+  const img = document.createElement("img");
+  img.alt = alt;
+  if (lazy) img.loading = "lazy";
+  const smallest = fallbacks[0];
+  if (smallest) {
+    img.width = smallest.width;
+    img.height = smallest.height;
+  }
+  paintPlaceholder(picture, img, image);
+  // In its <picture> before it has a URL: a lone <img> would start on the fallback at once.
+  picture.append(img);
+  img.sizes = sizes;
+  img.srcset = srcset(fallbacks);
+  if (smallest) img.src = smallest.url;
+  return { picture, img };
+}
+
+function placeholderBytes(image) {
+  try {
+    return image.placeholder ? Uint8Array.from(atob(image.placeholder), (c) => c.charCodeAt(0)) : null;
+  } catch {
+    return null; // not base64: no blur
+  }
+}
+
+function paintPlaceholder(picture, img, image) {
+  // The mean colour at once, the ThumbHash as soon as the decoder is there; the image fades
+  // in over them when it has loaded, and they are dropped (a transparent image shows the tile).
+  const colour = /^#[0-9a-f]{6}$/i.test(image.dominantColor || "") ? image.dominantColor : null;
+  const hash = placeholderBytes(image);
+  if (!colour && !hash) return; // a record from before placeholders: shown as it always was
+  picture.classList.add("placeheld");
+  if (colour) picture.style.backgroundColor = colour;
+  let done = false;
+  const blur = (module) => {
+    if (done || !module || !hash) return;
+    try {
+      picture.style.backgroundImage = `url("${module.thumbHashToDataURL(hash)}")`;
+    } catch { /* a hash the decoder cannot read: the colour stays */ }
+  };
+  if (thumbhash) blur(thumbhash); else thumbhashLoaded.then(blur);
+  const arrived = () => {
+    if (done) return;
+    done = true;
+    picture.classList.add("loaded");
+    setTimeout(() => {
+      picture.classList.remove("placeheld");
+      picture.style.backgroundColor = "";
+      picture.style.backgroundImage = "";
+    }, FADE_MS);
+  };
+  img.addEventListener("load", arrived, { once: true });
+  img.addEventListener("error", arrived, { once: true }); // its alt text, not an endless blur
+}
+
 // ---- gallery ---------------------------------------------------------------
 
 function showingAll() {
@@ -703,13 +850,7 @@ function galleryItem(image) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "tile-button";
-  const img = document.createElement("img");
-  img.src = image.renditions.thumbnail.url;
-  img.alt = image.filename;
-  img.loading = "lazy";
-  img.width = image.renditions.thumbnail.width;
-  img.height = image.renditions.thumbnail.height;
-  button.append(img);
+  button.append(makePicture(image, { alt: image.filename, sizes: tileSizes(image) }).picture);
   button.setAttribute("aria-label", `Open ${image.filename}${by}`);
   button.addEventListener("click", () => openViewer(image));
   li.append(button);
@@ -751,13 +892,72 @@ async function loadGallery(reset = false) {
   }
 }
 
+function formatTakenAt(text) {
+  // The camera's own clock, as it read where the photo was taken: shown as written, never
+  // converted to this browser's time zone; its UTC offset when the camera recorded one.
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?$/.exec(text || "");
+  if (!m) return null;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((v) => Number(v || 0));
+  const wallClock = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  if (Number.isNaN(wallClock.getTime())) return null;
+  const shown = new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeStyle: "short", timeZone: "UTC" })
+    .format(wallClock);
+  const offset = m[7] === "Z" ? "+00:00" : m[7];
+  return offset ? `${shown} (UTC${offset})` : shown;
+}
+
+function formatNumber(n) {
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? String(Number(n.toFixed(1))) : null;
+}
+
+function photoFacts(facts) {
+  // When and with what the photo was taken: these facts only, each when the API has it.
+  const f = facts && typeof facts === "object" ? facts : {};
+  const text = (v) => (typeof v === "string" && v.trim() ? v.trim() : null);
+  const make = text(f.make);
+  const model = text(f.model);
+  // "Canon" + "Canon EOS R5" is one camera, not "Canon Canon EOS R5".
+  const camera = make && model && !model.toLowerCase().startsWith(make.toLowerCase())
+    ? `${make} ${model}` : model || make;
+  const fNumber = formatNumber(f.fNumber);
+  const focal = formatNumber(f.focalLength);
+  const exposure = text(f.exposureTime);
+  const rows = [
+    ["Taken", formatTakenAt(f.takenAt)],
+    ["Camera", camera],
+    ["Lens", text(f.lens)],
+    ["Aperture", fNumber && `f/${fNumber}`],
+    ["Exposure", exposure && `${exposure} s`],
+    ["ISO", Number.isInteger(f.iso) && f.iso > 0 ? String(f.iso) : null],
+    ["Focal length", focal && `${focal} mm`],
+  ];
+  return rows.filter(([, value]) => value);
+}
+
+function fillList(dl, rows) {
+  dl.replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = v;
+    return [dt, dd];
+  }));
+}
+
 function openViewer(image) {
   const dialog = $("viewer");
-  const preview = image.renditions.preview;
+  const largest = largestRendition(image);
   const mine = image.owner ? image.owner.toLowerCase() === signedInEmail().toLowerCase() : !showingAll();
   $("viewer-title").textContent = image.filename;
-  $("viewer-image").src = preview.url;
-  $("viewer-image").alt = `Preview of ${image.filename}`;
+  // A new <picture> each time: an <img> given a new URL would go on showing the last photo.
+  $("viewer-media").replaceChildren();
+  if (largest) {
+    const { picture, img } = makePicture(image, {
+      alt: `Preview of ${image.filename}`, sizes: viewerSizes(image), lazy: false,
+    });
+    img.id = "viewer-image";
+    picture.style.setProperty("--ratio", (largest.width / largest.height).toFixed(4));
+    picture.style.setProperty("--width", `${largest.width}px`);
+    $("viewer-media").append(picture);
+  }
   const details = {
     Dimensions: `${image.width}×${image.height}`,
     Size: formatBytes(image.bytes),
@@ -765,12 +965,16 @@ function openViewer(image) {
     Uploaded: new Date(image.createdAt).toLocaleString(),
   };
   if (showingAll() || !mine) details.Owner = ownerLabel(image);
-  $("viewer-details").replaceChildren(...Object.entries(details).flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = v;
-    return [dt, dd];
-  }));
-  $("viewer-download").href = preview.url;
+  fillList($("viewer-details"), Object.entries(details));
+  const facts = photoFacts(image.facts);
+  fillList($("viewer-facts"), facts);
+  $("viewer-facts-section").hidden = facts.length === 0;
+  // The file as it was uploaded when the API offers it (Content-Disposition: attachment), else
+  // the largest rendition.
+  const download = $("viewer-download");
+  const original = image.original && image.original.url;
+  download.href = original || (largest ? largest.url : "");
+  download.textContent = original ? "Download original" : "Download";
   // The gallery holds the person's own images, or every image for an admin: both may delete.
   $("viewer-delete").onclick = async () => {
     const whose = mine ? "" : `, which belongs to ${ownerLabel(image)}`;

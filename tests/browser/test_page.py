@@ -9,19 +9,27 @@ user pool (the emulator's Cognito) the page signs in with.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from boto3.dynamodb.types import TypeSerializer
+from PIL import ExifTags, Image
+from PIL.TiffImagePlugin import IFDRational
 
 from bootstrap.local import start_devserver, stop_pid
 from bootstrap.package import ROOT
-from tests.images import encode, phone_jpeg, photo
+from tests.images import GPS_TAGS, encode, phone_jpeg, photo
 from tests.prereq import need
 
 pytestmark = pytest.mark.browser
@@ -236,7 +244,9 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     assert "900×1200" in viewer.inner_text()
     assert "Owner" not in viewer.inner_text()  # it is mine: no need to say whose
     page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
-    assert page.locator("#viewer-image").evaluate("img => img.naturalHeight") == 1024
+    # Upright: the rendition the browser chose for the dialog's size is 3:4, taller than wide.
+    shown = page.locator("#viewer-image").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert abs(shown[1] / shown[0] - 4 / 3) < 0.01, shown
     page.screenshot(path=str(ARTIFACTS / "preview.png"))
 
     # Delete it, with the sign-in alone: gone now and after reload.
@@ -792,3 +802,346 @@ def test_a_used_up_quota_is_explained(page, site, stack, user, tmp_path):
     assert "used today's uploads" in card.inner_text()
     assert "upload again after" in card.inner_text()
     assert card.locator(".retry").count() == 0
+
+
+# ---- pictures: responsive renditions, placeholders, caching, photo facts ---------------------
+
+
+def path_of(url: str) -> str:
+    """An object's URL without its signature: the same file whatever hour it was signed in."""
+    return urlsplit(url).path
+
+
+def files_of(image: dict, content_type: str | None = None) -> list[dict]:
+    """Every file of every rendition (its `sources`), or those of one type; never by name."""
+    return [
+        s
+        for r in image["renditions"].values()
+        for s in r["sources"]
+        if content_type is None or s["contentType"] == content_type
+    ]
+
+
+def fallbacks_of(image: dict) -> list[dict]:
+    return list(image["renditions"].values())
+
+
+def rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def wait_for_gallery_images(page, count: int) -> None:
+    page.wait_for_function(
+        f"document.querySelectorAll('#gallery img').length === {count}"
+        " && [...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+
+
+def test_the_gallery_paints_each_photo_s_placeholder_before_the_photo_arrives(page, site, stack, user):
+    """A slow network: the tile shows the photo's mean colour and its ThumbHash blur while the
+    image itself is on its way (here held back at the network), then the image once it arrives."""
+    image = upload_as(stack, user, phone_jpeg(1200, 900, orientation=1), "held.jpg")
+    assert image["status"] == "processed", image
+    assert image["dominantColor"] and image["placeholder"]
+    held, released = [], []
+
+    def hold(route):
+        if released:
+            return route.continue_()
+        held.append(route)  # answered when the test says so
+
+    page.route(f"{stack.endpoint}/{stack.outputs['processedBucket']}/**", hold)
+    sign_in(page, site, user)
+    picture = page.locator(f"#gallery > li[data-id='{image['id']}'] picture")
+    picture.wait_for()
+    img = picture.locator("img")
+    for _ in range(300):  # the browser has asked for the image, and is waiting for it
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page never asked for the image"
+
+    expect(picture).to_have_css("background-color", rgb(image["dominantColor"]))
+    expect(picture).to_have_css("background-image", re.compile(r'^url\("data:image/png;base64,'))
+    assert img.evaluate("i => !i.complete && i.naturalWidth === 0")  # nothing of the image yet
+    expect(img).to_have_css("opacity", "0")
+    # What a person sees: the tile's middle is the photo's colours (the blur), not a blank tile.
+    shot = Image.open(io.BytesIO(picture.screenshot())).convert("RGB")
+    seen = shot.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    expected = tuple(int(image["dominantColor"][i : i + 2], 16) for i in (1, 3, 5))
+    assert all(abs(a - b) <= 40 for a, b in zip(seen, expected, strict=True)), (seen, expected)
+    assert min(seen) < 230, seen  # not the white of an empty tile
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gallery-placeholders.png"))
+
+    released.append(True)
+    for route in held:
+        route.continue_()
+    page.wait_for_function(
+        f"(() => {{ const i = document.querySelector(\"#gallery > li[data-id='{image['id']}'] img\");"
+        " return i.complete && i.naturalWidth > 0; })()"
+    )
+    expect(img).to_have_css("opacity", "1")
+    expect(picture).to_have_class(re.compile(r"\bloaded\b"))
+
+
+def test_chromium_fetches_the_avif_that_fits_the_tile_and_never_the_jpeg(browser, site, stack, user):
+    """A browser that shows AVIF gets AVIF (image/avif on the wire), in the smallest size that is
+    sharp in the tile at its pixel density: a phone gets a bigger one than a desktop's 1x screen;
+    the JPEG fallback is not fetched at all."""
+    image = upload_as(stack, user, phone_jpeg(1200, 900, orientation=1), "modern.jpg")
+    assert image["status"] == "processed", image
+    avif = {path_of(f["url"]): f["width"] for f in files_of(image, "image/avif")}
+    assert len(set(avif.values())) == 4  # large, preview, small, thumbnail: 1200, 1024, 640, 320
+    jpeg = {path_of(f["url"]) for f in fallbacks_of(image)}
+    assert all(f["contentType"] == "image/jpeg" for f in fallbacks_of(image))
+
+    chosen = []
+    for options in (
+        {"viewport": {"width": 1100, "height": 900}},
+        {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "device_scale_factor": 3},
+    ):
+        page = new_page(browser, **options)
+        responses = []
+        page.on("response", lambda r, seen=responses: stack.outputs["processedBucket"] in r.url and seen.append(r))
+        sign_in(page, site, user)
+        wait_for_gallery_images(page, 1)
+        img = page.locator(f"#gallery > li[data-id='{image['id']}'] img")
+        current, tile, density = img.evaluate(
+            "i => [i.currentSrc, i.getBoundingClientRect().width, window.devicePixelRatio]"
+        )
+        assert path_of(current) in avif, current
+        got = [r for r in responses if r.url == current]
+        assert got and got[0].headers["content-type"] == "image/avif"
+        assert not [r.url for r in responses if path_of(r.url) in jpeg]  # no JPEG besides
+        # The tile is square and the photo 4:3 (object-fit: cover): it is shown 4/3 as wide.
+        needed = tile * 4 / 3 * density
+        width = avif[path_of(current)]
+        assert width >= needed and not [w for w in avif.values() if needed <= w < width], (width, needed)
+        chosen.append(width)
+        page.context.close()
+    assert chosen[0] < chosen[1], chosen  # the phone's 3x screen needs more pixels than 1x
+
+
+def _outside_the_last_minute_of_the_hour() -> None:
+    # Rendition URLs are signed as of the start of the hour (handlers/signing.py): the same
+    # image has the same URL, and so the same cache entry, all hour long. A first load and a
+    # reload on either side of the hour would have different URLs; this test takes well under
+    # a minute, so it starts over in the next hour rather than straddle it.
+    left = 3600 - time.time() % 3600
+    if left < 60:
+        time.sleep(left + 2)
+
+
+def network_log(page) -> list[tuple[str, dict]]:
+    """The Chrome DevTools Protocol's network events of this page, as they come."""
+    events = []
+    cdp = page.context.new_cdp_session(page)
+    for name in (
+        "Network.requestWillBeSent",
+        "Network.requestServedFromCache",
+        "Network.responseReceived",
+        "Network.loadingFinished",
+    ):
+        cdp.on(name, lambda event, name=name: events.append((name, event)))
+    cdp.send("Network.enable")
+    return events
+
+
+def rendition_loads(events, bucket: str) -> dict[str, dict]:
+    """Each request for a rendition: its URL, whether the cache answered it (memory: served from
+    cache; disk: fromDiskCache) and the bytes it took from the network (encodedDataLength)."""
+    loads = {}
+    for name, event in events:
+        if name == "Network.requestWillBeSent" and f"/{bucket}/" in event["request"]["url"]:
+            loads[event["requestId"]] = {"url": event["request"]["url"], "cache": None, "bytes": None}
+        load = loads.get(event["requestId"])
+        if load is None:
+            continue
+        if name == "Network.requestServedFromCache":
+            load["cache"] = "memory"
+        elif name == "Network.responseReceived":
+            response = event["response"]
+            if response.get("fromDiskCache"):
+                load["cache"] = "disk"
+            elif not load["cache"] and (response.get("fromServiceWorker") or response.get("fromPrefetchCache")):
+                load["cache"] = "other"
+        elif name == "Network.loadingFinished":
+            load["bytes"] = event["encodedDataLength"]
+    return loads
+
+
+def test_coming_back_to_the_gallery_downloads_no_image_again(page, site, stack, user):
+    """Renditions are stored immutable, and their URLs are the same all hour: a reload, coming
+    back to the site, or opening it in another tab shows every photo from the browser's cache,
+    with no byte of them over the network."""
+    for name in ("first.jpg", "second.jpg"):
+        assert upload_as(stack, user, phone_jpeg(900, 600, orientation=1), name)["status"] == "processed"
+    bucket = stack.outputs["processedBucket"]
+    _outside_the_last_minute_of_the_hour()
+    events = network_log(page)  # before anything loads: no page.route here, it turns the cache off
+    sign_in(page, site, user)
+    wait_for_gallery_images(page, 2)
+    first = page.eval_on_selector_all("#gallery img", "els => els.map(i => i.currentSrc)")
+    fetched = rendition_loads(events, bucket)
+    assert {load["url"] for load in fetched.values()} == set(first)
+    assert all(load["cache"] is None and load["bytes"] > 0 for load in fetched.values()), fetched
+
+    def shown_from_cache(tab, log, again):
+        log.clear()
+        again()
+        wait_for_gallery_images(tab, 2)
+        shown = tab.eval_on_selector_all("#gallery img", "els => els.map(i => i.currentSrc)")
+        assert shown == first  # the same URLs within the hour: the same cache entries
+        loads = rendition_loads(log, bucket)
+        assert {load["url"] for load in loads.values()} == set(shown), loads
+        for load in loads.values():
+            assert load["cache"] in ("memory", "disk") and load["bytes"] == 0, load
+        return {load["cache"] for load in loads.values()}
+
+    shown_from_cache(page, events, page.reload)
+    shown_from_cache(page, events, lambda: page.goto(site))
+    other = page.context.new_page()
+    other_events = network_log(other)
+    assert shown_from_cache(other, other_events, lambda: other.goto(site)) == {"disk"}
+
+
+def test_a_photo_from_before_avif_still_shows_in_the_gallery_and_the_preview(page, site, stack, user):
+    """Records made before AVIF and placeholders have a 1024px preview and a 256px thumbnail, one
+    JPEG each, no placeholder and no facts: the gallery and the preview show them as before."""
+    image_id, etag = uuid.uuid4().hex, uuid.uuid4().hex
+    created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    processed = stack.outputs["processedBucket"]
+    renditions = {}
+    for name, size in (("preview", (1024, 768)), ("thumbnail", (256, 192))):
+        data = encode(photo(*size, seed=5), "JPEG", quality=85)
+        key = f"{image_id}/{etag}/{name}.jpg"  # where the processor of then put them
+        stack.s3().put_object(Bucket=processed, Key=key, Body=data, ContentType="image/jpeg")
+        renditions[name] = {"width": size[0], "height": size[1], "bytes": len(data), "contentType": "image/jpeg"}
+        renditions[name]["key"] = key
+    sub = json.loads(_b64url(user.http.headers["Authorization"].split(".")[1]))["sub"]
+    record = {
+        "id": image_id,
+        "status": "processed",
+        "filename": "from-before.jpg",
+        "contentType": "image/jpeg",
+        "bytes": 300_000,
+        "format": "JPEG",
+        "width": 1200,
+        "height": 900,
+        "frames": 1,
+        "hasAlpha": False,
+        "colour": "assumed-srgb",
+        "owner": sub,
+        "ownerEmail": user.email,
+        "createdAt": created,
+        "updatedAt": created,
+        "createdKey": f"{created}#{image_id}",
+        "listPk": "IMAGE",
+        "listedKey": f"{created}#{image_id}",
+        "sourceEtag": etag,
+        "renditions": renditions,
+        # No uploadKey: the API then offers no original, and the page downloads the largest rendition.
+    }
+    serialize = TypeSerializer().serialize
+    stack.dynamodb().put_item(TableName=stack.outputs["table"], Item={k: serialize(v) for k, v in record.items()})
+    listed = user.http.get(f"{stack.api}/images/{image_id}").json()
+    assert listed["placeholder"] is None and listed["dominantColor"] is None and listed["facts"] == {}
+    assert [len(r["sources"]) for r in listed["renditions"].values()] == [1, 1]
+    urls = {name: path_of(r["url"]) for name, r in listed["renditions"].items()}
+
+    sign_in(page, site, user)
+    wait_for_gallery_images(page, 1)
+    tile = page.locator(f"#gallery > li[data-id='{image_id}']")
+    assert tile.locator("source").count() == 0  # JPEG only: nothing for the browser to prefer
+    assert path_of(tile.locator("img").evaluate("i => i.currentSrc")) == urls["thumbnail"]
+    expect(tile.locator("picture")).to_have_css("background-image", "none")  # no placeholder: as before
+    expect(tile.locator("img")).to_have_css("opacity", "1")
+
+    tile.locator("button").click()
+    viewer = page.locator("#viewer")
+    viewer.wait_for(state="visible")
+    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
+    assert path_of(page.locator("#viewer-image").evaluate("i => i.currentSrc")) == urls["preview"]
+    assert "1200×900" in viewer.inner_text()
+    expect(page.locator("#viewer-facts-section")).to_be_hidden()
+    download = page.get_by_role("link", name="Download", exact=True)
+    assert path_of(download.get_attribute("href")) == urls["preview"]
+    assert axe_violations(page) == []
+
+
+SERIAL = "SN-4471-QX-0925"
+
+
+def camera_jpeg() -> bytes:
+    """A camera's JPEG: what it was taken with and when, and also where (GPS) and the body's
+    serial number, which are no one's business."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "FUJIFILM"
+    exif[ExifTags.Base.Model] = "X100V"
+    details = exif.get_ifd(ExifTags.IFD.Exif)
+    details[ExifTags.Base.DateTimeOriginal] = "2015:09:06 18:46:57"
+    details[ExifTags.Base.OffsetTimeOriginal] = "+02:00"
+    details[ExifTags.Base.FNumber] = IFDRational(45, 10)
+    details[ExifTags.Base.ExposureTime] = IFDRational(1, 15)
+    details[ExifTags.Base.ISOSpeedRatings] = 200
+    details[ExifTags.Base.FocalLength] = IFDRational(23, 1)
+    details[ExifTags.Base.LensModel] = "XF23mmF2 R WR"
+    details[0xA431] = SERIAL  # BodySerialNumber
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(GPS_TAGS)
+    return encode(photo(1200, 900, seed=7), "JPEG", quality=90, exif=exif.tobytes())
+
+
+def test_the_preview_tells_when_and_with_what_a_photo_was_taken_never_where(browser, site, stack, user):
+    """The preview lists the photo's facts for people (the camera's own time, in words; camera,
+    lens, aperture, exposure, ISO, focal length). Its GPS position and the camera's serial number
+    appear nowhere: not in the dialog, not in the API. Download gives the file as uploaded."""
+    original = camera_jpeg()
+    image = upload_as(stack, user, original, "holiday.jpg")
+    assert image["status"] == "processed", image["error"]
+    for answer in (
+        user.http.get(f"{stack.api}/images/{image['id']}").text,
+        user.http.get(f"{stack.api}/images").text,
+    ):
+        assert SERIAL not in answer
+        assert not re.search(r"gps|latitude|longitude", answer, re.IGNORECASE)
+
+    # Another time zone than the camera's: the time shown is still the one the camera wrote.
+    page = new_page(browser, locale="en-GB", timezone_id="America/New_York")
+    sign_in(page, site, user)
+    page.locator(f"#gallery > li[data-id='{image['id']}'] button").click()
+    viewer = page.locator("#viewer")
+    viewer.wait_for(state="visible")
+    facts = page.locator("#viewer-facts")
+    expect(facts).to_be_visible()
+    rows = dict(
+        zip(
+            facts.locator("dt").all_inner_texts(),
+            facts.locator("dd").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert rows == {
+        "Taken": "6 September 2015 at 18:46 (UTC+02:00)",
+        "Camera": "FUJIFILM X100V",
+        "Lens": "XF23mmF2 R WR",
+        "Aperture": "f/4.5",
+        "Exposure": "1/15 s",
+        "ISO": "200",
+        "Focal length": "23 mm",
+    }
+    text = viewer.inner_text()
+    assert SERIAL not in text
+    assert not re.search(r"gps|latitude|longitude|52°|52\.5", text, re.IGNORECASE)
+
+    download = page.get_by_role("link", name="Download original")
+    assert path_of(download.get_attribute("href")) == path_of(image["original"]["url"])
+    got = requests.get(download.get_attribute("href"), timeout=30)
+    assert got.status_code == 200 and got.content == original  # the file itself, EXIF and all: it is theirs
+    assert got.headers["content-disposition"].startswith("attachment")
+    expect(page.locator("#viewer-image")).to_have_css("opacity", "1")  # arrived, and faded in
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "preview-facts.png"))
+    assert axe_violations(page) == []
+    page.context.close()
