@@ -782,7 +782,26 @@ function makePicture(image, { alt, sizes, lazy = true }) {
   img.sizes = sizes;
   img.srcset = srcset(fallbacks);
   if (smallest) img.src = smallest.url;
+  renewOnError(picture, img, image);
   return { picture, img };
+}
+
+function renewOnError(picture, img, image) {
+  // A URL held too long fails: presigned URLs expire (a tab left open for hours), and a re-render
+  // (`make reprocess`) replaces the files. Once per picture, the image is asked for again and
+  // its current URLs take the old ones' place.
+  img.addEventListener("error", async () => {
+    if (!session || !image.id) return;
+    let fresh;
+    try { fresh = await api(`/images/${image.id}`); } catch { return; }
+    const { fallbacks, modern } = renditionSets(fresh);
+    if (!fallbacks.length) return;
+    picture.querySelectorAll("source").forEach((source, i) => {
+      if (modern[i]) source.srcset = srcset(modern[i].files);
+    });
+    img.srcset = srcset(fallbacks);
+    img.src = fallbacks[0].url;
+  }, { once: true });
 }
 
 function placeholderBytes(image) {

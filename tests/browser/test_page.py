@@ -886,6 +886,30 @@ def test_the_gallery_paints_each_photo_s_placeholder_before_the_photo_arrives(pa
     expect(picture).to_have_class(re.compile(r"\bloaded\b"))
 
 
+def test_a_photo_whose_url_went_stale_is_asked_for_again_and_shows(page, site, stack, user):
+    """A tab left open past its URLs' lifetime, or a photo re-rendered meanwhile (`make
+    reprocess`): the image's first request fails; the page asks the API for the image again and
+    shows it with its current URLs."""
+    image = upload_as(stack, user, phone_jpeg(800, 600, orientation=1), "stale.jpg")
+    assert image["status"] == "processed", image
+    failed, asked_again = [], []
+
+    def expire_once(route):
+        if failed:
+            return route.continue_()
+        failed.append(route.request.url)
+        route.fulfill(status=403, content_type="application/xml", body="<Error><Code>AccessDenied</Code></Error>")
+
+    page.route(f"{stack.endpoint}/{stack.outputs['processedBucket']}/**", expire_once)
+    page.on("request", lambda r: asked_again.append(r.url) if r.url.endswith(f"/images/{image['id']}") else None)
+    sign_in(page, site, user)
+    page.wait_for_function(
+        f"(() => {{ const i = document.querySelector(\"#gallery > li[data-id='{image['id']}'] img\");"
+        " return i && i.complete && i.naturalWidth > 0; })()"
+    )
+    assert failed and asked_again, (failed, asked_again)
+
+
 def test_chromium_fetches_the_avif_that_fits_the_tile_and_never_the_jpeg(browser, site, stack, user):
     """A browser that shows AVIF gets AVIF (image/avif on the wire), in the smallest size that is
     sharp in the tile at its pixel density: a phone gets a bigger one than a desktop's 1x screen;
