@@ -21,16 +21,10 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from handlers.api import TOMBSTONE_SECONDS
+from handlers.keys import image_id_for_key, manifest_key, rendition_keys, upload_key
 from handlers.processor import s3_event
-from handlers.records import (
-    ImageRecords,
-    delete_renditions,
-    image_id_for_key,
-    manifest_key,
-    record_from_s3,
-    rendition_keys,
-    upload_key,
-)
+from handlers.records import ImageRecords, record_from_s3
+from handlers.storage import delete_renditions
 
 
 def _manifest(s3, bucket: str, image_id: str, etag: str) -> dict | None:

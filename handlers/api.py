@@ -26,19 +26,11 @@ from handlers import errors
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES
+from handlers.keys import ID_PATTERN, rendition_keys, upload_key
 from handlers.quotas import QuotaExceeded, Quotas
-from handlers.records import (
-    ID_PATTERN,
-    ImageRecords,
-    InvalidCursor,
-    delete_renditions,
-    fit_filename,
-    now_iso,
-    rendition_keys,
-    upload_key,
-    upload_metadata,
-)
+from handlers.records import ImageRecords, InvalidCursor, now_iso
 from handlers.signing import presign_get
+from handlers.storage import delete_renditions, fit_filename, upload_metadata
 
 logger = Logger(service="imagepipe-api")
 

@@ -1,13 +1,16 @@
 """The processor Lambda: S3 ObjectCreated events in, renditions and a record out.
 
+Words: a *notification* is one entry of an S3 event's `Records` list (one object); a
+*record* is always the image's item in DynamoDB (`handlers.records`).
+
 Nothing lost, nothing twice:
-- each record of an event is handled on its own: a bad file ends `failed` with a reason
-  and does not stop the others;
+- each notification of an event is handled on its own: a bad file ends `failed` with a
+  reason and does not stop the others;
 - writes are conditional on the object's ETag: a duplicate delivery of an object already
   processed is skipped, a record never goes back from `processed`, and a stale delivery
   cannot overwrite the result for a newer object under the same key;
 - an unexpected error (S3 or DynamoDB failing) marks the record `failed` with
-  `processing_error` and is raised once every record has been tried, so Lambda's
+  `processing_error` and is raised once every notification has been tried, so Lambda's
   asynchronous retry runs the event again (and, when retries run out, its on-failure
   destination keeps it in the dead-letter queue);
 - an execution killed by its timeout or memory never reaches an `except`: each claim counts
@@ -36,20 +39,18 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, Source, describe, make_renditions
-from handlers.quotas import Quotas
-from handlers.records import (
+from handlers.keys import (
     ID_PATTERN,
-    Claim,
-    ImageRecords,
-    delete_renditions,
     image_id_for_key,
     issued_by_api,
     manifest_key,
-    now_iso,
-    origin_from_metadata,
+    rendition_key,
     rendition_keys,
     upload_key,
 )
+from handlers.quotas import Quotas
+from handlers.records import Claim, ImageRecords, now_iso
+from handlers.storage import delete_renditions, origin_from_metadata
 
 logger = Logger(service="imagepipe-processor")
 
@@ -68,12 +69,6 @@ class UploadedObject:
     key: str
     size: int
     etag: str  # without quotes, as S3 events carry it
-
-
-def rendition_key(image_id: str, etag: str, spec_version: str, source: Source) -> str:
-    # Per source object and rendition spec: two versions of one key, or two specs, never write over
-    # each other's renditions, so a record never points at other pixels, and "immutable" is true.
-    return f"{image_id}/{etag}/{spec_version}/{source.width}x{source.height}.{source.extension}"
 
 
 # Renditions are content-addressed (rendition_key): a browser may keep them for a year, unasked.
@@ -289,15 +284,15 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
     records = ImageRecords(clients.dynamodb, settings.table_name)
     outcomes: dict[str, str] = {}
     errors: list[Exception] = []
-    for record in S3Event(event).records:
-        s3 = record.s3
+    for notification in S3Event(event).records:
+        s3 = notification.s3
         # Keys arrive URL-encoded in S3 events ("beach day.jpg" -> "beach+day.jpg").
         key = unquote_plus(s3.get_object.key)
         etag = (s3.get_object.etag or "").strip('"')
         obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, etag)
         try:
             outcomes[obj.key] = process_object(obj, settings, clients, records)
-        except Exception as exc:  # one record's failure does not stop the others
+        except Exception as exc:  # one notification's failure does not stop the others
             logger.exception("processing failed", extra={"key": obj.key})
             outcomes[obj.key] = "error"
             errors.append(exc)

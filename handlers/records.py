@@ -1,4 +1,10 @@
-"""Image records in DynamoDB.
+"""The DynamoDB repository of image records: their shape, the table's indexes, every read and
+conditional write (`ImageRecords`), and the cursor codec of its listings.
+
+Where files live is `handlers.keys` and what they carry is `handlers.storage`; this module
+only names them in records. `record_from_s3` is here, not there: it reads S3's answers but
+what it decides is a record's shape (its index attributes, its status), the same shape
+`ImageRecords` writes.
 
 Table: partition key `id`. Listing newest-first is a Query on the `byCreated` index
 (partition `listPk`, a constant, sort `createdKey` = "<createdAt>#<id>"), never a Scan.
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import itertools
 import json
 import re
@@ -30,18 +35,17 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from handlers.keys import ID_PATTERN, image_id_for_key, manifest_key
+from handlers.storage import origin_from_metadata
 
 LIST_INDEX = "byCreated"
 LIST_PARTITION = "IMAGE"
 OWNER_INDEX = "byOwner"
 UNFINISHED_INDEX = "byUnfinished"
 UNFINISHED_PARTITION = "UNFINISHED"
-UPLOAD_PREFIX = "uploads/"
-ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
-_UPLOAD_KEY = re.compile(r"^uploads/([0-9a-f]{32})$")
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -53,63 +57,6 @@ class InvalidCursor(ValueError):
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def upload_key(image_id: str) -> str:
-    return f"{UPLOAD_PREFIX}{image_id}"
-
-
-def issued_by_api(key: str) -> bool:
-    return bool(_UPLOAD_KEY.match(key))
-
-
-def image_id_for_key(key: str) -> str:
-    """The record id for an object key: ours for keys the API issued, a stable hash otherwise."""
-    match = _UPLOAD_KEY.match(key)
-    if match:
-        return match.group(1)
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
-def rendition_keys(record: dict) -> set[str]:
-    """The processed-bucket keys a record lists: its renditions (each of their sources) and its manifest."""
-    keys = set()
-    for rendition in (record.get("renditions") or {}).values():
-        keys |= {rendition["key"]} | {source["key"] for source in rendition.get("sources") or ()}
-    return keys | ({record["manifestKey"]} if record.get("manifestKey") else set())
-
-
-def manifest_key(image_id: str, etag: str) -> str:
-    """Beside the renditions of that object: `<id>/<ETag>/manifest.json`."""
-    return f"{image_id}/{etag}/manifest.json"
-
-
-# Upload metadata: header names in the form and the policy; S3 hands them back lower-cased
-# without the prefix. Values percent-encoded (S3 metadata is ASCII).
-_META = {"owner": "owner", "ownerEmail": "owner-email", "filename": "filename", "createdAt": "created"}
-
-
-# S3 allows 2 KB of user metadata in all; a file name of 200 emoji is 2.4 KB percent-encoded.
-MAX_ENCODED_FILENAME = 1024
-
-
-def fit_filename(filename: str) -> str:
-    """The file name, shortened (never refused) until it fits in the upload's metadata."""
-    while len(quote(filename, safe="@")) > MAX_ENCODED_FILENAME:
-        filename = filename[:-1]
-    return filename
-
-
-def upload_metadata(owner: str, owner_email: str | None, filename: str, created_at: str) -> dict[str, str]:
-    filename = fit_filename(filename)
-    values = {"owner": owner, "ownerEmail": owner_email or "", "filename": filename, "createdAt": created_at}
-    return {f"x-amz-meta-{_META[name]}": quote(value, safe="@") for name, value in values.items()}
-
-
-def origin_from_metadata(metadata: dict[str, str]) -> dict:
-    """The record fields an uploaded file carries (none for a file put straight into the bucket)."""
-    found = {name: unquote(metadata[header]) for name, header in _META.items() if metadata.get(header)}
-    return found if "owner" in found else {k: v for k, v in found.items() if k != "ownerEmail"}
 
 
 def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
@@ -136,15 +83,6 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
     if manifest is None:  # arrived, never finished: unfinished, for the processor to take up
         return record | {"status": "pending", "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
     return record | manifest | {"manifestKey": manifest_key(image_id, record["sourceEtag"])}
-
-
-def delete_renditions(s3, bucket: str, keys: set[str]) -> None:
-    """Delete these rendition objects in one request; a key S3 could not delete raises."""
-    if not keys:
-        return
-    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sorted(keys)], "Quiet": True})
-    if answer.get("Errors"):  # a batch delete reports per-key failures instead of raising
-        raise RuntimeError(f"renditions not deleted: {answer['Errors']}")
 
 
 def _to_item(values: dict) -> dict:

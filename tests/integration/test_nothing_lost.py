@@ -16,6 +16,7 @@ import pytest
 from bootstrap.local import start_emulator, stop_pid
 from bootstrap.package import ROOT
 from handlers.processor import s3_event
+from tests.events import load_event
 from tests.images import encode, phone_jpeg, photo
 from tests.stack import FINAL, local_client
 
@@ -113,7 +114,7 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
 def test_a_replaced_object_leaves_only_its_own_renditions(stack):
     """The same key written twice (a direct put replaced): once the newer object is processed
     under other rendition keys (WebP -> JPEG), the older renditions are gone from the bucket."""
-    from handlers.records import image_id_for_key
+    from handlers.keys import image_id_for_key
 
     key = "direct/replaced.png"
     image_id = image_id_for_key(key)
@@ -226,9 +227,7 @@ def test_uploads_accepted_before_an_emulator_restart_all_finish(tmp_path):
         unfinished = {i for i, s in states.items() if s not in FINAL}
         assert unfinished, "nothing was in flight at the restart: the test proves nothing"
         time.sleep(1.5)  # older than STUCK_AFTER_SECONDS
-        swept = invoke(
-            stack, {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-        )  # as EventBridge
+        swept = invoke(stack, load_event("eventbridge_scheduled"))  # as EventBridge
         assert unfinished <= set(swept), (unfinished, swept)
         final = {i: stack.wait_final(i, 60) for i in ids}
         assert [final[i]["status"] for i in ids] == ["processed"] * 3 + ["failed"] + ["processed"] * 4

@@ -3,14 +3,18 @@ own ensure_table so the schema under test is the deployed one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from bootstrap.stack import Aws, StackConfig, ensure_bucket, ensure_table
 from handlers.clients import make_clients
 from handlers.config import Settings
+from tests.events import load_event
 
 SITE = "http://127.0.0.1:8080"
 
@@ -39,6 +43,26 @@ def aws_env(monkeypatch):
         yield settings, make_clients(settings)
 
 
+def processor_invocations(clients):
+    """The clients with a Lambda client answered by botocore's Stubber, for what re-drives events
+    to the processor (the sweep, reconcile); and the events it was asked to invoke
+    asynchronously, in order (any other invocation fails the call)."""
+    lambda_ = boto3.client("lambda", region_name="us-east-1")
+    stubber = Stubber(lambda_)
+    for _ in range(10):
+        stubber.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {"FunctionName": "imagepipe-processor", "InvocationType": "Event", "Payload": ANY},
+        )
+    stubber.activate()
+    sent: list[dict] = []
+    lambda_.meta.events.register(
+        "provide-client-params.lambda.Invoke", lambda params, **_: sent.append(json.loads(params["Payload"]))
+    )
+    return dataclasses.replace(clients, lambda_=lambda_), sent
+
+
 ALICE = {"sub": "a1a1a1a1-0000-4000-8000-000000000001", "email": "alice@example.com", "cognito:username": "alice"}
 BOB = {"sub": "b2b2b2b2-0000-4000-8000-000000000002", "email": "bob@example.com", "cognito:username": "bob"}
 ADMIN = {"sub": "ad00ad00-0000-4000-8000-000000000003", "email": "mod@example.com", "cognito:groups": "[admins]"}
@@ -52,10 +76,12 @@ def rest_event(
     headers: dict | None = None,
     claims: dict | None = ALICE,
 ) -> dict:
-    """An API Gateway REST proxy event, as the {proxy+} resource delivers it; `claims` are what
-    its Cognito authorizer verified (strings, as API Gateway passes them)."""
-    return {
-        "resource": "/{proxy+}",
+    """An API Gateway REST proxy event, as the {proxy+} resource delivers it (tests/events/
+    apigw_rest_proxy.json, filled in); `claims` are what its Cognito authorizer verified
+    (strings, as API Gateway passes them)."""
+    event = load_event("apigw_rest_proxy")
+    context = event["requestContext"]
+    event |= {
         "path": path,
         "httpMethod": method,
         "headers": headers or {},
@@ -63,16 +89,11 @@ def rest_event(
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": "test",
-            "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": {"claims": claims} if claims else None,
-        },
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
-        "isBase64Encoded": False,
     }
+    context |= {
+        "httpMethod": method,
+        "path": f"/{context['stage']}{path}",
+        "authorizer": {"claims": claims} if claims else None,
+    }
+    return event

@@ -10,6 +10,7 @@ import pytest
 from handlers import api as api_module
 from handlers.api import MAX_BODY_BYTES, build_app, clean_filename
 from handlers.records import ImageRecords
+from tests.hooks import Hooked, s3_goes_away
 from tests.unit.conftest import ADMIN, ALICE, BOB, SITE, rest_event
 
 
@@ -361,23 +362,6 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
     assert not any("secret-token-value" in str(vars(r)) for r in caplog.records)
 
 
-class FinishesProcessingAfterRead:
-    """Wraps a DynamoDB client: the processor finishes the image right after the API reads it."""
-
-    def __init__(self, dynamodb, finish):
-        self._db, self._finish, self.finished = dynamodb, finish, False
-
-    def get_item(self, **kwargs):
-        item = self._db.get_item(**kwargs)
-        if not self.finished:
-            self.finished = True
-            self._finish()
-        return item
-
-    def __getattr__(self, name):
-        return getattr(self._db, name)
-
-
 def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
     """DELETE raced the processor's last write: what the deleted record held is removed."""
     import dataclasses
@@ -403,28 +387,14 @@ def test_delete_removes_renditions_finished_after_it_read_the_record(aws_env):
     def finish():
         assert records.mark_processed(image_id, "etag", {"renditions": renditions})[0] == "processed"
 
-    racing = dataclasses.replace(clients, dynamodb=FinishesProcessingAfterRead(clients.dynamodb, finish))
+    # The processor finishes the image right after the API has read it.
+    racing = dataclasses.replace(clients, dynamodb=Hooked(clients.dynamodb, after={"get_item": finish}))
     api = Api(settings, racing)
     status, _, _ = api("DELETE", f"/images/{image_id}")
-    assert status == 204 and racing.dynamodb.finished
+    assert status == 204 and racing.dynamodb.fired == {"get_item"}
     assert records.get(image_id)["status"] == "deleted"
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
     assert "Contents" not in clients.s3.list_objects_v2(Bucket=settings.upload_bucket, Prefix=key)
-
-
-class S3DeletesFail:
-    """Wraps an S3 client whose deletes fail, as an S3 outage would."""
-
-    def __init__(self, s3):
-        self._s3 = s3
-
-    def delete_object(self, **kwargs):
-        raise ConnectionError("injected: S3 went away")
-
-    delete_objects = delete_object
-
-    def __getattr__(self, name):
-        return getattr(self._s3, name)
 
 
 def test_a_delete_that_fails_half_way_can_be_repeated(aws_env):
@@ -433,7 +403,8 @@ def test_a_delete_that_fails_half_way_can_be_repeated(aws_env):
 
     settings, clients = aws_env
     _, created, _ = create(Api(settings, clients))
-    broken = Api(settings, dataclasses.replace(clients, s3=S3DeletesFail(clients.s3)))
+    s3_down = Hooked(clients.s3, before={"delete_object": s3_goes_away, "delete_objects": s3_goes_away})
+    broken = Api(settings, dataclasses.replace(clients, s3=s3_down))
     status, body, _ = broken("DELETE", f"/images/{created['id']}")
     assert status == 500 and body["error"]["code"]
     assert ImageRecords(clients.dynamodb, settings.table_name).get(created["id"]) is not None

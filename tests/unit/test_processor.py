@@ -4,16 +4,19 @@ a failure mid-way is retried to completion."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from datetime import UTC
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import pytest
 
 from handlers.formats import RenditionSpec
-from handlers.processor import process_event, s3_event
-from handlers.records import ImageRecords, image_id_for_key, rendition_keys
+from handlers.keys import image_id_for_key, issued_by_api, rendition_keys
+from handlers.processor import is_sweep_event, process_event, s3_event
+from handlers.records import ImageRecords
+from tests.events import load_event
+from tests.hooks import Hooked, s3_goes_away
 from tests.images import encode, phone_jpeg, photo
+from tests.unit.conftest import processor_invocations
 
 SPEC = RenditionSpec().version
 
@@ -26,8 +29,6 @@ def rendition_files(image_id: str, etag: str, *sizes: str, fallback: str = "jpg"
 
 def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
     """Put an object; for an API-style key, first the pending record POST /uploads makes."""
-    from handlers.records import ImageRecords, issued_by_api
-
     if issued_by_api(key):
         records = ImageRecords(clients.dynamodb, settings.table_name)
         if records.get(key.split("/")[1]) is None:
@@ -83,33 +84,11 @@ def test_the_same_event_twice_gives_one_record_and_the_same_renditions(env):
     assert clients.s3.get_object(Bucket=settings.processed_bucket, Key=preview_key)["Body"].read() == preview
 
 
-class BeforeFirstPut:
-    """Wraps an S3 client: `hook` runs just before the first put_object (and may raise)."""
-
-    def __init__(self, s3, hook):
-        self._s3, self._hook, self.fired = s3, hook, False
-        self._lock = threading.Lock()  # renditions are put from several threads: all wait for the hook
-
-    def put_object(self, **kwargs):
-        with self._lock:
-            if not self.fired:
-                self.fired = True
-                self._hook()
-        return self._s3.put_object(**kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._s3, name)
-
-
-def s3_goes_away():
-    raise ConnectionError("injected: S3 went away")  # as a throttled or broken S3 would
-
-
 def test_a_failure_mid_way_is_retried_to_completion(env):
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(640, 480))
     event = s3_event(settings.upload_bucket, obj)
-    flaky = dataclasses.replace(clients, s3=BeforeFirstPut(clients.s3, s3_goes_away))
+    flaky = dataclasses.replace(clients, s3=Hooked(clients.s3, before={"put_object": s3_goes_away}))
     with pytest.raises(ConnectionError):
         process_event(event, settings, flaky)  # raised so that Lambda retries the event
     interrupted = records.get("d" * 32)
@@ -153,28 +132,38 @@ def test_a_stale_event_for_a_replaced_object_does_not_overwrite(env):
     assert (record["width"], record["height"]) == (200, 300) and record["status"] == "processed"
 
 
-def sweep_invocations(clients):
-    """A Lambda client for the sweep, answered by botocore's Stubber; returns it and the events
-    it was asked to invoke asynchronously, in order."""
-    import json
+def leaves(document, path=()):
+    """Every leaf of a JSON document, by its path (list items by position)."""
+    if isinstance(document, dict | list):
+        for name, value in document.items() if isinstance(document, dict) else enumerate(document):
+            yield from leaves(value, (*path, name))
+    else:
+        yield path, document
 
-    import boto3
-    from botocore.stub import ANY, Stubber
 
-    lambda_ = boto3.client("lambda", region_name="us-east-1")
-    stubber = Stubber(lambda_)
-    for _ in range(10):
-        stubber.add_response(
-            "invoke",
-            {"StatusCode": 202},
-            {"FunctionName": "imagepipe-processor", "InvocationType": "Event", "Payload": ANY},
-        )
-    stubber.activate()
-    sent: list[dict] = []
-    lambda_.meta.events.register(
-        "provide-client-params.lambda.Invoke", lambda params, **_: sent.append(json.loads(params["Payload"]))
-    )
-    return dataclasses.replace(clients, lambda_=lambda_), sent
+def test_s3_event_is_s3_s_own_notification_less_what_nobody_reads():
+    """What the sweep and reconcile re-drive, and every test here delivers, is what S3 sends:
+    each of its fields stands in S3's own event with S3's value (the key URL-encoded)."""
+    sent = load_event("s3_object_created")
+    bucket, obj = sent["Records"][0]["s3"]["bucket"], sent["Records"][0]["s3"]["object"]
+    made = s3_event(bucket["name"], (unquote_plus(obj["key"]), obj["size"], obj["eTag"]))
+    assert dict(leaves(made)).items() <= dict(leaves(sent)).items()
+
+
+def test_the_processor_takes_s3_s_own_notification(env):
+    settings, clients, records = env
+    key, size, etag = put(settings, clients, "holiday/sea view & sky.jpg", phone_jpeg(320, 240))
+    event = load_event("s3_object_created")  # S3's fields, the processor reads none of the others
+    entity = event["Records"][0]["s3"]
+    entity["bucket"]["name"] = settings.upload_bucket
+    entity["object"] |= {"size": size, "eTag": etag}
+    assert process_event(event, settings, clients) == {key: "processed"}
+    assert records.get(image_id_for_key(key))["filename"] == "sea view & sky.jpg"
+
+
+def test_only_the_scheduled_event_runs_the_sweep():
+    assert is_sweep_event(load_event("eventbridge_scheduled"))
+    assert not is_sweep_event(load_event("s3_object_created"))
 
 
 def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env):
@@ -184,7 +173,7 @@ def test_sweep_redrives_stuck_records_oldest_first_as_their_own_invocations(env)
 
     settings, clients, records = env
     settings = dataclasses.replace(settings, function_name="imagepipe-processor")
-    clients, sent = sweep_invocations(clients)
+    clients, sent = processor_invocations(clients)
     # Killed mid-way: the record says processing, the object is there.
     stuck = put(settings, clients, "uploads/" + "4" * 32, phone_jpeg(320, 240))
     records.start_processing("4" * 32, stuck[0], stuck[2], stuck[1], "stuck.jpg", {})
@@ -228,7 +217,7 @@ def test_the_sweep_reaches_a_real_lost_event_behind_many_abandoned_uploads(env):
 
     settings, clients, records = env
     settings = dataclasses.replace(settings, function_name="imagepipe-processor")
-    clients, sent = sweep_invocations(clients)
+    clients, sent = processor_invocations(clients)
     lost = put(settings, clients, "uploads/" + "a" * 32, phone_jpeg(320, 240))  # oldest: a lost event
     for i in range(120):  # newer abandoned forms: no file will ever come
         records.create_pending(
@@ -312,8 +301,9 @@ def test_an_image_deleted_while_its_renditions_are_written_leaves_none_behind(en
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "9" * 32, phone_jpeg(320, 240))
     deleted = []  # DELETE /images/{id} lands just as the first rendition is written
-    racing = BeforeFirstPut(
-        clients.s3, lambda: deleted.append(records.delete("9" * 32, "owner-sub", tombstone_until=2**31))
+    racing = Hooked(
+        clients.s3,
+        before={"put_object": lambda: deleted.append(records.delete("9" * 32, "owner-sub", tombstone_until=2**31))},
     )
     outcome = process_event(s3_event(settings.upload_bucket, obj), settings, dataclasses.replace(clients, s3=racing))
     assert deleted[0] and deleted[0]["status"] == "processing"  # the delete really raced the work
@@ -361,7 +351,7 @@ def test_a_processing_overtaken_by_a_newer_object_removes_what_it_wrote(env):
         assert process_event(s3_event(settings.upload_bucket, newer[0]), settings, clients) == {key: "processed"}
 
     # The older processing has read its bytes already when the newer object lands.
-    racing = BeforeFirstPut(clients.s3, newer_object_wins)
+    racing = Hooked(clients.s3, before={"put_object": newer_object_wins})
     outcome = process_event(s3_event(settings.upload_bucket, older), settings, dataclasses.replace(clients, s3=racing))
     assert outcome == {key: "superseded"}
     listing = clients.s3.list_objects_v2(Bucket=settings.processed_bucket, Prefix=image_id)
@@ -396,11 +386,12 @@ def test_a_spec_change_re_renders_once_and_old_renditions_serve_until_the_new_ar
     seen_during = []
 
     def record_while_writing():  # the gallery, while the new renditions are being written
-        seen_during.append(records.get("d" * 32))
+        seen_during.append((records.get("d" * 32), stored_keys(settings, clients, "d" * 32)))
 
-    racing = BeforeFirstPut(clients.s3, record_while_writing)
+    racing = Hooked(clients.s3, before={"put_object": record_while_writing})
     assert rerender("d" * 32, bigger_thumbs, dataclasses.replace(clients, s3=racing), lease_seconds=60) == "processed"
-    assert rendition_keys(seen_during[0]) == old_keys  # still the old ones, all present then
+    listed, stored = seen_during[0]
+    assert rendition_keys(listed) == old_keys <= stored  # still the old ones, all present then
     after = records.get("d" * 32)
     assert after["specVersion"] == bigger_thumbs.renditions.version != SPEC
     assert (after["renditions"]["thumbnail"]["width"], after["renditions"]["thumbnail"]["height"]) == (300, 400)
@@ -426,7 +417,7 @@ def test_nothing_is_re_rendered_twice_at_once(env):
     def second_run():  # another `make reprocess` reaches the same image mid-way
         outcomes.append(rerender("e" * 32, new_spec, clients, lease_seconds=60))
 
-    racing = BeforeFirstPut(clients.s3, second_run)
+    racing = Hooked(clients.s3, before={"put_object": second_run})
     assert rerender("e" * 32, new_spec, dataclasses.replace(clients, s3=racing), lease_seconds=60) == "processed"
     assert outcomes == ["current"]
     # A run killed mid-way leaves its lease; once it has run out, the next run takes the image.
@@ -440,7 +431,9 @@ def test_an_image_deleted_or_replaced_while_re_rendered_keeps_nothing_of_the_run
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "f" * 32, phone_jpeg(320, 240))
     process_event(s3_event(settings.upload_bucket, obj), settings, clients)
-    racing = BeforeFirstPut(clients.s3, lambda: records.delete("f" * 32, "owner-sub", tombstone_until=2**31))
+    racing = Hooked(
+        clients.s3, before={"put_object": lambda: records.delete("f" * 32, "owner-sub", tombstone_until=2**31)}
+    )
     outcome = rerender("f" * 32, with_spec(settings, jpeg_quality=50), dataclasses.replace(clients, s3=racing), 60)
     assert outcome == "gone"
     new_keys = {k for k in stored_keys(settings, clients, "f" * 32) if "/manifest.json" not in k}

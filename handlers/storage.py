@@ -1,0 +1,49 @@
+"""What S3 holds besides the key layout (`handlers.keys`): the metadata an upload carries,
+and the batch delete of renditions.
+
+S3 is the truth: an uploaded file carries what its record needs to exist, as `x-amz-meta-*`
+bound exactly by the upload policy (owner, the owner's email, file name, created time).
+`upload_metadata` writes those headers for the form and `origin_from_metadata` reads them
+back from S3's answer; both sides live here so that the encoding has one home. The record
+rebuilt from them is `handlers.records.record_from_s3`'s business.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+# Upload metadata: header names in the form and the policy; S3 hands them back lower-cased
+# without the prefix. Values percent-encoded (S3 metadata is ASCII).
+_META = {"owner": "owner", "ownerEmail": "owner-email", "filename": "filename", "createdAt": "created"}
+
+
+# S3 allows 2 KB of user metadata in all; a file name of 200 emoji is 2.4 KB percent-encoded.
+MAX_ENCODED_FILENAME = 1024
+
+
+def fit_filename(filename: str) -> str:
+    """The file name, shortened (never refused) until it fits in the upload's metadata."""
+    while len(quote(filename, safe="@")) > MAX_ENCODED_FILENAME:
+        filename = filename[:-1]
+    return filename
+
+
+def upload_metadata(owner: str, owner_email: str | None, filename: str, created_at: str) -> dict[str, str]:
+    filename = fit_filename(filename)
+    values = {"owner": owner, "ownerEmail": owner_email or "", "filename": filename, "createdAt": created_at}
+    return {f"x-amz-meta-{_META[name]}": quote(value, safe="@") for name, value in values.items()}
+
+
+def origin_from_metadata(metadata: dict[str, str]) -> dict:
+    """The record fields an uploaded file carries (none for a file put straight into the bucket)."""
+    found = {name: unquote(metadata[header]) for name, header in _META.items() if metadata.get(header)}
+    return found if "owner" in found else {k: v for k, v in found.items() if k != "ownerEmail"}
+
+
+def delete_renditions(s3, bucket: str, keys: set[str]) -> None:
+    """Delete these rendition objects in one request; a key S3 could not delete raises."""
+    if not keys:
+        return
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sorted(keys)], "Quiet": True})
+    if answer.get("Errors"):  # a batch delete reports per-key failures instead of raising
+        raise RuntimeError(f"renditions not deleted: {answer['Errors']}")
