@@ -34,6 +34,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -86,19 +87,28 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
 
 
 def _to_item(values: dict) -> dict:
-    return {k: _serialize(v) for k, v in values.items() if v is not None}
+    return {k: _serialize(_storable(v)) for k, v in values.items() if v is not None}
 
 
 def _from_item(item: dict) -> dict:
     return {k: _plain(_deserialize(v)) for k, v in item.items()}
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; records only hold integers."""
-    from decimal import Decimal
+def _storable(value: Any) -> Any:
+    """Floats (a photo's f-number, focal length) as Decimal: boto3 refuses Python floats."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
 
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: whole ones as int, others (f-numbers) as float."""
     if isinstance(value, Decimal):
-        return int(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -4,6 +4,7 @@ a failure mid-way is retried to completion."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC
 from urllib.parse import unquote, unquote_plus
 
@@ -471,3 +472,15 @@ def test_the_processor_answers_a_rerender_event(env, monkeypatch):
         "outcome": "invalid",
     }
     assert processor.handler(processor.rerender_event("1" * 32), Context()) == {"id": "1" * 32, "outcome": "current"}
+
+
+def test_a_camera_photo_s_facts_are_stored_with_their_fractions(env):
+    """f/2.8 and 63 mm are floats: stored (as DynamoDB numbers) and read back as they were."""
+    from tests.unit.test_imaging import camera_exif
+
+    settings, clients, records = env
+    obj = put(settings, clients, "uploads/" + "5" * 32, encode(photo(800, 600), "JPEG", exif=camera_exif()))
+    assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {obj[0]: "processed"}
+    facts = records.get("5" * 32)["facts"]
+    assert facts["fNumber"] == 2.8 and facts["focalLength"] == 63 and facts["iso"] == 400
+    assert facts["takenAt"] == "2024-05-01T18:30:05+02:00" and "SERIAL" not in json.dumps(facts)
