@@ -104,16 +104,20 @@ def test_concurrent_first_deliveries_of_a_direct_put(stack):
     ]
     assert len(listed) == 1
     assert stack.wait_final(listed[0]["id"], session=stack.admin)["status"] == "processed"
+    # 640x480 turned upright: 480x640 (large, preview and small share it) and the 240x320 thumbnail.
     assert sorted(k.rsplit("/", 1)[1] for k in renditions_bytes(stack, listed[0]["id"])) == [
+        "240x320.avif",
+        "240x320.jpg",
+        "480x640.avif",
+        "480x640.jpg",
         "manifest.json",
-        "preview.jpg",
-        "thumbnail.jpg",
     ]
 
 
 def test_a_replaced_object_leaves_only_its_own_renditions(stack):
     """The same key written twice (a direct put replaced): once the newer object is processed
     under other rendition keys (WebP -> JPEG), the older renditions are gone from the bucket."""
+    from handlers.formats import RenditionSpec
     from handlers.keys import image_id_for_key
 
     key = "direct/replaced.png"
@@ -126,9 +130,10 @@ def test_a_replaced_object_leaves_only_its_own_renditions(stack):
         etag = stack.s3().put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
         # Processed by this call or by the notification's own delivery, whichever claims first.
         invoke(stack, s3_event(bucket, (key, len(data), etag)))
+        spec = RenditionSpec().version
         expected = {
-            f"{image_id}/{etag}/preview.{extension}",
-            f"{image_id}/{etag}/thumbnail.{extension}",
+            f"{image_id}/{etag}/{spec}/300x200.avif",
+            f"{image_id}/{etag}/{spec}/300x200.{extension}",
             f"{image_id}/{etag}/manifest.json",
         }
         deadline = time.monotonic() + 30
