@@ -275,11 +275,12 @@ def list_images(api: Api, event: APIGatewayProxyEvent) -> Response:
     scope = event.get_query_string_value("scope", "mine")
     if scope not in ("mine", "all"):
         raise errors.InvalidRequest("'scope' must be 'mine' or 'all'.")
-    if scope == "all" and not caller.admin:
-        raise errors.Forbidden("Only admins may list every user's images.")
     raw_limit = event.get_query_string_value("limit", str(DEFAULT_PAGE))
     if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
+    # A malformed request is a 400 whoever sends it; only a well-formed one is judged on rights.
+    if scope == "all" and not caller.admin:
+        raise errors.Forbidden("Only admins may list every user's images.")
     cursor = event.get_query_string_value("cursor") or None
     try:
         items, next_cursor = api.records.list(int(raw_limit), cursor, owner=None if scope == "all" else caller.sub)

@@ -56,6 +56,7 @@ def test_corpus_file_ends_as_the_manifest_says(corpus_results, entry):
     assert image["status"] == entry["expect"], image.get("error")
     if entry["expect"] == "processed":
         assert f"{image['width']}x{image['height']}" == entry["oriented_size"]
-        assert set(image["renditions"]) == {"preview", "thumbnail"}
+        assert set(image["renditions"]) == {"large", "preview", "small", "thumbnail"}
+        assert all(len(r["sources"]) == 2 for r in image["renditions"].values())
     else:
         assert image["error"]["code"] and image["error"]["message"]

@@ -41,16 +41,18 @@ def test_phone_photo_is_processed_upright_without_exif_or_gps(stack):
     assert image["bytes"] == len(data)
     assert image["error"] is None
 
-    expected = {"preview": (768, 1024), "thumbnail": (192, 256)}
+    expected = {"large": (1200, 1600), "preview": (768, 1024), "small": (480, 640), "thumbnail": (240, 320)}
     for name, size in expected.items():
         rendition = image["renditions"][name]
         assert (rendition["width"], rendition["height"]) == size
-        decoded, raw, response = fetch_image(rendition["url"])
-        assert decoded.size == size
-        assert response.headers["Content-Type"] == "image/jpeg"
-        assert len(raw) == rendition["bytes"]
-        assert len(decoded.getexif()) == 0 and b"Exif\x00" not in raw
-        assert "comment" not in decoded.info
+        for source in rendition["sources"]:
+            decoded, raw, response = fetch_image(source["url"])
+            assert decoded.size == size
+            assert response.headers["Content-Type"] == source["contentType"]
+            assert len(raw) == source["bytes"]
+            assert len(decoded.getexif()) == 0 and b"Exif\x00" not in raw and b"GPS" not in raw
+            assert "comment" not in decoded.info
+        assert [s["contentType"] for s in rendition["sources"]] == ["image/avif", "image/jpeg"]
 
 
 def test_transparent_png_keeps_alpha(stack):

@@ -493,3 +493,9 @@ def test_an_image_made_before_sources_existed_still_shows(api):
     for name, rendition in image["renditions"].items():
         assert rendition["width"] == old[name]["width"] and f"/{name}.jpg" in rendition["url"]
         assert [s["url"] for s in rendition["sources"]] == [rendition["url"]]
+
+
+def test_a_malformed_listing_is_a_400_even_where_it_would_be_forbidden(api):
+    status, body, _ = api("GET", "/images", query={"scope": "all", "limit": "null"})
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+    assert api("GET", "/images", query={"scope": "all"})[0] == 403
