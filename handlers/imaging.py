@@ -281,8 +281,9 @@ def decode_cost(image: Image.Image, headers: Headers) -> int:
 # Peak bytes per pixel of the largest rendition while the renditions are made: every size kept
 # until encoded (~1.4x the largest, 4 bytes a pixel) and two encoders at once, as (opaque: AVIF
 # and JPEG; with alpha: AVIF and WebP). libaom's AV1 encoder dominates: measured 67 MiB (RGB)
-# and 130 MiB (RGBA, with WebP beside it) for 1920x1440, rounded up.
-_ENCODE_BYTES_PER_PIXEL = (30, 56)
+# and 130 MiB (RGBA, with WebP beside it) for 1920x1440 of synthetic lines, 109 MiB for a 12 MP
+# photo's (`make bench`, hostile inputs); rounded up.
+_ENCODE_BYTES_PER_PIXEL = (40, 64)
 
 
 def encode_cost(size: tuple[int, int], alpha: bool) -> int:
@@ -352,7 +353,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
 
     working = _to_display_mode(image, has_alpha)
     if working.size != largest:
-        working = working.resize(largest, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        working = working.resize(largest, Image.Resampling.BICUBIC, reducing_gap=_reducing_gap(working.size, largest))
     colour = "assumed-srgb"
     if icc_profile:
         working, colour = _to_srgb(working, icc_profile)
@@ -386,6 +387,13 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         dominant_color=dominant_color(smallest),
         facts=facts,
     )
+
+
+def _reducing_gap(source: tuple[int, int], target: tuple[int, int]) -> float:
+    """Pillow first reduces by a whole factor, keeping `gap` times the target, then resamples. 2.0
+    is its quality setting; from a source 4x the target or more (a 100 MP PNG to 1920 px) that
+    intermediate would be up to 16x the target's pixels (100 MB), so 1.0 keeps it under 4x."""
+    return 1.0 if source[0] >= 4 * target[0] and source[1] >= 4 * target[1] else 2.0
 
 
 def _sizes(working: Image.Image, spec: RenditionSpec) -> dict[str, Image.Image]:

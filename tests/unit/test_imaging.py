@@ -619,7 +619,7 @@ def test_a_jpeg_does_not_load_the_heif_decoder():
 
 
 def test_the_encoders_memory_counts_in_the_budget_before_any_pixel_is_decoded(monkeypatch):
-    """A small decode can still make large renditions: AV1's encoder needs ~30 bytes a pixel of
+    """A small decode can still make large renditions: AV1's encoder needs ~40 bytes a pixel of
     the largest one, so the budget is the larger of decoding and encoding (never both at once)."""
     from handlers.imaging import Headers, decode_cost, encode_cost
 
