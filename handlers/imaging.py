@@ -370,9 +370,8 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
     # The decoded source is done with: freed before the encoders start (encode_cost).
     image.close()
 
-    sized = _sizes(working, spec)
+    renditions, (thumbhash, colour_hex) = _make_sizes(working, has_alpha, spec)
     oriented_w, oriented_h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
-    smallest = sized[spec.sizes[-1][0]]
     return Processed(
         format=source_format,
         content_type=FORMAT_CONTENT_TYPES.get(source_format, "application/octet-stream"),
@@ -381,10 +380,10 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         frames=frames,
         has_alpha=has_alpha,
         colour=colour,
-        renditions=_encode_all(sized, has_alpha, spec),
+        renditions=renditions,
         spec_version=spec.version,
-        placeholder=placeholder(smallest),
-        dominant_color=dominant_color(smallest),
+        placeholder=thumbhash,
+        dominant_color=colour_hex,
         facts=facts,
     )
 
@@ -396,30 +395,32 @@ def _reducing_gap(source: tuple[int, int], target: tuple[int, int]) -> float:
     return 1.0 if source[0] >= 4 * target[0] and source[1] >= 4 * target[1] else 2.0
 
 
-def _sizes(working: Image.Image, spec: RenditionSpec) -> dict[str, Image.Image]:
-    """Each size of the spec, each made from the next larger one (never from the source again);
-    sizes a small source cannot fill share one image."""
+def _make_sizes(working: Image.Image, has_alpha: bool, spec: RenditionSpec) -> tuple[dict[str, Rendition], Image.Image]:
+    """Each size of the spec made from the next larger one (never from the source again), and
+    encoded in every format of the spec; with the smallest image, for the placeholder.
+
+    Pipelined: each size's encoders start as soon as it exists, on two threads, while this one
+    makes the next size (the AV1 encoder and Pillow's resize run with the GIL released), so
+    both cores work from the first rendition on. Sizes a small source cannot fill share one
+    image and its files."""
+    kinds = _KINDS[has_alpha]
+    encoding: dict[int, list] = {}  # id of a distinct image -> its encoders' futures, in `kinds` order
     sized: dict[str, Image.Image] = {}
-    current = working
-    for name, side in spec.sizes:
-        target = _fit(working.width, working.height, side)  # the aspect ratio of the whole, not of a rounding
-        if target != current.size:
-            current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
-        sized[name] = current
-    return sized
-
-
-def _encode_all(sized: dict[str, Image.Image], has_alpha: bool, spec: RenditionSpec) -> dict[str, Rendition]:
-    # One encoding per distinct image (sizes a small source cannot fill share theirs); the
-    # encoders run in C with the GIL released, so two threads use both cores of a small Lambda.
-    distinct = list({id(image): image for image in sized.values()}.values())
-    jobs = [(image, kind) for image in distinct for kind in _KINDS[has_alpha]]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        encoded = dict(zip(((id(i), k) for i, k in jobs), pool.map(lambda job: _encode(*job, spec), jobs), strict=True))
-    return {
-        name: Rendition(name, tuple(encoded[id(image), kind] for kind in _KINDS[has_alpha]))
-        for name, image in sized.items()
-    }
+        current = working
+        for name, side in spec.sizes:
+            target = _fit(working.width, working.height, side)  # the aspect ratio of the whole, not of a rounding
+            if target != current.size:
+                current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+            if id(current) not in encoding:
+                encoding[id(current)] = [pool.submit(_encode, current, kind, spec) for kind in kinds]
+            sized[name] = current
+        tint = placeholder(current), dominant_color(current)  # pure Python, while the encoders run
+        renditions = {
+            name: Rendition(name, tuple(future.result() for future in encoding[id(image)]))
+            for name, image in sized.items()
+        }
+    return renditions, tint
 
 
 # The sources of each rendition, modern first; the last is the fallback every browser shows.
