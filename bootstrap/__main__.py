@@ -168,16 +168,24 @@ def make_user(args, log) -> int:
     return 0
 
 
-def run_reconcile(args, log) -> int:
-    """Rebuild missing or stale records of the deployed stack from its buckets."""
-    from bootstrap.reconcile import reconcile
+def deployed_stack(args, log):
+    """The last deploy's outputs and clients for its target; None (said why) if there is none."""
     from bootstrap.stack import Aws
 
     if not outputs_path().exists():
         log(f"no deploy recorded in {outputs_path()}; deploy first")
-        return 1
+        return None
     outputs = json.loads(outputs_path().read_text())
-    aws = Aws(config_for(args.target, args.arch, account_id() if args.target == "aws" else None))
+    return Aws(config_for(args.target, args.arch, account_id() if args.target == "aws" else None)), outputs
+
+
+def run_reconcile(args, log) -> int:
+    """Rebuild missing or stale records of the deployed stack from its buckets."""
+    from bootstrap.reconcile import reconcile
+
+    if not (deployed := deployed_stack(args, log)):
+        return 1
+    aws, outputs = deployed
     reconcile(aws.s3, aws.dynamodb, aws.lambda_, outputs, log)
     return 0
 
@@ -185,13 +193,10 @@ def run_reconcile(args, log) -> int:
 def run_reprocess(args, log) -> int:
     """Re-render the images made with an older rendition spec than the deployed processor's."""
     from bootstrap.reprocess import reprocess
-    from bootstrap.stack import Aws
 
-    if not outputs_path().exists():
-        log(f"no deploy recorded in {outputs_path()}; deploy first")
+    if not (deployed := deployed_stack(args, log)):
         return 1
-    outputs = json.loads(outputs_path().read_text())
-    aws = Aws(config_for(args.target, args.arch, account_id() if args.target == "aws" else None))
+    aws, outputs = deployed
     outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
     return 1 if outcomes.get("error") else 0
 
