@@ -633,3 +633,15 @@ def test_the_encoders_memory_counts_in_the_budget_before_any_pixel_is_decoded(mo
         make_renditions(data, Limits(max_decode_bytes=(decoding + encoding) // 2))
     assert refused.value.code == "too_much_memory"
     assert f"about {encoding // MIB} MiB" in refused.value.message
+
+
+def test_the_largest_resize_made_in_two_halves_is_the_same_picture_without_a_seam():
+    from PIL import ImageChops
+
+    from handlers.imaging import _resize_largest
+
+    source = photo(3000, 2000)
+    halves = _resize_largest(source, (1920, 1280))
+    whole = source.resize((1920, 1280), Image.Resampling.BICUBIC)
+    assert halves.size == (1920, 1280)
+    assert max(high for _, high in ImageChops.difference(halves, whole).getextrema()) <= 2
