@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bootstrap.outputs import outputs_path, state_dir
+from bootstrap.outputs import local_credentials, outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
 from bootstrap.stack import StackConfig, deploy, deploy_steps, destroy, destroy_plan, plan
 from handlers.config import Settings
@@ -82,15 +82,6 @@ def site_origins(on_aws: bool) -> tuple[str, ...]:
         return (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ()
     site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
     return (site, site.replace("127.0.0.1", "localhost")) if "127.0.0.1" in site else (site,)
-
-
-def local_credentials() -> tuple[str, str] | None:
-    """Emulators take any key: "test"/"test" for what the environment does not name; None when it
-    names both, so boto3 reads them (and any session token) itself."""
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if key and secret:
-        return None
-    return (key or "test", secret or "test")
 
 
 # On AWS the processor gets reserved concurrency unless PROCESSOR_CONCURRENCY says otherwise

@@ -9,20 +9,18 @@ Uses the last deploy's outputs ($IMAGEPIPE_STATE_DIR/outputs.json).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from urllib.parse import unquote_plus
 
 import boto3
 
-from bootstrap.outputs import read_outputs
+from bootstrap.outputs import local_credentials, read_outputs
 
 
 def _clients(outputs: dict):
-    if outputs.get("endpointUrl"):
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    session = boto3.session.Session(region_name=outputs["region"])
+    credentials = local_credentials() if outputs.get("endpointUrl") else None
+    keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), credentials or (), strict=False))
+    session = boto3.session.Session(region_name=outputs["region"], **keys)
     return (
         session.client("sqs", endpoint_url=outputs.get("endpointUrl")),
         session.client("lambda", endpoint_url=outputs.get("endpointUrl")),

@@ -328,3 +328,15 @@ def test_config_for_leaves_the_environment_as_it_is(monkeypatch, target):
     cfg = config_for(target, account="123456789012" if target == "aws" else None)
     assert dict(os.environ) == before and cfg.credentials is None
     assert session_for(cfg).get_credentials().access_key == "AKIAFROMTHEENV"
+
+
+def test_the_dead_letter_commands_leave_the_environment_as_it_is(monkeypatch):
+    from bootstrap.deadletters import _clients
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    before = dict(os.environ)
+    sqs, lam = _clients({"region": "us-east-1", "endpointUrl": "http://127.0.0.1:1"})
+    assert dict(os.environ) == before
+    for client in (sqs, lam):
+        assert client._request_signer._credentials.access_key == "test"
