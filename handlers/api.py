@@ -29,7 +29,7 @@ from handlers.formats import ACCEPTED_CONTENT_TYPES
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
 from handlers.quotas import QuotaExceeded, Quotas
 from handlers.records import ImageRecords, InvalidCursor, now_iso
-from handlers.signing import presign_get
+from handlers.signing import StableUrls
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
 
 logger = Logger(service="imagepipe-api")
@@ -120,6 +120,7 @@ class Api:
     clients: Clients
     records: ImageRecords
     quotas: Quotas
+    urls: StableUrls
 
     @classmethod
     def build(cls, settings: Settings, clients: Clients) -> Api:
@@ -128,6 +129,7 @@ class Api:
             clients,
             ImageRecords(clients.dynamodb, settings.table_name),
             Quotas(clients.dynamodb, settings.table_name, settings.quota),
+            StableUrls(clients.s3_public, min_valid_seconds=settings.rendition_url_seconds),
         )
 
     def remove_renditions(self, keys: set[str]) -> None:
@@ -139,7 +141,7 @@ class Api:
         params = {"Bucket": bucket, "Key": key, "ResponseContentDisposition": disposition}
         if content_type:
             params["ResponseContentType"] = content_type
-        return presign_get(self.clients.s3_public, params, min_valid_seconds=self.settings.rendition_url_seconds)
+        return self.urls.get(params)
 
     def public_image(self, record: dict) -> dict:
         """An image as the API shows it: each rendition with its `sources` (modern first, the

@@ -116,12 +116,11 @@ class Rendition:
     def fallback(self) -> Source:
         return self.sources[-1]
 
-    # The fallback stands for the rendition where one file is meant (the CLI, older clients).
+    # The fallback stands for the rendition where one file is meant.
     data = property(lambda self: self.fallback.data)
     width = property(lambda self: self.fallback.width)
     height = property(lambda self: self.fallback.height)
     content_type = property(lambda self: self.fallback.content_type)
-    extension = property(lambda self: self.fallback.extension)
 
 
 @dataclass(frozen=True)
@@ -415,9 +414,11 @@ def _reducing_gap(source: tuple[int, int], target: tuple[int, int]) -> float:
     return 1.0 if source[0] >= 4 * target[0] and source[1] >= 4 * target[1] else 2.0
 
 
-def _make_sizes(working: Image.Image, has_alpha: bool, spec: RenditionSpec) -> tuple[dict[str, Rendition], Image.Image]:
+def _make_sizes(
+    working: Image.Image, has_alpha: bool, spec: RenditionSpec
+) -> tuple[dict[str, Rendition], tuple[str, str]]:
     """Each size of the spec made from the next larger one (never from the source again), and
-    encoded in every format of the spec; with the smallest image, for the placeholder.
+    encoded in every format of the spec; with the smallest one's placeholder and mean colour.
 
     Pipelined: each size's encoders start as soon as it exists, on two threads, while this one
     makes the next size (the AV1 encoder and Pillow's resize run with the GIL released), so
@@ -494,7 +495,7 @@ _EXIF_IFD = 0x8769
 _MAKE, _MODEL = 0x010F, 0x0110
 _EXPOSURE_TIME, _F_NUMBER, _ISO = 0x829A, 0x829D, 0x8827
 _TAKEN, _DIGITIZED, _TAKEN_OFFSET = 0x9003, 0x9004, 0x9011
-_FOCAL_LENGTH, _LENS_MAKE, _LENS_MODEL = 0x920A, 0xA433, 0xA434
+_FOCAL_LENGTH, _LENS_MODEL = 0x920A, 0xA434
 _EXIF_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"[+-]\d{2}:\d{2}")
 MAX_FACT_CHARS = 64

@@ -304,36 +304,25 @@ class ImageRecords:
         and no other run holds it; the record, or None."""
         now = int(time.time())
         older = "" if force else " AND (attribute_not_exists(specVersion) OR specVersion <> :v)"
-        try:
-            result = self._db.update_item(
-                TableName=self._table,
-                Key={"id": _serialize(image_id)},
-                UpdateExpression="SET rerenderUntil = :until",
-                ConditionExpression=(
-                    "#s = :processed AND (attribute_not_exists(rerenderUntil) OR rerenderUntil < :now)" + older
-                ),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(
-                    {":processed": "processed", ":now": now, ":until": now + lease_seconds}
-                    | ({} if force else {":v": spec_version})
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return _from_item(result["Attributes"])
+        outcome, record = self._conditional_update(
+            image_id,
+            UpdateExpression="SET rerenderUntil = :until",
+            ConditionExpression="#s = :processed AND (attribute_not_exists(rerenderUntil) OR rerenderUntil < :now)"
+            + older,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=_to_item(
+                {":processed": "processed", ":now": now, ":until": now + lease_seconds}
+                | ({} if force else {":v": spec_version})
+            ),
+            ReturnValues="ALL_NEW",
+        )
+        return record if outcome == "updated" else None
 
     def release_rerender(self, image_id: str) -> None:
-        """End a re-render's lease (mark_processed ends it too)."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"id": _serialize(image_id)},
-                UpdateExpression="REMOVE rerenderUntil",
-                ConditionExpression="attribute_exists(id)",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            pass
+        """End a re-render's lease (mark_processed ends it too); nothing if the record is gone."""
+        self._conditional_update(
+            image_id, UpdateExpression="REMOVE rerenderUntil", ConditionExpression="attribute_exists(id)"
+        )
 
     def mark_failed(
         self, image_id: str, etag: str, code: str, message: str, manifest: str | None = None, at: str | None = None
@@ -359,7 +348,7 @@ class ImageRecords:
         return outcome == "updated"
 
     def _conditional_update(self, image_id: str, **params) -> tuple[str, dict]:
-        """("updated", the record before if asked with ReturnValues), or why not: "superseded" (the
+        """("updated", the record as ReturnValues asks for it: before or after), or why not: "superseded" (the
         record exists and fails the condition) or "gone"."""
         try:
             result = self._db.update_item(

@@ -124,3 +124,25 @@ def test_installed_once():
         wrapper = botocore.auth.get_current_datetime
     with signing_time(HOUR):
         assert botocore.auth.get_current_datetime is wrapper
+
+
+def test_stable_urls_sign_each_url_once_per_window(s3, monkeypatch):
+    from handlers import signing
+    from handlers.signing import StableUrls
+
+    clock = [datetime(2026, 11, 28, 9, 0, 5, tzinfo=UTC)]
+    monkeypatch.setattr(signing, "utc_now", lambda: clock[0])
+    client = s3
+    signed = []
+    real = client.generate_presigned_url
+    monkeypatch.setattr(client, "generate_presigned_url", lambda *a, **k: signed.append(k) or real(*a, **k))
+    urls = StableUrls(client, min_valid_seconds=900, most=2)
+    first = urls.get(PARAMS)
+    clock[0] = datetime(2026, 11, 28, 9, 59, 59, tzinfo=UTC)
+    assert urls.get(PARAMS) == first and len(signed) == 1  # the same URL, signed once
+    assert first == presign_get(client, PARAMS, now=clock[0])  # what signing it again would give
+    clock[0] = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
+    assert urls.get(PARAMS) != first and len(signed) == 3  # a new window: signed anew
+    for n in range(3):  # bounded: at most `most` kept
+        urls.get(PARAMS | {"Key": f"other-{n}"})
+    assert len(urls._urls) <= 2
