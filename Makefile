@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status lint tools test test-unit bench user reconcile reprocess dlq redrive deploy deploy-aws destroy-aws venv emulator-venv vendor clean
+.PHONY: help up down status credentials lint tools test test-unit bench user reconcile reprocess dlq redrive deploy deploy-aws destroy-aws venv emulator-venv vendor clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ down: venv ## Stop the devserver and the emulator (state is kept in .stack/)
 
 status: venv ## Say what is running
 	@$(PY) -m bootstrap.local status
+
+credentials: venv ## Print the local stack's own keys as shell export lines, for awslocal (README: eval them)
+	@$(PY) -m bootstrap credentials --target $(TARGET)
 
 LINTED := handlers bootstrap devserver tests
 

@@ -1,8 +1,11 @@
-"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile|reprocess [--target embedded|localstack|aws]
+"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile|reprocess|credentials
+                    [--target embedded|localstack|aws]
 
-The one provisioner for every target. Local targets use region us-east-1 and dummy
-credentials (unless the environment names some); the endpoint comes from AWS_ENDPOINT_URL
-(default http://127.0.0.1:4566). The environment is read, never changed.
+The one provisioner for every target. Local targets use region us-east-1; the embedded emulator
+is signed with the stack's own key, made on its first start and kept in
+$IMAGEPIPE_STATE_DIR/credentials.json (`credentials` prints it as shell export lines), LocalStack
+with dummy credentials (unless the environment names some); the endpoint comes from
+AWS_ENDPOINT_URL (default http://127.0.0.1:4566). The environment is read, never changed.
 The last deploy's outputs are kept in $IMAGEPIPE_STATE_DIR/outputs.json (default .stack/).
 """
 
@@ -68,7 +71,7 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         arch=arch,
         bucket_suffix=suffix,
         site_bucket_enabled=on_aws,
-        credentials=local_credentials() if target in LOCAL_TARGETS else None,
+        credentials=local_credentials(target),
     )
 
 
@@ -249,6 +252,18 @@ def run_destroy(args, log) -> int:
     return 0
 
 
+def show_credentials(args, log) -> int:
+    """The local stack's keys as shell export lines, as `aws configure export-credentials --format env`
+    prints them: `eval "$(python -m bootstrap credentials)"`, then awslocal or boto3 sign with them."""
+    if args.target not in LOCAL_TARGETS:
+        log("credentials: for a local stack only; on AWS, `aws configure export-credentials --format env`")
+        return 2
+    credentials = local_credentials(args.target)  # None: LocalStack, with the environment's
+    key, secret = credentials or (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    print(f"export AWS_ACCESS_KEY_ID={key}\nexport AWS_SECRET_ACCESS_KEY={secret}")
+    return 0
+
+
 COMMANDS = {
     "deploy": run_deploy,
     "destroy": run_destroy,
@@ -257,6 +272,7 @@ COMMANDS = {
     "user": make_user,
     "reconcile": run_reconcile,
     "reprocess": run_reprocess,
+    "credentials": show_credentials,
 }
 
 

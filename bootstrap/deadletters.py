@@ -18,7 +18,7 @@ from bootstrap.outputs import local_credentials, read_outputs
 
 
 def _clients(outputs: dict):
-    credentials = local_credentials() if outputs.get("endpointUrl") else None
+    credentials = local_credentials(outputs.get("target", "embedded")) if outputs.get("endpointUrl") else None
     keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), credentials or (), strict=False))
     session = boto3.session.Session(region_name=outputs["region"], **keys)
     return (

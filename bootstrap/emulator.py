@@ -7,6 +7,10 @@ the environment is reaped; a long-running stack filled 832 MB in 90 minutes of t
 janitor removes the folders that no living process uses any more, so the scratch space
 stays bounded by the environments alive at once. Stdlib only: this file runs beside
 MiniStack, in the process that serves, so signals and state saving are MiniStack's own.
+
+It also makes the emulator's Cognito refuse attributes a person may not write, as AWS does
+(bootstrap/emulator_cognito.py), and its root key a key: a root request's signature is checked
+against the stack's own secret, and the admin endpoints are closed (bootstrap/emulator_auth.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import runpy
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -68,6 +73,12 @@ def _janitor(scratch: Path) -> None:
 
 
 if __name__ == "__main__":
+    sys.path.append(str(Path(__file__).resolve().parent.parent))  # the project, for bootstrap.*
+    from bootstrap import emulator_auth, emulator_checkpoints, emulator_cognito
+
+    emulator_auth.install()
+    emulator_cognito.install()
+    emulator_checkpoints.install()
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
     if Path("/proc/self/cmdline").exists():  # Linux: processes are visible there
         threading.Thread(target=_janitor, args=(scratch,), name="scratch-janitor", daemon=True).start()

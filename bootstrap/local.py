@@ -10,12 +10,15 @@ when a Docker engine answers a real ping, the embedded MiniStack otherwise.
 The emulator runs from its own virtualenv (.venv-emulator: MiniStack pins botocore),
 bound to 127.0.0.1 only, with its state under .stack/emulator so the gallery survives
 `make down` / `make up`. Tests use the same functions with a free port and a temp folder.
+Its root key is the stack's own, made on the first start (stack_credentials): MiniStack's public
+default (`test`/`test`) is refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -71,9 +74,59 @@ def emulator_scratch(state: Path) -> Path:
     return state / "tmp"
 
 
+def credentials_file(state: Path) -> Path:
+    """Where the stack whose state directory is `state` keeps its emulator's root key."""
+    return state / "credentials.json"
+
+
+KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # an AWS access key id's
+SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"  # no shell quoting needed
+
+
+def stack_credentials(state: Path) -> tuple[str, str]:
+    """(access key id, secret) of the stack whose state directory is `state` (IMAGEPIPE_STATE_DIR:
+    .stack/ for `make up`, a temp folder per test stack): made on first use, then read, so a
+    stack keeps its key across restarts. Its emulator takes it as its root key; everything that
+    talks to the stack signs with it. Kept as `aws configure export-credentials --format process`
+    prints credentials, in a file only its owner may read (0600), written at once or not at all;
+    two first uses at the same time agree on the first one written."""
+    path = credentials_file(state)
+    if not path.exists():
+        state.mkdir(parents=True, exist_ok=True)
+        made = {
+            "Version": 1,
+            "AccessKeyId": "AKIA" + "".join(secrets.choice(KEY_ALPHABET) for _ in range(16)),
+            "SecretAccessKey": "".join(secrets.choice(SECRET_ALPHABET) for _ in range(40)),
+        }
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(made, indent=2) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(draft, path)  # never replaces: the first one written wins
+            except FileExistsError:
+                pass
+        finally:
+            draft.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    kept = json.loads(path.read_text())
+    return kept["AccessKeyId"], kept["SecretAccessKey"]
+
+
 def emulator_env(port: int, state: Path) -> dict:
+    """MiniStack's settings. `state` is the emulator's own folder, `<the stack's state>/emulator`."""
+    key, secret = stack_credentials(state.parent)
+    inherited = {k: v for k, v in os.environ.items() if k != "AWS_SESSION_TOKEN"}  # a root token: none
     return {
-        **os.environ,
+        **inherited,
+        # Its root key. It takes `test` and any 12-digit key as root too, and checks the
+        # signature of none (bootstrap/emulator_auth.py makes it, against this secret).
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
         "TMPDIR": str(emulator_scratch(state)),
         "GATEWAY_PORT": str(port),
         "BIND_HOST": "127.0.0.1",  # otherwise it listens on every interface
@@ -330,12 +383,35 @@ def _print_urls(api: str, endpoint: str) -> None:
     )
 
 
+def signs_in(endpoint: str, credentials: tuple[str, str]) -> bool:
+    """Whether the emulator at `endpoint` takes these credentials (STS GetCallerIdentity, which
+    any valid key may call)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    key, secret = credentials
+    sts = boto3.client(
+        "sts", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret
+    )
+    try:
+        sts.get_caller_identity()
+    except (ClientError, BotoCoreError):
+        return False
+    return True
+
+
 def up_embedded() -> int:
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     emulator_url = f"http://127.0.0.1:{EMULATOR_PORT}"
     crashed = False
     if answers(f"{emulator_url}/_ministack/health"):
         log(f"emulator: already answering on {emulator_url}")
+        if not signs_in(emulator_url, stack_credentials(STATE)):
+            log(
+                f"emulator: the one on {emulator_url} refuses this stack's key ({credentials_file(STATE)}): it"
+                " was started before stacks had their own key, or for another stack. `make down`, then `make up`."
+            )
+            return 2
     else:
         crashed = crashed_before(STATE / "emulator")
         if crashed:

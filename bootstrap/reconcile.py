@@ -52,7 +52,7 @@ def reconcile_object(key: str, s3, records: ImageRecords, outputs: dict, redrive
     if not records.restore(record):
         return "kept"
     if manifest is None:
-        redrive(s3_event(outputs["uploadBucket"], (key, head["ContentLength"], etag)))
+        redrive(s3_event(outputs["uploadBucket"], (key, head["ContentLength"], etag, head.get("VersionId"))))
         return "redriven"
     return "restored"
 

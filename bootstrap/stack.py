@@ -22,9 +22,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bootstrap import vendor
-from handlers.api import ADMINS_GROUP, DEFAULT_PAGE
+from bootstrap.site import cloudfront_security_headers
+from handlers.api import DEFAULT_PAGE
 from handlers.config import MIB, Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES, Limits
+from handlers.identity import ADMINS_GROUP, ID_TOKEN_MINUTES, WRITABLE_ATTRIBUTES
 from handlers.records import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -68,7 +70,7 @@ class StackConfig:
     # Reserved concurrency: bombs and bursts cannot use up the account's concurrency. None = the
     # account pool (the embedded emulator dead-letters throttled events instead of retrying).
     processor_concurrency: int | None = None
-    # AWS only: days an overwritten or deleted original stays recoverable (upload bucket versioning).
+    # Days an overwritten or deleted original stays recoverable (upload bucket versioning).
     noncurrent_version_days: int = 30
     settings: Settings = field(default_factory=Settings)  # the functions' limits and quotas, for sizing and the page
 
@@ -100,6 +102,12 @@ class StackConfig:
     def site_distribution(self) -> str:
         """The CloudFront distribution's Comment: how deploy finds it again (distributions have no name)."""
         return f"{self.prefix} site"
+
+    @property
+    def site_headers_policy(self) -> str:
+        """The CloudFront response headers policy's name (account-wide: the suffix names the region,
+        whose buckets its CSP allows)."""
+        return f"{self.prefix}-site-headers{self.bucket_suffix}"
 
     @property
     def table(self) -> str:
@@ -193,9 +201,11 @@ def ensure_bucket(aws: Aws, cfg: StackConfig, name: str) -> None:
 
 
 def ensure_upload_versioning(aws: Aws, cfg: StackConfig) -> None:
-    """AWS: originals are versioned, so a DELETE (or an overwrite) stays recoverable by the operator
-    for `noncurrent_version_days`, then S3 expires the old version; reconcile rebuilds records of
-    restored files. Not locally: the emulator's disk is the backup there."""
+    """Originals are versioned on every target: the first file posted with a form is the image, and a
+    file posted again with it is removed by the processor as its own version, so the original the
+    renditions came from is never replaced. On AWS a DELETE (or an overwrite) also stays recoverable
+    by the operator for `noncurrent_version_days`, then S3 expires the old version; reconcile rebuilds
+    records of restored files."""
     aws.s3.put_bucket_versioning(Bucket=cfg.upload_bucket, VersioningConfiguration={"Status": "Enabled"})
     aws.s3.put_bucket_lifecycle_configuration(
         Bucket=cfg.upload_bucket,
@@ -304,8 +314,9 @@ def _wait_for_index(aws: Aws, table: str, index: str, wait: Callable[[float], No
 # --- IAM -------------------------------------------------------------------
 
 
-def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
-    """Each function's policy names only the actions and resources it uses."""
+def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = None) -> dict[str, dict]:
+    """Each function's policy names only the actions and resources it uses. The user pool is made
+    after the roles (its trigger needs one), so the API's Cognito statement comes with its ARN."""
     table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
     dlq_arn = f"arn:aws:sqs:{cfg.region}:{account}:{cfg.dead_letter_queue}"
     logs = {
@@ -342,10 +353,29 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
                     "Action": ["s3:GetObject", "s3:DeleteObject"],
                     "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
                 },
+                # Group membership is asked of the pool, never read from a token's claims.
+                *(
+                    [{"Effect": "Allow", "Action": ["cognito-idp:AdminListGroupsForUser"], "Resource": [pool_arn]}]
+                    if pool_arn
+                    else []
+                ),
             ],
         },
-        # Cognito's PreSignUp trigger (local pools only): it answers, and touches nothing.
-        "presignup": {"Version": "2012-10-17", "Statement": [logs]},
+        # Cognito's PreSignUp trigger (local pools only): it answers, and gives a person whose account
+        # a crash of the local stack lost their images back (handlers/relink.py): it finds them by
+        # email, asks the pool whether their old owner is still a user, and re-owns them.
+        "presignup": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:UpdateItem"], "Resource": [table_arn]},
+                *(
+                    [{"Effect": "Allow", "Action": ["cognito-idp:AdminGetUser"], "Resource": [pool_arn]}]
+                    if pool_arn
+                    else []
+                ),
+            ],
+        },
         "processor": {
             "Version": "2012-10-17",
             "Statement": [
@@ -358,16 +388,22 @@ def function_policies(cfg: StackConfig, account: str) -> dict[str, dict]:
                     "Action": ["dynamodb:Query"],
                     "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}"],
                 },
-                {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"]},
+                # GetObjectVersion: each event's own version of the file (a form posted again makes another).
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"],
+                },
                 # ListBucket makes S3 answer a missing key 404 (without it: 403, indistinguishable from a
                 # real refusal). It names the bucket: a prefix condition would not apply to that answer,
                 # and the role already reads every object there.
                 {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}"]},
-                # The file of an image deleted through the API, posted again with its form: only keys
-                # the API issues.
+                # The file of an image deleted through the API, posted again with its form, and any file
+                # posted with a form after its first (DeleteObjectVersion: that version, for good): only
+                # keys the API issues.
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:DeleteObject"],
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
                     "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
                 },
                 # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
@@ -404,7 +440,7 @@ def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> str:
 # --- functions -------------------------------------------------------------
 
 
-def function_environment(cfg: StackConfig) -> dict:
+def function_environment(cfg: StackConfig, **extra: str) -> dict:
     env = {
         "UPLOAD_BUCKET": cfg.upload_bucket,
         "PROCESSED_BUCKET": cfg.processed_bucket,
@@ -413,11 +449,19 @@ def function_environment(cfg: StackConfig) -> dict:
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     env.update({k: str(v) for k, v in cfg.function_env.items()})
-    return env
+    return env | extra
 
 
 def ensure_function(
-    aws: Aws, cfg: StackConfig, role: str, role_arn: str, zip_path: Path, handler: str, memory: int, timeout: int
+    aws: Aws,
+    cfg: StackConfig,
+    role: str,
+    role_arn: str,
+    zip_path: Path,
+    handler: str,
+    memory: int,
+    timeout: int,
+    env: dict | None = None,
 ) -> str:
     name = cfg.function(role)
     code = zip_path.read_bytes()
@@ -428,7 +472,7 @@ def ensure_function(
         Runtime=RUNTIME,
         MemorySize=memory,
         Timeout=timeout,
-        Environment={"Variables": function_environment(cfg)},
+        Environment={"Variables": env or function_environment(cfg)},
     )
     try:
         current = aws.lambda_.get_function(FunctionName=name)["Configuration"]
@@ -617,10 +661,12 @@ def ensure_app_client(aws: Aws, cfg: StackConfig, pool_id: str) -> str:
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"],
         EnableTokenRevocation=True,
         PreventUserExistenceErrors="ENABLED",
-        IdTokenValidity=60,
+        IdTokenValidity=ID_TOKEN_MINUTES,  # the API refuses a token that claims to live longer
         AccessTokenValidity=60,
         RefreshTokenValidity=30,
         TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "days"},
+        # What the page may write about a person: their email, nothing else (never sub or a group).
+        WriteAttributes=list(WRITABLE_ATTRIBUTES),
     )
     client_id = next(
         (
@@ -909,6 +955,51 @@ def ensure_site_distribution(aws: Aws, cfg: StackConfig) -> tuple[str, str]:
     return found["ARN"], f"https://{found['DomainName']}"
 
 
+def find_site_headers_policy(aws: Aws, cfg: StackConfig) -> str | None:
+    marker = None
+    while True:
+        page = {"Marker": marker} if marker else {}
+        listed = aws.cloudfront.list_response_headers_policies(Type="custom", **page)["ResponseHeadersPolicyList"]
+        for item in listed.get("Items", []):
+            policy = item["ResponseHeadersPolicy"]
+            if policy["ResponseHeadersPolicyConfig"]["Name"] == cfg.site_headers_policy:
+                return policy["Id"]
+        marker = listed.get("NextMarker")
+        if not marker:
+            return None
+
+
+def ensure_site_headers(aws: Aws, cfg: StackConfig, outputs: dict) -> str:
+    """The page's security headers (bootstrap/site.py, from the stack's outputs: the devserver
+    sends the same) as a response headers policy, created or brought up to date by name, and
+    attached to the distribution's default cache behavior. Returns the policy's Id."""
+    wanted = {
+        "Name": cfg.site_headers_policy,
+        "Comment": "imagepipe: the page's CSP and security headers (bootstrap/site.py)",
+        "SecurityHeadersConfig": cloudfront_security_headers(outputs),
+    }
+    policy_id = find_site_headers_policy(aws, cfg)
+    if policy_id is None:
+        created = aws.cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig=wanted)
+        policy_id = created["ResponseHeadersPolicy"]["Id"]
+    else:
+        current = aws.cloudfront.get_response_headers_policy_config(Id=policy_id)
+        config = current["ResponseHeadersPolicyConfig"]
+        if any(config.get(k) != v for k, v in wanted.items()):  # a new API or bucket origin
+            aws.cloudfront.update_response_headers_policy(
+                Id=policy_id, IfMatch=current["ETag"], ResponseHeadersPolicyConfig=wanted
+            )
+    distribution = find_site_distribution(aws, cfg)
+    if distribution is None:
+        raise RuntimeError(f"no CloudFront distribution '{cfg.site_distribution}' to attach the headers to")
+    current = aws.cloudfront.get_distribution_config(Id=distribution["Id"])
+    config = current["DistributionConfig"]
+    if config["DefaultCacheBehavior"].get("ResponseHeadersPolicyId") != policy_id:
+        config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] = policy_id
+        aws.cloudfront.update_distribution(Id=distribution["Id"], IfMatch=current["ETag"], DistributionConfig=config)
+    return policy_id
+
+
 def check_vendored(frontend: Path) -> None:
     """The page's pinned third-party code (git-ignored) must be there before the page is published."""
     absent = vendor.missing(frontend / "vendor")
@@ -941,7 +1032,8 @@ def publish_site(aws: Aws, cfg: StackConfig, frontend: Path, config: dict) -> No
 def remove_site_distribution(
     aws: Aws, cfg: StackConfig, log: Callable[[str], None], wait: Callable[[float], None] = time.sleep
 ) -> None:
-    """Disable, wait until CloudFront has deployed that (minutes on AWS), delete; then the OAC."""
+    """Disable, wait until CloudFront has deployed that (minutes on AWS), delete; then the OAC and the
+    response headers policy, which CloudFront keeps while a distribution uses them."""
     found = find_site_distribution(aws, cfg)
     if found is not None:
         current = aws.cloudfront.get_distribution_config(Id=found["Id"])
@@ -962,6 +1054,11 @@ def remove_site_distribution(
             etag = aws.cloudfront.get_origin_access_control(Id=oac["Id"])["ETag"]
             aws.cloudfront.delete_origin_access_control(Id=oac["Id"], IfMatch=etag)
             log(f"deleted origin access control {oac['Name']}")
+    policy_id = find_site_headers_policy(aws, cfg)  # once no distribution uses it
+    if policy_id is not None:
+        etag = aws.cloudfront.get_response_headers_policy(Id=policy_id)["ETag"]
+        aws.cloudfront.delete_response_headers_policy(Id=policy_id, IfMatch=etag)
+        log(f"deleted response headers policy {cfg.site_headers_policy}")
 
 
 # --- the whole stack ---------------------------------------------------------
@@ -1000,7 +1097,7 @@ def with_site(cfg: StackConfig) -> bool:
 
 
 def protects_data(cfg: StackConfig) -> bool:
-    """AWS only: versioned originals and point-in-time recovery (locally the emulator's disk is the backup)."""
+    """AWS only: point-in-time recovery of the table (locally the emulator's disk is the backup)."""
     return cfg.target == "aws"
 
 
@@ -1057,14 +1154,12 @@ def _buckets(d: Deployment) -> None:
     ensure_bucket(d.aws, d.cfg, d.cfg.upload_bucket)
     ensure_bucket(d.aws, d.cfg, d.cfg.processed_bucket)
     ensure_upload_cors(d.aws, d.cfg)
-    if protects_data(d.cfg):
-        ensure_upload_versioning(d.aws, d.cfg)
+    ensure_upload_versioning(d.aws, d.cfg)
 
 
 def _describe_buckets(cfg: StackConfig) -> list[str]:
     origins = ", ".join(cfg.site_origins) or "the site"
-    days = cfg.noncurrent_version_days
-    versions = f"; versioned, old versions expire after {days} days" if protects_data(cfg) else ""
+    versions = f"; versioned, old versions expire after {cfg.noncurrent_version_days} days"
     return [
         f"S3 bucket {cfg.upload_bucket} (private, CORS POST from {origins}{versions})",
         f"S3 bucket {cfg.processed_bucket} (private)",
@@ -1098,6 +1193,8 @@ def _identity(d: Deployment) -> None:
         else None
     )
     d.pool_id, d.pool_arn = ensure_user_pool(d.aws, d.cfg, presignup_arn)
+    if presignup_arn:  # the trigger asks the pool about users: its policy names the pool, known now
+        ensure_role(d.aws, d.cfg, "presignup", function_policies(d.cfg, d.aws.account, d.pool_arn)["presignup"])
     d.client_id = ensure_app_client(d.aws, d.cfg, d.pool_id)
     ensure_admins_group(d.aws, d.pool_id)
 
@@ -1114,9 +1211,23 @@ def _describe_identity(cfg: StackConfig) -> list[str]:
     ]
 
 
+def api_environment(cfg: StackConfig, pool_id: str, client_id: str) -> dict:
+    """The API's settings: the shared ones, and the pool and app client whose ID tokens it accepts."""
+    return function_environment(cfg, USER_POOL_ID=pool_id, USER_POOL_CLIENT_ID=client_id)
+
+
 def _api_function(d: Deployment) -> None:
+    ensure_role(d.aws, d.cfg, "api", function_policies(d.cfg, d.aws.account, d.pool_arn)["api"])
     d.api_arn = ensure_function(
-        d.aws, d.cfg, "api", d.roles["api"], d.zip_path, "handlers.api.handler", API_MEMORY_MB, API_TIMEOUT_S
+        d.aws,
+        d.cfg,
+        "api",
+        d.roles["api"],
+        d.zip_path,
+        "handlers.api.handler",
+        API_MEMORY_MB,
+        API_TIMEOUT_S,
+        env=api_environment(d.cfg, d.pool_id, d.client_id),
     )
 
 
@@ -1148,6 +1259,10 @@ def _nothing_lost(d: Deployment) -> None:
 
 def _rest_api(d: Deployment) -> None:
     d.api_id = ensure_rest_api(d.aws, d.cfg, d.api_arn, d.pool_arn)
+
+
+def _site_headers(d: Deployment) -> None:
+    ensure_site_headers(d.aws, d.cfg, deployment_outputs(d))
 
 
 def _publish(d: Deployment) -> None:
@@ -1216,6 +1331,16 @@ DEPLOY_STEPS: tuple[Step, ...] = (
         run=_rest_api,
     ),
     Step(
+        title=lambda cfg: f"response headers policy {cfg.site_headers_policy} on the CloudFront distribution",
+        describe=lambda cfg: [
+            f"CloudFront response headers policy {cfg.site_headers_policy} on the distribution's default behavior:"
+            " Content-Security-Policy (the page's own files, its API, user pool and buckets; frame-ancestors 'none'),"
+            " X-Frame-Options DENY, X-Content-Type-Options nosniff, Referrer-Policy no-referrer, HSTS"
+        ],
+        run=_site_headers,
+        when=with_site,
+    ),
+    Step(
         title=lambda cfg: f"page and config.json into {cfg.site_bucket}",
         describe=lambda cfg: [f"the page (frontend/) and its config.json in {cfg.site_bucket}, served no-cache"],
         run=_publish,
@@ -1264,6 +1389,8 @@ def deployment_outputs(d: Deployment) -> dict:
         "userPoolId": d.pool_id,
         "userPoolClientId": d.client_id,
     }
+    if cfg.settings.public_s3_endpoint:  # where browsers reach S3, if not endpointUrl (the page's CSP names it)
+        outputs["publicS3Endpoint"] = cfg.settings.public_s3_endpoint
     outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], d.pool_id, d.client_id)
     if d.site_url:
         outputs["siteBucket"] = cfg.site_bucket
@@ -1378,7 +1505,7 @@ DESTROY_STEPS: tuple[Remover, ...] = (
     Remover(
         describe=lambda cfg: [
             f"CloudFront distribution '{cfg.site_distribution}' (disabled first: minutes on AWS)"
-            f" and origin access control {cfg.prefix}-site-oac"
+            f", origin access control {cfg.prefix}-site-oac and response headers policy {cfg.site_headers_policy}"
         ],
         run=remove_site_distribution,
         when=with_site,

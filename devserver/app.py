@@ -14,6 +14,8 @@ from pathlib import Path
 
 from flask import Flask, jsonify, request, send_from_directory
 
+from bootstrap.site import page_headers
+
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "frontend"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
@@ -39,13 +41,16 @@ def handler_environment(outputs: dict) -> dict:
         "AWS_REGION": outputs["region"],
         "AWS_DEFAULT_REGION": outputs["region"],
         "ALLOWED_ORIGINS": os.environ.get("ALLOWED_ORIGINS") or outputs.get("siteUrl", "*"),
+        "USER_POOL_ID": outputs["userPoolId"],
+        "USER_POOL_CLIENT_ID": outputs["userPoolClientId"],
     }
     if outputs.get("endpointUrl"):
-        env |= {
-            "AWS_ENDPOINT_URL": outputs["endpointUrl"],
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-        }
+        from bootstrap.outputs import local_credentials  # here: the container has not all of bootstrap/
+
+        env["AWS_ENDPOINT_URL"] = outputs["endpointUrl"]
+        credentials = local_credentials(outputs.get("target", "embedded"))  # the stack's key (state dir)
+        if credentials:
+            env |= dict(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), credentials, strict=True))
     return env
 
 
@@ -83,8 +88,12 @@ def create_app(local_api: bool = False) -> Flask:
         _mount_local_api(app)
 
     @app.after_request
-    def no_cache(response):
+    def headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
+        # The page's CSP and the rest, from the last deploy's outputs (re-read, as config.json
+        # is): the same function gives CloudFront's on AWS.
+        for name, value in page_headers(read_outputs()).items():
+            response.headers.setdefault(name, value)
         return response
 
     return app

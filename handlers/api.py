@@ -25,7 +25,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from handlers import errors
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
-from handlers.formats import ACCEPTED_CONTENT_TYPES
+from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_FILES
+from handlers.identity import Caller, GroupDirectory, TokenRules, caller_of, issuer_of
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
 from handlers.quotas import QuotaExceeded, Quotas
 from handlers.records import ImageRecords, InvalidCursor, now_iso
@@ -87,29 +88,10 @@ def json_object(event: APIGatewayProxyEvent) -> dict:
     return parsed
 
 
-ADMINS_GROUP = "admins"
 # How long a deleted image's tombstone outlives it: longer than any late delivery of its file's
 # event (Lambda keeps an asynchronous event up to 6 h) and a dead-letter redrive (the queue keeps
 # messages 14 days), so a file posted again with its form is never brought back.
 TOMBSTONE_SECONDS = 15 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking: the claims of the Cognito ID token that API Gateway's authorizer verified."""
-
-    sub: str
-    email: str | None
-    admin: bool
-
-
-def caller_of(event: APIGatewayProxyEvent) -> Caller:
-    claims = event.request_context.authorizer.claims or {}
-    if not claims.get("sub"):  # only reachable if a route were deployed without the authorizer
-        raise errors.Unauthorized("Sign in first: this API needs a valid ID token in the Authorization header.")
-    # API Gateway hands claims over as strings; a list arrives as "[admins staff]".
-    groups = re.split(r"[\s,]+", str(claims.get("cognito:groups", "")).strip("[]"))
-    return Caller(sub=claims["sub"], email=claims.get("email"), admin=ADMINS_GROUP in groups)
 
 
 @dataclass(frozen=True)
@@ -121,6 +103,8 @@ class Api:
     records: ImageRecords
     quotas: Quotas
     urls: StableUrls
+    token_rules: TokenRules
+    directory: GroupDirectory
 
     @classmethod
     def build(cls, settings: Settings, clients: Clients) -> Api:
@@ -130,7 +114,13 @@ class Api:
             ImageRecords(clients.dynamodb, settings.table_name),
             Quotas(clients.dynamodb, settings.table_name, settings.quota),
             StableUrls(clients.s3_public, min_valid_seconds=settings.rendition_url_seconds),
+            TokenRules(issuer_of(settings.region, settings.user_pool_id), settings.user_pool_client_id),
+            GroupDirectory(clients.cognito, settings.user_pool_id),
         )
+
+    def caller(self, event: APIGatewayProxyEvent) -> Caller:
+        """Who is asking, from the claims API Gateway's authorizer verified, checked again here."""
+        return caller_of(event.request_context.authorizer.claims, self.token_rules, self.directory)
 
     def remove_renditions(self, keys: set[str]) -> None:
         delete_renditions(self.clients.s3, self.settings.processed_bucket, keys)
@@ -154,14 +144,20 @@ class Api:
                 for s in r.get("sources") or [r]
             ]
             renditions[name] = sources[-1] | {"sources": sources}
+        # The original is what the processor found it to be, never what the uploader said: a
+        # processed image only, named with its detected format's extension and served as that
+        # format's type (a JPEG named photo.html downloads as photo.jpg, image/jpeg). A file that
+        # failed, or is not judged yet, is offered to nobody: the page never shows it.
         original = None
-        if record.get("status") in ("processed", "failed", "processing") and record.get("uploadKey"):
-            filename = record.get("filename") or "image"
+        detected = FORMAT_FILES.get(record.get("format") or "")
+        if record.get("status") == "processed" and record.get("uploadKey") and detected:
+            content_type, extension = detected
+            filename = download_name(record.get("filename") or "", extension)
             original = {
                 "url": self.presign_get(
                     self.settings.upload_bucket,
                     record["uploadKey"],
-                    record.get("contentType"),
+                    content_type,
                     f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
                 )
             }
@@ -194,6 +190,18 @@ def _public_fields(source: dict) -> dict:
     return {k: source[k] for k in ("contentType", "width", "height", "bytes")}
 
 
+# A name's extension: the last dot and up to 12 letters or digits after it ("photo.html", not the
+# " Smith" of "Mr. Smith").
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,12}$")
+
+
+def download_name(filename: str, extension: str) -> str:
+    """The uploader's file name with its extension replaced by `extension` (added if it had none):
+    photo.html -> photo.jpg, photo -> photo.jpg."""
+    stem = _EXTENSION.sub("", filename).rstrip(". ") or "image"
+    return stem + extension
+
+
 def json_response(status: int, body) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
@@ -219,7 +227,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     settings, clients = api.settings, api.clients
     filename, content_type, size = upload_request(json_object(event), settings.limits.max_bytes)
     filename = fit_filename(clean_filename(filename))  # as data: the record's and the file's alike
-    caller = caller_of(event)
+    caller = api.caller(event)
     try:
         api.quotas.charge(caller.sub, size)
     except QuotaExceeded as exc:
@@ -270,7 +278,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
 
 
 def list_images(api: Api, event: APIGatewayProxyEvent) -> Response:
-    caller = caller_of(event)
+    caller = api.caller(event)
     unknown = set(event.query_string_parameters or {}) - {"limit", "cursor", "scope"}
     if unknown:
         raise errors.InvalidRequest(f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
@@ -292,11 +300,11 @@ def list_images(api: Api, event: APIGatewayProxyEvent) -> Response:
 
 
 def get_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
-    return json_response(200, api.public_image(api.find(image_id, caller_of(event))))
+    return json_response(200, api.public_image(api.find(image_id, api.caller(event))))
 
 
 def delete_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
-    caller = caller_of(event)
+    caller = api.caller(event)
     record = api.find(image_id, caller)
     # Files first, so a failure leaves the record to delete again: the original (so a refusal
     # there leaves the image whole), its renditions; then the record, and any rendition the
@@ -363,7 +371,7 @@ def _api_error(exc: errors.ApiError, allow: set[str] | None = None) -> Response:
 def _app() -> APIGatewayRestResolver:
     # Built on the first request and kept for the life of the execution environment.
     settings = Settings.from_env()
-    return build_app(settings, make_clients(settings))
+    return build_app(settings, make_clients(settings, with_cognito=True))
 
 
 @logger.inject_lambda_context(clear_state=True)

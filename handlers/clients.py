@@ -18,10 +18,14 @@ class Clients:
     # Signs the URLs handed to browsers: same credentials, the endpoint browsers can reach.
     s3_public: Any
     lambda_: Any = None  # the processor's sweep invokes the processor; the API never needs it
+    cognito: Any = None  # the API asks the user pool for a person's groups; the processor never does
 
 
 def make_clients(
-    settings: Settings, session: boto3.session.Session | None = None, with_lambda: bool = False
+    settings: Settings,
+    session: boto3.session.Session | None = None,
+    with_lambda: bool = False,
+    with_cognito: bool = False,
 ) -> Clients:
     session = session or boto3.session.Session(region_name=settings.region)
     s3_config = Config(
@@ -36,4 +40,5 @@ def make_clients(
     s3_public = session.client("s3", endpoint_url=public, config=s3_config) if public else s3
     dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=common)
     lambda_ = session.client("lambda", endpoint_url=settings.endpoint_url, config=common) if with_lambda else None
-    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public, lambda_=lambda_)
+    cognito = session.client("cognito-idp", endpoint_url=settings.endpoint_url, config=common) if with_cognito else None
+    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public, lambda_=lambda_, cognito=cognito)

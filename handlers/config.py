@@ -38,6 +38,9 @@ class Settings:
     # `processing` (execution killed) for longer than this.
     stuck_after_seconds: int = 15 * 60
     fault_injection: str | None = None
+    # The user pool and app client whose ID tokens the API accepts (deploy sets them).
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
     function_name: str = ""  # this function's own name (the Lambda runtime sets it); the sweep invokes it
     limits: Limits = field(default_factory=Limits)
     renditions: RenditionSpec = field(default_factory=RenditionSpec)
@@ -61,6 +64,8 @@ class Settings:
             pending_ttl_seconds=_int(env, "PENDING_TTL_SECONDS", 24 * 3600),
             stuck_after_seconds=_int(env, "STUCK_AFTER_SECONDS", 15 * 60),
             fault_injection=env.get("FAULT_INJECTION") or None,
+            user_pool_id=env.get("USER_POOL_ID", ""),
+            user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
             quota=Quota(
                 uploads_per_day=_int(env, "QUOTA_UPLOADS_PER_DAY", 200, lo=0),

@@ -12,16 +12,19 @@ ACCEPTED_CONTENT_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif", "image/heic", "image/heif"}
 )
 
-# Pillow's format name -> the content type of such a source.
-FORMAT_CONTENT_TYPES = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "WEBP": "image/webp",
-    "GIF": "image/gif",
-    "AVIF": "image/avif",
-    "HEIF": "image/heif",
+# The format the processor detected (Pillow's name for it, the record's `format`) -> the content
+# type and file extension of such a file: what the record says it is, and what the original is
+# downloaded as, whatever name and type the uploader gave it. The one table of them.
+FORMAT_FILES: dict[str, tuple[str, str]] = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "MPO": ("image/jpeg", ".jpg"),  # a camera's multi-picture JPEG: its first image is a JPEG
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
+    "GIF": ("image/gif", ".gif"),
+    "AVIF": ("image/avif", ".avif"),
+    "HEIF": ("image/heif", ".heif"),  # pillow-heif's name for HEIC and HEIF alike
 }
+FORMAT_CONTENT_TYPES = {name: content_type for name, (content_type, _) in FORMAT_FILES.items()}
 
 
 MIB = 1024 * 1024

@@ -69,6 +69,13 @@ class UploadedObject:
     key: str
     size: int
     etag: str  # without quotes, as S3 events carry it
+    version: str | None = None  # in the versioned upload bucket; None (or S3's "null") without one
+
+    @property
+    def first_wins(self) -> str | None:
+        """The version to claim the record with: a key the API issued holds one image, the first
+        file posted with its form."""
+        return self.version if self.version and self.version != "null" and issued_by_api(self.key) else None
 
 
 # Renditions are content-addressed (rendition_key): a browser may keep them for a year, unasked.
@@ -102,17 +109,24 @@ class _Job:
 
 
 def _fetch(obj: UploadedObject, clients: Clients) -> dict | None:
-    """The object, pinned to this event's ETag (a stale event for a replaced object stops here and
-    never touches the newer one's record); None if it is gone."""
+    """The object this event names; None if it is gone. A stale event for a direct put that was
+    replaced stops here (its ETag no longer matches) and never touches the newer one's record."""
+    # A key the API issued: exactly the version the event names (the first one posted is the image,
+    # even once another is posted over it). Any other key: the newest object wins, by its ETag.
+    pin = {"VersionId": obj.first_wins} if obj.first_wins else {"IfMatch": f'"{obj.etag}"'}
     try:
-        return clients.s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=f'"{obj.etag}"')
+        return clients.s3.get_object(Bucket=obj.bucket, Key=obj.key, **pin)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "412"):
             raise _Replaced from exc
-        if code not in ("NoSuchKey", "404"):
+        if code not in ("NoSuchKey", "NoSuchVersion", "404"):
             raise
         return None
+
+
+def _version_of(obj: UploadedObject) -> dict:
+    return {"VersionId": obj.first_wins} if obj.first_wins else {}
 
 
 def process_object(obj: UploadedObject, settings: Settings, clients: Clients, records: ImageRecords) -> str:
@@ -125,12 +139,27 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         return "superseded"
     origin = origin_from_metadata(response["Metadata"]) if response else {}
     claim = records.start_processing(
-        image_id, obj.key, obj.etag, obj.size, obj.key.rsplit("/", 1)[-1], origin, create=response is not None
+        image_id,
+        obj.key,
+        obj.etag,
+        obj.size,
+        obj.key.rsplit("/", 1)[-1],
+        origin,
+        create=response is not None,
+        version=obj.first_wins,
     )
+    if claim.outcome == "reposted":
+        # The form was posted again: its first file is the image. This one goes, undecoded and for
+        # good (its own version), so the original the renditions came from is current again.
+        if response is not None:
+            response["Body"].close()
+        clients.s3.delete_object(Bucket=obj.bucket, Key=obj.key, **_version_of(obj))
+        logger.info("file posted again with its form removed", extra={"image_id": image_id, "key": obj.key})
+        return "reposted"
     if claim.outcome == "gone" and response is not None and issued_by_api(obj.key):
         # A file for an image deleted through the API (a form posted again after DELETE): no
-        # record will ever list it, so it goes now and DELETE stays final.
-        clients.s3.delete_object(Bucket=obj.bucket, Key=obj.key)
+        # record will ever list it, so it goes now, its version for good, and DELETE stays final.
+        clients.s3.delete_object(Bucket=obj.bucket, Key=obj.key, **_version_of(obj))
         logger.info("file of a deleted image removed", extra={"image_id": image_id, "key": obj.key})
     if claim.outcome != "claimed":
         logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
@@ -289,7 +318,7 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
         # Keys arrive URL-encoded in S3 events ("beach day.jpg" -> "beach+day.jpg").
         key = unquote_plus(s3.get_object.key)
         etag = (s3.get_object.etag or "").strip('"')
-        obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, etag)
+        obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, etag, s3.get_object.version_id)
         try:
             outcomes[obj.key] = process_object(obj, settings, clients, records)
         except Exception as exc:  # one notification's failure does not stop the others
@@ -345,16 +374,18 @@ def _sweep_one(
                 )
             return "abandoned" if abandoned else "no-object"
         return "no-object"  # its upload may still be on the way
-    event = s3_event(settings.upload_bucket, (key, head["ContentLength"], head["ETag"].strip('"')))
+    event = s3_event(
+        settings.upload_bucket, (key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
+    )
     clients.lambda_.invoke(
         FunctionName=settings.function_name, InvocationType="Event", Payload=json.dumps(event).encode()
     )
     return "redriven"
 
 
-def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
-    """An S3 ObjectCreated event for these (key, size, ETag) objects, as S3 sends it (keys
-    URL-encoded): what the sweep and reconcile re-drive, and what the tests deliver."""
+def s3_event(bucket: str, *objects: tuple) -> dict:
+    """An S3 ObjectCreated event for these (key, size, ETag[, version id]) objects, as S3 sends it
+    (keys URL-encoded): what the sweep and reconcile re-drive, and what the tests deliver."""
     return {
         "Records": [
             {
@@ -365,10 +396,12 @@ def s3_event(bucket: str, *objects: tuple[str, int, str]) -> dict:
                 "s3": {
                     "s3SchemaVersion": "1.0",
                     "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
+                    | ({"versionId": version} if version else {}),
                 },
             }
-            for key, size, etag in objects
+            for key, size, etag, *rest in objects
+            for version in [rest[0] if rest else None]
         ]
     }
 

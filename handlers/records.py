@@ -154,7 +154,9 @@ def decode_cursor(cursor: str, expect: dict[str, str | None]) -> dict:
 
 @dataclass(frozen=True)
 class Claim:
-    outcome: str  # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted)
+    # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted) | "reposted" (a
+    # later file under a key whose first file is the image: the form was posted again)
+    outcome: str
     before: dict  # the record as it was, when claimed ({} if it was created now)
     attempt: int = 0  # this claim's number among claims that did not finish (1 = the first)
 
@@ -223,17 +225,31 @@ class ImageRecords:
         return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
     def start_processing(
-        self, image_id: str, key: str, etag: str, size: int, filename: str, origin: dict, create: bool = True
+        self,
+        image_id: str,
+        key: str,
+        etag: str,
+        size: int,
+        filename: str,
+        origin: dict,
+        create: bool = True,
+        version: str | None = None,
     ) -> Claim:
         """Mark the record `processing`, creating it if missing: for a file put straight into the
         bucket, or one whose record was lost (rebuilt from `origin`, the file's metadata). Never
         for a deleted image (its tombstone answers "gone"), nor when the file itself is gone
-        (`create=False`: nothing to bring back)."""
+        (`create=False`: nothing to bring back). With the file's `version` (a key the API issued,
+        in the versioned bucket), the first file is the image: a record that holds another
+        file (another version, or one from before versions were kept) answers "reposted"."""
         now = now_iso()
         created = origin.get("createdAt") or now
         duplicate = "NOT (#s = :processed AND sourceEtag = :etag)"
         alive = "(attribute_not_exists(#s) OR #s <> :deleted)"
-        condition = f"{alive} AND {duplicate}" + ("" if create else " AND attribute_exists(id)")
+        # The same file: its version, or (a record from before versions were kept, or rebuilt from
+        # the bucket) its ETag.
+        same_file = "sourceVersion = :version OR (attribute_not_exists(sourceVersion) AND sourceEtag = :etag)"
+        first = f" AND (attribute_not_exists(sourceEtag) OR {same_file})" if version else ""
+        condition = f"{alive} AND {duplicate}{first}" + ("" if create else " AND attribute_exists(id)")
         values = {
             ":processing": "processing",
             ":processed": "processed",
@@ -249,6 +265,10 @@ class ImageRecords:
             ":up": UNFINISHED_PARTITION,
             ":one": 1,
         }
+        version_set = ""
+        if version:
+            values[":version"] = version
+            version_set = " sourceVersion = :version,"
         owner = ""
         if origin.get("owner"):  # a lost record gets its owner back from the file
             owner = " #o = if_not_exists(#o, :owner), ownerEmail = if_not_exists(ownerEmail, :email),"
@@ -259,7 +279,8 @@ class ImageRecords:
                 Key={"id": _serialize(image_id)},
                 UpdateExpression=(
                     "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
-                    f"{owner} filename = if_not_exists(filename, :fn), createdAt = if_not_exists(createdAt, :created),"
+                    f"{version_set}{owner} filename = if_not_exists(filename, :fn),"
+                    " createdAt = if_not_exists(createdAt, :created),"
                     " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck),"
                     " listedKey = if_not_exists(createdKey, :ck),"
                     " unfinishedPk = :up ADD attempts :one"
@@ -274,7 +295,14 @@ class ImageRecords:
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
             item = _from_item(exc.response.get("Item") or {})
-            return Claim("duplicate" if item and item.get("status") != "deleted" else "gone", {})
+            if not item or item.get("status") == "deleted":
+                return Claim("gone", {})
+            same = item.get("sourceVersion") == version or (
+                not item.get("sourceVersion") and item.get("sourceEtag") == etag
+            )
+            if version and item.get("sourceEtag") and not same:
+                return Claim("reposted", item)
+            return Claim("duplicate", {})
         before = _from_item(result.get("Attributes") or {})
         return Claim("claimed", before, before.get("attempts", 0) + 1)
 

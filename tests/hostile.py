@@ -92,3 +92,13 @@ def avif_with_lying_ispe(real: tuple[int, int], declared: tuple[int, int]) -> by
     at = data.index(b"ispe")
     # ispe: size(4) 'ispe' version+flags(4) width(4) height(4)
     return data[: at + 8] + struct.pack(">II", *declared) + data[at + 16 :]
+
+
+HTML = b"<html><script>alert(1)</script></html>"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def html_jpeg(width: int = 120, height: int = 90) -> bytes:
+    """A real JPEG that is also a web page: the HTML in a comment (COM) segment and again after
+    the end of the image, where decoders stop reading and a browser's HTML parser does not."""
+    return encode(photo(width, height), "JPEG", quality=80, comment=HTML) + HTML

@@ -29,6 +29,7 @@ from bootstrap.local import (
     deploy_into,
     docker_engine_answers,
     free_port,
+    stack_credentials,
     start_emulator,
     stop_emulator,
 )
@@ -38,14 +39,16 @@ from tests.prereq import need
 FINAL = ("processed", "failed")
 
 
-def local_client(service: str, endpoint: str):
-    """A boto3 client for a local emulator: its test credentials, path-style S3."""
+def local_client(service: str, endpoint: str, credentials: tuple[str, str]):
+    """A boto3 client for a local emulator, signed with these credentials (a stack's own:
+    `stack.client(service)`), path-style S3."""
+    key, secret = credentials
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
         config=Config(s3={"addressing_style": "path"}),
     )
 
@@ -61,10 +64,20 @@ class Stack:
     port: int
     backend: str = "embedded"
 
+    @property
+    def credentials(self) -> tuple[str, str]:
+        """What bootstrap signs this stack's calls with: the embedded emulator's own root key, kept
+        in the state dir (refused to anyone else); LocalStack takes any key."""
+        return stack_credentials(self.state) if self.backend == "embedded" else ("test", "test")
+
+    def client(self, service: str):
+        """A boto3 client of this stack, signed with its own credentials."""
+        return local_client(service, self.endpoint, self.credentials)
+
     @contextlib.contextmanager
     def function_env(self, role: str, **overrides):
         """Change a deployed function's settings for the duration, as an operator would."""
-        lam = local_client("lambda", self.endpoint)
+        lam = self.client("lambda")
         name = self.outputs["functions"][role]
         before = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": before | overrides})
@@ -76,7 +89,7 @@ class Stack:
             lam.get_waiter("function_updated_v2").wait(FunctionName=name)
 
     def cognito(self):
-        return local_client("cognito-idp", self.endpoint)
+        return self.client("cognito-idp")
 
     def create_user(self, email: str, admin: bool = False) -> str:
         """A confirmed user, made as `make user` makes one; returns the password."""
@@ -117,10 +130,13 @@ class Stack:
         return self.outputs["apiUrl"]
 
     def s3(self):
-        return local_client("s3", self.endpoint)
+        return self.client("s3")
+
+    def logs(self):
+        return self.client("logs")
 
     def dynamodb(self):
-        return local_client("dynamodb", self.endpoint)
+        return self.client("dynamodb")
 
     def create_upload(self, filename: str, content_type: str, size: int) -> dict:
         response = self.http.post(

@@ -88,11 +88,29 @@ def browser():
         browser.close()
 
 
+# What Chromium's console said the page's Content-Security-Policy refused, in any tab of any
+# context new_page made during the current test: every test ends with none (no_csp_refusals).
+CSP_REFUSALS: list[str] = []
+
+
 def new_page(browser, **options):
     context = browser.new_context(**({"viewport": {"width": 1100, "height": 900}} | options))
+    context.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and CSP_REFUSALS.append(message.text),
+    )
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
     return page
+
+
+@pytest.fixture(autouse=True)
+def no_csp_refusals():
+    """The page works under its CSP (bootstrap/site.py, sent by the devserver): whatever a test
+    does, Chromium refuses nothing the page asks for."""
+    CSP_REFUSALS.clear()
+    yield
+    assert CSP_REFUSALS == [], CSP_REFUSALS
 
 
 @pytest.fixture
@@ -173,12 +191,24 @@ def upload_as(stack, user: User, data: bytes, filename: str, content_type: str =
     return stack.wait_final(created["id"], session=user.http)
 
 
+def wait_for(page, expression: str, timeout: float = 30_000) -> None:
+    """page.wait_for_function without eval: Playwright's polls its predicate through `new Function`
+    inside the page, which the page's CSP (no 'unsafe-eval') refuses; page.evaluate goes through
+    the DevTools protocol, which the CSP does not govern."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(100)
+
+
 def tile_ids(page) -> list[str]:
     return page.eval_on_selector_all("#gallery > li", "els => els.map(e => e.dataset.id)")
 
 
 def wait_for_cards(page, count: int, timeout: int = 90_000) -> None:
-    page.wait_for_function(
+    wait_for(
+        page,
         "document.querySelectorAll('#uploads .card[data-state=processed], #uploads .card[data-state=failed]')"
         f".length === {count}",
         timeout=timeout,
@@ -219,13 +249,13 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     # (A store of delete tokens left by the page before accounts is removed on load.)
     page.evaluate("localStorage.setItem('imagepipe.deleteTokens', JSON.stringify({abc: 'token'}))")
     page.reload()
-    page.wait_for_function("document.querySelectorAll('#gallery > li').length === 2")
+    wait_for(page, "document.querySelectorAll('#gallery > li').length === 2")
     newest = [i["id"] for i in user.http.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]]
     assert set(newest) == ours  # this person's gallery: their three uploads, nothing else
     assert tile_ids(page) == newest[:2]
     assert page.evaluate("localStorage.getItem('imagepipe.deleteTokens')") is None
     page.get_by_role("button", name="Load more").click()
-    page.wait_for_function(f"document.querySelectorAll('#gallery > li').length === {len(newest)}")
+    wait_for(page, f"document.querySelectorAll('#gallery > li').length === {len(newest)}")
     assert tile_ids(page) == newest
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -243,7 +273,7 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     viewer.wait_for(state="visible")
     assert "900×1200" in viewer.inner_text()
     assert "Owner" not in viewer.inner_text()  # it is mine: no need to say whose
-    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
+    wait_for(page, "document.getElementById('viewer-image').naturalWidth > 0")
     # Upright: the rendition the browser chose for the dialog's size is 3:4, taller than wide.
     shown = page.locator("#viewer-image").evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert abs(shown[1] / shown[0] - 4 / 3) < 0.01, shown
@@ -258,7 +288,7 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     page.wait_for_selector(f"#gallery > li[data-id='{portrait['id']}']", state="detached")
     assert user.http.get(f"{stack.api}/images/{portrait['id']}").status_code == 404
     page.reload()
-    page.wait_for_function("document.querySelectorAll('#gallery > li').length === 2")
+    wait_for(page, "document.querySelectorAll('#gallery > li').length === 2")
     assert portrait["id"] not in tile_ids(page)
 
 
@@ -294,7 +324,7 @@ def test_sign_up_sign_in_upload_reload_sign_out(page, site, site_config, tmp_pat
     page.locator(f"#gallery > li[data-id='{image_id}'] img").wait_for()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     expect(page.locator("#auth")).to_be_hidden()
-    page.wait_for_function(f"document.querySelector(\"#gallery > li[data-id='{image_id}'] img\").naturalWidth > 0")
+    wait_for(page, f"document.querySelector(\"#gallery > li[data-id='{image_id}'] img\").naturalWidth > 0")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "signed-in.png"), full_page=True)
 
@@ -343,7 +373,7 @@ def test_each_person_sees_only_their_own_gallery(page, site, stack, tmp_path):
 
     for me, other in ((alice, bob), (bob, alice)):
         sign_in(page, site, me)
-        page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
+        wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")
         assert tile_ids(page) == [ids[me.email]]
         listed = me.http.get(f"{stack.api}/images").json()["items"]
         assert [i["id"] for i in listed] == [ids[me.email]]
@@ -377,7 +407,7 @@ def test_an_admin_sees_all_users(page, site, stack, tmp_path):
     tile.wait_for()  # the newest image of all, so on the first page
     expect(page.locator("#gallery-heading")).to_have_text("Everyone’s gallery")
     assert owner.email in tile.locator("button").get_attribute("aria-label")
-    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
+    wait_for(page, "[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
     assert axe_violations(page) == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-all-users.png"), full_page=True)
@@ -556,9 +586,7 @@ def test_the_session_is_refreshed_before_the_id_token_expires(page, site, site_c
     lifetime = claims["exp"] - claims["iat"]
     with page.expect_request(lambda r: "REFRESH_TOKEN_AUTH" in (r.post_data or "")):
         page.clock.fast_forward((lifetime - 60) * 1000)  # a minute before it expires
-    page.wait_for_function(
-        f"JSON.parse(localStorage.getItem('{SESSION_KEY}')).idToken !== {json.dumps(before['idToken'])}"
-    )
+    wait_for(page, f"JSON.parse(localStorage.getItem('{SESSION_KEY}')).idToken !== {json.dumps(before['idToken'])}")
     after = stored_session(page)
     assert after["refreshToken"] == before["refreshToken"]
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
@@ -644,7 +672,8 @@ def test_drop_anywhere_uploads_and_keyboard_reaches_the_picker(page, site, user)
     )
     card = page.locator("#uploads .card", has_text="dropped.jpg")
     card.wait_for()
-    page.wait_for_function(
+    wait_for(
+        page,
         "[...document.querySelectorAll('#uploads .card')].some("
         "c => c.textContent.includes('dropped.jpg') && c.dataset.state === 'processed')",
         timeout=60_000,
@@ -656,8 +685,8 @@ def test_phone_width(browser, site, stack, user):
     upload_as(stack, user, phone_jpeg(900, 600), "phone.jpg")
     page = new_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     sign_in(page, site, user)
-    page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
-    page.wait_for_function("[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
+    wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")
+    wait_for(page, "[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
@@ -690,14 +719,14 @@ def test_page_passes_an_accessibility_audit_in_each_state(page, site, user, tmp_
     assert axe_violations(page) == []
     page.set_input_files("#file-input", [str(good), str(bad)])
     wait_for_cards(page, 2, timeout=60_000)
-    page.wait_for_function("document.querySelectorAll('#gallery > li').length > 0")
+    wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")
     assert axe_violations(page) == []
 
     opener = page.locator("#gallery > li button").first
     opener.focus()
     page.keyboard.press("Enter")
     page.locator("#viewer").wait_for(state="visible")
-    page.wait_for_function("document.getElementById('viewer-image').complete")
+    wait_for(page, "document.getElementById('viewer-image').complete")
     assert axe_violations(page) == []
     assert page.evaluate("document.getElementById('viewer').contains(document.activeElement)")
     page.keyboard.press("Escape")
@@ -735,7 +764,8 @@ def test_an_upload_cut_off_on_the_way_can_be_retried(page, site, stack, user, tm
     abandoned = card.get_attribute("data-id")
 
     card.get_by_role("button", name="Retry flaky.jpg").click()
-    page.wait_for_function(
+    wait_for(
+        page,
         "[...document.querySelectorAll('#uploads .card')].some("
         "c => c.textContent.includes('flaky.jpg') && c.dataset.state === 'processed')",
         timeout=60_000,
@@ -832,9 +862,10 @@ def rgb(hex_colour: str) -> str:
 
 
 def wait_for_gallery_images(page, count: int) -> None:
-    page.wait_for_function(
+    wait_for(
+        page,
         f"document.querySelectorAll('#gallery img').length === {count}"
-        " && [...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)"
+        " && [...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)",
     )
 
 
@@ -878,9 +909,10 @@ def test_the_gallery_paints_each_photo_s_placeholder_before_the_photo_arrives(pa
     released.append(True)
     for route in held:
         route.continue_()
-    page.wait_for_function(
+    wait_for(
+        page,
         f"(() => {{ const i = document.querySelector(\"#gallery > li[data-id='{image['id']}'] img\");"
-        " return i.complete && i.naturalWidth > 0; })()"
+        " return i.complete && i.naturalWidth > 0; })()",
     )
     expect(img).to_have_css("opacity", "1")
     expect(picture).to_have_class(re.compile(r"\bloaded\b"))
@@ -903,9 +935,10 @@ def test_a_photo_whose_url_went_stale_is_asked_for_again_and_shows(page, site, s
     page.route(f"{stack.endpoint}/{stack.outputs['processedBucket']}/**", expire_once)
     page.on("request", lambda r: asked_again.append(r.url) if r.url.endswith(f"/images/{image['id']}") else None)
     sign_in(page, site, user)
-    page.wait_for_function(
+    wait_for(
+        page,
         f"(() => {{ const i = document.querySelector(\"#gallery > li[data-id='{image['id']}'] img\");"
-        " return i && i.complete && i.naturalWidth > 0; })()"
+        " return i && i.complete && i.naturalWidth > 0; })()",
     )
     assert failed and asked_again, (failed, asked_again)
 
@@ -1086,7 +1119,7 @@ def test_a_photo_from_before_avif_still_shows_in_the_gallery_and_the_preview(pag
     tile.locator("button").click()
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
-    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
+    wait_for(page, "document.getElementById('viewer-image').naturalWidth > 0")
     assert path_of(page.locator("#viewer-image").evaluate("i => i.currentSrc")) == urls["preview"]
     assert "1200×900" in viewer.inner_text()
     expect(page.locator("#viewer-facts-section")).to_be_hidden()
@@ -1169,3 +1202,45 @@ def test_the_preview_tells_when_and_with_what_a_photo_was_taken_never_where(brow
     page.screenshot(path=str(ARTIFACTS / "preview-facts.png"))
     assert axe_violations(page) == []
     page.context.close()
+
+
+def test_another_site_cannot_frame_the_page(page, site):
+    """Clickjacking: a page of another origin (another port) puts the site in an iframe. The site's
+    CSP (frame-ancestors 'none'; X-Frame-Options: DENY for older browsers) makes Chromium refuse
+    to show it: the frame holds an error page, never the sign-in form."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served = requests.get(site, timeout=10)
+    assert "frame-ancestors 'none'" in served.headers["Content-Security-Policy"]
+    assert served.headers["X-Frame-Options"] == "DENY"
+
+    framer_html = f'<!doctype html><title>framer</title><iframe id="site" src="{site}/"></iframe>'.encode()
+
+    class Framer(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(framer_html)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Framer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_port}/")
+        deadline = time.monotonic() + 15
+        while not [m for m in CSP_REFUSALS if "frame-ancestors" in m] and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        refused = [m for m in CSP_REFUSALS if "frame-ancestors" in m]
+        assert refused, CSP_REFUSALS  # Chromium says why
+        page.wait_for_timeout(1000)  # what a framed page would have shown by now
+        frames = [f for f in page.frames if f != page.main_frame]
+        assert len(frames) == 1 and not frames[0].url.startswith(site), frames[0].url
+        assert page.frame_locator("#site").locator("#sign-in-form").count() == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    CSP_REFUSALS[:] = [m for m in CSP_REFUSALS if m not in refused]  # the refusal this test expects

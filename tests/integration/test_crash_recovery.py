@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from bootstrap.local import free_port
+from bootstrap.local import free_port, stack_credentials
 from bootstrap.package import ROOT
 from bootstrap.stack import create_user
 from tests.images import encode, phone_jpeg, photo
@@ -62,7 +62,7 @@ class LocalStack:
         return json.loads((self.state / "outputs.json").read_text())
 
     def client(self, service: str):
-        return local_client(service, self.endpoint)
+        return local_client(service, self.endpoint, stack_credentials(self.state))
 
     def session(self, email: str, password: str) -> requests.Session:
         token = self.client("cognito-idp").initiate_auth(

@@ -18,9 +18,9 @@ from botocore.exceptions import ClientError
 
 from bootstrap.local import EMULATOR_PYTHON
 from bootstrap.package import ROOT
+from bootstrap.site import content_security_policy
 from bootstrap.stack import create_user
 from tests.images import phone_jpeg
-from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 EMULATOR_VERSION = tuple(
@@ -39,8 +39,7 @@ def run(stack, tmp_path, *args):
         "IMAGEPIPE_STATE_DIR": str(tmp_path),
         "STACK_PREFIX": "ipaws",
         "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        **dict(zip(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), stack.credentials, strict=True)),
     }
     if stack.backend == "embedded":  # MiniStack runs functions with its own interpreter: build for it
         env["LAMBDA_PYTHON_VERSION"] = "{}.{}".format(*EMULATOR_VERSION)
@@ -48,6 +47,39 @@ def run(stack, tmp_path, *args):
     return subprocess.run(
         [sys.executable, "-m", "bootstrap", *args, "--target", "aws"], env=env, cwd=ROOT, capture_output=True, text=True
     )
+
+
+HEADERS_POLICY = "ipaws-site-headers-000000000000-us-east-1"
+
+
+def site_headers_policy(cloudfront) -> str | None:
+    """The Id of the page's response headers policy (by its name), or None."""
+    listed = cloudfront.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]
+    found = [
+        i["ResponseHeadersPolicy"]["Id"]
+        for i in listed.get("Items", [])
+        if i["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"] == HEADERS_POLICY
+    ]
+    assert len(found) <= 1, found  # made once, however often deploy runs
+    return found[0] if found else None
+
+
+def attached_policy(cloudfront, outputs: dict) -> str | None:
+    distribution = outputs["siteUrl"].removeprefix("https://").split(".")[0]
+    items = cloudfront.list_distributions()["DistributionList"]["Items"]
+    (found,) = [d for d in items if d["DomainName"].split(".")[0] == distribution]
+    return found["DefaultCacheBehavior"].get("ResponseHeadersPolicyId")
+
+
+def assert_page_headers(served: requests.Response, outputs: dict) -> None:
+    """What CloudFront's response headers policy adds: the CSP the devserver sends too (the same
+    function, from the same outputs), framing refused, no sniffing, no referrer, HSTS."""
+    assert served.headers.get("Content-Security-Policy") == content_security_policy(outputs)
+    assert "frame-ancestors 'none'" in served.headers["Content-Security-Policy"]
+    assert served.headers.get("X-Frame-Options") == "DENY"
+    assert served.headers.get("X-Content-Type-Options") == "nosniff"
+    assert served.headers.get("Referrer-Policy") == "no-referrer"
+    assert served.headers.get("Strict-Transport-Security", "").startswith("max-age=63072000")
 
 
 def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
@@ -59,7 +91,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert outputs["siteBucket"] == f"ipaws-site-{account}-us-east-1"
     assert outputs["siteUrl"].startswith("https://") and outputs["siteUrl"].endswith(".cloudfront.net")
 
-    s3 = local_client("s3", stack.endpoint)
+    s3 = stack.client("s3")
     site = outputs["siteBucket"]
     config = json.loads(s3.get_object(Bucket=site, Key="config.json")["Body"].read())
     assert config == outputs["siteConfig"] and config["apiUrl"] == outputs["apiUrl"]
@@ -75,8 +107,13 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     )
     assert served.status_code == 200, (served.status_code, served.headers, served.text[:300])
     assert served.content == (ROOT / "frontend" / "index.html").read_bytes()
+    assert_page_headers(served, outputs)
     served = requests.get(f"{stack.endpoint}/config.json", headers={"Host": host, "X-Forwarded-Proto": "https"})
     assert served.json() == config
+    assert_page_headers(served, outputs)
+    cloudfront = stack.client("cloudfront")
+    policy_id = site_headers_policy(cloudfront)
+    assert policy_id and attached_policy(cloudfront, outputs) == policy_id
     if stack.backend == "embedded":  # AUTH=true: unsigned reads of private buckets are refused
         assert requests.get(f"{stack.endpoint}/{site}/index.html").status_code == 403
         assert requests.get(f"{stack.endpoint}/{outputs['uploadBucket']}/x").status_code == 403
@@ -88,12 +125,12 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert s3.get_bucket_versioning(Bucket=outputs["uploadBucket"])["Status"] == "Enabled"
     rule = s3.get_bucket_lifecycle_configuration(Bucket=outputs["uploadBucket"])["Rules"][0]
     assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
-    dynamodb = local_client("dynamodb", stack.endpoint)
+    dynamodb = stack.client("dynamodb")
     backups = dynamodb.describe_continuous_backups(TableName=outputs["table"])["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
     # The processor has its own reserved concurrency on AWS, and the memory its budget needs.
-    lam = local_client("lambda", stack.endpoint)
+    lam = stack.client("lambda")
     processor = outputs["functions"]["processor"]
     assert lam.get_function_concurrency(FunctionName=processor)["ReservedConcurrentExecutions"] == 10
     assert lam.get_function_configuration(FunctionName=processor)["MemorySize"] == 1536
@@ -107,7 +144,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
         "confirmSignUp": True,
         "passwordMinLength": 10,
     }
-    cognito = local_client("cognito-idp", stack.endpoint)
+    cognito = stack.client("cognito-idp")
     assert "PreSignUp" not in cognito.describe_user_pool(UserPoolId=outputs["userPoolId"])["UserPool"].get(
         "LambdaConfig", {}
     )
@@ -139,22 +176,24 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["apiId"] == outputs["apiId"]
     assert json.loads(again.stdout)["userPoolId"] == outputs["userPoolId"]
+    assert site_headers_policy(cloudfront) == policy_id and attached_policy(cloudfront, outputs) == policy_id
 
     destroyed = run(stack, tmp_path, "destroy")
     assert destroyed.returncode == 0, destroyed.stderr
     for bucket in (outputs["uploadBucket"], outputs["processedBucket"], site):
         with pytest.raises(ClientError):
             s3.head_bucket(Bucket=bucket)
-    lam = local_client("lambda", stack.endpoint)
+    lam = stack.client("lambda")
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     assert not {n for n in names if n.startswith("ipaws-")}
-    apis = local_client("apigateway", stack.endpoint).get_rest_apis()["items"]
+    apis = stack.client("apigateway").get_rest_apis()["items"]
     assert not [a for a in apis if a["name"].startswith("ipaws-")]
-    cloudfront = local_client("cloudfront", stack.endpoint)
+    cloudfront = stack.client("cloudfront")
     distributions = cloudfront.list_distributions().get("DistributionList", {}).get("Items", [])
     assert not [d for d in distributions if d["Comment"] == "ipaws site"]
     oacs = cloudfront.list_origin_access_controls().get("OriginAccessControlList", {}).get("Items", [])
     assert not [o for o in oacs if o["Name"].startswith("ipaws-")]
+    assert site_headers_policy(cloudfront) is None
     pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
     assert not [p for p in pools if p["Name"].startswith("ipaws-")]
     # The embedded stack in the same emulator is untouched.
@@ -165,4 +204,5 @@ def test_dry_run_calls_nothing(stack, tmp_path):
     result = run(stack, tmp_path, "deploy", "--dry-run")
     assert result.returncode == 0
     assert "ipaws-site-<account>-us-east-1" in result.stdout
+    assert "response headers policy ipaws-site-headers-<account>-us-east-1" in result.stdout
     assert not (tmp_path / "outputs.json").exists()

@@ -15,7 +15,6 @@ import pytest
 from tests import hostile
 from tests.images import phone_jpeg
 from tests.integration.test_nothing_lost import dead_letters, invoke, notifications_paused
-from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +49,7 @@ def test_a_heif_is_processed_from_its_primary_image(stack):
 @contextlib.contextmanager
 def processor_configured(stack, timeout: int, **env):
     """The processor's timeout and settings changed for the duration, as an operator would."""
-    lam = local_client("lambda", stack.endpoint)
+    lam = stack.client("lambda")
     name = stack.outputs["functions"]["processor"]
     before = lam.get_function_configuration(FunctionName=name)
     variables = before["Environment"]["Variables"]

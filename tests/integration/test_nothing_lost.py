@@ -18,13 +18,13 @@ from bootstrap.package import ROOT
 from handlers.processor import s3_event
 from tests.events import load_event
 from tests.images import encode, phone_jpeg, photo
-from tests.stack import FINAL, local_client
+from tests.stack import FINAL
 
 pytestmark = pytest.mark.integration
 
 
 def lambda_client(stack):
-    return local_client("lambda", stack.endpoint)
+    return stack.client("lambda")
 
 
 def invoke(stack, payload: dict) -> dict:

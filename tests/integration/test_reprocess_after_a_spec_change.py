@@ -17,7 +17,7 @@ import requests
 
 from bootstrap.package import ROOT
 from tests.images import encode, phone_jpeg, photo
-from tests.stack import deploy_stack, local_client
+from tests.stack import deploy_stack
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def reprocess(stack, *args: str) -> str:
 
 
 def spec_versions(stack) -> dict[str, str]:
-    table = local_client("dynamodb", stack.endpoint)
+    table = stack.client("dynamodb")
     items = table.scan(TableName=stack.outputs["table"])["Items"]
     processed = [i for i in items if i.get("status", {}).get("S") == "processed"]
     return {i["id"]["S"]: i.get("specVersion", {}).get("S") for i in processed}

@@ -7,13 +7,12 @@ import json
 import pytest
 
 from bootstrap.stack import StackConfig, function_policies
-from tests.stack import local_client
 
 pytestmark = pytest.mark.integration
 
 
 def client(stack, name):
-    return local_client(name, stack.endpoint)
+    return stack.client(name)
 
 
 def test_buckets_block_public_access_and_only_the_site_may_post(stack):
@@ -39,10 +38,13 @@ def test_stage_is_throttled(stack):
 
 def test_deployed_role_policies_are_the_least_privilege_ones(stack):
     iam = client(stack, "iam")
+    pool_arn = client(stack, "cognito-idp").describe_user_pool(UserPoolId=stack.outputs["userPoolId"])["UserPool"][
+        "Arn"
+    ]
     expected = function_policies(
-        StackConfig(target="embedded", region="us-east-1", endpoint_url=stack.endpoint), "000000000000"
+        StackConfig(target="embedded", region="us-east-1", endpoint_url=stack.endpoint), "000000000000", pool_arn
     )
-    for role in ("api", "processor"):
+    for role in ("api", "processor", "presignup"):
         name = f"imagepipe-{role}-role"
         document = iam.get_role_policy(RoleName=name, PolicyName=f"{name}-policy")["PolicyDocument"]
         if isinstance(document, str):

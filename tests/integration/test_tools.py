@@ -3,9 +3,12 @@ for first (`awslocal ...`), from the project's own tools (.venv-tools, `make too
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,14 +20,28 @@ pytestmark = pytest.mark.integration
 AWSLOCAL = ROOT / ".venv-tools" / "bin" / "awslocal"
 
 
+@functools.cache
+def exported_credentials(state: Path, backend: str) -> dict:
+    """What `eval "$(make -s credentials)"` exports, as the README says to before awslocal."""
+    target = "embedded" if backend == "embedded" else "localstack"
+    printed = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "credentials", "--target", target],
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(state)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(line.removeprefix("export ").split("=", 1) for line in printed.splitlines())
+
+
 def awslocal(stack, *args: str) -> str:
     need(AWSLOCAL.exists(), f"{AWSLOCAL} is missing: run `make tools`")
     env = {
         **os.environ,
         "LOCALSTACK_HOST": f"127.0.0.1:{stack.port}",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        **exported_credentials(stack.state, stack.backend),
     }
     env.pop("AWS_ENDPOINT_URL", None)
     done = subprocess.run([str(AWSLOCAL), *args], env=env, capture_output=True, text=True, timeout=120)

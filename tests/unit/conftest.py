@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from bootstrap.stack import Aws, StackConfig, ensure_bucket, ensure_table
+from bootstrap.stack import Aws, StackConfig, ensure_bucket, ensure_table, ensure_upload_versioning
 from handlers.clients import make_clients
 from handlers.config import Settings
+from handlers.identity import ADMINS_GROUP, ID_TOKEN_MINUTES, issuer_of
 from tests.events import load_event
 
 SITE = "http://127.0.0.1:8080"
@@ -33,14 +35,34 @@ def aws_env(monkeypatch):
         aws = Aws(cfg)
         ensure_bucket(aws, cfg, cfg.upload_bucket)
         ensure_bucket(aws, cfg, cfg.processed_bucket)
+        ensure_upload_versioning(aws, cfg)  # as deploy makes it, on every target
         ensure_table(aws, cfg)
+        pool_id, client_id = user_pool(aws.cognito)
         settings = Settings(
             upload_bucket=cfg.upload_bucket,
             processed_bucket=cfg.processed_bucket,
             table_name=cfg.table,
             allowed_origins=(SITE,),
+            user_pool_id=pool_id,
+            user_pool_client_id=client_id,
         )
-        yield settings, make_clients(settings)
+        yield settings, make_clients(settings, with_cognito=True)
+
+
+def user_pool(cognito) -> tuple[str, str]:
+    """(pool id, app client id) of a user pool holding ALICE, BOB and ADMIN (in `admins`), each
+    with their sub as username, as Cognito makes them when email is the username attribute."""
+    pool_id = cognito.create_user_pool(PoolName="imagepipe-users")["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="imagepipe-web")["UserPoolClient"][
+        "ClientId"
+    ]
+    cognito.create_group(UserPoolId=pool_id, GroupName=ADMINS_GROUP)
+    for person in (ALICE, BOB, ADMIN):
+        cognito.admin_create_user(
+            UserPoolId=pool_id, Username=person["sub"], UserAttributes=[{"Name": "email", "Value": person["email"]}]
+        )
+    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=ADMIN["sub"], GroupName=ADMINS_GROUP)
+    return pool_id, client_id
 
 
 def processor_invocations(clients):
@@ -63,9 +85,27 @@ def processor_invocations(clients):
     return dataclasses.replace(clients, lambda_=lambda_), sent
 
 
-ALICE = {"sub": "a1a1a1a1-0000-4000-8000-000000000001", "email": "alice@example.com", "cognito:username": "alice"}
-BOB = {"sub": "b2b2b2b2-0000-4000-8000-000000000002", "email": "bob@example.com", "cognito:username": "bob"}
-ADMIN = {"sub": "ad00ad00-0000-4000-8000-000000000003", "email": "mod@example.com", "cognito:groups": "[admins]"}
+ALICE = {"sub": "a1a1a1a1-0000-4000-8000-000000000001", "email": "alice@example.com"}
+BOB = {"sub": "b2b2b2b2-0000-4000-8000-000000000002", "email": "bob@example.com"}
+ADMIN = {"sub": "ad00ad00-0000-4000-8000-000000000003", "email": "mod@example.com"}  # in `admins` in user_pool()
+
+
+def id_token_claims(person: dict, settings: Settings, now: float | None = None, **changes) -> dict:
+    """The claims of `person`'s ID token for this stack's pool and app client, as strings, the way
+    API Gateway's Cognito authorizer passes them on; `changes` replace or add claims."""
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "sub": person["sub"],
+        "cognito:username": person["sub"],
+        "email": person["email"],
+        "token_use": "id",
+        "iss": issuer_of(settings.region, settings.user_pool_id),
+        "aud": settings.user_pool_client_id,
+        "iat": issued,
+        "auth_time": issued,
+        "exp": issued + ID_TOKEN_MINUTES * 60,
+    }
+    return {k: str(v) for k, v in (claims | changes).items() if v is not None}
 
 
 def rest_event(

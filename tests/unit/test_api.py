@@ -11,7 +11,7 @@ from handlers import api as api_module
 from handlers.api import MAX_BODY_BYTES, build_app, clean_filename
 from handlers.records import ImageRecords
 from tests.hooks import Hooked, s3_goes_away
-from tests.unit.conftest import ADMIN, ALICE, BOB, SITE, rest_event
+from tests.unit.conftest import ADMIN, ALICE, BOB, SITE, id_token_claims, rest_event
 
 
 class Api:
@@ -20,6 +20,9 @@ class Api:
         self.settings, self.clients = settings, clients
 
     def __call__(self, method, path, body=None, query=None, headers=None, claims=ALICE):
+        """A request from `claims`' person with a valid ID token (None: no claims at all)."""
+        if claims is not None and set(claims) <= {"sub", "email"}:  # a person, not a token
+            claims = id_token_claims(claims, self.settings)
         return self.resolve(rest_event(method, path, body, query, headers, claims))
 
     def resolve(self, event):
@@ -102,7 +105,9 @@ def upload_body(size: int) -> str:
 
 def post_encoded(api, raw: bytes):
     """As API Gateway delivers a binary media type: the body base64-encoded."""
-    event = rest_event("POST", "/uploads", base64.b64encode(raw).decode()) | {"isBase64Encoded": True}
+    event = rest_event(
+        "POST", "/uploads", base64.b64encode(raw).decode(), claims=id_token_claims(ALICE, api.settings)
+    ) | {"isBase64Encoded": True}
     return api.resolve(event)
 
 
@@ -162,7 +167,9 @@ def test_a_body_that_is_not_utf8_json_is_a_400(api, raw):
 
 
 def test_a_body_flagged_base64_that_is_not_is_a_400(api):
-    event = rest_event("POST", "/uploads", upload_body(100)) | {"isBase64Encoded": True}
+    event = rest_event("POST", "/uploads", upload_body(100), claims=id_token_claims(ALICE, api.settings)) | {
+        "isBase64Encoded": True
+    }
     status, body, _ = api.resolve(event)
     assert (status, body["error"]["code"]) == (400, "invalid_request")
 
@@ -339,6 +346,8 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
         "PROCESSED_BUCKET": settings.processed_bucket,
         "TABLE_NAME": settings.table_name,
         "ALLOWED_ORIGINS": SITE,
+        "USER_POOL_ID": settings.user_pool_id,
+        "USER_POOL_CLIENT_ID": settings.user_pool_client_id,
     }.items():
         monkeypatch.setenv(name, value)
     api_module._app.cache_clear()
@@ -350,7 +359,13 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
     )
     try:
         response = api_module.handler(
-            rest_event("DELETE", "/images/" + "a" * 32, headers={"Authorization": "secret-token-value"}), context
+            rest_event(
+                "DELETE",
+                "/images/" + "a" * 32,
+                headers={"Authorization": "secret-token-value"},
+                claims=id_token_claims(ALICE, settings),
+            ),
+            context,
         )
     finally:
         api_module._app.cache_clear()
@@ -498,3 +513,99 @@ def test_a_malformed_listing_is_a_400_even_where_it_would_be_forbidden(api):
     status, body, _ = api("GET", "/images", query={"scope": "all", "limit": "null"})
     assert status == 400 and body["error"]["code"] == "invalid_request"
     assert api("GET", "/images", query={"scope": "all"})[0] == 403
+
+
+# --- the original's download: what the processor found it to be, never what the uploader said ----
+
+
+def original_download(image: dict) -> tuple[str, str] | None:
+    """(Content-Disposition, Content-Type) the original's presigned GET makes S3 answer with."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if image["original"] is None:
+        return None
+    query = parse_qs(urlsplit(image["original"]["url"]).query)
+    return query["response-content-disposition"][0], query["response-content-type"][0]
+
+
+def through_the_pipeline(api, data: bytes, filename: str, content_type: str) -> tuple[str, str]:
+    """An upload as the page makes it, with this name and declared type; (id, the processor's verdict)."""
+    from handlers.processor import process_event, s3_event
+
+    image_id = create(api, filename=filename, contentType=content_type, size=len(data))[1]["id"]
+    key = f"uploads/{image_id}"
+    metadata = {"owner": ALICE["sub"], "owner-email": ALICE["email"], "filename": filename}
+    put = api.clients.s3.put_object(
+        Bucket=api.settings.upload_bucket, Key=key, Body=data, Metadata=metadata, ContentType=content_type
+    )
+    event = s3_event(api.settings.upload_bucket, (key, len(data), put["ETag"].strip('"')))
+    return image_id, process_event(event, api.settings, api.clients)[key]
+
+
+def test_a_jpeg_named_html_downloads_as_a_jpeg(api):
+    """The attack: a JPEG that is also a web page, named photo.html (declared as a PNG, even)."""
+    from tests.hostile import html_jpeg
+
+    image_id, verdict = through_the_pipeline(api, html_jpeg(), "photo.html", "image/png")
+    assert verdict == "processed"
+    image = api("GET", f"/images/{image_id}")[1]
+    assert image["filename"] == "photo.html"  # the name the person gave it is still shown
+    assert original_download(image) == ("attachment; filename*=UTF-8''photo.jpg", "image/jpeg")
+
+
+def test_a_file_that_failed_is_offered_to_no_one(api):
+    """An SVG declared as a PNG is refused by the processor: no download of it, under any name."""
+    from tests.hostile import SVG
+
+    image_id, verdict = through_the_pipeline(api, SVG, "x.png", "image/png")
+    assert verdict == "failed"
+    image = api("GET", f"/images/{image_id}")[1]
+    assert image["status"] == "failed" and image["original"] is None
+    assert image["renditions"] == {}
+
+
+def test_an_image_not_judged_yet_has_no_download(api):
+    image_id = create(api, filename="photo.html")[1]["id"]
+    arrive(api, image_id)  # processing: the processor has not said what it is
+    image = api("GET", f"/images/{image_id}")[1]
+    assert image["status"] == "processing" and image["original"] is None
+
+
+@pytest.mark.parametrize(
+    "fmt, declared, expected",
+    [
+        ("PNG", "image/jpeg", ("attachment; filename*=UTF-8''a.png", "image/png")),
+        ("MPO", "image/jpeg", ("attachment; filename*=UTF-8''a.jpg", "image/jpeg")),
+        ("HEIF", "image/heic", ("attachment; filename*=UTF-8''a.heif", "image/heif")),
+        (None, "image/jpeg", None),  # no format recorded: the page offers the largest rendition instead
+        ("UNKNOWN", "image/jpeg", None),
+    ],
+)
+def test_an_image_processed_before_this_change_downloads_as_its_detected_format(api, fmt, declared, expected):
+    """The download is worked out when the image is shown, from the record's `format`: records made
+    before keep working, and name their original by what it is too."""
+    image_id = create(api, filename="a.html", contentType=declared)[1]["id"]
+    arrive(api, image_id)
+    details = {"renditions": {}, "width": 10, "height": 10} | ({"format": fmt} if fmt else {})
+    assert ImageRecords(api.clients.dynamodb, api.settings.table_name).mark_processed(image_id, "etag", details)[0] == (
+        "processed"
+    )
+    assert original_download(api("GET", f"/images/{image_id}")[1]) == expected
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("photo.html", "photo.jpg"),
+        ("photo", "photo.jpg"),
+        ("photo.JPEG", "photo.jpg"),
+        ("photo.svg.html", "photo.svg.jpg"),
+        ("photo..html", "photo.jpg"),
+        ("Mr. Smith at the beach", "Mr. Smith at the beach.jpg"),
+        ("été à Paris.htm", "été à Paris.jpg"),
+        ("", "image.jpg"),
+        (".html", "image.jpg"),
+    ],
+)
+def test_download_name_replaces_any_extension(name, expected):
+    assert api_module.download_name(name, ".jpg") == expected

@@ -17,14 +17,15 @@ from bootstrap.stack import StackConfig, function_policies, processor_memory_mb
 from handlers.formats import MIB, Limits
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
+POOL_ARN = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
 
 
 def statements(role: str):
-    return function_policies(CFG, "123456789012")[role]["Statement"]
+    return function_policies(CFG, "123456789012", POOL_ARN)[role]["Statement"]
 
 
 def test_policies_name_actions_and_resources_exactly():
-    for role in ("api", "processor"):
+    for role in ("api", "processor", "presignup"):
         for statement in statements(role):
             actions = statement["Action"]
             resources = statement["Resource"]
@@ -45,16 +46,20 @@ def test_each_function_gets_only_what_it_uses():
         "s3:PutObject",
         "s3:DeleteObject",
         "s3:GetObject",
+        "cognito-idp:AdminListGroupsForUser",
     }
-    assert actions("presignup") == set()  # it answers Cognito and touches nothing
+    # It re-links a lost account's images: finds them, asks the pool, re-owns them.
+    assert actions("presignup") == {"dynamodb:Scan", "dynamodb:UpdateItem", "cognito-idp:AdminGetUser"}
     assert actions("processor") == {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
         "s3:GetObject",
+        "s3:GetObjectVersion",
         "s3:ListBucket",
         "s3:PutObject",
         "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
         "sqs:SendMessage",
         "lambda:InvokeFunction",
     }
@@ -70,6 +75,7 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*",
         f"arn:aws:s3:::{CFG.processed_bucket}/*",
     ]
+    assert resources("processor", "s3:DeleteObjectVersion") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
     assert resources("processor", "s3:ListBucket") == [f"arn:aws:s3:::{CFG.upload_bucket}"]
     # It invokes itself only (the sweep's re-drives), and queries only the unfinished index.
     assert resources("processor", "lambda:InvokeFunction") == [
@@ -79,6 +85,8 @@ def test_each_function_gets_only_what_it_uses():
     # The API signs uploads only under uploads/; it deletes any original (admins moderate files
     # put into the bucket directly too) and renditions.
     assert resources("api", "s3:PutObject") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
+    # It asks the stack's own user pool for a person's groups, and nothing else of Cognito.
+    assert resources("api", "cognito-idp:AdminListGroupsForUser") == [POOL_ARN]
     assert resources("api", "s3:DeleteObject") == [
         f"arn:aws:s3:::{CFG.upload_bucket}/*",
         f"arn:aws:s3:::{CFG.processed_bucket}/*",
@@ -220,11 +228,17 @@ def test_the_dry_run_says_what_the_steps_deploy_runs_say(capsys, deploy_env, tar
     # The site (a private bucket behind CloudFront) only on AWS: first, since CORS names its
     # origin, and its page published last, once its config.json is known.
     site = [line for line in lines if cfg.site_bucket in line]
+    # The page's security headers (CSP from the stack's outputs) once the API is known, before the
+    # page is published: CloudFront never serves it without them.
+    headers = [line for line in lines if cfg.site_headers_policy in line]
     if target == "aws":
-        assert len(steps) == 11 and len(site) == 2 and lines[0] == site[0] and lines[-1] == site[1]
+        assert len(steps) == 12 and len(site) == 2 and lines[0] == site[0] and lines[-1] == site[1]
         assert "CloudFront" in lines[0] and "point-in-time recovery" in " ".join(lines)
+        assert len(headers) == 1 and lines[-2] == headers[0]
+        assert "Content-Security-Policy" in headers[0] and "frame-ancestors 'none'" in headers[0]
+        assert "nosniff" in headers[0] and "HSTS" in headers[0]
     else:
-        assert len(steps) == 9 and not site and "CloudFront" not in " ".join(lines)
+        assert len(steps) == 9 and not site and "CloudFront" not in " ".join(lines) and not headers
         assert "IAM role imagepipe-presignup-role" in " ".join(lines)  # deploy makes it locally
 
 
@@ -300,19 +314,24 @@ def test_destroy_dry_run_names_what_deploy_makes(capsys, deploy_env, target):
     for name in (cfg.upload_bucket, cfg.processed_bucket, cfg.table, cfg.user_pool, cfg.api_name, cfg.sweep_rule):
         assert name in lines
     assert (cfg.site_bucket in lines) == (cfg.site_distribution in lines) == (target == "aws")
+    assert (cfg.site_headers_policy in lines) == (target == "aws")
     assert "CORS" not in lines  # deploy's plan is not destroy's
 
 
 @pytest.mark.parametrize("target", ["embedded", "localstack", "aws"])
-def test_config_for_leaves_the_environment_as_it_is(monkeypatch, target):
-    """The region and, locally, dummy credentials travel in the config, not through os.environ."""
+def test_config_for_leaves_the_environment_as_it_is(monkeypatch, tmp_path, target):
+    """The region and, locally, the credentials travel in the config, not through os.environ: the
+    embedded stack's own key whatever the environment names, dummy ones for LocalStack."""
     from bootstrap.__main__ import config_for
+    from bootstrap.local import stack_credentials
     from bootstrap.stack import session_for
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMAGEPIPE_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("AWS_REGION", "eu-central-1")  # the AWS target's region; it wins over the next
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    own = stack_credentials(tmp_path)
     before = dict(os.environ)
     cfg = config_for(target, account="123456789012" if target == "aws" else None)
     assert dict(os.environ) == before
@@ -320,23 +339,231 @@ def test_config_for_leaves_the_environment_as_it_is(monkeypatch, target):
     assert session.region_name == cfg.region == ("eu-central-1" if target == "aws" else "us-east-1")
     if target != "aws":  # on AWS boto3's own chain finds the credentials
         credentials = session.get_credentials()
-        assert (credentials.access_key, credentials.secret_key) == ("test", "test")
+        assert (credentials.access_key, credentials.secret_key) == (own if target == "embedded" else ("test", "test"))
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMTHEENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-the-env")
     before = dict(os.environ)
     cfg = config_for(target, account="123456789012" if target == "aws" else None)
-    assert dict(os.environ) == before and cfg.credentials is None
-    assert session_for(cfg).get_credentials().access_key == "AKIAFROMTHEENV"
+    assert dict(os.environ) == before
+    if target == "embedded":  # the emulator refuses any other key; one exported for another stack must not leak
+        assert cfg.credentials == own and session_for(cfg).get_credentials().access_key == own[0]
+    else:
+        assert cfg.credentials is None and session_for(cfg).get_credentials().access_key == "AKIAFROMTHEENV"
 
 
-def test_the_dead_letter_commands_leave_the_environment_as_it_is(monkeypatch):
+@pytest.mark.parametrize("target", ["embedded", "localstack"])
+def test_the_dead_letter_commands_leave_the_environment_as_it_is(monkeypatch, tmp_path, target):
     from bootstrap.deadletters import _clients
+    from bootstrap.local import stack_credentials
 
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("IMAGEPIPE_STATE_DIR", str(tmp_path))
     before = dict(os.environ)
-    sqs, lam = _clients({"region": "us-east-1", "endpointUrl": "http://127.0.0.1:1"})
+    sqs, lam = _clients({"target": target, "region": "us-east-1", "endpointUrl": "http://127.0.0.1:1"})
     assert dict(os.environ) == before
     for client in (sqs, lam):
-        assert client._request_signer._credentials.access_key == "test"
+        expected = stack_credentials(tmp_path)[0] if target == "embedded" else "test"
+        assert client._request_signer._credentials.access_key == expected
+
+
+def test_a_stack_key_is_made_once_readable_by_its_owner_only_and_kept(tmp_path):
+    """The embedded emulator's root key: made on first use (not MiniStack's public `test`), in a
+    0600 file, the same on every later start, so the stack's saved state stays its own."""
+    from bootstrap.local import credentials_file, emulator_env, stack_credentials
+
+    state = tmp_path / "stack"
+    key, secret = stack_credentials(state)
+    path = credentials_file(state)
+    assert path.parent == state and path.stat().st_mode & 0o777 == 0o600
+    assert len(key) == 20 and key.startswith("AKIA") and key.isalnum() and key.isupper()
+    assert len(secret) == 40 and secret.isalnum() and (key, secret) != ("test", "test")
+    assert stack_credentials(state) == (key, secret)  # kept: the second call reads it
+    assert [p.name for p in state.iterdir()] == [path.name]  # no draft left behind
+    assert stack_credentials(tmp_path / "another") != (key, secret)  # each stack its own
+    env = emulator_env(4566, state / "emulator")  # what MiniStack starts with
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (key, secret)
+    assert "AWS_SESSION_TOKEN" not in env  # a token in the shell would be demanded of root calls
+
+
+def test_python_m_bootstrap_credentials_prints_export_lines(tmp_path):
+    """As `aws configure export-credentials --format env` prints them: `eval` them for awslocal."""
+    from bootstrap.local import stack_credentials
+
+    key, secret = stack_credentials(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"IMAGEPIPE_STATE_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "bootstrap", "credentials"]
+    printed = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert printed.splitlines() == [f"export AWS_ACCESS_KEY_ID={key}", f"export AWS_SECRET_ACCESS_KEY={secret}"]
+    shell = subprocess.run(
+        ["sh", "-c", 'eval "$1"; printf "%s %s" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"', "sh", printed],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shell == f"{key} {secret}"
+
+
+# --- the page's security headers on AWS: a CloudFront response headers policy ----------------
+
+
+def test_the_site_headers_policy_is_made_once_kept_up_to_date_attached_and_removed(monkeypatch):
+    """Deploy creates the policy (by name), attaches it to the distribution's default behavior, and
+    on a later deploy changes nothing unless the CSP does (a new API: updated in place); destroy
+    deletes it once the distribution is gone. Stubbed CloudFront: only these calls, in this order."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from bootstrap import stack
+    from bootstrap.site import cloudfront_security_headers
+    from bootstrap.stack import Deployment, deployment_outputs, ensure_site_headers, remove_site_distribution
+
+    cfg = StackConfig(
+        target="aws",
+        region="eu-west-1",
+        endpoint_url=None,
+        bucket_suffix="-123456789012-eu-west-1",
+        site_bucket_enabled=True,
+    )
+    assert cfg.site_headers_policy == "imagepipe-site-headers-123456789012-eu-west-1"
+
+    def outputs(api_id: str) -> dict:
+        return deployment_outputs(
+            Deployment(aws=None, cfg=cfg, zip_path=Path("z"), site_url="https://d1.cloudfront.net", api_id=api_id)
+        )
+
+    def wanted(api_id: str) -> dict:
+        return {
+            "Name": cfg.site_headers_policy,
+            "Comment": "imagepipe: the page's CSP and security headers (bootstrap/site.py)",
+            "SecurityHeadersConfig": cloudfront_security_headers(outputs(api_id)),
+        }
+
+    security = wanted("api1")["SecurityHeadersConfig"]
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert "https://api1.execute-api.eu-west-1.amazonaws.com" in csp and "frame-ancestors 'none'" in csp
+    assert security["FrameOptions"]["FrameOption"] == "DENY" and security["ContentTypeOptions"]["Override"]
+    assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    listed_none = {"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": 0}}
+
+    def listed(config: dict) -> dict:
+        policy = {"Id": "rhp1", "LastModifiedTime": now, "ResponseHeadersPolicyConfig": config}
+        item = {"Type": "custom", "ResponseHeadersPolicy": policy}
+        return {"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": 1, "Items": [item]}}
+
+    def distribution_config(policy_id: str | None) -> dict:
+        behavior = {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"}
+        return {
+            "CallerReference": "r",
+            "Comment": cfg.site_distribution,
+            "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "site", "DomainName": "b.s3.eu-west-1.amazonaws.com"}]},
+            "DefaultCacheBehavior": behavior | ({"ResponseHeadersPolicyId": policy_id} if policy_id else {}),
+        }
+
+    client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    aws = SimpleNamespace(cloudfront=client)
+    distribution = {"Id": "D1"}
+    monkeypatch.setattr(stack, "find_site_distribution", lambda aws, cfg: distribution)
+    custom = {"Type": "custom"}
+    with Stubber(client) as stub:
+        # The first deploy: made, then attached.
+        stub.add_response("list_response_headers_policies", listed_none, custom)
+        stub.add_response(
+            "create_response_headers_policy",
+            {
+                "ResponseHeadersPolicy": {
+                    "Id": "rhp1",
+                    "LastModifiedTime": now,
+                    "ResponseHeadersPolicyConfig": wanted("api1"),
+                }
+            },
+            {"ResponseHeadersPolicyConfig": wanted("api1")},
+        )
+        stub.add_response(
+            "get_distribution_config", {"DistributionConfig": distribution_config(None), "ETag": "E1"}, {"Id": "D1"}
+        )
+        stub.add_response(
+            "update_distribution",
+            {
+                "Distribution": {
+                    "Id": "D1",
+                    "ARN": "arn:aws:cloudfront::123456789012:distribution/D1",
+                    "Status": "InProgress",
+                    "LastModifiedTime": now,
+                    "InProgressInvalidationBatches": 0,
+                    "DomainName": "d1.cloudfront.net",
+                    "DistributionConfig": distribution_config("rhp1"),
+                },
+                "ETag": "E2",
+            },
+            {"Id": "D1", "IfMatch": "E1", "DistributionConfig": distribution_config("rhp1")},
+        )
+        assert ensure_site_headers(aws, cfg, outputs("api1")) == "rhp1"
+        # Deployed again, nothing changed: read, never written.
+        stub.add_response("list_response_headers_policies", listed(wanted("api1")), custom)
+        stub.add_response(
+            "get_response_headers_policy_config",
+            {"ResponseHeadersPolicyConfig": wanted("api1"), "ETag": "P1"},
+            {"Id": "rhp1"},
+        )
+        stub.add_response(
+            "get_distribution_config", {"DistributionConfig": distribution_config("rhp1"), "ETag": "E2"}, {"Id": "D1"}
+        )
+        assert ensure_site_headers(aws, cfg, outputs("api1")) == "rhp1"
+        # A new API (another origin for connect-src): the policy is updated in place.
+        stub.add_response("list_response_headers_policies", listed(wanted("api1")), custom)
+        stub.add_response(
+            "get_response_headers_policy_config",
+            {"ResponseHeadersPolicyConfig": wanted("api1"), "ETag": "P1"},
+            {"Id": "rhp1"},
+        )
+        stub.add_response(
+            "update_response_headers_policy",
+            {
+                "ResponseHeadersPolicy": {
+                    "Id": "rhp1",
+                    "LastModifiedTime": now,
+                    "ResponseHeadersPolicyConfig": wanted("api2"),
+                }
+            },
+            {"Id": "rhp1", "IfMatch": "P1", "ResponseHeadersPolicyConfig": wanted("api2")},
+        )
+        stub.add_response(
+            "get_distribution_config", {"DistributionConfig": distribution_config("rhp1"), "ETag": "E2"}, {"Id": "D1"}
+        )
+        assert ensure_site_headers(aws, cfg, outputs("api2")) == "rhp1"
+        stub.assert_no_pending_responses()
+
+        # Destroy, the distribution already gone: the OAC, then the policy.
+        monkeypatch.setattr(stack, "find_site_distribution", lambda aws, cfg: None)
+        stub.add_response(
+            "list_origin_access_controls",
+            {"OriginAccessControlList": {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 0}},
+            {},
+        )
+        stub.add_response("list_response_headers_policies", listed(wanted("api2")), custom)
+        stub.add_response(
+            "get_response_headers_policy",
+            {
+                "ResponseHeadersPolicy": {
+                    "Id": "rhp1",
+                    "LastModifiedTime": now,
+                    "ResponseHeadersPolicyConfig": wanted("api2"),
+                },
+                "ETag": "P2",
+            },
+            {"Id": "rhp1"},
+        )
+        stub.add_response("delete_response_headers_policy", {}, {"Id": "rhp1", "IfMatch": "P2"})
+        said = []
+        remove_site_distribution(aws, cfg, said.append)
+        stub.assert_no_pending_responses()
+    assert said == [f"deleted response headers policy {cfg.site_headers_policy}"]

@@ -28,16 +28,17 @@ def rendition_files(image_id: str, etag: str, *sizes: str, fallback: str = "jpg"
     return made | {f"{image_id}/{etag}/manifest.json"}
 
 
-def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str]:
-    """Put an object; for an API-style key, first the pending record POST /uploads makes."""
+def put(settings, clients, key: str, data: bytes) -> tuple[str, int, str, str]:
+    """Put an object; for an API-style key, first the pending record POST /uploads makes. Returns
+    (key, size, ETag, version id): what its S3 event names."""
     if issued_by_api(key):
         records = ImageRecords(clients.dynamodb, settings.table_name)
         if records.get(key.split("/")[1]) is None:
             records.create_pending(
                 key.split("/")[1], "photo.jpg", "image/jpeg", len(data), "owner-sub", "owner@example.com", 2**31
             )
-    etag = clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=data)["ETag"].strip('"')
-    return key, len(data), etag
+    put = clients.s3.put_object(Bucket=settings.upload_bucket, Key=key, Body=data)
+    return key, len(data), put["ETag"].strip('"'), put["VersionId"]
 
 
 @pytest.fixture
@@ -123,14 +124,51 @@ def test_a_late_failure_never_undoes_processed(env):
     assert records.get("2" * 32)["status"] == "processed"
 
 
-def test_a_stale_event_for_a_replaced_object_does_not_overwrite(env):
+def test_a_form_posted_again_leaves_the_first_file_as_the_image_and_decodes_nothing_more(env, monkeypatch):
+    """One quota unit, one render: the first file posted with a form is the image; each file posted
+    again with it (other bytes, or the same) is removed as its own version, never decoded, and the
+    original the renditions came from is the current object again."""
+    from handlers import processor
+
     settings, clients, records = env
-    old = put(settings, clients, "uploads/" + "3" * 32, encode(photo(300, 200), "JPEG"))
-    new = put(settings, clients, "uploads/" + "3" * 32, encode(photo(200, 300), "JPEG"))
-    assert process_event(s3_event(settings.upload_bucket, new), settings, clients) == {new[0]: "processed"}
-    assert process_event(s3_event(settings.upload_bucket, old), settings, clients) == {old[0]: "superseded"}
-    record = records.get("3" * 32)
-    assert (record["width"], record["height"]) == (200, 300) and record["status"] == "processed"
+    key = "uploads/" + "3" * 32
+    first = put(settings, clients, key, encode(photo(300, 200), "JPEG"))
+    assert process_event(s3_event(settings.upload_bucket, first), settings, clients) == {key: "processed"}
+    before = records.get("3" * 32)
+
+    def no_decoding(*_, **__):
+        raise AssertionError("a file posted again was decoded")
+
+    monkeypatch.setattr(processor, "make_renditions", no_decoding)
+    again = [
+        put(settings, clients, key, encode(photo(200, 300), "JPEG")),
+        put(settings, clients, key, first_bytes(clients, settings, first)),
+    ]
+    for obj in again:
+        assert process_event(s3_event(settings.upload_bucket, obj), settings, clients) == {key: "reposted"}
+    assert records.get("3" * 32) == before  # not even an attempt counted
+    versions = clients.s3.list_object_versions(Bucket=settings.upload_bucket, Prefix=key)["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in versions] == [(first[3], True)]
+    # A late second delivery of a removed file's event changes nothing either.
+    assert process_event(s3_event(settings.upload_bucket, again[0]), settings, clients) == {key: "reposted"}
+    assert records.get("3" * 32) == before
+
+
+def test_of_two_files_posted_at_once_the_first_one_claimed_is_the_image(env):
+    settings, clients, records = env
+    key = "uploads/" + "4" * 32
+    old = put(settings, clients, key, encode(photo(300, 200), "JPEG"))
+    new = put(settings, clients, key, encode(photo(200, 300), "JPEG"))
+    assert process_event(s3_event(settings.upload_bucket, new), settings, clients) == {key: "processed"}
+    assert process_event(s3_event(settings.upload_bucket, old), settings, clients) == {key: "reposted"}
+    record = records.get("4" * 32)
+    assert (record["width"], record["height"], record["sourceVersion"]) == (200, 300, new[3])
+    head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
+    assert (head["VersionId"], head["ETag"].strip('"')) == (new[3], new[2])
+
+
+def first_bytes(clients, settings, obj) -> bytes:
+    return clients.s3.get_object(Bucket=settings.upload_bucket, Key=obj[0], VersionId=obj[3])["Body"].read()
 
 
 def leaves(document, path=()):
@@ -153,11 +191,11 @@ def test_s3_event_is_s3_s_own_notification_less_what_nobody_reads():
 
 def test_the_processor_takes_s3_s_own_notification(env):
     settings, clients, records = env
-    key, size, etag = put(settings, clients, "holiday/sea view & sky.jpg", phone_jpeg(320, 240))
+    key, size, etag, version = put(settings, clients, "holiday/sea view & sky.jpg", phone_jpeg(320, 240))
     event = load_event("s3_object_created")  # S3's fields, the processor reads none of the others
     entity = event["Records"][0]["s3"]
     entity["bucket"]["name"] = settings.upload_bucket
-    entity["object"] |= {"size": size, "eTag": etag}
+    entity["object"] |= {"size": size, "eTag": etag, "versionId": version}
     assert process_event(event, settings, clients) == {key: "processed"}
     assert records.get(image_id_for_key(key))["filename"] == "sea view & sky.jpg"
 
