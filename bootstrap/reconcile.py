@@ -92,7 +92,9 @@ def reconcile(
     present = set(keys)
     for record in records.listed():
         if (
-            record.get("status") in ("processed", "failed")
+            # `processing` too: a crash can bring back a record as it was while processing, of an image
+            # deleted (its file first) in the seconds the checkpoint did not keep.
+            record.get("status") in ("processed", "failed", "processing")
             and record.get("uploadKey", upload_key(record["id"])) not in present
         ):
             outcomes[retire_if_gone(record, s3, records, outputs)] += 1

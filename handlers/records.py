@@ -478,14 +478,18 @@ class ImageRecords:
 
     def restore(self, record: dict) -> bool:
         """Write a record rebuilt from S3 unless the table holds one as new or newer (or a
-        tombstone): safe while uploads go on. True if written."""
+        tombstone): safe while uploads go on. An upload form's record (`pending`, never listed)
+        is older than any file: the file arrived and its event was lost (a crash). True if written."""
         try:
             self._db.put_item(
                 TableName=self._table,
                 Item=_to_item(record),
-                ConditionExpression="attribute_not_exists(id) OR (#s <> :deleted AND updatedAt < :u)",
+                ConditionExpression="attribute_not_exists(id) OR (#s = :pending AND attribute_not_exists(listPk))"
+                " OR (#s <> :deleted AND updatedAt < :u)",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":deleted": "deleted", ":u": record["updatedAt"]}),
+                ExpressionAttributeValues=_to_item(
+                    {":deleted": "deleted", ":pending": "pending", ":u": record["updatedAt"]}
+                ),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False

@@ -165,7 +165,7 @@ def test_accounts_made_before_the_last_checkpoint_survive_kills_at_random_moment
                 expected = person.images - person.deleted
                 assert expected - person.uncertain <= set(ids) <= expected | person.uncertain, (
                     f"{person.email}: listed {sorted(ids)}, expected {sorted(expected)}, cut short"
-                    f" {sorted(person.uncertain)} (seed {seed})"
+                    f" {sorted(person.uncertain)} (seed {seed}); make up said: {said[-1500:]}"
                 )
                 # What the kill cut short is settled now: as the stack shows it.
                 person.images |= person.uncertain & set(ids)

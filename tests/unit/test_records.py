@@ -203,3 +203,46 @@ def test_reconcile_retires_a_record_whose_file_is_gone(aws_env):
     stored = {o["Key"] for o in clients.s3.list_objects_v2(Bucket=settings.processed_bucket).get("Contents", [])}
     assert not stored & listed
     assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {}
+
+
+def outputs_of(settings) -> dict:
+    return {
+        "uploadBucket": settings.upload_bucket,
+        "processedBucket": settings.processed_bucket,
+        "table": settings.table_name,
+        "functions": {"processor": "imagepipe-processor"},
+    }
+
+
+def test_a_checkpointed_upload_form_whose_file_arrived_is_listed_and_handed_to_the_processor(aws_env):
+    """Found by the crash test: the table came back (a checkpoint) holding the upload form's record,
+    `pending` and never listed; its file arrived after, and its event died with the emulator."""
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    meta = upload_metadata("sub-1", "a@example.com", "IMG 2.jpg", CREATED)
+    records.create_pending("9" * 32, "IMG 2.jpg", "image/jpeg", 10, "sub-1", "a@example.com", 2**31, created_at=CREATED)
+    clients.s3.put_object(
+        Bucket=settings.upload_bucket, Key="uploads/" + "9" * 32, Body=b"x" * 10, Metadata=as_s3_returns(meta)
+    )
+    redrives, sent = processor_invocations(clients)
+    outcome = reconcile(
+        clients.s3, clients.dynamodb, redrives.lambda_, outputs_of(settings), log=lambda _: None, bar=lambda _: None
+    )
+    assert outcome == {"redriven": 1}
+    assert [i["id"] for i in records.list(10, None, owner="sub-1")[0]] == ["9" * 32]
+    assert len(sent) == 1
+
+
+def test_reconcile_retires_a_processing_record_whose_file_is_gone(aws_env):
+    """A checkpoint kept the record while processing; the image was deleted (its file first) in the
+    seconds after it: it must not come back."""
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    obj = put(settings, clients, "uploads/" + "8" * 32, phone_jpeg(320, 240))
+    records.start_processing("8" * 32, obj[0], obj[2], obj[1], "p.jpg", {}, version=obj[3])
+    clients.s3.delete_object(Bucket=settings.upload_bucket, Key=obj[0])
+    outcome = reconcile(
+        clients.s3, clients.dynamodb, None, outputs_of(settings), log=lambda _: None, bar=lambda _: None
+    )
+    assert outcome == {"retired": 1}
+    assert records.get("8" * 32)["status"] == "deleted"
