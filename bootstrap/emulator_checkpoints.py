@@ -42,6 +42,7 @@ class Checkpointer:
     def __init__(self, state_dir: str, interval: float = CHECKPOINT_SECONDS):
         self.state_dir, self.interval = state_dir, interval
         self.dirty: set[str] = set()
+        self.dirty_lock = threading.Lock()  # marked from the loop and from worker threads
         self.loaded = threading.Event()  # MiniStack has read its saved state: nothing is older now
         self.stopping = False
         self.write_lock = threading.Lock()  # MiniStack's own save at shutdown waits for a write
@@ -50,7 +51,15 @@ class Checkpointer:
         self.last: dict[str, dict] = {}  # state key -> {"ms": snapshot time, "bytes": size}: for the docs
 
     def mark(self, module_name: str) -> None:
-        self.dirty.add(module_name)
+        with self.dirty_lock:
+            self.dirty.add(module_name)
+
+    def take_due(self, now: float) -> set[str]:
+        """The changed services whose turn it is; they are clean from here until marked again."""
+        with self.dirty_lock:
+            due = {m for m in self.dirty if now >= self.next_allowed.get(m, 0.0)}
+            self.dirty -= due
+        return due
 
     def write(self, key: str, text: str) -> bool:
         """Write one service's state atomically; False if it had not changed since the last write."""
@@ -67,6 +76,11 @@ class Checkpointer:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+            directory = os.open(self.state_dir, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a power cut
+            finally:
+                os.close(directory)
         self.written[key] = digest
         return True
 
@@ -98,12 +112,13 @@ def table_state(dynamodb):
     }
 
 
-def snapshot(key: str, module, persistence) -> str:
+def snapshot(key: str, module, persistence) -> str | None:
     """One service's state as text, taken where its requests are handled (the event loop)."""
     for attempt in range(SNAPSHOT_TRIES):
         try:
             state = table_state(module) if key == "dynamodb" else module.get_state()
-            return state_text(key, state, persistence)
+            # None: a module that failed to load has no state; its last save must stay (as save_all).
+            return None if state is None else state_text(key, state, persistence)
         except RuntimeError:  # "dictionary changed size during iteration": a worker thread's write
             if attempt == SNAPSHOT_TRIES - 1:
                 raise
@@ -129,9 +144,7 @@ def run(checkpointer: Checkpointer, clock=time.monotonic) -> None:
 
 
 def checkpoint_once(checkpointer: Checkpointer, loop, keys_of, ministack_app, persistence, clock=time.monotonic):
-    now = clock()
-    due = {m for m in checkpointer.dirty if now >= checkpointer.next_allowed.get(m, 0.0)}
-    checkpointer.dirty -= due
+    due = checkpointer.take_due(clock())
     for module_name in sorted(due):
         module = ministack_app._loaded_modules.get(module_name)
         if module is None or not hasattr(module, "get_state"):
@@ -144,6 +157,8 @@ def checkpoint_once(checkpointer: Checkpointer, loop, keys_of, ministack_app, pe
                 return text, time.perf_counter() - started
 
             text, seconds = asyncio.run_coroutine_threadsafe(take(), loop).result(timeout=300)
+            if text is None:
+                continue
             checkpointer.write(key, text)
             checkpointer.last[key] = {"ms": round(seconds * 1000, 1), "bytes": len(text)}
             checkpointer.next_allowed[module_name] = clock() + SPACING * seconds
@@ -162,7 +177,26 @@ def install(state_dir: str | None = None) -> Checkpointer | None:
 
     def marking_get_module(name: str):
         checkpointer.mark(name)
-        return get_module(name)
+        module = get_module(name)
+        watch(name, module)
+        return module
+
+    def watch(name: str, module) -> None:
+        """Mark the service changed when each of its requests ends too: a request handled in a
+        worker thread (Cognito's, waiting on a trigger) may land its change after a checkpoint
+        that began meanwhile."""
+        handle = getattr(module, "handle_request", None)
+        if handle is None or getattr(handle, "_imagepipe_marks", False):
+            return
+
+        async def handle_request(*args, **kwargs):
+            try:
+                return await handle(*args, **kwargs)
+            finally:
+                checkpointer.mark(name)
+
+        handle_request._imagepipe_marks = True
+        module.handle_request = handle_request
 
     def loading():
         try:

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from handlers import errors
 
@@ -86,9 +87,20 @@ class Caller:
         return ADMINS_GROUP in self._groups()
 
 
-def _int_claim(claims: dict, name: str) -> int:
+# API Gateway's Cognito authorizer hands time claims over as strings: on AWS as dates
+# ("Sat Nov 28 07:00:00 UTC 2026"), in the emulator (and the devserver) as epoch seconds.
+AWS_CLAIM_TIME = "%a %b %d %H:%M:%S %Z %Y"
+
+
+def _time_claim(claims: dict, name: str) -> int:
+    """A time claim in epoch seconds, from either form."""
+    raw = str(claims.get(name, "")).strip()
     try:
-        return int(str(claims.get(name, "")))
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return int(datetime.strptime(raw, AWS_CLAIM_TIME).replace(tzinfo=UTC).timestamp())
     except ValueError:
         raise errors.Unauthorized(f"The token's {name!r} is not a time.") from None
 
@@ -102,7 +114,7 @@ def check_claims(claims: dict | None, rules: TokenRules, now: float | None = Non
     if claims.get("iss") != rules.issuer or claims.get("aud") != rules.client_id:
         raise errors.Unauthorized("The token was not issued to this site.")
     now = time.time() if now is None else now
-    issued, expires = _int_claim(claims, "iat"), _int_claim(claims, "exp")
+    issued, expires = _time_claim(claims, "iat"), _time_claim(claims, "exp")
     if issued > now + CLOCK_SKEW_SECONDS or expires <= now or expires - issued > rules.max_lifetime_seconds:
         raise errors.Unauthorized("The token's lifetime is not one this site issues; sign in again.")
     if claims.get("cognito:username") != claims["sub"]:

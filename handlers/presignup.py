@@ -43,7 +43,8 @@ def handler(event, context):
         from handlers.relink import relink
 
         try:
-            moved = relink(*_clients(), table, event["userPoolId"], email, sub)
+            time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else (lambda: 60.0)
+            moved = relink(*_clients(), table, event["userPoolId"], email, sub, time_left)
             if moved:
                 logger.warning("images of a lost account re-linked", extra={"images": moved})
         except Exception:  # a sign-up is never refused for this; the images stay where they were

@@ -10,14 +10,21 @@ taken over, whatever email its images carry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from botocore.exceptions import ClientError
 
-# Bounded: the local stack's table is small; a scan reads at most this many pages (1 MB each).
+# Bounded: the local stack's table is small; a scan reads at most this many pages (1 MB each),
+# and stops while the trigger has this much time left (Cognito waits for it: 5 s at most).
 MAX_SCAN_PAGES = 50
+RESERVE_SECONDS = 1.5
 
 
-def orphaned_images(dynamodb, table: str, email: str, new_sub: str) -> dict[str, list[str]]:
-    """{old owner sub: [image ids]} of the records carrying this owner email under another sub."""
+def orphaned_images(
+    dynamodb, table: str, email: str, new_sub: str, time_left: Callable[[], float] = lambda: 60.0
+) -> dict[str, list[str]]:
+    """{old owner sub: [image ids]} of the records carrying this owner email under another sub.
+    Stops early (with what it found) when `time_left()` seconds run short: a sign-up waits."""
     found: dict[str, list[str]] = {}
     pages = dynamodb.get_paginator("scan").paginate(
         TableName=table,
@@ -28,7 +35,7 @@ def orphaned_images(dynamodb, table: str, email: str, new_sub: str) -> dict[str,
         PaginationConfig={"PageSize": 1000},
     )
     for number, page in enumerate(pages):
-        if number >= MAX_SCAN_PAGES:
+        if number >= MAX_SCAN_PAGES or time_left() < RESERVE_SECONDS:
             break
         for item in page.get("Items", []):
             found.setdefault(item["owner"]["S"], []).append(item["id"]["S"])
@@ -43,10 +50,18 @@ def is_user(cognito, pool_id: str, sub: str) -> bool:
     return True
 
 
-def relink(dynamodb, cognito, table: str, pool_id: str, email: str, new_sub: str) -> int:
+def relink(
+    dynamodb,
+    cognito,
+    table: str,
+    pool_id: str,
+    email: str,
+    new_sub: str,
+    time_left: Callable[[], float] = lambda: 60.0,
+) -> int:
     """Give the lost account's images to the new one; returns how many were re-linked."""
     moved = 0
-    for old_sub, image_ids in orphaned_images(dynamodb, table, email, new_sub).items():
+    for old_sub, image_ids in orphaned_images(dynamodb, table, email, new_sub, time_left).items():
         if is_user(cognito, pool_id, old_sub):
             continue  # another person's, or a person who changed their email: theirs
         for image_id in image_ids:

@@ -57,6 +57,21 @@ def test_claims_a_person_could_write_or_a_wrong_kind_of_token_are_refused(api, c
     assert status == 401 and body["error"]["code"] == "unauthorized"
 
 
+def test_times_as_api_gateway_hands_them_over_on_aws_are_read(aws_env):
+    """On AWS the REST API's Cognito authorizer passes `iat` and `exp` as dates, not numbers
+    (tests/events/apigw_rest_proxy.json); the emulator passes numbers. Both are read."""
+    settings, _ = aws_env
+    now = time.time()
+    as_dates = {
+        name: time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(at))
+        for name, at in (("iat", now - 60), ("exp", now + 3000))
+    }
+    assert check_claims(id_token_claims(ALICE, settings, **as_dates), rules_of(settings))[0] == ALICE["sub"]
+    far = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(int(YEAR_2100)))
+    with pytest.raises(errors.Unauthorized):
+        check_claims(id_token_claims(ALICE, settings, iat=as_dates["iat"], exp=far), rules_of(settings))
+
+
 def test_an_expired_token_is_refused_even_if_the_gateway_let_it_through(aws_env):
     settings, _ = aws_env
     old = id_token_claims(ALICE, settings, now=time.time() - 2 * 3600)
