@@ -324,6 +324,10 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [f"arn:aws:logs:{cfg.region}:{account}:log-group:/aws/lambda/{cfg.prefix}-*"],
     }
+
+    def on_the_pool(action: str) -> list[dict]:  # once the pool exists (roles are made before it)
+        return [{"Effect": "Allow", "Action": [action], "Resource": [pool_arn]}] if pool_arn else []
+
     return {
         "api": {
             "Version": "2012-10-17",
@@ -354,11 +358,7 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                     "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
                 },
                 # Group membership is asked of the pool, never read from a token's claims.
-                *(
-                    [{"Effect": "Allow", "Action": ["cognito-idp:AdminListGroupsForUser"], "Resource": [pool_arn]}]
-                    if pool_arn
-                    else []
-                ),
+                *on_the_pool("cognito-idp:AdminListGroupsForUser"),
             ],
         },
         # Cognito's PreSignUp trigger (local pools only): it answers, and gives a person whose account
@@ -369,11 +369,7 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
             "Statement": [
                 logs,
                 {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:UpdateItem"], "Resource": [table_arn]},
-                *(
-                    [{"Effect": "Allow", "Action": ["cognito-idp:AdminGetUser"], "Resource": [pool_arn]}]
-                    if pool_arn
-                    else []
-                ),
+                *on_the_pool("cognito-idp:AdminGetUser"),
             ],
         },
         "processor": {

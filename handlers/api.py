@@ -378,6 +378,8 @@ def _app() -> APIGatewayRestResolver:
 def handler(event, context):
     started = time.perf_counter()
     response = _app().resolve(event, context)
+    # Every answer is JSON or empty: no browser may take it for anything else.
+    response.setdefault("multiValueHeaders", {})["X-Content-Type-Options"] = ["nosniff"]
     # One access line per request (no headers or query: the ID token travels in a header).
     logger.info(
         "request",

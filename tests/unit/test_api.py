@@ -370,6 +370,7 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
     finally:
         api_module._app.cache_clear()
     assert response["statusCode"] == 404
+    assert response["multiValueHeaders"]["X-Content-Type-Options"] == ["nosniff"]
     access = [r for r in caplog.records if r.getMessage() == "request"]
     assert len(access) == 1
     assert (access[0].method, access[0].path, access[0].status) == ("DELETE", "/images/" + "a" * 32, 404)

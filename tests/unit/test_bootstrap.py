@@ -453,6 +453,14 @@ def test_the_site_headers_policy_is_made_once_kept_up_to_date_attached_and_remov
     now = datetime(2026, 1, 1, tzinfo=UTC)
     listed_none = {"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": 0}}
 
+    def policy_read_back(stub, custom) -> None:  # the policy as the first deploy made it
+        stub.add_response("list_response_headers_policies", listed(wanted("api1")), custom)
+        stub.add_response(
+            "get_response_headers_policy_config",
+            {"ResponseHeadersPolicyConfig": wanted("api1"), "ETag": "P1"},
+            {"Id": "rhp1"},
+        )
+
     def listed(config: dict) -> dict:
         policy = {"Id": "rhp1", "LastModifiedTime": now, "ResponseHeadersPolicyConfig": config}
         item = {"Type": "custom", "ResponseHeadersPolicy": policy}
@@ -508,23 +516,13 @@ def test_the_site_headers_policy_is_made_once_kept_up_to_date_attached_and_remov
         )
         assert ensure_site_headers(aws, cfg, outputs("api1")) == "rhp1"
         # Deployed again, nothing changed: read, never written.
-        stub.add_response("list_response_headers_policies", listed(wanted("api1")), custom)
-        stub.add_response(
-            "get_response_headers_policy_config",
-            {"ResponseHeadersPolicyConfig": wanted("api1"), "ETag": "P1"},
-            {"Id": "rhp1"},
-        )
+        policy_read_back(stub, custom)
         stub.add_response(
             "get_distribution_config", {"DistributionConfig": distribution_config("rhp1"), "ETag": "E2"}, {"Id": "D1"}
         )
         assert ensure_site_headers(aws, cfg, outputs("api1")) == "rhp1"
         # A new API (another origin for connect-src): the policy is updated in place.
-        stub.add_response("list_response_headers_policies", listed(wanted("api1")), custom)
-        stub.add_response(
-            "get_response_headers_policy_config",
-            {"ResponseHeadersPolicyConfig": wanted("api1"), "ETag": "P1"},
-            {"Id": "rhp1"},
-        )
+        policy_read_back(stub, custom)
         stub.add_response(
             "update_response_headers_policy",
             {
