@@ -24,7 +24,13 @@ from botocore.exceptions import ClientError
 from bootstrap import vendor
 from bootstrap.site import cloudfront_security_headers
 from handlers.api import DEFAULT_PAGE
-from handlers.config import MIB, Settings
+from handlers.config import (
+    DEAD_LETTER_RETENTION_SECONDS,
+    EVENT_MAX_AGE_SECONDS,
+    MIB,
+    PROCESSOR_RETRIES,
+    Settings,
+)
 from handlers.formats import ACCEPTED_CONTENT_TYPES, Limits
 from handlers.identity import ADMINS_GROUP, ID_TOKEN_MINUTES, WRITABLE_ATTRIBUTES
 from handlers.records import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
@@ -66,7 +72,6 @@ class StackConfig:
     function_env: dict = field(default_factory=dict)  # extra settings for both functions
     throttle_rate: float = 50.0
     throttle_burst: int = 100
-    processor_retries: int = 2  # Lambda's asynchronous retries before the dead-letter queue
     # Reserved concurrency: bombs and bursts cannot use up the account's concurrency. None = the
     # account pool (the embedded emulator dead-letters throttled events instead of retrying).
     processor_concurrency: int | None = None
@@ -552,7 +557,7 @@ def ensure_upload_notification(aws: Aws, cfg: StackConfig, processor_arn: str) -
 def ensure_dead_letter_queue(aws: Aws, cfg: StackConfig) -> str:
     url = aws.sqs.create_queue(
         QueueName=cfg.dead_letter_queue,  # idempotent for the same attributes
-        Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
+        Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
     )["QueueUrl"]
     return aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
@@ -561,8 +566,8 @@ def ensure_processor_retries(aws: Aws, cfg: StackConfig, dlq_arn: str, log: Call
     """Asynchronous invocations (S3 events) retry, then land in the dead-letter queue."""
     aws.lambda_.put_function_event_invoke_config(
         FunctionName=cfg.function("processor"),
-        MaximumRetryAttempts=cfg.processor_retries,
-        MaximumEventAgeInSeconds=6 * 3600,
+        MaximumRetryAttempts=PROCESSOR_RETRIES,  # the processor's MAX_ATTEMPTS counts these
+        MaximumEventAgeInSeconds=EVENT_MAX_AGE_SECONDS,
         DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
     )
     if cfg.processor_concurrency:
@@ -1308,7 +1313,7 @@ DEPLOY_STEPS: tuple[Step, ...] = (
     Step(
         title=lambda cfg: f"retries, dead-letter queue {cfg.dead_letter_queue}, sweep schedule",
         describe=lambda cfg: [
-            f"SQS queue {cfg.dead_letter_queue}; processor async retries {cfg.processor_retries}, then the queue",
+            f"SQS queue {cfg.dead_letter_queue}; processor async retries {PROCESSOR_RETRIES}, then the queue",
             f"EventBridge rule {cfg.sweep_rule} (rate 5 minutes) -> {cfg.function('processor')}",
         ],
         run=_nothing_lost,

@@ -24,11 +24,11 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from handlers import errors
 from handlers.clients import Clients, make_clients
-from handlers.config import Settings
+from handlers.config import DEAD_LETTER_RETENTION_SECONDS, EVENT_MAX_AGE_SECONDS, Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_FILES
 from handlers.identity import Caller, GroupDirectory, TokenRules, caller_of, issuer_of
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
-from handlers.quotas import QuotaExceeded, Quotas
+from handlers.quotas import Quotas
 from handlers.records import ImageRecords, InvalidCursor, now_iso
 from handlers.signing import StableUrls
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
@@ -89,9 +89,10 @@ def json_object(event: APIGatewayProxyEvent) -> dict:
 
 
 # How long a deleted image's tombstone outlives it: longer than any late delivery of its file's
-# event (Lambda keeps an asynchronous event up to 6 h) and a dead-letter redrive (the queue keeps
-# messages 14 days), so a file posted again with its form is never brought back.
-TOMBSTONE_SECONDS = 15 * 24 * 3600
+# event (Lambda keeps an asynchronous event EVENT_MAX_AGE_SECONDS) and a dead-letter redrive (the
+# queue keeps messages DEAD_LETTER_RETENTION_SECONDS), so a file posted again with its form is
+# never brought back: 15 days.
+TOMBSTONE_SECONDS = max(EVENT_MAX_AGE_SECONDS, DEAD_LETTER_RETENTION_SECONDS) + 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -228,10 +229,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     filename, content_type, size = upload_request(json_object(event), settings.limits.max_bytes)
     filename = fit_filename(clean_filename(filename))  # as data: the record's and the file's alike
     caller = api.caller(event)
-    try:
-        api.quotas.charge(caller.sub, size)
-    except QuotaExceeded as exc:
-        raise errors.QuotaExceeded(exc.message, exc.resets_at) from None
+    api.quotas.charge(caller.sub, size)  # errors.QuotaExceeded (429) when over
     image_id = uuid.uuid4().hex
     expires_at = int(time.time()) + settings.upload_expiry_seconds
     created_at = now_iso()

@@ -11,6 +11,12 @@ from handlers.quotas import Quota
 GIB = 1024 * MIB
 MAX_UPLOAD_EXPIRY_SECONDS = 15 * 60  # a presigned POST never lives longer than this
 
+# How the processor's S3 events are delivered: deploy configures Lambda and the dead-letter queue
+# with these, and the processor's attempts and the API's tombstones are derived from them.
+PROCESSOR_RETRIES = 2  # Lambda's asynchronous retries of an event, before the dead-letter queue
+EVENT_MAX_AGE_SECONDS = 6 * 3600  # how long Lambda keeps an asynchronous event
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # how long the queue keeps what it was given
+
 
 def _int(env: dict, name: str, default: int, lo: int = 1, hi: int | None = None) -> int:
     raw = env.get(name)

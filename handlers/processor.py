@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 
 from handlers.clients import Clients, make_clients
-from handlers.config import Settings
+from handlers.config import PROCESSOR_RETRIES, Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, Source, describe, make_renditions
 from handlers.keys import (
@@ -57,7 +57,7 @@ logger = Logger(service="imagepipe-processor")
 SWEEP_BATCH = 1000  # unfinished records looked at per scheduled run (bounded work), oldest first
 # Claims of one object that may end without finishing (killed by the timeout or memory limit):
 # Lambda's first try and its two retries; the sweep's re-drive after that fails the record.
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = PROCESSOR_RETRIES + 1
 # A pending record whose file has not arrived this long after its upload form expired was
 # abandoned (tab closed, connection lost): an upload started in time has long finished.
 ABANDONED_AFTER_EXPIRY = timedelta(hours=1)

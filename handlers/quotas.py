@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from handlers.errors import QuotaExceeded  # the API's 429: one quota error, raised where it is known
+
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -22,12 +24,6 @@ _deserialize = TypeDeserializer().deserialize
 class Quota:
     uploads_per_day: int
     bytes: int
-
-
-class QuotaExceeded(Exception):
-    def __init__(self, message: str, resets_at: str | None):
-        super().__init__(message)
-        self.message, self.resets_at = message, resets_at
 
 
 def quota_key(owner: str) -> str:

@@ -565,3 +565,36 @@ def test_the_site_headers_policy_is_made_once_kept_up_to_date_attached_and_remov
         remove_site_distribution(aws, cfg, said.append)
         stub.assert_no_pending_responses()
     assert said == [f"deleted response headers policy {cfg.site_headers_policy}"]
+
+
+def test_the_processor_s_attempts_and_the_tombstones_follow_what_deploy_configures():
+    """Two invariants between deploy and the runtime: the processor gives a file up after Lambda's
+    first try and the retries deploy configures (no more, no fewer: a killed run counts), and a
+    deleted image's tombstone outlives every late or redriven delivery of its file's event."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from bootstrap.stack import ensure_dead_letter_queue, ensure_processor_retries
+    from handlers.api import TOMBSTONE_SECONDS
+    from handlers.processor import MAX_ATTEMPTS
+
+    sent = {}
+    lambda_ = boto3.client("lambda", region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s")
+    sqs = boto3.client("sqs", region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s")
+    lambda_.meta.events.register(
+        "provide-client-params.lambda.PutFunctionEventInvokeConfig", lambda params, **_: sent.update(params)
+    )
+    sqs.meta.events.register("provide-client-params.sqs.CreateQueue", lambda params, **_: sent.update(params))
+    with Stubber(lambda_) as lambdas, Stubber(sqs) as queues:
+        queues.add_response("create_queue", {"QueueUrl": "https://sqs/q"}, {"QueueName": ANY, "Attributes": ANY})
+        queues.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"QueueArn": "arn:aws:sqs:eu-west-1:1:q"}},
+            {"QueueUrl": ANY, "AttributeNames": ANY},
+        )
+        lambdas.add_response("put_function_event_invoke_config", {}, None)
+        aws = type("Aws", (), {"lambda_": lambda_, "sqs": sqs})()
+        ensure_processor_retries(aws, CFG, ensure_dead_letter_queue(aws, CFG), log=lambda _: None)
+    assert MAX_ATTEMPTS == sent["MaximumRetryAttempts"] + 1
+    retention = int(sent["Attributes"]["MessageRetentionPeriod"])
+    assert TOMBSTONE_SECONDS > max(retention, sent["MaximumEventAgeInSeconds"])

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from handlers.quotas import Quota, QuotaExceeded, Quotas, next_utc_midnight
+from handlers.errors import QuotaExceeded
+from handlers.quotas import Quota, Quotas, next_utc_midnight
 
 DAY = date(2026, 11, 28)
 
