@@ -18,6 +18,9 @@ def test_localstack_is_pinned_overridable_and_local_only():
     assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
     assert localstack["environment"]["LAMBDA_DOCKER_NETWORK"] == COMPOSE["networks"]["imagepipe"]["name"]
     assert "_localstack/health" in " ".join(localstack["healthcheck"]["test"])
+    # Every service the stack deploys, the user pool included (every API route is behind it).
+    services = set(localstack["environment"]["SERVICES"].split(","))
+    assert {"s3", "dynamodb", "lambda", "apigateway", "iam", "sqs", "events", "logs", "cognito-idp"} <= services
 
 
 def test_devserver_waits_for_a_healthy_localstack():
