@@ -48,7 +48,6 @@ class Checkpointer:
         self.write_lock = threading.Lock()  # MiniStack's own save at shutdown waits for a write
         self.written: dict[str, str] = {}  # state key -> hash of the text last written
         self.next_allowed: dict[str, float] = {}
-        self.last: dict[str, dict] = {}  # state key -> {"ms": snapshot time, "bytes": size}: for the docs
 
     def mark(self, module_name: str) -> None:
         with self.dirty_lock:
@@ -160,7 +159,6 @@ def checkpoint_once(checkpointer: Checkpointer, loop, keys_of, ministack_app, pe
             if text is None:
                 continue
             checkpointer.write(key, text)
-            checkpointer.last[key] = {"ms": round(seconds * 1000, 1), "bytes": len(text)}
             checkpointer.next_allowed[module_name] = clock() + SPACING * seconds
 
 

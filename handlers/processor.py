@@ -386,23 +386,21 @@ def _sweep_one(
 def s3_event(bucket: str, *objects: tuple) -> dict:
     """An S3 ObjectCreated event for these (key, size, ETag[, version id]) objects, as S3 sends it
     (keys URL-encoded): what the sweep and reconcile re-drive, and what the tests deliver."""
+    return {"Records": [_notification(bucket, *obj) for obj in objects]}
+
+
+def _notification(bucket: str, key: str, size: int, etag: str, version: str | None = None) -> dict:
+    obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
     return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
-                    | ({"versionId": version} if version else {}),
-                },
-            }
-            for key, size, etag, *rest in objects
-            for version in [rest[0] if rest else None]
-        ]
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": obj | ({"versionId": version} if version else {}),
+        },
     }
 
 
