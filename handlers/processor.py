@@ -113,7 +113,7 @@ def _fetch(obj: UploadedObject, clients: Clients) -> dict | None:
     replaced stops here (its ETag no longer matches) and never touches the newer one's record."""
     # A key the API issued: exactly the version the event names (the first one posted is the image,
     # even once another is posted over it). Any other key: the newest object wins, by its ETag.
-    pin = {"VersionId": obj.first_wins} if obj.first_wins else {"IfMatch": f'"{obj.etag}"'}
+    pin = _version_of(obj) or {"IfMatch": f'"{obj.etag}"'}
     try:
         return clients.s3.get_object(Bucket=obj.bucket, Key=obj.key, **pin)
     except ClientError as exc:
