@@ -43,7 +43,7 @@ $(VENDORED): bootstrap/vendor.py | $(VENV)/.installed
 
 vendor: $(VENDORED) ## Fetch the page's pinned third-party code into frontend/vendor/ (ThumbHash), integrity-checked
 
-tools: $(TOOLS_VENV)/.installed ## Create .venv-tools with awslocal, to look inside the running stack (see README)
+tools: $(TOOLS_VENV)/.installed ## Create .venv-tools with awslocal, to look inside the running stack (docs/targets.md)
 
 emulator-venv: $(EMULATOR_VENV)/.installed ## Create .venv-emulator with the pinned MiniStack
 
@@ -56,7 +56,7 @@ down: venv ## Stop the devserver and the emulator (state is kept in .stack/)
 status: venv ## Say what is running
 	@$(PY) -m bootstrap.local status
 
-credentials: venv ## Print the local stack's own keys as shell export lines, for awslocal (README: eval them)
+credentials: venv ## Print the local stack's own keys as shell export lines, for awslocal (eval them: docs/targets.md)
 	@$(PY) -m bootstrap credentials --target $(TARGET)
 
 LINTED := handlers bootstrap devserver tests

@@ -19,41 +19,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bootstrap.deploy.config import StackConfig
+from bootstrap.deploy.executor import PLACEHOLDER_ACCOUNT
+from bootstrap.deploy.plan import deploy, deploy_steps, destroy, destroy_plan, plan
 from bootstrap.outputs import local_credentials, outputs_path, state_dir
 from bootstrap.package import ROOT, Platform, build_zip
-from bootstrap.stack import StackConfig, deploy, deploy_steps, destroy, destroy_plan, plan
-from handlers.config import Settings
+from handlers.config import SETTINGS, Settings, setting_named
 
 LOCAL_TARGETS = ("embedded", "localstack")
-# Settings passed through to both functions when set in the deploying environment.
-PASSTHROUGH = (
-    "MAX_UPLOAD_BYTES",
-    "MAX_PIXELS",
-    "MAX_DECODE_MB",
-    "QUOTA_UPLOADS_PER_DAY",
-    "QUOTA_BYTES",
-    "UPLOAD_EXPIRY_SECONDS",
-    "RENDITION_URL_SECONDS",
-    "PENDING_TTL_SECONDS",
-    "STUCK_AFTER_SECONDS",
-    "PUBLIC_S3_ENDPOINT",
-    "FAULT_INJECTION",
-    # The rendition spec (handlers.formats.RenditionSpec); after a change, `make reprocess`.
-    "RENDITION_SIZES",
-    "AVIF_QUALITY",
-    "AVIF_SPEED",
-    "JPEG_QUALITY",
-    "WEBP_QUALITY",
-)
+# The functions' settings chosen at deploy time (handlers.config.SETTINGS): passed to both functions
+# when set in the deploying environment.
+PASSTHROUGH = tuple(setting.variable for setting in SETTINGS if setting.chosen_at_deploy)
 
 
 def config_for(target: str, arch: str = "x86_64", account: str | None = None) -> StackConfig:
     """The stack for this target, from the environment, which it leaves as it is: the region and,
-    on local targets, the credentials it decides travel in the config (bootstrap.stack.Aws)."""
+    on local targets, the credentials it decides travel in the config (bootstrap.deploy.executor.Aws)."""
     on_aws = target == "aws"
     region = aws_region() if on_aws else "us-east-1"
     prefix = os.environ.get("STACK_PREFIX", "imagepipe")
-    suffix = f"-{account or '<account>'}-{region}" if on_aws else ""
+    suffix = f"-{account or PLACEHOLDER_ACCOUNT}-{region}" if on_aws else ""  # no account: a dry run
     if target in LOCAL_TARGETS:
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     else:
@@ -80,7 +65,7 @@ def site_origins(on_aws: bool) -> tuple[str, ...]:
     CloudFront origin it creates); else locally the devserver's, by IP and by name."""
     origins = os.environ.get("ALLOWED_ORIGINS")
     if origins:
-        return tuple(o.strip() for o in origins.split(",") if o.strip())
+        return setting_named("ALLOWED_ORIGINS").parse(origins)  # read as the functions read it
     if on_aws:
         return (os.environ["SITE_URL"].rstrip("/"),) if os.environ.get("SITE_URL") else ()
     site = os.environ.get("SITE_URL", "http://127.0.0.1:8080").rstrip("/")
@@ -144,7 +129,8 @@ def make_user(args, log) -> int:
     """A confirmed user of the deployed stack's pool, with a new password printed once."""
     import secrets
 
-    from bootstrap.stack import Aws, create_user, find_user_pool
+    from bootstrap.deploy.executor import Aws
+    from bootstrap.deploy.identity import create_user, find_user_pool
 
     if not args.email:
         log("user: --email is required (make user EMAIL=you@example.com)")
@@ -164,7 +150,7 @@ def make_user(args, log) -> int:
 
 def deployed_stack(args, log):
     """The last deploy's outputs and clients for its target; None (said why) if there is none."""
-    from bootstrap.stack import Aws
+    from bootstrap.deploy.executor import Aws
 
     if not outputs_path().exists():
         log(f"no deploy recorded in {outputs_path()}; deploy first")
@@ -217,17 +203,17 @@ def package(args, log) -> int:
 
 
 def dry_run(args, log) -> int:
-    """The descriptions of the very steps deploy or destroy would run for this config."""
-    cfg = config_for(args.target, args.arch)
-    log(f"dry run: {args.command} on {args.target} in {cfg.region}; nothing is called")
+    """The very calls deploy or destroy would make for this config, printed, none sent: deploy's
+    as on an account without the stack (offline), destroy's from what the target has now."""
     if args.command == "deploy":
-        print("would create or update:")
-        lines = plan(cfg)
+        cfg = config_for(args.target, args.arch)
+        log(f"dry run: deploy to {args.target} in {cfg.region}, as a first deploy; nothing is sent")
+        planned = plan(cfg, show=print)
     else:
-        print("would delete (emptying buckets, versions included):")
-        lines = destroy_plan(cfg)
-    for line in lines:
-        print(f"  - {line}")
+        cfg = config_for(args.target, args.arch, account_id() if args.target == "aws" else None)
+        log(f"dry run: destroy on {args.target} ({cfg.endpoint_url or cfg.region}); reads only, nothing deleted")
+        planned = destroy_plan(cfg, show=print)
+    log(f"{len(planned.calls)} calls")
     return 0
 
 

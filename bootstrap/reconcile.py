@@ -24,6 +24,7 @@ from handlers.api import TOMBSTONE_SECONDS
 from handlers.keys import image_id_for_key, manifest_key, rendition_keys, upload_key
 from handlers.processor import s3_event
 from handlers.records import ImageRecords, record_from_s3
+from handlers.schema import ImageRecord, Status
 from handlers.storage import delete_renditions
 
 
@@ -94,7 +95,7 @@ def reconcile(
         if (
             # `processing` too: a crash can bring back a record as it was while processing, of an image
             # deleted (its file first) in the seconds the checkpoint did not keep.
-            record.get("status") in ("processed", "failed", "processing")
+            record.get("status") in (Status.PROCESSED, Status.FAILED, Status.PROCESSING)
             and record.get("uploadKey", upload_key(record["id"])) not in present
         ):
             outcomes[retire_if_gone(record, s3, records, outputs)] += 1
@@ -102,7 +103,7 @@ def reconcile(
     return outcomes
 
 
-def retire_if_gone(record: dict, s3, records: ImageRecords, outputs: dict) -> str:
+def retire_if_gone(record: ImageRecord, s3, records: ImageRecords, outputs: dict) -> str:
     """A finished record whose file is not in the bucket: "retired", or "kept" (it is there after
     all: uploaded since the listing, or the record changed meanwhile)."""
     try:

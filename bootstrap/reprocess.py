@@ -28,6 +28,7 @@ from bootstrap.reconcile import progress
 from handlers.config import Settings
 from handlers.processor import rerender_event
 from handlers.records import ImageRecords
+from handlers.schema import ImageRecord, Status
 
 WORKERS = 4  # invocations at a time: each is a whole processor run (one decode, eight encodes)
 
@@ -40,9 +41,11 @@ def current_spec_version(lambda_, function_name: str) -> str:
     return Settings.from_env(variables).renditions.version
 
 
-def outdated(records: Iterable[dict], version: str, force: bool = False) -> list[str]:
+def outdated(records: Iterable[ImageRecord], version: str, force: bool = False) -> list[str]:
     """Ids of processed records made with another spec (every processed record with `force`)."""
-    return [r["id"] for r in records if r.get("status") == "processed" and (force or r.get("specVersion") != version)]
+    return [
+        r["id"] for r in records if r.get("status") == Status.PROCESSED and (force or r.get("specVersion") != version)
+    ]
 
 
 def reprocess(

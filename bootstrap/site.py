@@ -3,7 +3,7 @@
 say the same thing.
 
 The Content-Security-Policy allows exactly what frontend/ uses: its own files (no inline script or
-style: index.html has none, and app.js sets styles through the CSSOM only), config.json and the
+style: index.html has none, and its scripts set styles through the CSSOM only), config.json and the
 API, the user pool's endpoint, the upload bucket (the presigned POST), the processed bucket's
 renditions (presigned GETs) and data: images (the ThumbHash placeholders, the empty favicon).
 Nothing may frame the page. The origins differ per target, so they come from the outputs.

@@ -16,7 +16,7 @@ import uuid
 import jwt
 from flask import Request, Response
 
-from bootstrap.stack import STAGE
+from bootstrap.deploy.config import STAGE
 
 
 class CognitoAuthorizer:

@@ -33,17 +33,10 @@ def read_outputs() -> dict | None:
 
 
 def handler_environment(outputs: dict) -> dict:
-    """The settings the deployed API function gets, for the in-process one."""
-    env = {
-        "UPLOAD_BUCKET": outputs["uploadBucket"],
-        "PROCESSED_BUCKET": outputs["processedBucket"],
-        "TABLE_NAME": outputs["table"],
-        "AWS_REGION": outputs["region"],
-        "AWS_DEFAULT_REGION": outputs["region"],
-        "ALLOWED_ORIGINS": os.environ.get("ALLOWED_ORIGINS") or outputs.get("siteUrl", "*"),
-        "USER_POOL_ID": outputs["userPoolId"],
-        "USER_POOL_CLIENT_ID": outputs["userPoolClientId"],
-    }
+    """The deployed API function's environment, exactly (deploy records it in the outputs), and
+    what the Lambda runtime adds to it: the region, and locally the endpoint and the stack's key."""
+    env = dict(outputs["apiEnvironment"])
+    env |= {"AWS_REGION": outputs["region"], "AWS_DEFAULT_REGION": outputs["region"]}
     if outputs.get("endpointUrl"):
         from bootstrap.outputs import local_credentials  # here: the container has not all of bootstrap/
 

@@ -30,6 +30,7 @@ from handlers.identity import Caller, GroupDirectory, TokenRules, caller_of, iss
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
 from handlers.quotas import Quotas
 from handlers.records import ImageRecords, InvalidCursor, now_iso
+from handlers.schema import DEFAULT_PAGE, MAX_PAGE, ImageRecord, Status
 from handlers.signing import StableUrls
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
 
@@ -40,7 +41,6 @@ MAX_FILENAME_CHARS = 200
 # file system limit), every character \u-escaped, is about 1.5 KiB. A bigger body is not a
 # request this API makes; it is refused before it is parsed (deep nesting costs the parser).
 MAX_BODY_BYTES = 4 * 1024
-DEFAULT_PAGE, MAX_PAGE = 24, 100
 # Method sets per route, for telling 405 from 404 (Powertools answers 404 for both).
 ROUTE_METHODS = [
     (re.compile(r"^/uploads/?$"), {"POST"}),
@@ -134,7 +134,7 @@ class Api:
             params["ResponseContentType"] = content_type
         return self.urls.get(params)
 
-    def public_image(self, record: dict) -> dict:
+    def public_image(self, record: ImageRecord) -> dict:
         """An image as the API shows it: each rendition with its `sources` (modern first, the
         fallback last; records made before AVIF have the fallback only) and their URLs."""
         renditions = {}
@@ -151,7 +151,7 @@ class Api:
         # failed, or is not judged yet, is offered to nobody: the page never shows it.
         original = None
         detected = FORMAT_FILES.get(record.get("format") or "")
-        if record.get("status") == "processed" and record.get("uploadKey") and detected:
+        if record.get("status") == Status.PROCESSED and record.get("uploadKey") and detected:
             content_type, extension = detected
             filename = download_name(record.get("filename") or "", extension)
             original = {
@@ -165,7 +165,7 @@ class Api:
         return {
             "id": record["id"],
             "filename": record.get("filename", ""),
-            "status": record.get("status", "pending"),
+            "status": record.get("status", Status.PENDING),
             **{k: record.get(k) for k in ("contentType", "bytes", "width", "height", "format", "frames", "hasAlpha")},
             "owner": record.get("ownerEmail"),
             "createdAt": record.get("createdAt"),
@@ -178,11 +178,15 @@ class Api:
             "error": record.get("error"),
         }
 
-    def find(self, image_id: str, caller: Caller) -> dict:
+    def find(self, image_id: str, caller: Caller) -> ImageRecord:
         """The image if the caller may see it: their own, or any for admins. Another person's
         image answers exactly as a missing one does (no existence leak)."""
         record = self.records.get(image_id) if ID_PATTERN.match(image_id) else None
-        if record is None or record["status"] == "deleted" or not (caller.admin or record.get("owner") == caller.sub):
+        if (
+            record is None
+            or record["status"] == Status.DELETED
+            or not (caller.admin or record.get("owner") == caller.sub)
+        ):
             raise errors.NotFound(f"No image {image_id!r}.")
         return record
 

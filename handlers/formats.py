@@ -57,7 +57,7 @@ class RenditionSpec:
     (what browsers that support it fetch: at quality 68, the same SSIMULACRA2 as JPEG q82 with 71%
     of its bytes at 1024 px, on 8 camera photos) and a fallback every browser shows: JPEG, or WebP
     for a source with transparency. The defaults are chosen from `make bench`'s measurements on
-    real photos (README, "Benchmarks")."""
+    real photos (docs/benchmarks.md)."""
 
     sizes: tuple[tuple[str, int], ...] = (("large", 1920), ("preview", 1024), ("small", 640), ("thumbnail", 320))
     avif_quality: int = 68  # the same SSIMULACRA2 as JPEG q82 at 1024 px, with 71% of its bytes

@@ -50,6 +50,7 @@ from handlers.keys import (
 )
 from handlers.quotas import Quotas
 from handlers.records import Claim, ImageRecords, now_iso
+from handlers.schema import ImageRecord, Status
 from handlers.storage import delete_renditions, origin_from_metadata
 
 logger = Logger(service="imagepipe-processor")
@@ -197,7 +198,7 @@ def _render(job: _Job, response: dict | None) -> str:
     retry = (claim.before.get("error") or {}).get("code") == "processing_error"
     store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
     finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store)
-    if finished == "processed":
+    if finished == Status.PROCESSED:
         logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
     return finished
 
@@ -211,23 +212,23 @@ def _publish(
     stored = _store_renditions(image_id, etag, result, settings, store)
     at = now_iso()
     stored["manifestKey"] = _store_manifest(
-        clients.s3, settings, image_id, etag, {"status": "processed", "updatedAt": at, **stored}
+        clients.s3, settings, image_id, etag, {"status": Status.PROCESSED, "updatedAt": at, **stored}
     )
     finished, before = records.mark_processed(image_id, etag, stored, at=at)
-    if finished != "processed":
+    if finished != Status.PROCESSED:
         # "gone": deleted through the API while we worked; "superseded": a newer object under
         # this key took the record over. Either way no record lists what we wrote.
         delete_renditions(clients.s3, settings.processed_bucket, rendition_keys(stored))
         logger.info(f"{finished} while processing; renditions removed", extra={"image_id": image_id})
         return finished
     delete_renditions(clients.s3, settings.processed_bucket, rendition_keys(before) - rendition_keys(stored))
-    return "processed"
+    return Status.PROCESSED
 
 
 def rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds: int, force: bool = False) -> str:
     """Re-make a processed image's renditions with the current spec (`make reprocess`). Only one
     run at a time per image (a lease on the record); the record keeps listing the old renditions
-    until the new ones are written. Outcomes: "processed"; "current" (nothing to do: made with this
+    until the new ones are written. Outcomes: `Status.PROCESSED`; "current" (nothing to do: made with this
     spec, not processed, or leased by another run); "superseded", "gone", "missing", "refused"."""
     records = ImageRecords(clients.dynamodb, settings.table_name)
     record = records.claim_rerender(image_id, settings.renditions.version, lease_seconds, force)
@@ -261,12 +262,12 @@ def _refuse(job: _Job, exc: ImageRejected) -> str:
         job.settings,
         job.image_id,
         job.obj.etag,
-        {"status": "failed", "updatedAt": at, "error": {"code": exc.code, "message": exc.message[:500]}},
+        {"status": Status.FAILED, "updatedAt": at, "error": {"code": exc.code, "message": exc.message[:500]}},
     )
     if job.records.mark_failed(job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at):
         job.remove(job.stale - {manifest})
     logger.info("image refused", extra={"image_id": job.image_id, "code": exc.code, "reason": exc.message})
-    return "failed"
+    return Status.FAILED
 
 
 def _store_renditions(image_id: str, etag: str, result: Processed, settings: Settings, s3) -> dict:
@@ -352,7 +353,12 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
 
 
 def _sweep_one(
-    record: dict, key: str, settings: Settings, clients: Clients, records: ImageRecords, form_expired_before: datetime
+    record: ImageRecord,
+    key: str,
+    settings: Settings,
+    clients: Clients,
+    records: ImageRecords,
+    form_expired_before: datetime,
 ) -> str:
     try:
         head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=key)
@@ -360,11 +366,11 @@ def _sweep_one(
         # 404 only: the role may list the bucket, so a 403 is a real refusal and is raised.
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
-        if record["status"] == "processing":  # its object was removed after the claim
+        if record["status"] == Status.PROCESSING:  # its object was removed after the claim
             records.mark_failed(
                 record["id"], record.get("sourceEtag", ""), "missing", "The uploaded file no longer exists."
             )
-            return "failed"
+            return Status.FAILED
         if created(record) + ABANDONED_AFTER_EXPIRY < form_expired_before:
             # Out of the sweep now, not when TTL gets to it (on AWS, up to days later).
             abandoned = records.delete_abandoned(record["id"])
@@ -408,7 +414,7 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def created(record: dict) -> datetime:
+def created(record: ImageRecord) -> datetime:
     return parse_time(record["createdAt"])
 
 

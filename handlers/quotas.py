@@ -9,21 +9,15 @@ covers the race where another request started the day in between.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from handlers.config import Quota  # a setting, declared with the others
 from handlers.errors import QuotaExceeded  # the API's 429: one quota error, raised where it is known
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
-
-
-@dataclass(frozen=True)
-class Quota:
-    uploads_per_day: int
-    bytes: int
 
 
 def quota_key(owner: str) -> str:

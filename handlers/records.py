@@ -1,27 +1,22 @@
-"""The DynamoDB repository of image records: their shape, the table's indexes, every read and
-conditional write (`ImageRecords`), and the cursor codec of its listings.
+"""The DynamoDB repository of image records: every read and conditional write (`ImageRecords`),
+the record rebuilt from S3, and the cursor codec of its listings.
 
-Where files live is `handlers.keys` and what they carry is `handlers.storage`; this module
-only names them in records. `record_from_s3` is here, not there: it reads S3's answers but
-what it decides is a record's shape (its index attributes, its status), the same shape
-`ImageRecords` writes.
+The table's shape (key, indexes, TTL attribute, statuses, the record's attributes) is
+`handlers.schema`'s; where files live is `handlers.keys` and what they carry is
+`handlers.storage`; this module only names them in records. `record_from_s3` is here, not
+there: it reads S3's answers but what it decides is a record's shape (its index attributes, its
+status), the same shape `ImageRecords` writes.
 
-Table: partition key `id`. Listing newest-first is a Query on the `byCreated` index
-(partition `listPk`, a constant, sort `createdKey` = "<createdAt>#<id>"), never a Scan.
-`listPk` is set once the file has arrived, so uploads still on their way (or abandoned) are
-not in the gallery. Each person's gallery is a Query on `byOwner` (partition `owner`, the
-Cognito `sub`; sort `listedKey`, set with `listPk`); files put straight into the bucket have
-no owner and are listed for admins only. Records not yet finished (pending, processing) also carry `unfinishedPk`:
-the sparse `byUnfinished` index holds exactly them, oldest first, for the sweep.
-S3 is the truth: an uploaded file carries what its record needs to exist (`x-amz-meta-*`,
-bound by the upload policy: owner, file name, created time), and the processor writes its
-result as a manifest next to the renditions; `record_from_s3` rebuilds a record from the two
-(`python -m bootstrap reconcile`). A deleted image leaves a tombstone (`status` "deleted")
-until its upload form has expired, so a file posted again is removed, not brought back.
-Pending records carry `expiresAt` (epoch seconds, the table's TTL attribute) so that
-uploads that never arrive expire on their own; processing removes it. `attempts` counts the
-claims of a record that did not finish (an execution killed by its timeout or memory); a
-finished processing removes it.
+Listing newest-first is a Query on `byCreated` (everyone's) or `byOwner` (one person's), never a
+Scan; the sweep Queries `byUnfinished`, oldest first. S3 is the truth: an uploaded file carries
+what its record needs to exist (`x-amz-meta-*`, bound by the upload policy: owner, file name,
+created time), and the processor writes its result as a manifest next to the renditions;
+`record_from_s3` rebuilds a record from the two (`python -m bootstrap reconcile`). A deleted
+image leaves a tombstone (`Status.DELETED`) until its upload form has expired, so a file posted
+again is removed, not brought back. Pending records carry the TTL attribute so that uploads that
+never arrive expire on their own; processing removes it. `attempts` counts the claims of a
+record that did not finish (an execution killed by its timeout or memory); a finished
+processing removes it.
 """
 
 from __future__ import annotations
@@ -32,21 +27,28 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from handlers.keys import ID_PATTERN, image_id_for_key, manifest_key
+from handlers.schema import (
+    LIST_INDEX,
+    LIST_PARTITION,
+    OWNER_INDEX,
+    TABLE_INDEXES,
+    TABLE_KEY,
+    TTL_ATTRIBUTE,
+    UNFINISHED_INDEX,
+    UNFINISHED_PARTITION,
+    ImageRecord,
+    Status,
+)
 from handlers.storage import origin_from_metadata
-
-LIST_INDEX = "byCreated"
-LIST_PARTITION = "IMAGE"
-OWNER_INDEX = "byOwner"
-UNFINISHED_INDEX = "byUnfinished"
-UNFINISHED_PARTITION = "UNFINISHED"
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -60,14 +62,14 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
+def record_from_s3(key: str, head: dict, manifest: dict | None) -> ImageRecord:
     """The record an object (HeadObject's answer) and its manifest (None: not processed yet) stand for."""
     image_id = image_id_for_key(key)
     origin = origin_from_metadata(head.get("Metadata") or {})
     created = origin.get("createdAt") or head["LastModified"].astimezone(UTC).isoformat(
         timespec="milliseconds"
     ).replace("+00:00", "Z")
-    record = {
+    record: ImageRecord = {
         "id": image_id,
         "uploadKey": key,
         "sourceEtag": head["ETag"].strip('"'),
@@ -82,16 +84,32 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> dict:
         "listedKey": f"{created}#{image_id}",
     }
     if manifest is None:  # arrived, never finished: unfinished, for the processor to take up
-        return record | {"status": "pending", "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
-    return record | manifest | {"manifestKey": manifest_key(image_id, record["sourceEtag"])}
+        return record | {"status": Status.PENDING, "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
+    return cast(ImageRecord, record | manifest | {"manifestKey": manifest_key(image_id, record["sourceEtag"])})
 
 
 def _to_item(values: dict) -> dict:
     return {k: _serialize(_storable(v)) for k, v in values.items() if v is not None}
 
 
-def _from_item(item: dict) -> dict:
-    return {k: _plain(_deserialize(v)) for k, v in item.items()}
+def _from_item(item: dict) -> ImageRecord:
+    return cast(ImageRecord, {k: _plain(_deserialize(v)) for k, v in item.items()})
+
+
+def _key(image_id: str) -> dict:
+    return {TABLE_KEY: _serialize(image_id)}
+
+
+def _partition_query(table: str, index: str, partition: str, oldest_first: bool) -> dict:
+    """A Query's parameters for one partition of an index, in its sort key's order."""
+    return {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {"#p": TABLE_INDEXES[index][0]},  # a placeholder: `owner` is a reserved word
+        "ExpressionAttributeValues": _to_item({":p": partition}),
+        "ScanIndexForward": oldest_first,
+    }
 
 
 def _storable(value: Any) -> Any:
@@ -125,11 +143,9 @@ def encode_cursor(key: dict | None) -> str | None:
 
 # The shapes of a start key's values: DynamoDB itself refuses a malformed one with a 500's worth
 # of ValidationException (an empty string, a key over 1024 bytes), so they are checked first.
-_CURSOR_SHAPES = {
-    "id": ID_PATTERN,
-    "createdKey": re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z#[0-9a-f]{32}$"),
-}
-_CURSOR_SHAPES["listedKey"] = _CURSOR_SHAPES["createdKey"]
+# The listings' sort keys are all "<createdAt>#<id>".
+_LISTED_SORT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z#[0-9a-f]{32}$")
+_CURSOR_SHAPES = {TABLE_KEY: ID_PATTERN} | {TABLE_INDEXES[i][1]: _LISTED_SORT_KEY for i in (LIST_INDEX, OWNER_INDEX)}
 
 
 def decode_cursor(cursor: str, expect: dict[str, str | None]) -> dict:
@@ -157,7 +173,7 @@ class Claim:
     # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted) | "reposted" (a
     # later file under a key whose first file is the image: the form was posted again)
     outcome: str
-    before: dict  # the record as it was, when claimed ({} if it was created now)
+    before: ImageRecord  # the record as it was, when claimed ({} if it was created now)
     attempt: int = 0  # this claim's number among claims that did not finish (1 = the first)
 
 
@@ -176,50 +192,36 @@ class ImageRecords:
         owner_email: str | None,
         expires_at: int,
         created_at: str | None = None,
-    ) -> dict:
+    ) -> ImageRecord:
         now = created_at or now_iso()
-        record = {
+        record: ImageRecord = {
             "id": image_id,
             "unfinishedPk": UNFINISHED_PARTITION,
             "createdKey": f"{now}#{image_id}",
             "filename": filename,
-            "status": "pending",
+            "status": Status.PENDING,
             "contentType": content_type,
             "bytes": size,
             "owner": owner,
             "ownerEmail": owner_email,
             "createdAt": now,
             "updatedAt": now,
-            "expiresAt": expires_at,
+            TTL_ATTRIBUTE: expires_at,
         }
         self._db.put_item(TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)")
-        return {k: v for k, v in record.items() if v is not None}
+        return cast(ImageRecord, {k: v for k, v in record.items() if v is not None})
 
-    def get(self, image_id: str) -> dict | None:
-        item = self._db.get_item(TableName=self._table, Key={"id": _serialize(image_id)}, ConsistentRead=True).get(
-            "Item"
-        )
+    def get(self, image_id: str) -> ImageRecord | None:
+        item = self._db.get_item(TableName=self._table, Key=_key(image_id), ConsistentRead=True).get("Item")
         return _from_item(item) if item else None
 
-    def list(self, limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[dict], str | None]:
+    def list(self, limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[ImageRecord], str | None]:
         """Listed images, newest first: one person's (`owner`), or everyone's."""
-        if owner is None:
-            index, condition, values = LIST_INDEX, "listPk = :p", {":p": LIST_PARTITION}
-            cursor_keys = {"id": None, "listPk": LIST_PARTITION, "createdKey": None}
-        else:
-            index, condition, values = OWNER_INDEX, "#o = :p", {":p": owner}
-            cursor_keys = {"id": None, "owner": owner, "listedKey": None}
-        params = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _to_item(values),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if owner is not None:
-            params["ExpressionAttributeNames"] = {"#o": "owner"}
+        index, partition = (LIST_INDEX, LIST_PARTITION) if owner is None else (OWNER_INDEX, owner)
+        params = _partition_query(self._table, index, partition, oldest_first=False) | {"Limit": limit}
         if cursor:
+            partition_name, sort_name = TABLE_INDEXES[index]
+            cursor_keys = {TABLE_KEY: None, partition_name: partition, sort_name: None}
             params["ExclusiveStartKey"] = decode_cursor(cursor, cursor_keys)
         page = self._db.query(**params)
         return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
@@ -251,9 +253,9 @@ class ImageRecords:
         first = f" AND (attribute_not_exists(sourceEtag) OR {same_file})" if version else ""
         condition = f"{alive} AND {duplicate}{first}" + ("" if create else " AND attribute_exists(id)")
         values = {
-            ":processing": "processing",
-            ":processed": "processed",
-            ":deleted": "deleted",
+            ":processing": Status.PROCESSING,
+            ":processed": Status.PROCESSED,
+            ":deleted": Status.DELETED,
             ":now": now,
             ":key": key,
             ":etag": etag,
@@ -276,7 +278,7 @@ class ImageRecords:
         try:
             result = self._db.update_item(
                 TableName=self._table,
-                Key={"id": _serialize(image_id)},
+                Key=_key(image_id),
                 UpdateExpression=(
                     "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
                     f"{version_set}{owner} filename = if_not_exists(filename, :fn),"
@@ -284,7 +286,7 @@ class ImageRecords:
                     " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck),"
                     " listedKey = if_not_exists(createdKey, :ck),"
                     " unfinishedPk = :up ADD attempts :one"
-                    " REMOVE expiresAt, #e"
+                    f" REMOVE {TTL_ATTRIBUTE}, #e"
                 ),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"}
@@ -295,7 +297,7 @@ class ImageRecords:
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
             item = _from_item(exc.response.get("Item") or {})
-            if not item or item.get("status") == "deleted":
+            if not item or item.get("status") == Status.DELETED:
                 return Claim("gone", {})
             same = item.get("sourceVersion") == version or (
                 not item.get("sourceVersion") and item.get("sourceEtag") == etag
@@ -306,11 +308,11 @@ class ImageRecords:
         before = _from_item(result.get("Attributes") or {})
         return Claim("claimed", before, before.get("attempts", 0) + 1)
 
-    def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> tuple[str, dict]:
-        """Finish the record for the object with this ETag: "processed"; "superseded" if a newer
-        object took the record over; "gone" if the image was deleted meanwhile. With the record as
-        it was before (its renditions are replaced by these)."""
-        values = {":processed": "processed", ":now": at or now_iso(), ":etag": etag}
+    def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> tuple[str, ImageRecord]:
+        """Finish the record for the object with this ETag: `Status.PROCESSED`; "superseded" if a
+        newer object took the record over; "gone" if the image was deleted meanwhile. With the
+        record as it was before (its renditions are replaced by these)."""
+        values = {":processed": Status.PROCESSED, ":now": at or now_iso(), ":etag": etag}
         names = {"#s": "status", "#e": "error"}
         sets = ["#s = :processed", "updatedAt = :now"]
         for i, (name, value) in enumerate(details.items()):  # names via placeholders: many are reserved words
@@ -325,9 +327,11 @@ class ImageRecords:
             ExpressionAttributeValues=_to_item(values),
             ReturnValues="ALL_OLD",
         )
-        return ("processed" if outcome == "updated" else outcome), before
+        return (Status.PROCESSED if outcome == "updated" else outcome), before
 
-    def claim_rerender(self, image_id: str, spec_version: str, lease_seconds: int, force: bool = False) -> dict | None:
+    def claim_rerender(
+        self, image_id: str, spec_version: str, lease_seconds: int, force: bool = False
+    ) -> ImageRecord | None:
         """Lease a processed record for re-rendering, if it was made with another spec (or `force`)
         and no other run holds it; the record, or None."""
         now = int(time.time())
@@ -339,7 +343,7 @@ class ImageRecords:
             + older,
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=_to_item(
-                {":processed": "processed", ":now": now, ":until": now + lease_seconds}
+                {":processed": Status.PROCESSED, ":now": now, ":until": now + lease_seconds}
                 | ({} if force else {":v": spec_version})
             ),
             ReturnValues="ALL_NEW",
@@ -360,8 +364,8 @@ class ImageRecords:
         sets = "SET #s = :failed, updatedAt = :now, #e = :err" + (", manifestKey = :m" if manifest else "")
         removes = " REMOVE renditions, unfinishedPk, attempts" + ("" if manifest else ", manifestKey")
         values = {
-            ":failed": "failed",
-            ":processed": "processed",
+            ":failed": Status.FAILED,
+            ":processed": Status.PROCESSED,
             ":now": at or now_iso(),
             ":etag": etag,
             ":err": {"code": code, "message": message[:500]},
@@ -375,40 +379,31 @@ class ImageRecords:
         )
         return outcome == "updated"
 
-    def _conditional_update(self, image_id: str, **params) -> tuple[str, dict]:
+    def _conditional_update(self, image_id: str, **params) -> tuple[str, ImageRecord]:
         """("updated", the record as ReturnValues asks for it: before or after), or why not: "superseded" (the
         record exists and fails the condition) or "gone"."""
         try:
             result = self._db.update_item(
                 TableName=self._table,
-                Key={"id": _serialize(image_id)},
+                Key=_key(image_id),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **params,
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
             item = _from_item(exc.response.get("Item") or {})
-            return ("superseded" if item and item.get("status") != "deleted" else "gone"), {}
+            return ("superseded" if item and item.get("status") != Status.DELETED else "gone"), {}
         return "updated", _from_item(result.get("Attributes") or {})
 
-    def unfinished(self, limit: int):
-        """Records still `pending` or `processing`, oldest first, at most `limit`: a Query on the
-        sparse index that holds only them, so finished records never crowd it."""
+    def unfinished(self, limit: int) -> Iterator[ImageRecord]:
+        """Records whose status is one of UNFINISHED_STATUSES, oldest first, at most `limit`: a
+        Query on the sparse index that holds only them, so finished records never crowd it."""
         return itertools.islice(
-            self._index(
-                UNFINISHED_INDEX, "unfinishedPk", UNFINISHED_PARTITION, oldest_first=True, page=min(limit, 100)
-            ),
-            limit,
+            self._index(UNFINISHED_INDEX, UNFINISHED_PARTITION, oldest_first=True, page=min(limit, 100)), limit
         )
 
-    def _index(self, index: str, partition: str, value: str, oldest_first: bool, page: int | None = None):
+    def _index(self, index: str, partition: str, oldest_first: bool, page: int | None = None) -> Iterator[ImageRecord]:
         """Every record of one partition of an index, page by page (lazily: stop reading any time)."""
-        params = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": f"{partition} = :p",
-            "ExpressionAttributeValues": _to_item({":p": value}),
-            "ScanIndexForward": oldest_first,
-        } | ({"Limit": page} if page else {})
+        params = _partition_query(self._table, index, partition, oldest_first) | ({"Limit": page} if page else {})
         while True:
             answer = self._db.query(**params)
             yield from (_from_item(i) for i in answer.get("Items", []))
@@ -416,22 +411,22 @@ class ImageRecords:
                 return
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def delete_abandoned(self, image_id: str) -> dict | None:
+    def delete_abandoned(self, image_id: str) -> ImageRecord | None:
         """Delete a record still `pending` (its file never arrived); returns it, or None if it moved on."""
         try:
             result = self._db.delete_item(
                 TableName=self._table,
-                Key={"id": _serialize(image_id)},
+                Key=_key(image_id),
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":pending": "pending"}),
+                ExpressionAttributeValues=_to_item({":pending": Status.PENDING}),
                 ReturnValues="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})
 
-    def delete(self, image_id: str, owner: str | None, tombstone_until: int) -> dict | None:
+    def delete(self, image_id: str, owner: str | None, tombstone_until: int) -> ImageRecord | None:
         """Replace the record by a tombstone if it still belongs to `owner` (None: anyone's, for
         admins); returns it as it was at that moment (renditions written since it was read
         included). The tombstone answers any late file for this id until `tombstone_until`."""
@@ -439,21 +434,21 @@ class ImageRecords:
             condition = {
                 "ConditionExpression": "attribute_exists(id) AND #s <> :deleted",
                 "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": _to_item({":deleted": "deleted"}),
+                "ExpressionAttributeValues": _to_item({":deleted": Status.DELETED}),
             }
         else:
             condition = {
                 "ConditionExpression": "#o = :o AND #s <> :deleted",
                 "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
-                "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": "deleted"}),
+                "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": Status.DELETED}),
             }
         return self._bury(image_id, tombstone_until, ReturnValues="ALL_OLD", **condition)
 
-    def listed(self):
-        """Every listed record (processing, processed or failed), newest first, page by page."""
-        return self._index(LIST_INDEX, "listPk", LIST_PARTITION, oldest_first=False)
+    def listed(self) -> Iterator[ImageRecord]:
+        """Every listed record (its file arrived: any status but deleted), newest first, page by page."""
+        return self._index(LIST_INDEX, LIST_PARTITION, oldest_first=False)
 
-    def retire(self, record: dict, tombstone_until: int) -> bool:
+    def retire(self, record: ImageRecord, tombstone_until: int) -> bool:
         """Replace a finished record whose file is gone by a tombstone, unless it changed since it
         was read. True if retired."""
         return (
@@ -467,16 +462,21 @@ class ImageRecords:
             is not None
         )
 
-    def _bury(self, image_id: str, tombstone_until: int, **params) -> dict | None:
+    def _bury(self, image_id: str, tombstone_until: int, **params) -> ImageRecord | None:
         """Put a tombstone in the record's place under this condition; the record as it was, or None."""
-        tombstone = {"id": image_id, "status": "deleted", "updatedAt": now_iso(), "expiresAt": tombstone_until}
+        tombstone: ImageRecord = {
+            "id": image_id,
+            "status": Status.DELETED,
+            "updatedAt": now_iso(),
+            TTL_ATTRIBUTE: tombstone_until,
+        }
         try:
             result = self._db.put_item(TableName=self._table, Item=_to_item(tombstone), **params)
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return _from_item(result.get("Attributes") or {})
 
-    def restore(self, record: dict) -> bool:
+    def restore(self, record: ImageRecord) -> bool:
         """Write a record rebuilt from S3 unless the table holds one as new or newer (or a
         tombstone): safe while uploads go on. An upload form's record (`pending`, never listed)
         is older than any file: the file arrived and its event was lost (a crash). True if written."""
@@ -488,7 +488,7 @@ class ImageRecords:
                 " OR (#s <> :deleted AND updatedAt < :u)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_to_item(
-                    {":deleted": "deleted", ":pending": "pending", ":u": record["updatedAt"]}
+                    {":deleted": Status.DELETED, ":pending": Status.PENDING, ":u": record["updatedAt"]}
                 ),
             )
         except self._db.exceptions.ConditionalCheckFailedException:

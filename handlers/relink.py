@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
+from handlers.schema import Status
+
 # Bounded: the local stack's table is small; a scan reads at most this many pages (1 MB each),
 # and stops while the trigger has this much time left (Cognito waits for it: 5 s at most).
 MAX_SCAN_PAGES = 50
@@ -31,7 +33,7 @@ def orphaned_images(
         FilterExpression="ownerEmail = :email AND #o <> :new AND #s <> :deleted",
         ProjectionExpression="id, #o",
         ExpressionAttributeNames={"#o": "owner", "#s": "status"},
-        ExpressionAttributeValues={":email": {"S": email}, ":new": {"S": new_sub}, ":deleted": {"S": "deleted"}},
+        ExpressionAttributeValues={":email": {"S": email}, ":new": {"S": new_sub}, ":deleted": {"S": Status.DELETED}},
         PaginationConfig={"PageSize": 1000},
     )
     for number, page in enumerate(pages):

@@ -95,7 +95,7 @@ class Stack:
         """A confirmed user, made as `make user` makes one; returns the password."""
         from types import SimpleNamespace
 
-        from bootstrap.stack import create_user
+        from bootstrap.deploy.identity import create_user
 
         password = f"pw-{email}-{time.monotonic_ns()}"
         create_user(SimpleNamespace(cognito=self.cognito()), self.outputs["userPoolId"], email, password, admin=admin)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bootstrap.stack import PROCESSOR_TIMEOUT_S, processor_memory_mb
+from bootstrap.deploy.config import PROCESSOR_TIMEOUT_S, processor_memory_mb
 from handlers.formats import MIB, Limits
 from tests import hostile
 from tests.images import encode, photo
@@ -58,11 +58,12 @@ def measure(path: Path) -> dict:
         "import json, sys, time\n"
         "import handlers.processor  # the processor's baseline: boto3, Powertools, Pillow and codecs\n"
         "from handlers import imaging\n"
+        "from handlers.probe import budget\n"
         "def status(field):\n"
         "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(field))\n"
         "estimates = []\n"
-        "check = imaging._check_memory\n"
-        "imaging._check_memory = lambda needed, *a: (estimates.append(needed), check(needed, *a))[1]\n"
+        "check = budget.check_memory\n"
+        "budget.check_memory = lambda needed, *a: (estimates.append(needed), check(needed, *a))[1]\n"
         f"data = open({str(path)!r}, 'rb').read()\n"
         "baseline = status('VmRSS:')\n"
         "open('/proc/self/clear_refs', 'w').write('5')  # restart VmHWM from here\n"

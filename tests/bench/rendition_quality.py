@@ -8,7 +8,7 @@ share of JPEG q82's, and the mean score; the rendition spec's defaults (handlers
 RenditionSpec) are chosen from it: the AVIF quality whose score is at least JPEG q82's.
 
 Photos: the JPEGs in BENCH_PHOTOS that a camera wrote (EXIF Make), else deterministic synthetic
-ones. The README's table: the 8 camera photographs among Debian's `plasma-workspace-wallpapers`
+ones. The table in docs/benchmarks.md: the 8 camera photographs among Debian's `plasma-workspace-wallpapers`
 (KDE's wallpapers, 2560x1600; Olympus E-M1, Canon EOS 70D, Sony NEX-3N, Nokia N9):
   apt-get download plasma-workspace-wallpapers && dpkg-deb -x plasma-workspace-wallpapers_*.deb w
   BENCH_PHOTOS=w/usr/share/wallpapers make bench
@@ -64,7 +64,7 @@ def photos() -> dict[str, Image.Image]:
         # Photographs only: files a camera wrote (EXIF Make), not rendered artwork.
         cameras = {name: path for name, path in largest.items() if Image.open(path).getexif().get(0x010F)}
         return {name: ImageOps.exif_transpose(Image.open(path)).convert("RGB") for name, path in cameras.items()}
-    log("BENCH_PHOTOS not set: synthetic photos (set it to a folder of real photos for the README's table)")
+    log("BENCH_PHOTOS not set: synthetic photos (set it to a folder of real photos for docs/benchmarks.md's table)")
     return {f"synthetic-{seed}": photo(2560, 1600, seed=seed) for seed in (1, 2, 3)}
 
 

@@ -20,9 +20,9 @@ from types import SimpleNamespace
 import pytest
 import requests
 
+from bootstrap.deploy.identity import create_user
 from bootstrap.local import free_port, stack_credentials
 from bootstrap.package import ROOT
-from bootstrap.stack import create_user
 from tests.images import encode, phone_jpeg, photo
 from tests.stack import local_client
 

@@ -16,10 +16,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from bootstrap.deploy.identity import create_user
 from bootstrap.local import EMULATOR_PYTHON
 from bootstrap.package import ROOT
 from bootstrap.site import content_security_policy
-from bootstrap.stack import create_user
 from tests.images import phone_jpeg
 
 pytestmark = pytest.mark.integration
@@ -98,7 +98,7 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     index = s3.get_object(Bucket=site, Key="index.html")
     assert index["ContentType"].startswith("text/html")
     assert index["Body"].read() == (ROOT / "frontend" / "index.html").read_bytes()
-    assert s3.head_object(Bucket=site, Key="app.js")["ContentType"].startswith("text/javascript")
+    assert s3.head_object(Bucket=site, Key="js/main.js")["ContentType"].startswith("text/javascript")
     # The page through CloudFront (the emulator routes by Host, as CloudFront's edge does); the
     # bucket itself is private, images and page alike.
     host = outputs["siteUrl"].removeprefix("https://")

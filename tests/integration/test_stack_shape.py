@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bootstrap.stack import StackConfig, function_policies
+from bootstrap.deploy.config import StackConfig
+from bootstrap.deploy.iam import function_policies
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
+import subprocess
 import time
 
 import boto3
@@ -12,13 +14,28 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from bootstrap.stack import Aws, StackConfig, ensure_bucket, ensure_table, ensure_upload_versioning
+from bootstrap.deploy.config import StackConfig
+from bootstrap.deploy.executor import Aws
+from bootstrap.deploy.storage import ensure_bucket, ensure_table, ensure_upload_versioning
 from handlers.clients import make_clients
 from handlers.config import Settings
 from handlers.identity import ADMINS_GROUP, ID_TOKEN_MINUTES, issuer_of
 from tests.events import load_event
 
 SITE = "http://127.0.0.1:8080"
+
+
+@pytest.fixture(autouse=True)
+def in_this_interpreter_and_offline(monkeypatch):
+    """The unit tier starts no process and opens no connection (moto answers AWS in process): a
+    test that needs either belongs in tests/integration."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a unit test started a process or opened a connection: it belongs in tests/integration")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture

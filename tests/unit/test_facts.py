@@ -8,8 +8,9 @@ import re
 import yaml
 
 from bootstrap.package import ROOT
-from handlers.api import DEFAULT_PAGE, MAX_BODY_BYTES, MAX_PAGE
+from handlers.api import MAX_BODY_BYTES
 from handlers.formats import ACCEPTED_CONTENT_TYPES, Limits
+from handlers.schema import DEFAULT_PAGE, MAX_PAGE
 
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 
@@ -37,7 +38,8 @@ def test_openapi_page_sizes_are_the_code_s():
 def test_the_page_takes_its_limits_from_config_json_not_from_copies():
     """The page's types, size limit and page size come from /config.json (written by bootstrap
     from the same code); none of them is written into the page itself."""
-    page = (ROOT / "frontend" / "index.html").read_text() + (ROOT / "frontend" / "app.js").read_text()
+    frontend = ROOT / "frontend"
+    page = "".join(path.read_text() for path in [frontend / "index.html", *(frontend / "js").glob("*.js")])
     assert not re.search(r"image/(jpeg|png|webp|gif|avif|heic|heif)", page)
     assert not re.search(r"\b25 ?M(i)?B\b|26214400|\|\| 24\b", page)
     for key in ("config.acceptedTypes", "config.maxBytes", "config.pageSize"):
@@ -45,7 +47,8 @@ def test_the_page_takes_its_limits_from_config_json_not_from_copies():
 
 
 def test_bootstrap_writes_the_page_s_config_from_the_same_code():
-    from bootstrap.stack import StackConfig, site_config
+    from bootstrap.deploy.config import StackConfig
+    from bootstrap.deploy.plan import site_config
 
     config = site_config(StackConfig(target="embedded", region="us-east-1", endpoint_url="http://x"), "u", "p", "c")
     assert set(config["acceptedTypes"]) == ACCEPTED_CONTENT_TYPES

@@ -1,31 +1,19 @@
-"""handlers/imaging.py: formats, orientation, metadata stripping, limits, refusals."""
+"""handlers/imaging.py and handlers/rendering.py, end to end: formats, orientation, metadata
+stripping, refusals by content, the corpus, the rendition spec (sizes, AVIF and a fallback), the
+CLI. The decode budget's refusals: test_probe_budget.py; placeholders and photo facts:
+test_imaging_placeholders.py, test_imaging_photo_facts.py."""
 
 from __future__ import annotations
 
 import io
 import json
-import zlib
 
 import pytest
 from PIL import Image, ImageCms, ImageStat, JpegImagePlugin
 
-from handlers.imaging import MIB, ImageRejected, Limits, RenditionSpec, describe, main, make_renditions
+from handlers.imaging import ImageRejected, Limits, RenditionSpec, main, make_renditions
 from tests.images import CORPUS, corpus_manifest, encode, exif_bytes, phone_jpeg, photo
-
-
-def open_rendition(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-def assert_no_metadata(data: bytes) -> None:
-    image = open_rendition(data)
-    assert len(image.getexif()) == 0, "EXIF survived"
-    assert not image.getexif().get_ifd(0x8825), "GPS survived"
-    for key in ("exif", "xmp", "XML:com.adobe.xmp", "comment", "icc_profile", "photoshop"):
-        assert key not in image.info, f"{key} survived"
-    assert b"Exif\x00" not in data and b"http://ns.adobe.com/xap" not in data
+from tests.unit.rendition_checks import assert_no_metadata, open_rendition
 
 
 def test_phone_portrait_jpeg_is_turned_upright_and_stripped():
@@ -171,31 +159,6 @@ def test_truncated_jpeg_is_refused():
     assert info.value.code == "truncated"
 
 
-def test_pixel_limit_is_checked_before_decoding(monkeypatch):
-    """A 20000x20000 header in a tiny file is refused from the header: no decoder is ever
-    created, so its 400 MB of pixels are never allocated."""
-    data = encode(Image.new("L", (20000, 20000)), "PNG", optimize=False)
-    assert len(data) < 2_000_000
-    decoders = []
-    original = Image._getdecoder
-    monkeypatch.setattr(Image, "_getdecoder", lambda *a, **k: decoders.append(a[1]) or original(*a, **k))
-    with pytest.raises(ImageRejected) as info:
-        make_renditions(data, Limits(max_pixels=100_000_000))
-    assert info.value.code == "too_many_pixels"
-    assert "20000x20000" in info.value.message
-    assert decoders == []
-
-
-def test_decompression_bomb_gif_is_refused_from_its_header(monkeypatch):
-    decoders = []
-    original = Image._getdecoder
-    monkeypatch.setattr(Image, "_getdecoder", lambda *a, **k: decoders.append(a[1]) or original(*a, **k))
-    with pytest.raises(ImageRejected) as info:
-        make_renditions((CORPUS / "decompression_bomb.gif").read_bytes())
-    assert info.value.code == "too_many_pixels"
-    assert decoders == []
-
-
 def test_heic_from_a_phone():
     pillow_heif = pytest.importorskip("pillow_heif")
     del pillow_heif
@@ -275,21 +238,6 @@ def test_cli_processes_files_like_the_lambda(tmp_path, capsys):
     )
 
 
-# --- the decode budget: checked on the real decode size, before any pixel is allocated ---------
-
-
-def refuse_decoding(monkeypatch):
-    """Make any pixel decode fail the test: a refusal must come from headers alone."""
-    from PIL import ImageFile
-
-    def no_decode(self, *args, **kwargs):
-        raise AssertionError(f"{self.format} pixels were decoded")
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
-    for module, cls in (("PIL.AvifImagePlugin", "AvifImageFile"), ("pillow_heif.as_plugin", "HeifImageFile")):
-        monkeypatch.setattr(getattr(__import__(module, fromlist=[cls]), cls), "load", no_decode)
-
-
 def test_a_heif_is_rendered_from_its_primary_image_not_image_0():
     from tests.hostile import heif_with_large_secondary
 
@@ -301,127 +249,7 @@ def test_a_heif_is_rendered_from_its_primary_image_not_image_0():
     assert r > b, "the renditions show another image than the primary"
 
 
-def test_an_avif_whose_header_understates_its_frame_is_refused_on_the_real_size(monkeypatch):
-    from tests.hostile import avif_with_lying_ispe
-
-    data = avif_with_lying_ispe(real=(1600, 1200), declared=(64, 48))
-    assert Image.open(io.BytesIO(data)).size == (64, 48)  # what the container claims
-    refuse_decoding(monkeypatch)
-    with pytest.raises(ImageRejected) as info:
-        make_renditions(data, Limits(max_pixels=1_000_000))
-    assert info.value.code == "too_many_pixels" and "1600x1200" in info.value.message
-
-
-def test_a_tiny_lossless_webp_of_a_huge_canvas_is_refused_before_it_is_opened(monkeypatch):
-    from tests.hostile import lossless_webp
-
-    data = lossless_webp(9000, 9000)  # a few dozen bytes; libwebp allocates the canvas on open
-    assert len(data) < 200
-
-    def no_open(*args, **kwargs):
-        raise AssertionError("the WebP decoder was created")
-
-    monkeypatch.setattr(Image, "open", no_open)
-    with pytest.raises(ImageRejected) as info:
-        make_renditions(data)  # 81 MP is under the pixel limit, 1.3 GB over the memory budget
-    assert info.value.code == "too_much_memory" and "9000x9000" in info.value.message
-
-
-def test_a_progressive_jpeg_with_thousands_of_scans_is_refused_before_decoding(monkeypatch):
-    from tests.hostile import progressive_jpeg_with_repeated_scans
-
-    assert make_renditions(progressive_jpeg_with_repeated_scans(640, 480, repeats=20)).format == "JPEG"
-    data = progressive_jpeg_with_repeated_scans(640, 480, repeats=500)
-    refuse_decoding(monkeypatch)
-    with pytest.raises(ImageRejected) as info:
-        make_renditions(data)
-    assert info.value.code == "too_complex" and "scans" in info.value.message
-
-
-def test_an_image_over_the_memory_budget_is_refused_before_decoding(monkeypatch):
-    from tests.hostile import png
-
-    data = png(4000, 3000, 8, 6, rows=1)  # 12 MP RGBA: 12M x (4 decoded + 4 premultiplied + 1) bytes
-    refuse_decoding(monkeypatch)
-    with pytest.raises(ImageRejected) as info:
-        make_renditions(data, Limits(max_decode_bytes=100 * 1024 * 1024))
-    assert info.value.code == "too_much_memory" and "MiB" in info.value.message
-
-
-OVERHEAD = 16 * 1024 * 1024  # codec contexts, encoder buffers: what a 64x48 image costs too
-
-
-def cost(data: bytes) -> int:
-    from handlers.imaging import Headers, decode_cost
-
-    image = Image.open(io.BytesIO(data), formats=["PNG", "GIF", "JPEG", "WEBP"])
-    return decode_cost(image, Headers.read(image, data))
-
-
-@pytest.mark.parametrize(
-    "bit_depth, colour_type, alpha, per_pixel",
-    [
-        (8, 2, False, 4 + 1),  # RGB: decoded as 4 bytes, resized in place
-        (16, 2, False, 4 + 1),  # 16-bit RGB is decoded to 8 bits
-        (8, 6, False, 4 + 4 + 1),  # RGBA: a premultiplied copy for the resize
-        (16, 0, False, 2 + 4 + 1),  # 16-bit grey: 2 bytes, scaled into an 8-bit RGB copy
-        (8, 3, False, 1 + 4 + 1),  # palette: 1 byte, converted to RGB
-        (8, 3, True, 1 + 4 + 4 + 1),  # palette with tRNS: converted to RGBA, then premultiplied
-    ],
-)
-def test_budget_arithmetic_for_pillow_decoders(bit_depth, colour_type, alpha, per_pixel):
-    from tests.hostile import png
-
-    assert (
-        cost(png(10_000, 10_000, bit_depth, colour_type, palette_alpha=alpha, rows=1)) == OVERHEAD + 10**8 * per_pixel
-    )
-
-
-def test_the_largest_pngs_within_the_pixel_limit_fit_the_default_budget():
-    """Never bought with refusals of real photos: 100 MP PNGs of every kind fit the 1 GiB budget."""
-    from tests.hostile import png
-
-    for args in ((8, 6), (16, 2), (16, 0), (8, 3, True)):
-        assert cost(png(10_000, 10_000, *args, rows=1)) <= Limits().max_decode_bytes
-
-
-def test_budget_arithmetic_for_a_jpeg_of_several_scans_counts_the_full_size_coefficient_buffer():
-    from handlers.imaging import Headers, decode_cost
-
-    data = encode(Image.new("RGB", (4000, 3000)), "JPEG", progressive=True, subsampling=0)  # 4:4:4
-    image = Image.open(io.BytesIO(data))
-    image.draft("RGB", (1000, 750))
-    assert image.size == (1000, 750)  # decoded at 1/4 ...
-    coefficients = 3 * (4000 // 8) * (3000 // 8) * 64 * 2  # ... through full-size coefficient arrays
-    assert decode_cost(image, Headers.read(image, data)) == OVERHEAD + 1000 * 750 * (4 + 1 + 4) + coefficients
-    # Decided by the scans in the bytes, not by Pillow's flag: a sequential JPEG whose components
-    # come in separate scans is decoded the same way (found in review: it was counted as 1 scan).
-    image.info.pop("progressive", None), image.info.pop("progression", None)
-    assert decode_cost(image, Headers.read(image, data)) == OVERHEAD + 1000 * 750 * (4 + 1 + 4) + coefficients
-    baseline = encode(Image.new("RGB", (4000, 3000)), "JPEG")
-    image = Image.open(io.BytesIO(baseline))
-    image.draft("RGB", (1000, 750))
-    assert decode_cost(image, Headers.read(image, baseline)) == OVERHEAD + 1000 * 750 * (4 + 1 + 4)
-
-
-def test_an_rgb_png_with_a_transparent_colour_counts_its_rgba_copy():
-    """Found in review: RGB + tRNS is converted to RGBA (a full copy), then premultiplied."""
-    from tests.hostile import png
-
-    data = bytearray(png(10_000, 10_000, 8, 2, rows=1))
-    at = data.index(b"IDAT") - 4  # tRNS comes before the image data
-    trns = b"\x00\x00\x00\x06tRNS" + bytes(6)
-    data[at:at] = trns + zlib.crc32(trns[4:]).to_bytes(4, "big")
-    assert cost(bytes(data)) == OVERHEAD + 10**8 * (4 + 4 + 4 + 1)
-
-
-def test_a_100_megapixel_camera_jpeg_is_processed():
-    data = encode(Image.new("RGB", (11_648, 8_736), (120, 110, 100)), "JPEG", quality=80)  # a 100 MP sensor
-    result = make_renditions(data)
-    assert (result.width, result.height) == (11_648, 8_736)
-
-
-# --- renditions from the spec: sources, sizes, placeholder, colour, facts ------------------------
+# --- renditions from the spec: sources and sizes --------------------------------------------------
 
 
 def test_each_rendition_has_an_avif_first_and_a_jpeg_fallback_of_the_same_pixels():
@@ -503,142 +331,10 @@ def test_bad_rendition_sizes_are_refused_at_start(text):
         RenditionSpec.parse_sizes(text)
 
 
-def test_placeholder_is_a_thumbhash_of_the_picture_and_the_colour_its_mean():
-    import base64
-
-    import thumbhash
-
-    def two_halves(left, right):
-        image = Image.new("RGB", (400, 200), left)
-        image.paste(right, (200, 0, 400, 200))
-        return make_renditions(encode(image, "PNG"))
-
-    red_blue, blue_red = two_halves((200, 30, 30), (30, 30, 200)), two_halves((30, 30, 200), (200, 30, 30))
-    hashed = base64.b64decode(red_blue.placeholder)
-    assert len(hashed) < 40
-    assert thumbhash.thumb_hash_to_approximate_aspect_ratio(list(hashed)) == pytest.approx(2, rel=0.15)
-    average = thumbhash.thumb_hash_to_average_rgba(list(hashed))
-    assert average[0] == pytest.approx(115 / 255, abs=0.05) and average[2] == pytest.approx(115 / 255, abs=0.05)
-    # Where the colours are, not only their mean (the page decodes it with the JS decoder: browser tests).
-    assert red_blue.placeholder != blue_red.placeholder
-    assert _close(red_blue.dominant_color, (115, 30, 115)) and _close(blue_red.dominant_color, (115, 30, 115))
-
-
-def _close(colour: str, expected: tuple[int, int, int]) -> bool:
-    got = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-    return max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= 3
-
-
-def test_a_transparent_image_gets_a_placeholder_and_its_colour_ignores_transparent_pixels():
-    image = Image.new("RGBA", (200, 200), (0, 255, 0, 0))  # transparent green must not count
-    image.paste((200, 20, 20, 255), (50, 50, 150, 150))
-    result = make_renditions(encode(image, "PNG"))
-    assert result.placeholder and _close(result.dominant_color, (200, 20, 20))
-
-
-def camera_exif(gps: bool = True) -> bytes:
-    exif = Image.Exif()
-    exif[0x010F] = "Fujifilm"
-    exif[0x0110] = "GFX100S"
-    exif[0xA431] = "SERIAL-1234567"  # BodySerialNumber: never kept
-    ifd = exif.get_ifd(0x8769)
-    ifd.update(
-        {
-            0x9003: "2024:05:01 18:30:05",
-            0x9011: "+02:00",
-            0x829D: 2.8,
-            0x829A: 1 / 250,
-            0x8827: 400,
-            0x920A: 63.0,
-            0xA434: "GF63mmF2.8 R WR",
-            0xA431: "SERIAL-1234567",
-            0xA435: "LENS-SERIAL-99",
-        }
-    )
-    if gps:
-        exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)})
-    return exif.tobytes()
-
-
-def test_photo_facts_are_read_and_gps_or_serials_never_kept():
-    data = encode(photo(800, 600), "JPEG", exif=camera_exif())
-    result = make_renditions(data)
-    assert result.facts == {
-        "takenAt": "2024-05-01T18:30:05+02:00",
-        "make": "Fujifilm",
-        "model": "GFX100S",
-        "lens": "GF63mmF2.8 R WR",
-        "fNumber": 2.8,
-        "exposureTime": "1/250",
-        "iso": 400,
-        "focalLength": 63.0,
-    }
-    everything = json.dumps(describe(result))
-    for secret in ("SERIAL-1234567", "LENS-SERIAL-99", "48.0", "51.0", '"N"', "gps", "GPS"):
-        assert secret not in everything
-    for rendition in result.renditions.values():
-        for source in rendition.sources:
-            assert_no_metadata(source.data)
-            assert b"SERIAL" not in source.data
-
-
-@pytest.mark.parametrize(
-    "tags, expected",
-    [
-        ({0x9003: "0000:00:00 00:00:00"}, {}),  # cameras write this when the clock was never set
-        ({0x9003: "2024:02:31 10:00:00"}, {}),
-        ({0x9003: "2024:05:01 18:30:05", 0x9011: "garbage"}, {"takenAt": "2024-05-01T18:30:05"}),
-        ({0x829A: 4294967295}, {}),  # 0xFFFFFFFF/1 from a broken writer
-        ({0x829A: 2.0, 0x829D: 0}, {"exposureTime": "2"}),
-        ({0x8827: (100, 200)}, {"iso": 100}),
-    ],
-)
-def test_odd_photo_facts_are_left_out_not_guessed(tags, expected):
-    exif = Image.Exif()
-    exif.get_ifd(0x8769).update(tags)
-    result = make_renditions(encode(photo(64, 48), "JPEG", exif=exif.tobytes()))
-    assert result.facts == expected
-
-
-def test_a_jpeg_does_not_load_the_heif_decoder():
-    """pillow-heif (libheif) costs every cold start; it is imported for ISO media files only."""
-    import subprocess
-    import sys
-
-    code = (
-        "import io, sys; from PIL import Image; from handlers.imaging import make_renditions;"
-        "data = io.BytesIO(); Image.new('RGB', (64, 48), 'red').save(data, 'JPEG');"
-        "make_renditions(data.getvalue()); print('pillow_heif' in sys.modules)"
-    )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
-    heic = CORPUS / "avif_hopper.heif"
-    code = (
-        f"import sys; from handlers.imaging import make_renditions; make_renditions(open({str(heic)!r}, 'rb').read())"
-    )
-    subprocess.run([sys.executable, "-c", code + "; assert 'pillow_heif' in sys.modules"], check=True)
-
-
-def test_the_encoders_memory_counts_in_the_budget_before_any_pixel_is_decoded(monkeypatch):
-    """A small decode can still make large renditions: AV1's encoder needs ~40 bytes a pixel of
-    the largest one, so the budget is the larger of decoding and encoding (never both at once)."""
-    from handlers.imaging import Headers, decode_cost, encode_cost
-
-    data = encode(photo(2000, 1500), "PNG")
-    image = Image.open(io.BytesIO(data))
-    decoding = decode_cost(image, Headers.read(image, data))
-    encoding = encode_cost((1920, 1440), alpha=False)
-    assert encoding > decoding
-    refuse_decoding(monkeypatch)
-    with pytest.raises(ImageRejected) as refused:
-        make_renditions(data, Limits(max_decode_bytes=(decoding + encoding) // 2))
-    assert refused.value.code == "too_much_memory"
-    assert f"about {encoding // MIB} MiB" in refused.value.message
-
-
 def test_the_largest_resize_made_in_two_halves_is_the_same_picture_without_a_seam():
     from PIL import ImageChops
 
-    from handlers.imaging import _resize_largest
+    from handlers.rendering import _resize_largest
 
     source = photo(3000, 2000)
     halves = _resize_largest(source, (1920, 1280))

@@ -514,7 +514,7 @@ def test_the_processor_answers_a_rerender_event(env, monkeypatch):
 
 def test_a_camera_photo_s_facts_are_stored_with_their_fractions(env):
     """f/2.8 and 63 mm are floats: stored (as DynamoDB numbers) and read back as they were."""
-    from tests.unit.test_imaging import camera_exif
+    from tests.unit.test_imaging_photo_facts import camera_exif
 
     settings, clients, records = env
     obj = put(settings, clients, "uploads/" + "5" * 32, encode(photo(800, 600), "JPEG", exif=camera_exif()))

@@ -12,7 +12,10 @@ import tarfile
 import pytest
 
 from bootstrap import vendor
-from bootstrap.stack import Aws, StackConfig, check_vendored, ensure_bucket, publish_site
+from bootstrap.deploy.config import StackConfig
+from bootstrap.deploy.executor import Aws
+from bootstrap.deploy.site import check_vendored, publish_site
+from bootstrap.deploy.storage import ensure_bucket
 
 CODE = b"export function thumbHashToDataURL(hash) { return 'data:' }\n"
 

@@ -1,13 +1,17 @@
-"""bootstrap/emulator.py: the janitor removes only the scratch folders nothing uses any more."""
+"""The emulator's processes: bootstrap/emulator.py's janitor removes only the scratch folders nothing
+uses any more; bootstrap/emulator_checkpoints.py's table snapshot, in the emulator's interpreter."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 
 from bootstrap.emulator import prune
+from bootstrap.local import EMULATOR_PYTHON
+from bootstrap.package import ROOT
 
 
 def test_only_unused_old_execution_environments_are_removed(tmp_path):
@@ -31,3 +35,18 @@ def test_only_unused_old_execution_environments_are_removed(tmp_path):
         worker.wait()
     assert alive.exists() and fresh.exists() and other.exists()
     assert prune(tmp_path) == [alive]  # its worker is gone now
+
+
+def test_the_table_snapshot_holds_what_ministack_s_own_save_holds():
+    """table_state() skips get_state()'s deep copy; a field MiniStack adds to its save must not be
+    silently left out of the checkpoints."""
+    assert EMULATOR_PYTHON.exists(), "the emulator's virtualenv (make emulator-venv; make test makes it)"
+    script = (
+        "import json\n"
+        "from ministack.services import dynamodb\n"
+        "from bootstrap.emulator_checkpoints import table_state\n"
+        "print(json.dumps([sorted(dynamodb.get_state()), sorted(table_state(dynamodb))]))\n"
+    )
+    done = subprocess.run([str(EMULATOR_PYTHON), "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    theirs, ours = json.loads(done.stdout)
+    assert ours == theirs

@@ -1,0 +1,158 @@
+"""IAM: one role per function, each policy naming only the actions and resources it uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from bootstrap.deploy.config import ALL_FUNCTIONS, StackConfig
+from bootstrap.deploy.events import dead_letter_queue_arn
+from bootstrap.deploy.executor import Aws
+from handlers.schema import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def role_name(cfg: StackConfig, role: str) -> str:
+    return f"{cfg.function(role)}-role"
+
+
+def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = None) -> dict[str, dict]:
+    """Each function's policy names only the actions and resources it uses. The user pool is made
+    after the roles (its trigger needs one), so the API's Cognito statement comes with its ARN."""
+    table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
+    dlq_arn = dead_letter_queue_arn(cfg, account)
+    logs = {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"arn:aws:logs:{cfg.region}:{account}:log-group:/aws/lambda/{cfg.prefix}-*"],
+    }
+
+    def on_the_pool(action: str) -> list[dict]:  # once the pool exists (roles are made before it)
+        return [{"Effect": "Allow", "Action": [action], "Resource": [pool_arn]}] if pool_arn else []
+
+    return {
+        "api": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                # PutItem: records and the tombstones deletes leave; UpdateItem: the quota counters.
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+                    "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}", f"{table_arn}/index/{OWNER_INDEX}"],
+                },
+                # PutObject: the presigned POST is signed with this role's credentials (uploads/ only).
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
+                },
+                # DeleteObject anywhere in the bucket: admins delete any image, files put there directly too.
+                # GetObject: the download link of an original is presigned with this role's credentials.
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"],
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
+                },
+                # Group membership is asked of the pool, never read from a token's claims.
+                *on_the_pool("cognito-idp:AdminListGroupsForUser"),
+            ],
+        },
+        # Cognito's PreSignUp trigger (local pools only): it answers, and gives a person whose account
+        # a crash of the local stack lost their images back (handlers/relink.py): it finds them by
+        # email, asks the pool whether their old owner is still a user, and re-owns them.
+        "presignup": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:UpdateItem"], "Resource": [table_arn]},
+                *on_the_pool("cognito-idp:AdminGetUser"),
+            ],
+        },
+        "processor": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
+                {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "Resource": [table_arn]},
+                # The sweep finds unfinished records through their own index.
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:Query"],
+                    "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}"],
+                },
+                # GetObjectVersion: each event's own version of the file (a form posted again makes another).
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/*"],
+                },
+                # ListBucket makes S3 answer a missing key 404 (without it: 403, indistinguishable from a
+                # real refusal). It names the bucket: a prefix condition would not apply to that answer,
+                # and the role already reads every object there.
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}"]},
+                # The file of an image deleted through the API, posted again with its form, and any file
+                # posted with a form after its first (DeleteObjectVersion: that version, for good): only
+                # keys the API issues.
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                    "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
+                },
+                # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
+                },
+                # Lambda's on-failure destination sends with the function's role.
+                {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
+                # The sweep re-drives each stuck record as an asynchronous invocation of this function.
+                {
+                    "Effect": "Allow",
+                    "Action": ["lambda:InvokeFunction"],
+                    "Resource": [f"arn:aws:lambda:{cfg.region}:{account}:function:{cfg.function('processor')}"],
+                },
+            ],
+        },
+    }
+
+
+def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> str:
+    name = role_name(cfg, role)
+    try:
+        arn = aws.iam.get_role(RoleName=name)["Role"]["Arn"]
+    except aws.iam.exceptions.NoSuchEntityException:
+        arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        if cfg.target == "aws":
+            aws.wait(aws.iam, "role_exists", RoleName=name)
+    put_role_policy(aws, cfg, role, policy)
+    return arn
+
+
+def put_role_policy(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> None:
+    """The role's policy, replaced whole (so a statement deploy no longer makes is gone too)."""
+    name = role_name(cfg, role)
+    aws.iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(policy))
+
+
+def remove_roles(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
+    for role in ALL_FUNCTIONS:
+        name = role_name(cfg, role)
+        try:
+            aws.iam.get_role(RoleName=name)
+        except aws.iam.exceptions.NoSuchEntityException:
+            continue
+        for policy in aws.iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            aws.iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        aws.iam.delete_role(RoleName=name)
+        log(f"deleted role {name}")

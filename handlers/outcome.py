@@ -1,0 +1,101 @@
+"""What the image core hands back: the renditions it made (`Processed`, each `Rendition` of one
+size in several formats, each `Source` one encoded file), or a typed refusal (`ImageRejected`);
+and `describe`, their JSON shape, the one the record stores. Plain data: no Pillow, no AWS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class ImageRejected(Exception):
+    """The input is not something we can turn into renditions; `code` is stable."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Source:
+    """One encoded file of a rendition."""
+
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+    content_type: str
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSIONS[self.content_type]
+
+
+_EXTENSIONS = {"image/avif": "avif", "image/jpeg": "jpg", "image/webp": "webp", "image/png": "png"}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One size of the photo, in each format of the spec: `sources` modern first (what a browser
+    that supports it picks, in `<picture>`), the last one the fallback that every browser shows."""
+
+    name: str
+    sources: tuple[Source, ...]
+
+    @property
+    def fallback(self) -> Source:
+        return self.sources[-1]
+
+    # The fallback stands for the rendition where one file is meant.
+    data = property(lambda self: self.fallback.data)
+    width = property(lambda self: self.fallback.width)
+    height = property(lambda self: self.fallback.height)
+    content_type = property(lambda self: self.fallback.content_type)
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What we learned about the source, and the renditions made from it."""
+
+    format: str
+    content_type: str
+    width: int  # oriented: as a person sees it
+    height: int
+    frames: int
+    has_alpha: bool
+    colour: str  # "srgb" (converted from an embedded ICC profile) or "assumed-srgb"
+    renditions: dict[str, Rendition]
+    spec_version: str = ""
+    placeholder: str = ""  # ThumbHash, base64: the page paints it before the image arrives
+    dominant_color: str = ""  # "#rrggbb", painted before the placeholder is decoded
+    facts: dict = field(default_factory=dict)  # photo facts from EXIF (never GPS or serial numbers)
+
+
+def describe(result: Processed) -> dict:
+    """A JSON-friendly summary, the same shape the record stores. Each rendition's own fields are
+    its fallback's (what one-file clients show); `sources` lists every format, modern first."""
+    return {
+        "format": result.format,
+        "contentType": result.content_type,
+        "width": result.width,
+        "height": result.height,
+        "frames": result.frames,
+        "hasAlpha": result.has_alpha,
+        "colour": result.colour,
+        "specVersion": result.spec_version,
+        "placeholder": result.placeholder,
+        "dominantColor": result.dominant_color,
+        "facts": result.facts,
+        "renditions": {
+            name: {**_describe_source(r.fallback), "sources": [_describe_source(s) for s in r.sources]}
+            for name, r in result.renditions.items()
+        },
+    }
+
+
+def _describe_source(source: Source) -> dict:
+    return {
+        "width": source.width,
+        "height": source.height,
+        "bytes": len(source.data),
+        "contentType": source.content_type,
+    }

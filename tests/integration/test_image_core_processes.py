@@ -1,0 +1,54 @@
+"""The image core as processes: its command line (docs/processor.md), and what a fresh
+interpreter loads (pillow-heif only for ISO media files; no Pillow below the decode budget; no
+AWS anywhere in the core)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.images import CORPUS, encode, photo
+
+
+def test_the_cli_runs_as_a_module(tmp_path):
+    """`python -m handlers.imaging FILE... --out DIR`, as docs/processor.md shows it."""
+    photo_path = tmp_path / "photo.png"
+    photo_path.write_bytes(encode(photo(64, 48), "PNG"))
+    done = subprocess.run(
+        [sys.executable, "-m", "handlers.imaging", str(photo_path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout)
+    assert (line["status"], line["width"], line["height"]) == ("processed", 64, 48)
+    assert (tmp_path / "out" / "photo.thumbnail.avif").is_file()
+
+
+def test_a_jpeg_does_not_load_the_heif_decoder():
+    """pillow-heif (libheif) costs every cold start; it is imported for ISO media files only."""
+    code = (
+        "import io, sys; from PIL import Image; from handlers.imaging import make_renditions;"
+        "data = io.BytesIO(); Image.new('RGB', (64, 48), 'red').save(data, 'JPEG');"
+        "make_renditions(data.getvalue()); print('pillow_heif' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    heic = CORPUS / "avif_hopper.heif"
+    code = (
+        f"import sys; from handlers.imaging import make_renditions; make_renditions(open({str(heic)!r}, 'rb').read())"
+    )
+    subprocess.run([sys.executable, "-c", code + "; assert 'pillow_heif' in sys.modules"], check=True)
+
+
+def test_the_probes_and_the_budget_decode_nothing_and_know_nothing_of_aws():
+    """The budget is decided before any decoder exists: the probes and the budget's arithmetic
+    load neither Pillow nor a codec, and the image core none of boto3."""
+    code = (
+        "import sys; import handlers.probe, handlers.probe.budget;"
+        "print(sorted(m for m in ('PIL', 'pillow_heif') if m in sys.modules));"
+        "import handlers.imaging;"
+        "print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n[]\n"

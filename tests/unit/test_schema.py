@@ -1,0 +1,165 @@
+"""handlers/schema.py is the table's one shape: the API's document, the repository's queries, the
+records it writes, the table deploy makes and the indexes' sparseness must all agree with it."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+
+import pytest
+import yaml
+
+from bootstrap.package import ROOT
+from handlers.keys import image_id_for_key, manifest_key
+from handlers.processor import process_event, s3_event
+from handlers.records import ImageRecords, record_from_s3
+from handlers.schema import (
+    LIST_INDEX,
+    LIST_PARTITION,
+    OWNER_INDEX,
+    TABLE_INDEXES,
+    TABLE_KEY,
+    TTL_ATTRIBUTE,
+    UNFINISHED_INDEX,
+    UNFINISHED_PARTITION,
+    UNFINISHED_STATUSES,
+    ImageRecord,
+    Status,
+)
+from tests.images import phone_jpeg
+from tests.unit.test_processor import put
+
+DECLARED = ImageRecord.__required_keys__ | ImageRecord.__optional_keys__
+OWNER = "owner-sub"  # the owner tests.unit.test_processor.put gives API uploads
+
+
+def test_the_schema_imports_only_the_standard_library():
+    """Deploy imports it, and must not pull in boto3 or Powertools (nor any handler) through it."""
+    tree = ast.parse((ROOT / "handlers" / "schema.py").read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {"." * n.level + (n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported and {name.split(".")[0] for name in imported} <= sys.stdlib_module_names
+
+
+def test_the_api_document_lists_exactly_the_statuses_the_api_shows():
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    documented = spec["components"]["schemas"]["Image"]["properties"]["status"]["enum"]
+    assert sorted(documented) == sorted(s.value for s in Status if s is not Status.DELETED)  # tombstones: never shown
+
+
+def test_the_record_type_declares_the_key_every_index_attribute_and_the_ttl():
+    assert {TABLE_KEY, TTL_ATTRIBUTE, *(name for keys in TABLE_INDEXES.values() for name in keys)} <= DECLARED
+    assert "status" in DECLARED and UNFINISHED_STATUSES < set(Status)
+
+
+def test_the_deployed_table_is_the_schema_s(aws_env):
+    settings, clients = aws_env
+    table = clients.dynamodb.describe_table(TableName=settings.table_name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": TABLE_KEY, "KeyType": "HASH"}]
+    indexes = {
+        index["IndexName"]: tuple(key["AttributeName"] for key in index["KeySchema"])
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    assert indexes == TABLE_INDEXES
+    ttl = clients.dynamodb.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == TTL_ATTRIBUTE
+
+
+@pytest.fixture
+def every_kind_of_record(aws_env):
+    """One record of each kind the code writes: {what it is: id}."""
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    bucket = settings.upload_bucket
+    processed = put(settings, clients, "uploads/" + "a" * 32, phone_jpeg(96, 64))
+    refused = put(settings, clients, "uploads/" + "b" * 32, b"not an image")
+    direct = put(settings, clients, "camera/beach.jpg", phone_jpeg(64, 48))
+    deleted = put(settings, clients, "uploads/" + "c" * 32, phone_jpeg(64, 48))
+    retried = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(64, 48))
+    process_event(s3_event(bucket, processed, refused, direct, deleted), settings, clients)
+    records.delete("c" * 32, OWNER, tombstone_until=2**31)
+    records.claim_rerender("a" * 32, "another spec", lease_seconds=60)  # its lease, never released
+    claim = records.start_processing("d" * 32, retried[0], retried[2], retried[1], "x.jpg", {}, version=retried[3])
+    assert claim.outcome == "claimed"
+    records.mark_failed("d" * 32, retried[2], "processing_error", "retried")  # an error the next attempt retries
+    records.create_pending("e" * 32, "never.jpg", "image/jpeg", 10, OWNER, "o@example.com", 2**31)  # never arrives
+    stuck = put(settings, clients, "uploads/" + "f" * 32, phone_jpeg(64, 48))
+    records.start_processing("f" * 32, stuck[0], stuck[2], stuck[1], "x.jpg", {}, version=stuck[3])  # killed
+    kinds = {
+        "processed": "a" * 32,
+        "refused": "b" * 32,
+        "direct": image_id_for_key(direct[0]),
+        "deleted": "c" * 32,
+        "retried": "d" * 32,
+        "pending": "e" * 32,
+        "processing": "f" * 32,
+    }
+    return settings, clients, records, kinds
+
+
+def table_items(settings, clients) -> dict[str, dict]:
+    """Every item of the table as DynamoDB holds it, by key."""
+    return {item[TABLE_KEY]["S"]: item for item in clients.dynamodb.scan(TableName=settings.table_name)["Items"]}
+
+
+def test_every_attribute_written_is_declared_by_the_record_type(every_kind_of_record):
+    settings, clients, _, kinds = every_kind_of_record
+    items = table_items(settings, clients)
+    assert set(items) == set(kinds.values())
+    for image_id, item in items.items():
+        assert set(item) <= DECLARED, (image_id, set(item) - DECLARED)
+        assert item["status"]["S"] in {s.value for s in Status}, image_id
+    # Records rebuilt from S3 (a lost table): from a file never processed, and from a manifest.
+    heads = {
+        image_id: clients.s3.head_object(Bucket=settings.upload_bucket, Key=f"uploads/{image_id}")
+        for image_id in (kinds["processing"], kinds["processed"])
+    }
+    etag = heads[kinds["processed"]]["ETag"].strip('"')
+    manifest = clients.s3.get_object(Bucket=settings.processed_bucket, Key=manifest_key(kinds["processed"], etag))
+    rebuilt = [
+        record_from_s3(f"uploads/{kinds['processing']}", heads[kinds["processing"]], None),
+        record_from_s3(f"uploads/{kinds['processed']}", heads[kinds["processed"]], json.load(manifest["Body"])),
+    ]
+    for record in rebuilt:
+        assert set(record) <= DECLARED, set(record) - DECLARED
+
+
+def test_each_sparse_index_holds_exactly_the_records_it_is_for(every_kind_of_record):
+    settings, clients, records, kinds = every_kind_of_record
+    status = {image_id: records.get(image_id)["status"] for image_id in kinds.values()}
+    assert {Status(s) for s in status.values()} == set(Status)  # every status is covered
+    unfinished = {r["id"] for r in records.unfinished(100)}
+    assert unfinished == {i for i, s in status.items() if s in UNFINISHED_STATUSES}
+    # Listed: every record whose file arrived, whatever its status, but a tombstone.
+    arrived = set(kinds.values()) - {kinds["pending"], kinds["deleted"]}
+    assert {r["id"] for r in records.listed()} == arrived
+    assert {r["id"] for r in records.list(100, None, owner=OWNER)[0]} == arrived - {kinds["direct"]}
+    # The TTL: on an upload that never arrived and on a tombstone, never on an image.
+    with_ttl = {i for i, item in table_items(settings, clients).items() if TTL_ATTRIBUTE in item}
+    assert with_ttl == {kinds["pending"], kinds["deleted"]}
+
+
+def test_every_index_the_repository_queries_is_the_schema_s(every_kind_of_record):
+    """Each Query names an index of the schema by that index's partition attribute, and every
+    index is queried by something (an unused one is a cost without a reader)."""
+    _, clients, records, kinds = every_kind_of_record
+    queries: list[dict] = []
+    clients.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params)
+    )
+    page, cursor = records.list(1, None)
+    records.list(1, cursor)
+    records.list(1, None, owner=OWNER)
+    list(records.unfinished(10))
+    list(records.listed())
+    assert page and cursor and queries
+    for query in queries:
+        partition, _ = TABLE_INDEXES[query["IndexName"]]
+        condition = query["KeyConditionExpression"]
+        for placeholder, name in query.get("ExpressionAttributeNames", {}).items():
+            condition = condition.replace(placeholder, name)
+        assert condition == f"{partition} = :p", query
+    assert {q["IndexName"] for q in queries} == set(TABLE_INDEXES) == {LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX}
+    partitions = {q["IndexName"]: q["ExpressionAttributeValues"][":p"]["S"] for q in queries}
+    assert partitions == {LIST_INDEX: LIST_PARTITION, OWNER_INDEX: OWNER, UNFINISHED_INDEX: UNFINISHED_PARTITION}
