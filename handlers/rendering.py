@@ -233,7 +233,11 @@ def _make_sizes(
             if target != current.size:
                 current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
             if id(current) not in encoding:
-                encoding[id(current)] = [pool.submit(_encode, current, kind, spec) for kind in kinds]
+                # Each encoder its own image object: Pillow's save keeps its options on the image,
+                # so two saves of one image at once would share them (the fallback at AVIF's quality).
+                # The copy is one more buffer of this size (3-4 bytes a pixel, within encode_cost).
+                images = [current, *(current.copy() for _ in kinds[1:])]
+                encoding[id(current)] = [pool.submit(_encode, i, k, spec) for i, k in zip(images, kinds, strict=True)]
             sized[name] = current
         tint = placeholder(current), dominant_color(current)  # pure Python, while the encoders run
         renditions = {

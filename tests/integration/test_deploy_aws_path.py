@@ -203,6 +203,9 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
 def test_dry_run_calls_nothing(stack, tmp_path):
     result = run(stack, tmp_path, "deploy", "--dry-run")
     assert result.returncode == 0
-    assert "ipaws-site-<account>-us-east-1" in result.stdout
-    assert "response headers policy ipaws-site-headers-<account>-us-east-1" in result.stdout
+    assert 's3.create_bucket(Bucket="ipaws-site-ACCOUNT-us-east-1"' in result.stdout  # the account is not asked
+    assert "cloudfront.create_response_headers_policy(" in result.stdout
     assert not (tmp_path / "outputs.json").exists()
+    # Nothing reached the emulator the stack points at.
+    assert not [b for b in stack.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("ipaws-")]
+    assert not [a for a in stack.client("apigateway").get_rest_apis()["items"] if a["name"].startswith("ipaws-")]

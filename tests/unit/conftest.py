@@ -39,7 +39,8 @@ def in_this_interpreter_and_offline(monkeypatch):
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
+def moto(monkeypatch):
+    """An empty AWS account in this process (moto), whatever the environment points at."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
@@ -48,22 +49,28 @@ def aws_env(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        cfg = StackConfig(target="aws", region="us-east-1", endpoint_url=None)
-        aws = Aws(cfg)
-        ensure_bucket(aws, cfg, cfg.upload_bucket)
-        ensure_bucket(aws, cfg, cfg.processed_bucket)
-        ensure_upload_versioning(aws, cfg)  # as deploy makes it, on every target
-        ensure_table(aws, cfg)
-        pool_id, client_id = user_pool(aws.cognito)
-        settings = Settings(
-            upload_bucket=cfg.upload_bucket,
-            processed_bucket=cfg.processed_bucket,
-            table_name=cfg.table,
-            allowed_origins=(SITE,),
-            user_pool_id=pool_id,
-            user_pool_client_id=client_id,
-        )
-        yield settings, make_clients(settings, with_cognito=True)
+        yield
+
+
+@pytest.fixture
+def aws_env(moto):
+    """The stack's buckets and table as deploy makes them, and a user pool, in moto's account."""
+    cfg = StackConfig(target="aws", region="us-east-1", endpoint_url=None)
+    aws = Aws(cfg)
+    ensure_bucket(aws, cfg, cfg.upload_bucket)
+    ensure_bucket(aws, cfg, cfg.processed_bucket)
+    ensure_upload_versioning(aws, cfg)  # as deploy makes it, on every target
+    ensure_table(aws, cfg)
+    pool_id, client_id = user_pool(aws.cognito)
+    settings = Settings(
+        upload_bucket=cfg.upload_bucket,
+        processed_bucket=cfg.processed_bucket,
+        table_name=cfg.table,
+        allowed_origins=(SITE,),
+        user_pool_id=pool_id,
+        user_pool_client_id=client_id,
+    )
+    yield settings, make_clients(settings, with_cognito=True)
 
 
 def user_pool(cognito) -> tuple[str, str]:

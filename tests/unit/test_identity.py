@@ -11,8 +11,8 @@ import pytest
 
 from handlers import errors
 from handlers.identity import GROUPS_TTL_SECONDS, GroupDirectory, TokenRules, caller_of, check_claims, issuer_of
+from tests.unit.api_helpers import Api, create
 from tests.unit.conftest import ADMIN, ALICE, BOB, id_token_claims
-from tests.unit.test_api import Api, create
 
 YEAR_2100 = 4102444800
 

@@ -341,3 +341,20 @@ def test_the_largest_resize_made_in_two_halves_is_the_same_picture_without_a_sea
     whole = source.resize((1920, 1280), Image.Resampling.BICUBIC)
     assert halves.size == (1920, 1280)
     assert max(high for _, high in ImageChops.difference(halves, whole).getextrema()) <= 2
+
+
+def test_each_encoder_uses_its_own_quality():
+    """The JPEG fallback is encoded at the spec's JPEG quality, never at AVIF's: the two encode the
+    same pixels at once, and Pillow keeps a save's options on the image it saves (its quantization
+    tables are those of a JPEG saved alone at that quality)."""
+    spec = RenditionSpec(jpeg_quality=82, avif_quality=50)
+
+    def tables(data: bytes) -> dict:
+        return Image.open(io.BytesIO(data)).quantization
+
+    alone = {q: tables(encode(photo(400, 300), "JPEG", quality=q)) for q in (spec.jpeg_quality, spec.avif_quality)}
+    assert alone[spec.jpeg_quality] != alone[spec.avif_quality]
+    source = encode(photo(1600, 1200), "PNG")
+    for _ in range(5):  # the race it guards against showed in every run
+        for rendition in make_renditions(source, spec=spec).renditions.values():
+            assert tables(rendition.fallback.data) == alone[spec.jpeg_quality], rendition.name
