@@ -56,6 +56,8 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         arch=arch,
         bucket_suffix=suffix,
         site_bucket_enabled=on_aws,
+        alarm_email=(os.environ.get("ALARM_EMAIL") or None) if on_aws else None,  # no mail leaves a local stack
+        log_retention_days=int(os.environ.get("LOG_RETENTION_DAYS") or 30),
         credentials=local_credentials(target),
     )
 

@@ -62,6 +62,8 @@ class StackConfig:
     # Bucket names are global on AWS: "-<account>-<region>" there, nothing locally.
     bucket_suffix: str = ""
     site_bucket_enabled: bool = False  # the page from a private bucket through CloudFront (AWS target)
+    alarm_email: str | None = None  # ALARM_EMAIL: subscribed to the alarms' topic (AWS target)
+    log_retention_days: int = 30  # the functions' log groups (LOG_RETENTION_DAYS)
     # (access key id, secret) for the provisioner's clients; None: boto3's own chain (environment,
     # profile, role). Local targets get dummy ones when the environment names none.
     credentials: tuple[str, str] | None = field(default=None, repr=False)
@@ -107,6 +109,14 @@ class StackConfig:
     @property
     def sweep_rule(self) -> str:
         return f"{self.prefix}-sweep"
+
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.prefix}-alarms"
+
+    @property
+    def dashboard(self) -> str:
+        return self.prefix
 
     @property
     def user_pool(self) -> str:

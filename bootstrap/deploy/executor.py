@@ -34,6 +34,9 @@ SERVICES = {  # attribute of Aws -> boto3 service name
     "events": "events",
     "cognito": "cognito-idp",
     "cloudfront": "cloudfront",
+    "sns": "sns",
+    "cloudwatch": "cloudwatch",
+    "logs": "logs",
 }
 READS = ("Get", "List", "Describe", "Head")
 PLACEHOLDER_ACCOUNT = "ACCOUNT"  # a valid bucket name part: the dry run names buckets with it
@@ -151,6 +154,9 @@ NOT_FOUND = {
     "sqs": "AWS.SimpleQueueService.NonExistentQueue",
     "events": "ResourceNotFoundException",
     "cloudfront": "NoSuchResource",
+    "sns": "NotFound",
+    "cloudwatch": "ResourceNotFound",
+    "logs": "ResourceNotFoundException",
 }
 ACCOUNT_ANSWERS = {
     ("lambda", "GetAccountSettings"): {"AccountLimit": {}},  # nothing said about its quota

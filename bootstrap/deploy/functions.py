@@ -12,13 +12,16 @@ from bootstrap.deploy.config import ALL_FUNCTIONS, RUNTIME, StackConfig
 from bootstrap.deploy.executor import Aws
 
 
-def function_environment(cfg: StackConfig, **extra: str) -> dict:
+def function_environment(cfg: StackConfig, role: str, **extra: str) -> dict:
+    """The settings every function shares, and its name in logs and metrics (the `service`)."""
     env = {
         "UPLOAD_BUCKET": cfg.upload_bucket,
         "PROCESSED_BUCKET": cfg.processed_bucket,
         "TABLE_NAME": cfg.table,
         "ALLOWED_ORIGINS": ",".join(cfg.site_origins),
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_SERVICE_NAME": role,
+        "POWERTOOLS_METRICS_NAMESPACE": cfg.prefix,  # one namespace per stack (handlers/telemetry.py)
     }
     env.update({k: str(v) for k, v in cfg.function_env.items()})
     return env | extra
@@ -26,7 +29,7 @@ def function_environment(cfg: StackConfig, **extra: str) -> dict:
 
 def api_environment(cfg: StackConfig, pool_id: str, client_id: str) -> dict:
     """The API's settings: the shared ones, and the pool and app client whose ID tokens it accepts."""
-    return function_environment(cfg, USER_POOL_ID=pool_id, USER_POOL_CLIENT_ID=client_id)
+    return function_environment(cfg, "api", USER_POOL_ID=pool_id, USER_POOL_CLIENT_ID=client_id)
 
 
 def ensure_function(
@@ -48,7 +51,7 @@ def ensure_function(
         Runtime=RUNTIME,
         MemorySize=memory,
         Timeout=timeout,
-        Environment={"Variables": env or function_environment(cfg)},
+        Environment={"Variables": env or function_environment(cfg, role)},
     )
     try:
         current = aws.lambda_.get_function(FunctionName=name)["Configuration"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootstrap.deploy import api, events, functions, iam, identity, site, storage
+from bootstrap.deploy import api, events, functions, iam, identity, monitoring, site, storage
 from bootstrap.deploy.config import (
     API_MEMORY_MB,
     API_TIMEOUT_S,
@@ -167,6 +167,13 @@ DEPLOY_STEPS: tuple[Step, ...] = (
     ),
     Step(title=lambda cfg: f"REST API {cfg.api_name}, stage {api.STAGE}, Cognito authorizer", run=_rest_api),
     Step(
+        title=lambda cfg: (
+            f"alarms, their topic {cfg.alarm_topic}, the functions' log groups"
+            + (f", dashboard {cfg.dashboard}" if cfg.target == "aws" else "")
+        ),
+        run=lambda d: monitoring.ensure_monitoring(d.aws, d.cfg),
+    ),
+    Step(
         title=lambda cfg: f"response headers policy {cfg.site_headers_policy} on the CloudFront distribution",
         run=lambda d: site.ensure_site_headers(d.aws, d.cfg, deployment_outputs(d), d.site),
         when=with_site,
@@ -268,6 +275,7 @@ DESTROY_STEPS: tuple[Remover, ...] = (
     Remover(
         "CloudFront distribution, origin access control, headers policy", site.remove_site_distribution, when=with_site
     ),
+    Remover("dashboard, alarms, their topic, log groups", monitoring.remove_monitoring),
     Remover("sweep schedule", events.remove_sweep_schedule),
     Remover("dead-letter queue", events.remove_dead_letter_queue),
     Remover("REST API", api.remove_rest_api),
