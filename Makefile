@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status credentials lint tools test test-unit bench user reconcile reprocess dlq redrive deploy deploy-aws destroy-aws venv emulator-venv vendor clean
+.PHONY: help up down status credentials lint tools test test-unit bench user reconcile reprocess dlq redrive logs stats deploy deploy-aws destroy-aws venv emulator-venv vendor clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,10 +76,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	  echo "pyvips or ssimulacra2 could not be installed: the bench runs without those references"
 	@touch $@
 
-bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition set (vs two JPEGs, naive Pillow, pyvips), format quality per byte, the worst inputs within limits, 200 uploads end to end, what a checkpoint of the emulator's state costs
+bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition set (vs two JPEGs, naive Pillow, pyvips), format quality per byte, the worst inputs within limits, what the processor's metrics cost, 200 uploads end to end, what a checkpoint of the emulator's state costs
 	@$(PY) -m tests.bench.imaging
 	@$(PY) -m tests.bench.rendition_quality
 	@$(PY) -m tests.bench.hostile
+	@$(PY) -m tests.bench.metrics
 	@$(PY) -m tests.bench.end_to_end
 	@$(EMULATOR_VENV)/bin/python -m tests.bench.checkpoints
 
@@ -97,6 +98,13 @@ dlq: venv ## List what the processor gave up on (its dead-letter queue)
 
 redrive: venv ## Send every dead-lettered event back to the processor
 	@$(PY) -m bootstrap.deadletters redrive
+
+# On AWS (TARGET=aws) with deploy-aws's outputs and variables (REGION= PROFILE= PREFIX=).
+logs: venv ## Print one image's log lines from the API and the processor, in time order (ID=<image id>; TARGET=aws on AWS)
+	@$(if $(filter aws,$(TARGET)),env $(AWS_VARS)) $(PY) -m bootstrap logs --target $(TARGET) --id "$(ID)"
+
+stats: venv ## Print the stack's health: alarm states, the last hour's photos processed and refused (by code), upload-to-ready p50/p95, the oldest unfinished upload (TARGET=aws on AWS)
+	@$(if $(filter aws,$(TARGET)),env $(AWS_VARS)) $(PY) -m bootstrap stats --target $(TARGET)
 
 deploy: venv emulator-venv ## Deploy the stack to TARGET (embedded|localstack|aws) without starting anything
 	@$(PY) -m bootstrap deploy --target $(TARGET)

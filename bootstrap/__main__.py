@@ -1,4 +1,4 @@
-"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile|reprocess|credentials
+"""python -m bootstrap deploy|destroy|outputs|package|user|reconcile|reprocess|stats|logs|credentials
                     [--target embedded|localstack|aws]
 
 The one provisioner for every target. Local targets use region us-east-1; the embedded emulator
@@ -183,6 +183,39 @@ def run_reprocess(args, log) -> int:
     return 1 if outcomes.get("error") else 0
 
 
+def show_stats(args, log) -> int:
+    """The deployed stack's health, as its admins see it on the page (handlers/health.py)."""
+    import time
+
+    from handlers import errors, health
+    from handlers.records import ImageRecords
+
+    if not (deployed := deployed_stack(args, log)):
+        return 1
+    aws, outputs = deployed
+    namespace = outputs["apiEnvironment"]["POWERTOOLS_METRICS_NAMESPACE"]  # the stack's prefix, as deploy gave it
+    try:
+        report = health.report(aws.cloudwatch, ImageRecords(aws.dynamodb, outputs["table"]), namespace, time.time())
+    except errors.ApiError as exc:
+        log(exc.message)
+        return 1
+    print(health.as_text(report))
+    return 0
+
+
+def show_logs(args, log) -> int:
+    """One image's log lines from the API and the processor, in time order (bootstrap/logs.py)."""
+    from bootstrap.logs import print_story
+
+    if not args.id:
+        log("logs: --id is required (make logs ID=<image id>)")
+        return 2
+    if not (deployed := deployed_stack(args, log)):
+        return 1
+    aws, outputs = deployed
+    return print_story(aws.logs, outputs, args.id, log)
+
+
 # Shared by every state dir (tests deploy into temp ones): zips are content-addressed.
 BUILD = Path(os.environ.get("IMAGEPIPE_BUILD_DIR", ROOT / ".stack" / "build"))
 
@@ -260,6 +293,8 @@ COMMANDS = {
     "user": make_user,
     "reconcile": run_reconcile,
     "reprocess": run_reprocess,
+    "stats": show_stats,
+    "logs": show_logs,
     "credentials": show_credentials,
 }
 
@@ -280,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="deploy/destroy: print the plan, call nothing")
     parser.add_argument("--email", help="user: the new user's email (the sign-in name)")
     parser.add_argument("--admin", action="store_true", help="user: also a member of the admins group")
-    parser.add_argument("--id", help="reprocess: only this image")
+    parser.add_argument("--id", help="reprocess: only this image; logs: the image whose lines to print")
     parser.add_argument("--all", action="store_true", help="reprocess: every processed image, whatever its spec")
     args = parser.parse_args(argv)
 

@@ -11,6 +11,8 @@ MiniStack, in the process that serves, so signals and state saving are MiniStack
 It also makes the emulator's Cognito refuse attributes a person may not write, as AWS does
 (bootstrap/emulator_cognito.py), and its root key a key: a root request's signature is checked
 against the stack's own secret, and the admin endpoints are closed (bootstrap/emulator_auth.py).
+And its CloudWatch is fed as AWS feeds it: the functions' embedded-metric-format log lines become
+metrics, queues publish their depth, alarms watch their own series (bootstrap/emulator_metrics.py).
 """
 
 from __future__ import annotations
@@ -74,11 +76,12 @@ def _janitor(scratch: Path) -> None:
 
 if __name__ == "__main__":
     sys.path.append(str(Path(__file__).resolve().parent.parent))  # the project, for bootstrap.*
-    from bootstrap import emulator_auth, emulator_checkpoints, emulator_cognito
+    from bootstrap import emulator_auth, emulator_checkpoints, emulator_cognito, emulator_metrics
 
     emulator_auth.install()
     emulator_cognito.install()
     emulator_checkpoints.install()
+    emulator_metrics.install()
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
     if Path("/proc/self/cmdline").exists():  # Linux: processes are visible there
         threading.Thread(target=_janitor, args=(scratch,), name="scratch-janitor", daemon=True).start()

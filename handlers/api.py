@@ -2,7 +2,9 @@
 
 Routing, CORS and preflight come from Powertools' APIGatewayRestResolver. Routes
 parse and validate, call the records and S3, and raise `handlers.errors.ApiError`;
-`_api_error` is the one place an error becomes a response.
+`_api_error` is the one place an error becomes a response. Every request is counted by its
+route's template and its status (`handlers.telemetry`); `POST /uploads` gives the upload the
+correlation id that names it in every function's log lines.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from handlers import errors
+from handlers import errors, health, telemetry
 from handlers.clients import Clients, make_clients
 from handlers.config import DEAD_LETTER_RETENTION_SECONDS, EVENT_MAX_AGE_SECONDS, Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_FILES
 from handlers.identity import Caller, GroupDirectory, TokenRules, caller_of, issuer_of
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
+from handlers.meter import Meter
 from handlers.quotas import Quotas
 from handlers.records import ImageRecords, InvalidCursor, now_iso
 from handlers.schema import DEFAULT_PAGE, MAX_PAGE, ImageRecord, Status
@@ -35,18 +38,38 @@ from handlers.signing import StableUrls
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
 
 logger = Logger(service="imagepipe-api")
+meter = Meter(telemetry.API_SERVICE, logger)
 
 MAX_FILENAME_CHARS = 200
 # The only body is {"filename", "contentType", "size"}: a 255-character file name (the usual
 # file system limit), every character \u-escaped, is about 1.5 KiB. A bigger body is not a
 # request this API makes; it is refused before it is parsed (deep nesting costs the parser).
 MAX_BODY_BYTES = 4 * 1024
-# Method sets per route, for telling 405 from 404 (Powertools answers 404 for both).
-ROUTE_METHODS = [
-    (re.compile(r"^/uploads/?$"), {"POST"}),
-    (re.compile(r"^/images/?$"), {"GET"}),
-    (re.compile(r"^/images/[^/]+/?$"), {"GET", "DELETE"}),
+# Each route's template (what requests are counted by: never a path with an id), the paths it
+# answers, and its methods, for telling 405 from 404 (Powertools answers 404 for both).
+ROUTES = [
+    ("/uploads", re.compile(r"^/uploads/?$"), {"POST"}),
+    ("/images", re.compile(r"^/images/?$"), {"GET"}),
+    ("/images/{id}", re.compile(r"^/images/[^/]+/?$"), {"GET", "DELETE"}),
+    ("/admin/health", re.compile(r"^/admin/health/?$"), {"GET"}),
 ]
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A correlation id travels in the upload's S3 metadata and is searched for as a log term.
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def route_of(method: str | None, path: str | None) -> str:
+    """The route a request is counted under, as "<method> <template>" ("GET /images/{id}"), or
+    "<method> other" for a path no route has: few values, whatever the client sends."""
+    method = method if method in HTTP_METHODS else "OTHER"
+    template = next((t for t, pattern, _ in ROUTES if pattern.match(path or "")), "other")
+    return f"{method} {template}"
+
+
+def correlation_id_of(event: APIGatewayProxyEvent) -> str:
+    """An upload's correlation id: API Gateway's id of the request that made it, else a new one."""
+    request_id = str((event.get("requestContext") or {}).get("requestId") or "")
+    return request_id if _CORRELATION_ID.match(request_id) else str(uuid.uuid4())
 
 
 def clean_filename(raw: str) -> str:
@@ -233,13 +256,20 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     filename, content_type, size = upload_request(json_object(event), settings.limits.max_bytes)
     filename = fit_filename(clean_filename(filename))  # as data: the record's and the file's alike
     caller = api.caller(event)
-    api.quotas.charge(caller.sub, size)  # errors.QuotaExceeded (429) when over
-    image_id = uuid.uuid4().hex
+    try:
+        api.quotas.charge(caller.sub, size)
+    except errors.QuotaExceeded:  # 429
+        meter.record(telemetry.QUOTA_REFUSALS, 1)
+        raise
+    image_id, correlation_id = uuid.uuid4().hex, correlation_id_of(event)
+    # This request's lines name the image from here on (the next invocation starts clear).
+    logger.append_keys(image_id=image_id, **{telemetry.CORRELATION_KEY: correlation_id})
     expires_at = int(time.time()) + settings.upload_expiry_seconds
     created_at = now_iso()
     # The file carries what its record needs to exist (S3 is the truth: a lost table is
-    # rebuilt from the buckets), bound exactly by the policy like everything else in it.
-    metadata = upload_metadata(caller.sub, caller.email, filename, created_at)
+    # rebuilt from the buckets), and its correlation id, bound exactly by the policy like
+    # everything else in it: the browser cannot change them.
+    metadata = upload_metadata(caller.sub, caller.email, filename, created_at, correlation_id)
     # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
     # declared size, so the record's `bytes` is what arrives.
     post = clients.s3_public.generate_presigned_post(
@@ -263,6 +293,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
             caller.email,
             expires_at=expires_at + settings.pending_ttl_seconds,
             created_at=created_at,
+            correlation_id=correlation_id,
         )
     except Exception:
         api.quotas.refund(caller.sub, size)  # no image came of it
@@ -326,6 +357,13 @@ def delete_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Respon
     return Response(status_code=204, content_type=None, body="")
 
 
+def health_report(api: Api, event: APIGatewayProxyEvent) -> Response:
+    """The stack's health (handlers/health.py), for admins only; read where this function writes its metrics."""
+    if not api.caller(event).admin:
+        raise errors.Forbidden("Only admins may see the stack's health.")
+    return json_response(200, health.report(api.clients.cloudwatch, api.records, meter.namespace, now=time.time()))
+
+
 def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     """The routes, CORS and the one error mapping, wired to this deployment's settings and clients."""
     api = Api.build(settings, clients)
@@ -338,11 +376,12 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     app.get("/images")(lambda: list_images(api, app.current_event))
     app.get("/images/<image_id>")(lambda image_id: get_image(api, app.current_event, image_id))
     app.delete("/images/<image_id>")(lambda image_id: delete_image(api, app.current_event, image_id))
+    app.get("/admin/health")(lambda: health_report(api, app.current_event))
 
     @app.not_found
     def unknown_route(_: NotFoundError):
         path, method = app.current_event.path, app.current_event.http_method
-        for pattern, methods in ROUTE_METHODS:
+        for _, pattern, methods in ROUTES:
             if pattern.match(path) and method not in methods:
                 return _api_error(errors.MethodNotAllowed(f"{method} is not allowed on {path}."), allow=methods)
         return _api_error(errors.NotFound(f"No route {method} {path}."))
@@ -373,15 +412,18 @@ def _api_error(exc: errors.ApiError, allow: set[str] | None = None) -> Response:
 def _app() -> APIGatewayRestResolver:
     # Built on the first request and kept for the life of the execution environment.
     settings = Settings.from_env()
-    return build_app(settings, make_clients(settings, with_cognito=True))
+    return build_app(settings, make_clients(settings, with_cognito=True, with_cloudwatch=True))
 
 
 @logger.inject_lambda_context(clear_state=True)
+@meter.log_metrics
 def handler(event, context):
     started = time.perf_counter()
     response = _app().resolve(event, context)
     # Every answer is JSON or empty: no browser may take it for anything else.
     response.setdefault("multiValueHeaders", {})["X-Content-Type-Options"] = ["nosniff"]
+    route = route_of(event.get("httpMethod"), event.get("path"))
+    meter.record(telemetry.API_REQUESTS, 1, route=route, status=str(response.get("statusCode")))
     # One access line per request (no headers or query: the ID token travels in a header).
     logger.info(
         "request",

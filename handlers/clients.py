@@ -19,6 +19,7 @@ class Clients:
     s3_public: Any
     lambda_: Any = None  # the processor's sweep invokes the processor; the API never needs it
     cognito: Any = None  # the API asks the user pool for a person's groups; the processor never does
+    cloudwatch: Any = None  # the API reads the alarms and metrics of its health report
 
 
 def make_clients(
@@ -26,6 +27,7 @@ def make_clients(
     session: boto3.session.Session | None = None,
     with_lambda: bool = False,
     with_cognito: bool = False,
+    with_cloudwatch: bool = False,
 ) -> Clients:
     session = session or boto3.session.Session(region_name=settings.region)
     s3_config = Config(
@@ -41,4 +43,9 @@ def make_clients(
     dynamodb = session.client("dynamodb", endpoint_url=settings.endpoint_url, config=common)
     lambda_ = session.client("lambda", endpoint_url=settings.endpoint_url, config=common) if with_lambda else None
     cognito = session.client("cognito-idp", endpoint_url=settings.endpoint_url, config=common) if with_cognito else None
-    return Clients(s3=s3, dynamodb=dynamodb, s3_public=s3_public, lambda_=lambda_, cognito=cognito)
+    cloudwatch = (
+        session.client("cloudwatch", endpoint_url=settings.endpoint_url, config=common) if with_cloudwatch else None
+    )
+    return Clients(
+        s3=s3, dynamodb=dynamodb, s3_public=s3_public, lambda_=lambda_, cognito=cognito, cloudwatch=cloudwatch
+    )

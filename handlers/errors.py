@@ -62,3 +62,7 @@ class QuotaExceeded(ApiError):
         body = super().body()
         body["error"]["resetsAt"] = self.resets_at  # when the daily count starts again; None for storage
         return body
+
+
+class Unavailable(ApiError):  # a service the answer is read from (CloudWatch, for the health view) did not answer
+    status, code = 503, "unavailable"

@@ -68,6 +68,13 @@ class Processed:
     placeholder: str = ""  # ThumbHash, base64: the page paints it before the image arrives
     dominant_color: str = ""  # "#rrggbb", painted before the placeholder is decoded
     facts: dict = field(default_factory=dict)  # photo facts from EXIF (never GPS or serial numbers)
+    peak_bytes: int = 0  # the decode budget's estimate of this file's peak memory (handlers.probe.budget)
+
+    @property
+    def rendition_bytes(self) -> int:
+        """Every file of every rendition, each once (sizes a small source cannot fill share theirs)."""
+        files = {id(source): source for rendition in self.renditions.values() for source in rendition.sources}
+        return sum(len(source.data) for source in files.values())
 
 
 def describe(result: Processed) -> dict:

@@ -20,21 +20,24 @@ Nothing lost, nothing twice:
   execution, or `pending` although their object arrived (an event lost), once they are
   older than STUCK_AFTER_SECONDS: oldest first, over all unfinished records, each as its
   own asynchronous invocation, so one bad file cannot stall the sweep or hide the others.
+
+What it logs and counts about each image: `handlers.processor_telemetry`.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 
+from handlers import telemetry
 from handlers.clients import Clients, make_clients
 from handlers.config import PROCESSOR_RETRIES, Settings
 from handlers.faults import rendition_store
@@ -48,12 +51,11 @@ from handlers.keys import (
     rendition_keys,
     upload_key,
 )
+from handlers.processor_telemetry import about, correlate, count_refusal, logger, measure_processed, meter
 from handlers.quotas import Quotas
 from handlers.records import Claim, ImageRecords, now_iso
 from handlers.schema import ImageRecord, Status
 from handlers.storage import delete_renditions, origin_from_metadata
-
-logger = Logger(service="imagepipe-processor")
 
 SWEEP_BATCH = 1000  # unfinished records looked at per scheduled run (bounded work), oldest first
 # Claims of one object that may end without finishing (killed by the timeout or memory limit):
@@ -139,6 +141,7 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
         logger.info("stale event skipped", extra={"image_id": image_id, "key": obj.key})
         return "superseded"
     origin = origin_from_metadata(response["Metadata"]) if response else {}
+    correlate(origin.get("correlationId"))
     claim = records.start_processing(
         image_id,
         obj.key,
@@ -165,6 +168,7 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
     if claim.outcome != "claimed":
         logger.info(f"{claim.outcome} event skipped", extra={"image_id": image_id, "key": obj.key})
         return claim.outcome
+    correlate(claim.before.get("correlationId"))  # a file without metadata, whose record has one
     job = _Job(image_id, obj, settings, clients, records, claim)
     try:
         return _render(job, response)
@@ -194,12 +198,19 @@ def _render(job: _Job, response: dict | None) -> str:
         )
     if response["ContentLength"] > limits.max_bytes:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
-    result = make_renditions(response["Body"].read(), limits, job.settings.renditions)
+    started = time.perf_counter()
+    data = response["Body"].read()
+    result = make_renditions(data, limits, job.settings.renditions)
     retry = (claim.before.get("error") or {}).get("code") == "processing_error"
     store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
     finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store)
     if finished == Status.PROCESSED:
         logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
+        # The wait is from the upload form: a direct put's record is made by its first processing.
+        created_at = claim.before.get("createdAt") if issued_by_api(job.obj.key) else None
+        processing_ms = (time.perf_counter() - started) * 1000
+        uploaded_at = parse_time(created_at) if created_at else None
+        measure_processed(result, len(data), processing_ms, limits.max_decode_bytes, uploaded_at)
     return finished
 
 
@@ -230,10 +241,21 @@ def rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds:
     run at a time per image (a lease on the record); the record keeps listing the old renditions
     until the new ones are written. Outcomes: `Status.PROCESSED`; "current" (nothing to do: made with this
     spec, not processed, or leased by another run); "superseded", "gone", "missing", "refused"."""
+    outcome = "error"  # unless the run ends otherwise: an unexpected error is raised
+    with about(image_id):
+        try:
+            outcome = _rerender(image_id, settings, clients, lease_seconds, force)
+        finally:
+            meter.record(telemetry.RERENDERS, 1, outcome=outcome)
+    return outcome
+
+
+def _rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds: int, force: bool) -> str:
     records = ImageRecords(clients.dynamodb, settings.table_name)
     record = records.claim_rerender(image_id, settings.renditions.version, lease_seconds, force)
     if record is None:
         return "current"
+    correlate(record.get("correlationId"))
     obj = UploadedObject(settings.upload_bucket, record["uploadKey"], record.get("bytes", 0), record["sourceEtag"])
     try:
         response = _fetch(obj, clients)
@@ -266,6 +288,7 @@ def _refuse(job: _Job, exc: ImageRejected) -> str:
     )
     if job.records.mark_failed(job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at):
         job.remove(job.stale - {manifest})
+        count_refusal(exc.code)
     logger.info("image refused", extra={"image_id": job.image_id, "code": exc.code, "reason": exc.message})
     return Status.FAILED
 
@@ -320,12 +343,14 @@ def process_event(event: dict, settings: Settings, clients: Clients) -> dict:
         key = unquote_plus(s3.get_object.key)
         etag = (s3.get_object.etag or "").strip('"')
         obj = UploadedObject(s3.bucket.name, key, s3.get_object.size or 0, etag, s3.get_object.version_id)
-        try:
-            outcomes[obj.key] = process_object(obj, settings, clients, records)
-        except Exception as exc:  # one notification's failure does not stop the others
-            logger.exception("processing failed", extra={"key": obj.key})
-            outcomes[obj.key] = "error"
-            errors.append(exc)
+        with about(image_id_for_key(obj.key)):
+            try:
+                outcomes[obj.key] = process_object(obj, settings, clients, records)
+            except Exception as exc:  # one notification's failure does not stop the others
+                logger.exception("processing failed", extra={"key": obj.key})
+                meter.record(telemetry.PROCESSING_FAILED, 1)
+                outcomes[obj.key] = "error"
+                errors.append(exc)
     if errors:
         raise errors[0]  # Lambda retries the event; finished records are skipped then
     return outcomes
@@ -339,17 +364,29 @@ def sweep(settings: Settings, clients: Clients, now: datetime | None = None) -> 
     cutoff = now - timedelta(seconds=settings.stuck_after_seconds)
     upload_window = timedelta(seconds=settings.upload_expiry_seconds)
     outcomes: dict[str, str] = {}
+    oldest = now  # the creation of the oldest upload still unfinished after this run
     for record in records.unfinished(SWEEP_BATCH):
-        if parse_time(record["updatedAt"]) > cutoff:
-            continue  # still within its normal processing time
-        key = record.get("uploadKey") or upload_key(record["id"])
-        try:
-            outcomes[record["id"]] = _sweep_one(record, key, settings, clients, records, now - upload_window)
-        except Exception:  # one record's trouble never stops the sweep
-            logger.exception("sweep could not re-drive", extra={"image_id": record["id"]})
-            outcomes[record["id"]] = "error"
+        outcome = None  # still within its normal processing time
+        if parse_time(record["updatedAt"]) <= cutoff:
+            key = record.get("uploadKey") or upload_key(record["id"])
+            with about(record["id"], record.get("correlationId")):
+                try:
+                    outcome = _sweep_one(record, key, settings, clients, records, now - upload_window)
+                except Exception:  # one record's trouble never stops the sweep
+                    logger.exception("sweep could not re-drive", extra={"image_id": record["id"]})
+                    outcome = "error"
+            outcomes[record["id"]] = outcome
+        if outcome not in _NOT_WAITING:
+            oldest = min(oldest, parse_time(record.get("createdAt") or record["updatedAt"]))
+    meter.record(telemetry.SWEEP_REDRIVEN, sum(outcome == "redriven" for outcome in outcomes.values()))
+    meter.record(telemetry.OLDEST_UNFINISHED, max(0.0, (now - oldest).total_seconds()))
     logger.info("sweep done", extra={"outcomes": outcomes})
     return outcomes
+
+
+# What the sweep found of records whose file never arrived (an upload form not used, or a file
+# removed): no upload of theirs is waiting, so their age says nothing of the pipeline's.
+_NOT_WAITING = frozenset({"no-object", "abandoned", Status.FAILED})
 
 
 def _sweep_one(
@@ -367,9 +404,10 @@ def _sweep_one(
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
         if record["status"] == Status.PROCESSING:  # its object was removed after the claim
-            records.mark_failed(
+            if records.mark_failed(
                 record["id"], record.get("sourceEtag", ""), "missing", "The uploaded file no longer exists."
-            )
+            ):
+                count_refusal("missing")
             return Status.FAILED
         if created(record) + ABANDONED_AFTER_EXPIRY < form_expired_before:
             # Out of the sweep now, not when TTL gets to it (on AWS, up to days later).
@@ -434,6 +472,7 @@ def _runtime() -> tuple[Settings, Clients]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@meter.log_metrics
 def handler(event, context):
     settings, clients = _runtime()
     if is_sweep_event(event):

@@ -79,6 +79,7 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> ImageRecord:
         "owner": origin.get("owner"),
         "ownerEmail": origin.get("ownerEmail"),
         "createdAt": created,
+        "correlationId": origin.get("correlationId"),
         "createdKey": f"{created}#{image_id}",
         "listPk": LIST_PARTITION,
         "listedKey": f"{created}#{image_id}",
@@ -192,6 +193,7 @@ class ImageRecords:
         owner_email: str | None,
         expires_at: int,
         created_at: str | None = None,
+        correlation_id: str | None = None,
     ) -> ImageRecord:
         now = created_at or now_iso()
         record: ImageRecord = {
@@ -206,6 +208,7 @@ class ImageRecords:
             "ownerEmail": owner_email,
             "createdAt": now,
             "updatedAt": now,
+            "correlationId": correlation_id,
             TTL_ATTRIBUTE: expires_at,
         }
         self._db.put_item(TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)")

@@ -136,7 +136,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         if source_format in ("JPEG", "MPO"):
             # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
             image.draft(image.mode, largest)
-        budget.check_budget(image, headers, (stored_w, stored_h), largest, limits)
+        peak_bytes = budget.check_budget(image, headers, (stored_w, stored_h), largest, limits)
         image.load()
     except OSError as exc:
         code = "truncated" if "truncated" in str(exc) else "corrupt"
@@ -183,6 +183,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         placeholder=thumbhash,
         dominant_color=colour_hex,
         facts=facts,
+        peak_bytes=peak_bytes,
     )
 
 

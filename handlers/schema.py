@@ -71,6 +71,7 @@ class ImageRecord(TypedDict, total=False):
     owner: str | None  # the uploader's Cognito sub; none for a file put straight into the bucket
     ownerEmail: str | None  # the uploader's email, shown to admins (and relinks a lost account)
     createdAt: str  # ISO 8601 UTC, when the upload form was issued (or S3 got a direct put)
+    correlationId: str  # names the upload in every function's log lines (POST /uploads); none for a direct put
     updatedAt: str  # ISO 8601 UTC, its last claim or change of status
     createdKey: str  # "<createdAt>#<id>": the sort key of byCreated and byUnfinished
     listPk: str  # LIST_PARTITION once the file has arrived (byCreated's partition)

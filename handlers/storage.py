@@ -2,7 +2,8 @@
 and the batch delete of renditions.
 
 S3 is the truth: an uploaded file carries what its record needs to exist, as `x-amz-meta-*`
-bound exactly by the upload policy (owner, the owner's email, file name, created time).
+bound exactly by the upload policy (owner, the owner's email, file name, created time, and the
+correlation id that names the upload in every function's log lines).
 `upload_metadata` writes those headers for the form and `origin_from_metadata` reads them
 back from S3's answer; both sides live here so that the encoding has one home. The record
 rebuilt from them is `handlers.records.record_from_s3`'s business.
@@ -14,7 +15,13 @@ from urllib.parse import quote, unquote
 
 # Upload metadata: header names in the form and the policy; S3 hands them back lower-cased
 # without the prefix. Values percent-encoded (S3 metadata is ASCII).
-_META = {"owner": "owner", "ownerEmail": "owner-email", "filename": "filename", "createdAt": "created"}
+_META = {
+    "owner": "owner",
+    "ownerEmail": "owner-email",
+    "filename": "filename",
+    "createdAt": "created",
+    "correlationId": "correlation-id",
+}
 
 
 # S3 allows 2 KB of user metadata in all; a file name of 200 emoji is 2.4 KB percent-encoded.
@@ -28,9 +35,13 @@ def fit_filename(filename: str) -> str:
     return filename
 
 
-def upload_metadata(owner: str, owner_email: str | None, filename: str, created_at: str) -> dict[str, str]:
+def upload_metadata(
+    owner: str, owner_email: str | None, filename: str, created_at: str, correlation_id: str | None = None
+) -> dict[str, str]:
     filename = fit_filename(filename)
     values = {"owner": owner, "ownerEmail": owner_email or "", "filename": filename, "createdAt": created_at}
+    if correlation_id:
+        values["correlationId"] = correlation_id
     return {f"x-amz-meta-{_META[name]}": quote(value, safe="@") for name, value in values.items()}
 
 

@@ -23,6 +23,9 @@ class Metric:
 
 
 API_SERVICE, PROCESSOR_SERVICE = "api", "processor"  # the `service` dimension of each function
+# The namespace of a function run without POWERTOOLS_METRICS_NAMESPACE (unit tests, the devserver):
+# the default stack prefix (bootstrap.deploy.config.StackConfig.prefix).
+FALLBACK_NAMESPACE = "imagepipe"
 
 # The processor's.
 PHOTOS_PROCESSED = Metric("PhotosProcessed", "Count", "photos rendered and listed")

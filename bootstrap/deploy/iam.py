@@ -16,6 +16,14 @@ LAMBDA_TRUST = {
 }
 
 
+# What the API's health report reads of CloudWatch (handlers/health.py), which no resource narrower
+# than "*" can grant: AWS's service authorization reference gives GetMetricData and ListMetrics no
+# resource type at all, and AWS authorizes a DescribeAlarms by name prefix against `alarm:*` (every
+# alarm of the region), never the alarms it returns, so an `alarm:<prefix>-*` scope is refused
+# (so is it by the emulator, which checks that call against "*"). Read-only, nothing else of CloudWatch.
+CLOUDWATCH_READS = ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics")
+
+
 def role_name(cfg: StackConfig, role: str) -> str:
     return f"{cfg.function(role)}-role"
 
@@ -43,7 +51,12 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                 {
                     "Effect": "Allow",
                     "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-                    "Resource": [table_arn, f"{table_arn}/index/{LIST_INDEX}", f"{table_arn}/index/{OWNER_INDEX}"],
+                    "Resource": [
+                        table_arn,
+                        f"{table_arn}/index/{LIST_INDEX}",
+                        f"{table_arn}/index/{OWNER_INDEX}",
+                        f"{table_arn}/index/{UNFINISHED_INDEX}",  # the health report's oldest unfinished upload
+                    ],
                 },
                 # PutObject: the presigned POST is signed with this role's credentials (uploads/ only).
                 {
@@ -65,6 +78,9 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                 },
                 # Group membership is asked of the pool, never read from a token's claims.
                 *on_the_pool("cognito-idp:AdminListGroupsForUser"),
+                # The health report: the stack's alarms and metrics, on "*" (CLOUDWATCH_READS says why; the
+                # one exception test_policies_name_actions_and_resources_exactly allows).
+                {"Effect": "Allow", "Action": list(CLOUDWATCH_READS), "Resource": ["*"]},
             ],
         },
         # Cognito's PreSignUp trigger (local pools only): it answers, and gives a person whose account

@@ -4,6 +4,7 @@
 import { CognitoError, authMessage, cognito } from "./cognito.js";
 import { config } from "./config.js";
 import { loadGallery } from "./gallery.js";
+import { showHealthControl } from "./health.js";
 import { beginSession, endSession, isAdmin, makeSession, session, signedInEmail } from "./session.js";
 import { $, announce } from "./ui.js";
 
@@ -11,6 +12,7 @@ export function showAccount() {
   $("account-email").textContent = signedInEmail();
   const admin = isAdmin();
   $("scope-all-control").hidden = !admin;
+  showHealthControl(admin);
   if (!admin && $("scope-all").checked) {
     $("scope-all").checked = false;
     if (!$("app").hidden) loadGallery(true);

@@ -1,12 +1,14 @@
 // imagepipe page: signs in with the Cognito user pool, asks the API for a presigned POST,
 // uploads straight to S3 with progress, polls the record until it is processed or failed,
-// lists the signed-in person's gallery (every user's, for admins who ask).
+// lists the signed-in person's gallery (every user's, for admins who ask), and shows admins the
+// stack's health.
 // Native ES modules, no build step; the same files are served locally and from S3. This one
 // wires the others together: index.html loads it, and it the rest.
 
 import { showAccount, showSignIn, showSignedIn, wireAuth } from "./auth.js";
 import { loadConfig } from "./config.js";
 import { clearGallery, loadGallery, wireGallery } from "./gallery.js";
+import { clearHealth, wireHealth } from "./health.js";
 import { followOtherTabs, resumeStoredSession, setSessionView } from "./session.js";
 import { $, showNotice } from "./ui.js";
 import { clearUploads, wireUploads } from "./upload.js";
@@ -17,6 +19,7 @@ setSessionView({
   clear() {
     // Nothing of one person's gallery stays on the page for the next one.
     clearGallery();
+    clearHealth();
     clearUploads();
     showNotice("");
   },
@@ -42,6 +45,7 @@ async function start() {
   try { localStorage.removeItem(LEGACY_TOKENS_KEY); } catch { /* storage unavailable */ }
   wireUploads();
   wireGallery();
+  wireHealth();
   wireAuth();
   followOtherTabs();
   if (!(await resumeStoredSession())) showSignIn();

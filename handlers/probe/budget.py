@@ -152,14 +152,16 @@ def encode_cost(size: tuple[int, int], alpha: bool) -> int:
 
 def check_budget(
     image: Image.Image, headers: Headers, full_size: tuple[int, int], largest: tuple[int, int], limits: Limits
-) -> None:
-    """Refuse before decoding what would take more memory or work than the budget allows."""
+) -> int:
+    """Refuse before decoding what would take more memory or work than the budget allows; else the
+    estimate of peak bytes that was checked (what the processor reports against the budget)."""
     if headers.jpeg and headers.jpeg.scans > limits.max_jpeg_scans:
         raise ImageRejected(
             "too_complex", f"The JPEG has {headers.jpeg.scans} scans; the limit is {limits.max_jpeg_scans}."
         )
     needed = max(decode_cost(image, headers), encode_cost(largest, has_alpha(image)))
     check_memory(needed, full_size, limits)
+    return needed
 
 
 def has_alpha(image: Image.Image) -> bool:

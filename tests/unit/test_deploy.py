@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from bootstrap.deploy.config import StackConfig, processor_memory_mb
-from bootstrap.deploy.iam import function_policies
+from bootstrap.deploy.iam import CLOUDWATCH_READS, function_policies
 from handlers.formats import MIB, Limits
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
@@ -26,8 +26,13 @@ def test_policies_name_actions_and_resources_exactly():
             actions = statement["Action"]
             resources = statement["Resource"]
             assert all("*" not in action for action in actions), (role, actions)
+            # The one exception: the API's health report reads CloudWatch where no narrower resource
+            # grants it (bootstrap/deploy/iam.py CLOUDWATCH_READS): those three reads only, on their own.
+            if resources == ["*"] and role == "api" and actions == list(CLOUDWATCH_READS):
+                continue
             assert "*" not in resources, (role, resources)
             assert all(r.startswith("arn:aws:") for r in resources)
+    assert set(CLOUDWATCH_READS) == {"cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics"}
 
 
 def test_each_function_gets_only_what_it_uses():
@@ -43,6 +48,9 @@ def test_each_function_gets_only_what_it_uses():
         "s3:DeleteObject",
         "s3:GetObject",
         "cognito-idp:AdminListGroupsForUser",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
     }
     # It re-links a lost account's images: finds them, asks the pool, re-owns them.
     assert actions("presignup") == {"dynamodb:Scan", "dynamodb:UpdateItem", "cognito-idp:AdminGetUser"}
@@ -87,6 +95,14 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:s3:::{CFG.upload_bucket}/*",
         f"arn:aws:s3:::{CFG.processed_bucket}/*",
     ]
+    # Its health report: the table's listing indexes and the unfinished one (the oldest upload), and
+    # CloudWatch's alarm and metric reads, which no narrower resource grants.
+    assert [r.rsplit("/", 1)[-1] for r in resources("api", "dynamodb:Query")[1:]] == [
+        "byCreated",
+        "byOwner",
+        "byUnfinished",
+    ]
+    assert all(resources("api", action) == ["*"] for action in CLOUDWATCH_READS)
 
 
 def test_processor_memory_is_its_decode_budget_plus_baseline_and_margin():

@@ -145,3 +145,21 @@ def test_every_file_and_test_the_docs_name_exists(page):
         ):
             missing.append(name)
     assert missing == []
+
+
+def test_the_operations_tables_are_the_metrics_and_alarms_deploy_makes():
+    """docs/operations.md lists each declared metric (name, unit, dimensions, meaning) and each alarm
+    deploy makes (name, metric, statistic, period, threshold), in their order."""
+    from bootstrap.deploy.monitoring import ALARMS
+    from handlers.telemetry import METRICS
+
+    text = (ROOT / "docs" / "operations.md").read_text()
+    assert table_after("## Metrics", text) == [
+        [f"`{m.name}`", m.unit, ", ".join(("service", *m.dimensions)), m.meaning] for m in METRICS
+    ]
+    rows = table_after("## Alarms", text)
+    assert [row[0] for row in rows] == [f"`{a.name}`" for a in ALARMS]
+    for row, alarm in zip(rows, ALARMS, strict=True):
+        relation = ">=" if "OrEqual" in alarm.comparison else ">"
+        assert row[1] == f"`{alarm.namespace or '<prefix>'}` `{alarm.metric}`"
+        assert row[2] == f"{alarm.statistic} over {alarm.period // 60} min {relation} {alarm.threshold:g}"
