@@ -49,6 +49,10 @@ MAX_METRICS = 100  # per metric directive (EMF)
 MAX_VALUES = 100  # per metric (EMF)
 MAX_DIMENSIONS = 30  # per dimension set (EMF)
 MAX_DATUMS = 1000  # per document: PutMetricData's limit per request
+MAX_POINTS = 10_000  # values in all of one document's data (series x values): a line's whole work
+# CloudWatch takes metric data from two weeks back to two hours ahead: a line dated far in the future
+# would otherwise count as recent in every alarm's window for good.
+PAST_SECONDS, FUTURE_SECONDS = 14 * 24 * 3600, 2 * 3600
 SQS_NAMESPACE = "AWS/SQS"
 # SQS API actions after which a queue's depth is published; sends are seen through esm_wake.
 QUEUE_ACTIONS = frozenset(
@@ -72,32 +76,37 @@ class NotEmf(ValueError):
 # -- the pure core: what CloudWatch would put, from a log message or a queue's messages ----------
 
 
-def emf_metric_data(message: str) -> dict[str, list[dict]]:
+def emf_metric_data(message: str, now: float | None = None) -> dict[str, list[dict]]:
     """PutMetricData's MetricData by namespace for one log message; empty unless the message is an
     embedded-metric-format document CloudWatch accepts (a JSON object, `_aws` with a Timestamp in
     epoch milliseconds and CloudWatchMetrics, every member they name present and well typed,
-    within the limits above)."""
+    within the limits above, dated within CloudWatch's window around `now`, never in an AWS/
+    namespace: those are AWS's own)."""
     if len(message) > MAX_EVENT_CHARS or '"_aws"' not in message:
         return {}  # the common case, a plain or structured log line, costs no parse
     try:
-        return _metric_data(json.loads(message))
+        return _metric_data(json.loads(message), time.time() if now is None else now)
     except (ValueError, RecursionError):  # not JSON, too deep, or NotEmf
         return {}
 
 
-def _metric_data(document) -> dict[str, list[dict]]:
+def _metric_data(document, now: float) -> dict[str, list[dict]]:
     meta = document.get("_aws") if isinstance(document, dict) else None
     if not isinstance(meta, dict):
         raise NotEmf("no _aws object")
     directives, timestamp = meta.get("CloudWatchMetrics"), meta.get("Timestamp")
     if not isinstance(directives, list) or not _is_number(timestamp):
         raise NotEmf("no CloudWatchMetrics list or Timestamp")
+    if not now - PAST_SECONDS <= timestamp / 1000 <= now + FUTURE_SECONDS:
+        raise NotEmf("Timestamp outside what CloudWatch accepts")
     by_namespace: dict[str, list[dict]] = {}
     count = 0
     for directive in directives:
         namespace, data = _directive_data(directive, document, timestamp / 1000, MAX_DATUMS - count)
         count += len(data)
         by_namespace.setdefault(namespace, []).extend(data)
+    if sum(len(datum["Values"]) for data in by_namespace.values() for datum in data) > MAX_POINTS:
+        raise NotEmf("more values than one line may put")
     return by_namespace
 
 
@@ -108,6 +117,8 @@ def _directive_data(directive, document: dict, seconds: float, room: int) -> tup
     dimension_sets = directive.get("Dimensions", [])
     if not isinstance(namespace, str) or not namespace or not isinstance(dimension_sets, list):
         raise NotEmf("Namespace or Dimensions")
+    if namespace.startswith("AWS/"):  # AWS's own metrics (a queue's depth) are not a log line's to say
+        raise NotEmf("an AWS/ namespace")
     if not isinstance(metrics, list) or len(metrics) > MAX_METRICS:
         raise NotEmf("Metrics")
     if len(metrics) * max(1, len(dimension_sets)) > room:  # counted before any is built

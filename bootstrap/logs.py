@@ -31,7 +31,9 @@ class LogLine:
 
     def show(self, width: int = 0) -> str:
         when = datetime.fromtimestamp(self.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
-        return f"{when.replace('+00:00', 'Z')} {self.function:<{width}} {self.message}"
+        # Lines quote what clients sent (paths, file names): no control character reaches the terminal.
+        message = "".join(c if c.isprintable() else "\ufffd" for c in self.message)
+        return f"{when.replace('+00:00', 'Z')} {self.function:<{width}} {message}"
 
 
 def log_groups(outputs: dict) -> dict[str, str]:

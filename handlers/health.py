@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import errors, telemetry
+from handlers.schema import LIST_INDEX, TABLE_INDEXES
 
 WINDOW_SECONDS = 3600  # "the last hour"
 MAX_ALARMS = 100  # the stack makes 8; a bound, not a page size
@@ -44,7 +45,7 @@ def report(cloudwatch, records, namespace: str, now: float) -> dict:
     except (ClientError, BotoCoreError) as exc:
         raise errors.Unavailable(f"CloudWatch did not answer ({_reason(exc)}); try again.") from None
     series = metric_values(answer["MetricDataResults"])
-    oldest = next(iter(records.unfinished(1)), None)
+    oldest = oldest_waiting(records)
     return {
         "generatedAt": _iso(datetime.fromtimestamp(now, UTC)),
         "window": {"start": _iso(start), "end": _iso(end)},
@@ -60,9 +61,11 @@ def report(cloudwatch, records, namespace: str, now: float) -> dict:
 
 
 def stack_alarms(cloudwatch, namespace: str) -> list[dict]:
-    """Every alarm named `<namespace>-...` (deploy's), by name: its state, why, and since when."""
+    """Deploy's alarms of this stack (telemetry.ALARM_NAMES, never another stack's whose name
+    starts with this one's), by name: its state, why, and since when."""
+    names = [f"{namespace}-{name}" for name in telemetry.ALARM_NAMES]
     pages = cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=f"{namespace}-", PaginationConfig={"MaxItems": MAX_ALARMS}
+        AlarmNames=names, PaginationConfig={"MaxItems": MAX_ALARMS}
     )
     return sorted((alarm_view(a) for page in pages for a in page["MetricAlarms"]), key=lambda a: a["name"])
 
@@ -145,12 +148,27 @@ def _percentile(values: list[float]) -> float | None:
     return round(max(values), 1) if values else None
 
 
+# Unfinished records read to find the oldest upload whose file arrived: forms never used (a closed
+# tab) come first in the index until they expire, and say nothing of the pipeline.
+WAITING_SCAN = 25
+LIST_KEY = TABLE_INDEXES[LIST_INDEX][0]  # set once the file has arrived
+
+
+def oldest_waiting(records) -> Mapping[str, Any] | None:
+    """The oldest unfinished record whose file has arrived (it is listed), as the sweep counts it."""
+    try:
+        return next((r for r in records.unfinished(WAITING_SCAN) if r.get(LIST_KEY)), None)
+    except (ClientError, BotoCoreError) as exc:
+        raise errors.Unavailable(f"The table did not answer ({_reason(exc)}); try again.") from None
+
+
 def unfinished_view(record: Mapping[str, Any], now: float) -> dict:
-    created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+    created_at = record.get("createdAt") or record["updatedAt"]
+    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
     return {
         "id": record["id"],
         "status": record.get("status"),
-        "createdAt": record["createdAt"],
+        "createdAt": created_at,
         "ageSeconds": max(0, int(now - created.timestamp())),
     }
 

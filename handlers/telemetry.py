@@ -64,5 +64,18 @@ METRICS: tuple[Metric, ...] = (
     COLD_START,
 )
 
+# The alarms deploy makes, each named "<namespace>-<name>" (bootstrap/deploy/monitoring.py defines
+# them; the health view reads exactly these, never another stack's that shares the prefix).
+ALARM_NAMES = (
+    "dead-letters",
+    "processor-errors",
+    "processor-throttles",
+    "processing-failed",
+    "processing-time",
+    "stuck-uploads",
+    "refusal-spike",
+    "api-5xx",
+)
+
 # The log key that names an upload's correlation id in every line about it (with `image_id`).
 CORRELATION_KEY = "correlation_id"

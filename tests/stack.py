@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,6 +161,32 @@ class Stack:
         response = (session or self.http).get(f"{self.api}/images/{image_id}")
         assert response.status_code == 200, response.text
         return response.json()
+
+    def run_module(self, module: str, *args: str) -> str:
+        """`python -m <module> <args>` (what the make commands run) against this stack; its stdout."""
+        env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(self.state), "AWS_ENDPOINT_URL": self.endpoint}
+        command = [sys.executable, "-m", module, *args]
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    def subscribe_queue(self, topic_arn: str, name: str) -> str:
+        """A new SQS queue subscribed to the topic (its policy lets that topic's SNS deliver, as
+        AUTH=true needs; raw delivery: each message is what was published); its URL."""
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+        }
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+        self.client("sns").subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        return url
 
     def wait_final(
         self, image_id: str, seconds: float = 90, poll: float = 0.3, session: requests.Session | None = None

@@ -47,11 +47,12 @@ ALARMS: tuple[Alarm, ...] = (
     ),
     Alarm(
         "processor-errors",
-        "The processor crashed, timed out or ran out of memory 3+ times in 5 minutes (Lambda retries each).",
+        "The processor crashed, timed out or ran out of memory 5+ times in 15 minutes: more than one bad file.",
         "Errors",
         "AWS/Lambda",
         lambda cfg: {"FunctionName": cfg.function("processor")},
-        threshold=3,
+        threshold=5,
+        period=900,
     ),
     Alarm(
         "processor-throttles",
@@ -63,11 +64,12 @@ ALARMS: tuple[Alarm, ...] = (
     ),
     Alarm(
         "processing-failed",
-        "3+ runs failed unexpectedly in 5 minutes (the processor's own count: crashes it could log).",
+        "5+ runs failed unexpectedly in 15 minutes (the processor's own count): more than one bad file.",
         telemetry.PROCESSING_FAILED.name,
         "",
         _processor,
-        threshold=3,
+        threshold=5,
+        period=900,
     ),
     Alarm(
         "processing-time",
@@ -87,6 +89,7 @@ ALARMS: tuple[Alarm, ...] = (
         _processor,
         threshold=3600,
         statistic="Maximum",
+        period=900,  # three sweeps: one late sweep is no reason to say OK
         comparison="GreaterThanThreshold",
     ),
     Alarm(

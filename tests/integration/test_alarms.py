@@ -76,26 +76,13 @@ def test_a_photo_and_a_refused_file_each_move_the_right_metrics(stack):
 
 
 def subscribed_queue(stack, name: str) -> str:
-    """An SQS queue subscribed to the stack's alarm topic (as an operator's tool would be)."""
-    sqs, sns = stack.client("sqs"), stack.client("sns")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":" + alarm_topic(stack))]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    return url
+    """A queue subscribed to the stack's alarm topic, as an operator's pager would be."""
+    (topic,) = [
+        t
+        for t in (x["TopicArn"] for x in stack.client("sns").list_topics()["Topics"])
+        if t.endswith(":" + alarm_topic(stack))
+    ]
+    return stack.subscribe_queue(topic, name)
 
 
 def alarm_topic(stack) -> str:

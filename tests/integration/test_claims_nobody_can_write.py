@@ -128,6 +128,7 @@ def test_claims_that_reach_a_token_anyway_make_no_admin_and_no_other_person(stac
 
     admin_claim = as_bearer(token_with("cognito:groups", "admins"))
     assert admin_claim.get(f"{stack.api}/images", params={"scope": "all"}).status_code == 403
+    assert admin_claim.get(f"{stack.api}/admin/health").status_code == 403  # the stack's health: admins only
     assert admin_claim.get(f"{stack.api}/images/{hers}").status_code == 404
     assert admin_claim.delete(f"{stack.api}/images/{hers}").status_code == 404
     for name, value in (("cognito:username", victim_sub), ("exp", YEAR_2100)):

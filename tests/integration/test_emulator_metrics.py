@@ -103,22 +103,7 @@ def notified_queue(stack):
     sns, sqs = stack.client("sns"), stack.client("sqs")
     name = unique("alarms")
     topic = sns.create_topic(Name=name)["TopicArn"]
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    url = stack.subscribe_queue(topic, name)
     yield topic, url
     sqs.delete_queue(QueueUrl=url)
     sns.delete_topic(TopicArn=topic)
@@ -159,7 +144,7 @@ def test_a_function_s_emf_line_is_a_metric_when_it_returns_and_its_alarm_notifie
         invoke(stack, printer, namespace=namespace, service="probe", values=2)
         assert alarm_state(stack, alarm) == "ALARM"
         received = stack.client("sqs").receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
-        notification = json.loads(json.loads(received[0]["Body"])["Message"])
+        notification = json.loads(received[0]["Body"])  # raw delivery: what the alarm published
         assert (notification["AlarmName"], notification["NewStateValue"]) == (alarm, "ALARM")
 
         lines = stack.logs().filter_log_events(logGroupName=f"/aws/lambda/{printer}")["events"]

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bootstrap.local import start_emulator, stop_pid
-from bootstrap.package import ROOT
 from handlers.processor import s3_event
 from tests.events import load_event
 from tests.images import encode, phone_jpeg, photo
@@ -162,15 +158,7 @@ def test_a_rendition_upload_that_fails_once_is_retried_to_processed(stack):
 
 def dead_letters(stack, command: str = "list") -> str:
     """`make dlq` (list) or `make redrive` against this stack."""
-    env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state)}
-    return subprocess.run(
-        [sys.executable, "-m", "bootstrap.deadletters", command],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    return stack.run_module("bootstrap.deadletters", command)
 
 
 def test_an_event_that_keeps_failing_goes_to_the_dead_letter_queue_and_can_be_sent_back(stack):

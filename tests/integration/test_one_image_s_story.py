@@ -4,13 +4,9 @@ processor, in time order, every one naming the image and its upload's correlatio
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from bootstrap.package import ROOT
 from handlers.telemetry import CORRELATION_KEY
 from tests.images import phone_jpeg
 
@@ -19,15 +15,7 @@ pytestmark = pytest.mark.integration
 
 def story(stack, image_id: str) -> list[tuple[str, str, dict]]:
     """`python -m bootstrap logs --id`, as `make logs` runs it: (time, function, JSON line) each."""
-    env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "AWS_ENDPOINT_URL": stack.endpoint}
-    printed = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "logs", "--id", image_id],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    printed = stack.run_module("bootstrap", "logs", "--id", image_id)
     lines = []
     for line in printed.splitlines():
         when, function, message = line.split(maxsplit=2)

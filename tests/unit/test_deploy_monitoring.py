@@ -67,3 +67,7 @@ def test_alarm_email_is_subscribed_on_aws_only(monkeypatch):
     assert subscribed["aws"] == [
         {"TopicArn": "<sns.CreateTopic.TopicArn>", "Protocol": "email", "Endpoint": "ops@example.com"}
     ]
+
+
+def test_the_health_view_reads_exactly_the_alarms_deploy_makes():
+    assert tuple(a.name for a in ALARMS) == telemetry.ALARM_NAMES

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
@@ -20,7 +21,7 @@ from bootstrap.emulator_metrics import (
 )
 from bootstrap.package import ROOT
 
-STAMP = 1_700_000_000_123  # epoch milliseconds
+STAMP = int(time.time() * 1000)  # epoch milliseconds: now (CloudWatch takes two weeks back, two hours ahead)
 
 
 def emf(members: dict, directives: list[dict], stamp=STAMP) -> str:
@@ -147,3 +148,30 @@ def test_a_queue_s_fingerprint_changes_when_a_message_comes_or_goes():
 def test_the_hooks_are_written_against_the_pinned_emulator():
     """Moving the pin means re-running tests/integration/test_emulator_metrics.py, then PINNED."""
     assert pinned_version(ROOT / "requirements-emulator.txt") == PINNED
+
+
+def test_a_line_cannot_speak_for_aws_nor_outside_cloudwatch_s_time_window():
+    """AWS/ namespaces are AWS's own (a line must not fake a queue's depth), and a point dated far
+    ahead would sit in every alarm's window for good: CloudWatch refuses both, so does the forwarder."""
+    from bootstrap.emulator_metrics import FUTURE_SECONDS, PAST_SECONDS
+
+    line = emf(
+        {"QueueName": "q", "ApproximateNumberOfMessagesVisible": 1},
+        [directive(("ApproximateNumberOfMessagesVisible",), (("QueueName",),), namespace="AWS/SQS")],
+    )
+    assert emf_metric_data(line) == {}
+    now = STAMP / 1000
+    assert emf_metric_data(emf(GOOD, [directive()]), now=now)
+    for seconds in (now + FUTURE_SECONDS + 60, now - PAST_SECONDS - 60, 32_503_680_000):  # the last: year 3000
+        assert emf_metric_data(emf(GOOD, [directive()], stamp=seconds * 1000), now=now) == {}
+
+
+def test_one_line_puts_at_most_max_points_values():
+    """Each limit alone holds (100 metrics of 100 values), but not their product over two series."""
+    from bootstrap.emulator_metrics import MAX_POINTS
+
+    names = [f"m{i}" for i in range(MAX_METRICS)]
+    members = {"service": "p", "stage": "s"} | {n: [1] * MAX_VALUES for n in names}
+    assert MAX_METRICS * MAX_VALUES == MAX_POINTS
+    assert emf_metric_data(emf(members, [directive(names)]))
+    assert emf_metric_data(emf(members, [directive(names, (("service",), ("stage",)))])) == {}

@@ -88,11 +88,22 @@ def put(cloudwatch, metric: telemetry.Metric, values, seconds_ago: float = 60, *
     )
 
 
+def arrived(stack, image_id: str) -> None:
+    """The file of this upload form reached the bucket (the record is listed from then on)."""
+    stack.dynamodb.update_item(
+        TableName=stack.table,
+        Key={"id": {"S": image_id}},
+        UpdateExpression="SET listPk = :p",
+        ExpressionAttributeValues={":p": {"S": "IMAGE"}},
+    )
+
+
 def test_the_report_holds_the_stack_s_alarms_and_the_last_hour(stack):
     cw = stack.cloudwatch
     alarm(cw, f"{NAMESPACE}-dead-letters", "ALARM", "1 message waits")
     alarm(cw, f"{NAMESPACE}-refusal-spike", "OK", "quiet")
     alarm(cw, "another-stack-dead-letters", "ALARM", "not ours")
+    alarm(cw, f"{NAMESPACE}-staging-dead-letters", "ALARM", "a stack whose name starts with ours")
     put(cw, telemetry.PHOTOS_PROCESSED, [1, 1, 1])
     put(cw, telemetry.PHOTOS_PROCESSED, [1], seconds_ago=2 * 3600)  # before the last hour
     put(cw, telemetry.PHOTOS_REFUSED, [1, 1, 1])
@@ -100,8 +111,12 @@ def test_the_report_holds_the_stack_s_alarms_and_the_last_hour(stack):
     put(cw, telemetry.REFUSALS_BY_CODE, [1], code="not_an_image")
     put(cw, telemetry.UPLOAD_TO_READY, [1000.0 * i for i in range(1, 21)])  # 1 s .. 20 s
     created = "2026-01-01T00:00:00.000Z"
+    never_used = "2025-12-31T00:00:00.000Z"  # an older form whose file never came: a closed tab
+    stack.records.create_pending("c" * 32, "gone.jpg", "image/jpeg", 10, ALICE["sub"], None, 0, created_at=never_used)
     stack.records.create_pending("a" * 32, "late.jpg", "image/jpeg", 10, ALICE["sub"], None, 0, created_at=created)
     stack.records.create_pending("b" * 32, "later.jpg", "image/jpeg", 10, ALICE["sub"], None, 0)
+    arrived(stack, "a" * 32)
+    arrived(stack, "b" * 32)
     now = time.time()
 
     report = health.report(cw, stack.records, NAMESPACE, now=now)
@@ -126,16 +141,19 @@ def test_a_quiet_stack_reports_nothing_rather_than_zeros_it_did_not_measure(stac
     assert report["uploadToReadyMs"] == {"p50": None, "p95": None}
 
 
-def test_the_oldest_unfinished_upload_costs_one_query_of_one_item(stack):
+def test_the_oldest_waiting_upload_skips_unused_forms_in_one_bounded_query(stack):
     for letter in "abc":
         stack.records.create_pending(letter * 32, "x.jpg", "image/jpeg", 10, None, None, 0)
+    arrived(stack, "b" * 32)
     queries = []
     stack.dynamodb.meta.events.register(
         "provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params)
     )
     report = health.report(stack.cloudwatch, stack.records, NAMESPACE, now=time.time())
-    assert report["oldestUnfinished"]["id"] == "a" * 32
-    assert [(q["IndexName"], q["Limit"], q["ScanIndexForward"]) for q in queries] == [("byUnfinished", 1, True)]
+    assert report["oldestUnfinished"]["id"] == "b" * 32  # "a": a form whose file never came
+    assert [(q["IndexName"], q["Limit"], q["ScanIndexForward"]) for q in queries] == [
+        ("byUnfinished", health.WAITING_SCAN, True)
+    ]
 
 
 def test_refusal_codes_are_bounded(stack):

@@ -104,3 +104,11 @@ def test_the_command_prints_the_story_and_says_when_there_is_none(logs, monkeypa
     assert bootstrap_main.main(["logs", "--id", IMAGE]) == 1
     assert capsys.readouterr().out == ""
     assert bootstrap_main.main(["logs"]) == 2  # --id is required
+
+
+def test_a_line_never_sends_control_characters_to_the_terminal():
+    from bootstrap.logs import LogLine
+
+    shown = LogLine(0, "api", "GET /images/\x1b]0;owned\x07 \x9b2J done").show()
+    assert shown.endswith("GET /images/\ufffd]0;owned\ufffd \ufffd2J done")
+    assert all(c.isprintable() for c in shown)
