@@ -193,7 +193,10 @@ def show_stats(args, log) -> int:
     if not (deployed := deployed_stack(args, log)):
         return 1
     aws, outputs = deployed
-    namespace = outputs["apiEnvironment"]["POWERTOOLS_METRICS_NAMESPACE"]  # the stack's prefix, as deploy gave it
+    namespace = outputs.get("apiEnvironment", {}).get("POWERTOOLS_METRICS_NAMESPACE")  # the prefix, as deploy gave it
+    if not namespace:
+        log("stats: this stack was deployed before it had metrics and alarms; deploy it again (make up)")
+        return 1
     try:
         report = health.report(aws.cloudwatch, ImageRecords(aws.dynamodb, outputs["table"]), namespace, time.time())
     except errors.ApiError as exc:

@@ -64,5 +64,5 @@ class QuotaExceeded(ApiError):
         return body
 
 
-class Unavailable(ApiError):  # a service the answer is read from (CloudWatch, for the health view) did not answer
+class Unavailable(ApiError):  # a service the answer is read from (CloudWatch, DynamoDB, the user pool) did not answer
     status, code = 503, "unavailable"

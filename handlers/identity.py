@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from handlers import errors
 
 # The app client's ID token validity (bootstrap configures the client with it); a token that
@@ -66,7 +68,13 @@ class GroupDirectory:
         pages = self._cognito.get_paginator("admin_list_groups_for_user").paginate(
             UserPoolId=self._pool_id, Username=username, PaginationConfig={"MaxItems": 100}
         )
-        groups = frozenset(g["GroupName"] for page in pages for g in page["Groups"])
+        try:
+            groups = frozenset(g["GroupName"] for page in pages for g in page["Groups"])
+        except (ClientError, BotoCoreError) as exc:  # throttled, or the pool unreachable: say so, not 500
+            code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+            raise errors.Unavailable(
+                f"The user pool did not answer ({code or type(exc).__name__}); try again."
+            ) from None
         with self._lock:
             if len(self._seen) >= GROUPS_CACHE_MAX:
                 self._seen.clear()  # bounded: the next minute asks the pool again

@@ -116,3 +116,16 @@ def test_groups_are_asked_once_a_minute_and_only_when_they_matter(aws_env):
         UserPoolId=settings.user_pool_id, Username=ADMIN["sub"], GroupName="admins"
     )
     assert not caller.admin and cognito.calls == 2  # removed from the group: no longer an admin
+
+
+def test_a_user_pool_that_does_not_answer_is_a_503_not_a_500(aws_env):
+    """AdminListGroupsForUser throttled (or the pool unreachable): the API says so, typed."""
+    from botocore.stub import Stubber
+
+    settings, clients = aws_env
+    directory = GroupDirectory(clients.cognito, settings.user_pool_id)
+    with Stubber(clients.cognito) as stub:
+        stub.add_client_error("admin_list_groups_for_user", "TooManyRequestsException", "Rate exceeded", 400)
+        with pytest.raises(errors.Unavailable) as refused:
+            directory.groups(ADMIN["sub"])
+    assert refused.value.status == 503 and "TooManyRequestsException" in str(refused.value)
