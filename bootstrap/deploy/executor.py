@@ -12,11 +12,13 @@ sent (chalice's Executor / DisplayOnlyExecutor, with boto3's own event hooks as 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.model import OperationModel, Shape
@@ -66,6 +68,11 @@ def is_read(operation_name: str) -> bool:
     return operation_name.startswith(READS)
 
 
+def call_of(model: OperationModel, params: dict) -> Call:
+    """The change boto3 was asked for, as the plan shows it (boto3's method name)."""
+    return Call(model.service_model.service_name, xform_name(model.name), params)
+
+
 class Executor:
     """Makes the calls: clients as boto3 makes them, waits that wait."""
 
@@ -100,7 +107,7 @@ class DisplayOnlyExecutor(Executor):
 
     def clients(self, cfg: StackConfig) -> dict:
         if self.reads == "empty":  # no network, so any credentials do
-            cfg = _with_credentials(cfg, ("display", "display"))
+            cfg = dataclasses.replace(cfg, credentials=("display", "display"))
         made = super().clients(cfg)
         for client in made.values():
             client.meta.events.register("provide-client-params.*.*", _keep_params)
@@ -120,26 +127,14 @@ class DisplayOnlyExecutor(Executor):
         service = model.service_model.service_name
         if is_read(model.name):
             return None if self.reads == "target" else empty_account_answer(service, model)
-        call = Call(service, _snake(model.name), context.get("imagepipe_params", {}))
+        call = call_of(model, context.get("imagepipe_params", {}))
         self.calls.append(call)
         self.show(f"  {call.show()}")
         return AWSResponse(None, 200, {}, None), placeholder(f"{service}.{model.name}", model.output_shape)
 
 
-def _with_credentials(cfg: StackConfig, credentials: tuple[str, str]) -> StackConfig:
-    import dataclasses
-
-    return dataclasses.replace(cfg, credentials=credentials)
-
-
 def _keep_params(params: dict, context: dict, model: OperationModel, **_) -> None:
     context["imagepipe_params"] = dict(params)
-
-
-def _snake(name: str) -> str:
-    from botocore import xform_name
-
-    return xform_name(name)
 
 
 # Answers of an account where nothing of the stack exists: a lookup is "not found", a listing

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from bootstrap.deploy.config import StackConfig
-from bootstrap.deploy.executor import Executor
+from bootstrap.deploy.executor import Call, Executor, call_of, is_read
 from bootstrap.package import Platform
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
@@ -42,34 +42,21 @@ def planned_calls(cfg: StackConfig) -> list:
     return plan(cfg, show=lambda _: None).calls
 
 
-class RecordingExecutor:
+class RecordingExecutor(Executor):
     """The real executor, each change it sends recorded as boto3 was asked for it."""
 
-    def __new__(cls):
-        from bootstrap.deploy.executor import Call, Executor, is_read
+    def __init__(self):
+        self.calls: list[Call] = []
 
-        class Recording(Executor):
-            def __init__(self):
-                self.calls: list[Call] = []
+    def clients(self, cfg):
+        made = super().clients(cfg)
+        for client in made.values():
+            client.meta.events.register("provide-client-params.*.*", self._record)
+        return made
 
-            def clients(self, cfg):
-                made = super().clients(cfg)
-                for client in made.values():
-                    client.meta.events.register("provide-client-params.*.*", self._record)
-                return made
-
-            def _record(self, params, model, **_):
-                if not is_read(model.name):
-                    service = model.service_model.service_name
-                    self.calls.append(Call(service, xform(model.name), json.loads(json.dumps(params, default=blob))))
-
-        return Recording()
-
-
-def xform(name: str) -> str:
-    from botocore import xform_name
-
-    return xform_name(name)
+    def _record(self, params, model, **_):
+        if not is_read(model.name):
+            self.calls.append(call_of(model, json.loads(json.dumps(params, default=blob))))
 
 
 def blob(value) -> str:
