@@ -21,41 +21,12 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from handlers.api import TOMBSTONE_SECONDS
-from handlers.keys import image_id_for_key, manifest_key, rendition_keys, upload_key
+from handlers.keys import rendition_keys, upload_key
 from handlers.processor import s3_event
-from handlers.records import ImageRecords, record_from_s3
+from handlers.reconcile import MISSING, reconcile_object
+from handlers.records import ImageRecords
 from handlers.schema import ImageRecord, Status
 from handlers.storage import delete_renditions
-
-
-def _manifest(s3, bucket: str, image_id: str, etag: str) -> dict | None:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=manifest_key(image_id, etag))["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    return json.loads(body)
-
-
-def reconcile_object(key: str, s3, records: ImageRecords, outputs: dict, redrive: Callable[[dict], None]) -> str:
-    """One uploaded file: "restored" (its record rebuilt), "redriven" (never processed: handed to
-    the processor), "kept" (the table is as new or newer), or "gone" (deleted meanwhile)."""
-    try:
-        head = s3.head_object(Bucket=outputs["uploadBucket"], Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-            return "gone"
-        raise
-    etag = head["ETag"].strip('"')
-    manifest = _manifest(s3, outputs["processedBucket"], image_id_for_key(key), etag)
-    record = {k: v for k, v in record_from_s3(key, head, manifest).items() if v is not None}
-    if not records.restore(record):
-        return "kept"
-    if manifest is None:
-        redrive(s3_event(outputs["uploadBucket"], (key, head["ContentLength"], etag, head.get("VersionId"))))
-        return "redriven"
-    return "restored"
 
 
 def progress(done: int, total: int, started: float, width: int = 30, unit: str = "files") -> str:
@@ -77,7 +48,10 @@ def reconcile(
     ]
     log(f"reconcile: {len(keys)} files in {outputs['uploadBucket']}")
 
-    def redrive(event: dict) -> None:  # asynchronously, as S3 would have: retries and DLQ apply
+    def redrive(key: str, head: dict) -> None:  # asynchronously, as S3 would have: retries and DLQ apply
+        event = s3_event(
+            outputs["uploadBucket"], (key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
+        )
         lambda_.invoke(
             FunctionName=outputs["functions"]["processor"], InvocationType="Event", Payload=json.dumps(event).encode()
         )
@@ -85,7 +59,7 @@ def reconcile(
     outcomes: Counter = Counter()
     started = time.monotonic()
     for done, key in enumerate(keys, 1):
-        outcomes[reconcile_object(key, s3, records, outputs, redrive)] += 1
+        outcomes[reconcile_object(key, s3, records, outputs["uploadBucket"], outputs["processedBucket"], redrive)] += 1
         if done % 25 == 0 or done == len(keys):
             bar(progress(done, len(keys), started))
     if keys:
@@ -110,7 +84,7 @@ def retire_if_gone(record: ImageRecord, s3, records: ImageRecords, outputs: dict
         s3.head_object(Bucket=outputs["uploadBucket"], Key=record.get("uploadKey") or upload_key(record["id"]))
         return "kept"
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404", "NotFound"):
+        if exc.response.get("Error", {}).get("Code") not in MISSING:
             raise
     if not records.retire(record, int(time.time()) + TOMBSTONE_SECONDS):
         return "kept"

@@ -31,19 +31,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from urllib.parse import quote_plus, unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 
 from handlers import telemetry
-from handlers.clients import Clients, make_clients
+from handlers.clients import Clients
 from handlers.config import PROCESSOR_RETRIES, Settings
 from handlers.faults import rendition_store
 from handlers.imaging import ImageRejected, Processed, Source, describe, make_renditions
 from handlers.keys import (
-    ID_PATTERN,
     image_id_for_key,
     issued_by_api,
     manifest_key,
@@ -236,7 +234,14 @@ def _publish(
     return Status.PROCESSED
 
 
-def rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds: int, force: bool = False) -> str:
+def rerender(
+    image_id: str,
+    settings: Settings,
+    clients: Clients,
+    lease_seconds: int,
+    force: bool = False,
+    changed_before: str | None = None,
+) -> str:
     """Re-make a processed image's renditions with the current spec (`make reprocess`). Only one
     run at a time per image (a lease on the record); the record keeps listing the old renditions
     until the new ones are written. Outcomes: `Status.PROCESSED`; "current" (nothing to do: made with this
@@ -244,15 +249,17 @@ def rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds:
     outcome = "error"  # unless the run ends otherwise: an unexpected error is raised
     with about(image_id):
         try:
-            outcome = _rerender(image_id, settings, clients, lease_seconds, force)
+            outcome = _rerender(image_id, settings, clients, lease_seconds, force, changed_before)
         finally:
             meter.record(telemetry.RERENDERS, 1, outcome=outcome)
     return outcome
 
 
-def _rerender(image_id: str, settings: Settings, clients: Clients, lease_seconds: int, force: bool) -> str:
+def _rerender(
+    image_id: str, settings: Settings, clients: Clients, lease_seconds: int, force: bool, changed_before: str | None
+) -> str:
     records = ImageRecords(clients.dynamodb, settings.table_name)
-    record = records.claim_rerender(image_id, settings.renditions.version, lease_seconds, force)
+    record = records.claim_rerender(image_id, settings.renditions.version, lease_seconds, force, changed_before)
     if record is None:
         return "current"
     correlate(record.get("correlationId"))
@@ -463,24 +470,3 @@ def is_sweep_event(event: dict) -> bool:
 def rerender_event(image_id: str, force: bool = False) -> dict:
     """What `make reprocess` sends the processor for one image."""
     return {"action": "rerender", "id": image_id, "force": force}
-
-
-@lru_cache(maxsize=1)
-def _runtime() -> tuple[Settings, Clients]:
-    settings = Settings.from_env()
-    return settings, make_clients(settings, with_lambda=True)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@meter.log_metrics
-def handler(event, context):
-    settings, clients = _runtime()
-    if is_sweep_event(event):
-        return sweep(settings, clients)
-    if event.get("action") == "rerender":
-        if not ID_PATTERN.match(str(event.get("id"))):
-            return {"id": event.get("id"), "outcome": "invalid"}
-        # The lease outlasts this invocation: a killed run's image is taken up by the next one.
-        lease = context.get_remaining_time_in_millis() // 1000 + 30
-        return {"id": event["id"], "outcome": rerender(event["id"], settings, clients, lease, bool(event.get("force")))}
-    return process_event(event, settings, clients)

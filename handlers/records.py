@@ -333,21 +333,30 @@ class ImageRecords:
         return (Status.PROCESSED if outcome == "updated" else outcome), before
 
     def claim_rerender(
-        self, image_id: str, spec_version: str, lease_seconds: int, force: bool = False
+        self,
+        image_id: str,
+        spec_version: str,
+        lease_seconds: int,
+        force: bool = False,
+        changed_before: str | None = None,
     ) -> ImageRecord | None:
         """Lease a processed record for re-rendering, if it was made with another spec (or `force`)
-        and no other run holds it; the record, or None."""
+        and no other run holds it; the record, or None. `changed_before` (ISO time: a forced run's
+        start) skips records made since, so a forced run taken up again does not start over."""
         now = int(time.time())
         older = "" if force else " AND (attribute_not_exists(specVersion) OR specVersion <> :v)"
+        since = " AND updatedAt < :since" if changed_before else ""
         outcome, record = self._conditional_update(
             image_id,
             UpdateExpression="SET rerenderUntil = :until",
             ConditionExpression="#s = :processed AND (attribute_not_exists(rerenderUntil) OR rerenderUntil < :now)"
-            + older,
+            + older
+            + since,
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=_to_item(
                 {":processed": Status.PROCESSED, ":now": now, ":until": now + lease_seconds}
                 | ({} if force else {":v": spec_version})
+                | ({":since": changed_before} if changed_before else {})
             ),
             ReturnValues="ALL_NEW",
         )

@@ -64,6 +64,9 @@ class StackConfig:
     site_bucket_enabled: bool = False  # the page from a private bucket through CloudFront (AWS target)
     alarm_email: str | None = None  # ALARM_EMAIL: subscribed to the alarms' topic (AWS target)
     log_retention_days: int = 30  # the functions' log groups (LOG_RETENTION_DAYS)
+    # The bucket S3 Inventory delivers the upload bucket's manifests to (BATCH_INVENTORY_BUCKET): the
+    # batch state machine may then read one instead of listing the bucket (bootstrap/deploy/batch.py).
+    batch_inventory_bucket: str | None = None
     # (access key id, secret) for the provisioner's clients; None: boto3's own chain (environment,
     # profile, role). Local targets get dummy ones when the environment names none.
     credentials: tuple[str, str] | None = field(default=None, repr=False)
@@ -113,6 +116,10 @@ class StackConfig:
     @property
     def alarm_topic(self) -> str:
         return f"{self.prefix}-alarms"
+
+    @property
+    def batch_state_machine(self) -> str:
+        return f"{self.prefix}-batch"
 
     @property
     def dashboard(self) -> str:

@@ -39,6 +39,7 @@ SERVICES = {  # attribute of Aws -> boto3 service name
     "sns": "sns",
     "cloudwatch": "cloudwatch",
     "logs": "logs",
+    "sfn": "stepfunctions",
 }
 READS = ("Get", "List", "Describe", "Head")
 PLACEHOLDER_ACCOUNT = "ACCOUNT"  # a valid bucket name part: the dry run names buckets with it
@@ -152,6 +153,7 @@ NOT_FOUND = {
     "sns": "NotFound",
     "cloudwatch": "ResourceNotFound",
     "logs": "ResourceNotFoundException",
+    "stepfunctions": "StateMachineDoesNotExist",
 }
 ACCOUNT_ANSWERS = {
     ("lambda", "GetAccountSettings"): {"AccountLimit": {}},  # nothing said about its quota

@@ -8,12 +8,20 @@ from collections.abc import Callable
 from bootstrap.deploy.config import ALL_FUNCTIONS, StackConfig
 from bootstrap.deploy.events import dead_letter_queue_arn
 from bootstrap.deploy.executor import Aws
+from handlers.batch import RESULTS_PREFIX
+from handlers.keys import UPLOAD_PREFIX
 from handlers.schema import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
 
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+
+def trust(service: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+BATCH_ROLE = "batch"  # the batch state machine's role (bootstrap/deploy/batch.py)
+ALL_ROLES = (*ALL_FUNCTIONS, BATCH_ROLE)
 
 
 # What the API's health report reads of CloudWatch (handlers/health.py), which no resource narrower
@@ -99,7 +107,12 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
             "Statement": [
                 logs,
                 # DeleteItem: the sweep removes records of uploads that never arrived (only if pending).
-                {"Effect": "Allow", "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], "Resource": [table_arn]},
+                # PutItem: the batch's reconcile writes a record rebuilt from S3 (conditionally).
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"],
+                    "Resource": [table_arn],
+                },
                 # The sweep finds unfinished records through their own index.
                 {
                     "Effect": "Allow",
@@ -125,9 +138,10 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                     "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}/uploads/*"],
                 },
                 # DeleteObject: stale renditions (an image deleted while processed, an object replaced).
+                # GetObject: the manifests reconcile rebuilds records from, the batch's results it sums up.
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:PutObject", "s3:DeleteObject"],
+                    "Action": ["s3:PutObject", "s3:DeleteObject", "s3:GetObject"],
                     "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
                 },
                 # Lambda's on-failure destination sends with the function's role.
@@ -143,12 +157,58 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
     }
 
 
-def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> str:
+def batch_policy(cfg: StackConfig, account: str) -> dict:
+    """The batch state machine's: invoke the processor, list `uploads/`, run its own children,
+    write their results under `batch-results/`, and read an inventory where one is configured."""
+    machine = f"arn:aws:states:{cfg.region}:{account}:stateMachine:{cfg.batch_state_machine}"
+    executions = f"arn:aws:states:{cfg.region}:{account}:execution:{cfg.batch_state_machine}"
+    results = f"arn:aws:s3:::{cfg.processed_bucket}/{RESULTS_PREFIX}/*"
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": [f"arn:aws:lambda:{cfg.region}:{account}:function:{cfg.function('processor')}"],
+        },
+        # The item reader's listing: only the keys the API issues.
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{cfg.upload_bucket}"],
+            "Condition": {"StringLike": {"s3:prefix": [f"{UPLOAD_PREFIX}*"]}},
+        },
+        # A distributed Map runs each batch as a child execution of this very state machine
+        # (`<name>/<Map label>:<id>`); a redrive re-runs the failed ones.
+        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [machine]},
+        {
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"],
+            "Resource": [f"{executions}:*", f"{executions}/*"],
+        },
+        # ResultWriter writes the children's results as multipart uploads.
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+            "Resource": [results],
+        },
+    ]
+    if cfg.batch_inventory_bucket:  # S3 Inventory's manifests and data files
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{cfg.batch_inventory_bucket}/*"],
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict, service: str = "lambda.amazonaws.com") -> str:
+    """The role (assumed by `service`) with this policy; its ARN."""
     name = role_name(cfg, role)
     try:
         arn = aws.iam.get_role(RoleName=name)["Role"]["Arn"]
     except aws.iam.exceptions.NoSuchEntityException:
-        arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust(service)))["Role"]["Arn"]
         if cfg.target == "aws":
             aws.wait(aws.iam, "role_exists", RoleName=name)
     put_role_policy(aws, cfg, role, policy)
@@ -162,7 +222,7 @@ def put_role_policy(aws: Aws, cfg: StackConfig, role: str, policy: dict) -> None
 
 
 def remove_roles(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
-    for role in ALL_FUNCTIONS:
+    for role in ALL_ROLES:
         name = role_name(cfg, role)
         try:
             aws.iam.get_role(RoleName=name)

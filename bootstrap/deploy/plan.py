@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootstrap.deploy import api, events, functions, iam, identity, monitoring, site, storage
+from bootstrap.deploy import api, batch, events, functions, iam, identity, monitoring, site, storage
 from bootstrap.deploy.config import (
     API_MEMORY_MB,
     API_TIMEOUT_S,
@@ -44,6 +44,7 @@ class Deployment:
     client_id: str = ""
     api_arn: str = ""
     processor_arn: str = ""
+    batch_arn: str = ""
     api_id: str = ""
     api_environment: dict = field(default_factory=dict)  # the API function's, for the devserver's in-process API
 
@@ -121,10 +122,16 @@ def _processor_function(d: Deployment) -> None:
         "processor",
         d.roles["processor"],
         d.code,
-        "handlers.processor.handler",
+        "handlers.processor_lambda.handler",
         processor_memory_mb(d.cfg.limits),
         PROCESSOR_TIMEOUT_S,
     )
+
+
+def _batch(d: Deployment) -> None:
+    policy = iam.batch_policy(d.cfg, d.aws.account)
+    role_arn = iam.ensure_role(d.aws, d.cfg, iam.BATCH_ROLE, policy, service="states.amazonaws.com")
+    d.batch_arn = batch.ensure_batch_state_machine(d.aws, d.cfg, role_arn, d.processor_arn, d.log)
 
 
 def _rest_api(d: Deployment) -> None:
@@ -164,6 +171,10 @@ DEPLOY_STEPS: tuple[Step, ...] = (
     Step(
         title=lambda cfg: f"S3 notification {cfg.upload_bucket} -> {cfg.function('processor')}",
         run=lambda d: functions.ensure_upload_notification(d.aws, d.cfg, d.processor_arn),
+    ),
+    Step(
+        title=lambda cfg: f"batch state machine {cfg.batch_state_machine} (reprocess, reconcile) and its role",
+        run=_batch,
     ),
     Step(title=lambda cfg: f"REST API {cfg.api_name}, stage {api.STAGE}, Cognito authorizer", run=_rest_api),
     Step(
@@ -244,6 +255,7 @@ def deployment_outputs(d: Deployment) -> dict:
         "table": cfg.table,
         "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
         "deadLetterQueue": cfg.dead_letter_queue,
+        "batchStateMachine": d.batch_arn,
         "userPoolId": d.pool_id,
         "userPoolClientId": d.client_id,
         "apiEnvironment": d.api_environment,
@@ -280,6 +292,7 @@ DESTROY_STEPS: tuple[Remover, ...] = (
     Remover("dead-letter queue", events.remove_dead_letter_queue),
     Remover("REST API", api.remove_rest_api),
     Remover("user pool (its app client, groups and users with it)", identity.remove_user_pool),
+    Remover("batch state machine", batch.remove_batch_state_machine),
     Remover("functions", functions.remove_functions),
     Remover("roles", iam.remove_roles),
     Remover("table", storage.remove_table),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers import api as api_module
-from handlers import processor, telemetry
+from handlers import processor, processor_lambda, telemetry
 from handlers.api import build_app
 from handlers.keys import image_id_for_key
 from handlers.processor import s3_event
@@ -32,7 +32,7 @@ def stack(aws_env, monkeypatch):
     """The API's and the processor's handlers on moto, and every line they log, in order."""
     settings, clients = aws_env
     monkeypatch.setattr(api_module, "_app", lambda: build_app(settings, clients))
-    monkeypatch.setattr(processor, "_runtime", lambda: (settings, clients))
+    monkeypatch.setattr(processor_lambda, "_runtime", lambda: (settings, clients))
     written = io.StringIO()
     for logger in (api_module.logger, processor.logger):
         monkeypatch.setattr(logger.registered_handler, "stream", written)
@@ -97,7 +97,7 @@ def test_the_correlation_id_goes_from_post_uploads_into_every_processor_line_abo
     direct = clients.s3.put_object(Bucket=settings.upload_bucket, Key="camera/b.jpg", Body=phone_jpeg(64, 48))
     direct_object = ("camera/b.jpg", 0, direct["ETag"].strip('"'), direct["VersionId"])
     event = s3_event(settings.upload_bucket, uploaded, direct_object)
-    assert set(processor.handler(event, context()).values()) == {"processed"}
+    assert set(processor_lambda.handler(event, context()).values()) == {"processed"}
 
     processor_lines = [line for line in lines() if line["service"] == "imagepipe-processor"]
     ours, direct_lines = about(processor_lines, image_id), about(processor_lines, image_id_for_key("camera/b.jpg"))
@@ -107,7 +107,7 @@ def test_the_correlation_id_goes_from_post_uploads_into_every_processor_line_abo
     assert all(CORRELATION not in line for line in direct_lines)  # none of its own, none left over
 
     # A re-render's lines carry it too (from the record), and the next invocation starts clear.
-    assert processor.handler(processor.rerender_event(image_id, force=True), context())["outcome"] == "processed"
+    assert processor_lambda.handler(processor.rerender_event(image_id, force=True), context())["outcome"] == "processed"
     rerendered = lines()
     assert [line["message"] for line in about(rerendered, image_id)] == ["re-render processed"]
     assert all(line[CORRELATION] == REQUEST_ID for line in about(rerendered, image_id))
@@ -123,7 +123,7 @@ def test_the_file_carries_it_when_the_record_is_lost(stack):
     uploaded = post_the_form(settings, clients, upload, phone_jpeg(64, 48))
     clients.dynamodb.delete_item(TableName=settings.table_name, Key={"id": {"S": upload["id"]}})  # lost
     lines()
-    assert processor.handler(s3_event(settings.upload_bucket, uploaded), context()) == {uploaded[0]: "processed"}
+    assert processor_lambda.handler(s3_event(settings.upload_bucket, uploaded), context()) == {uploaded[0]: "processed"}
     ours = about(lines(), upload["id"])
     assert ours and all(line[CORRELATION] == REQUEST_ID for line in ours)
     head = clients.s3.head_object(Bucket=settings.upload_bucket, Key=uploaded[0])

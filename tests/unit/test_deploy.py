@@ -57,6 +57,7 @@ def test_each_function_gets_only_what_it_uses():
     assert actions("processor") == {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:PutItem",  # the batch's reconcile: a record rebuilt from S3
         "dynamodb:Query",
         "s3:GetObject",
         "s3:GetObjectVersion",

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from handlers import api as api_module
-from handlers import processor, telemetry
+from handlers import processor, processor_lambda, telemetry
 from handlers.api import build_app, route_of
 from handlers.keys import image_id_for_key
 from handlers.meter import Meter
@@ -73,7 +73,7 @@ def values(lines: list[dict], metric: telemetry.Metric) -> list[float]:
 @pytest.fixture
 def processor_env(aws_env, monkeypatch):
     settings, clients = aws_env
-    monkeypatch.setattr(processor, "_runtime", lambda: (settings, clients))
+    monkeypatch.setattr(processor_lambda, "_runtime", lambda: (settings, clients))
     processor.meter.invocation.clear_metrics()  # nothing left over from a test that never flushed
     return settings, clients
 
@@ -92,7 +92,7 @@ def test_one_event_of_photos_and_a_refused_file_counts_each_image_once(processor
     capsys.readouterr()
 
     event = s3_event(settings.upload_bucket, through_api, direct, refused)
-    assert processor.handler(event, context()) == {
+    assert processor_lambda.handler(event, context()) == {
         through_api[0]: "processed",
         direct[0]: "processed",
         refused[0]: "failed",
@@ -126,10 +126,10 @@ def test_an_unexpected_failure_is_counted_and_written_though_the_invocation_rais
     settings, clients = processor_env
     obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(320, 240))
     flaky = dataclasses.replace(clients, s3=Hooked(clients.s3, before={"put_object": s3_goes_away}))
-    processor._runtime = lambda: (settings, flaky)  # restored by monkeypatch (processor_env)
+    processor_lambda._runtime = lambda: (settings, flaky)  # restored by monkeypatch (processor_env)
     capsys.readouterr()
     with pytest.raises(ConnectionError):  # raised so that Lambda retries the event
-        processor.handler(s3_event(settings.upload_bucket, obj), context())
+        processor_lambda.handler(s3_event(settings.upload_bucket, obj), context())
     lines = emf_lines(capsys.readouterr().out)
     assert values(lines, telemetry.PROCESSING_FAILED) == [1]
     assert values(lines, telemetry.PHOTOS_PROCESSED) == values(lines, telemetry.PHOTOS_REFUSED) == []
@@ -179,7 +179,10 @@ def test_the_sweep_reports_what_it_re_drove_and_the_oldest_upload_still_waiting(
 def test_a_re_render_is_counted_by_its_outcome(processor_env, capsys):
     settings, clients = processor_env
     capsys.readouterr()
-    assert processor.handler(processor.rerender_event("1" * 32), context()) == {"id": "1" * 32, "outcome": "current"}
+    assert processor_lambda.handler(processor.rerender_event("1" * 32), context()) == {
+        "id": "1" * 32,
+        "outcome": "current",
+    }
     lines = emf_lines(capsys.readouterr().out)
     assert samples(lines, telemetry.RERENDERS) == [({"outcome": "current"}, [1])]
 
@@ -187,8 +190,8 @@ def test_a_re_render_is_counted_by_its_outcome(processor_env, capsys):
 def test_the_first_invocation_of_an_environment_is_a_cold_start(processor_env, capsys, monkeypatch):
     monkeypatch.setattr(cold_start, "is_cold_start", True)
     capsys.readouterr()
-    processor.handler(processor.rerender_event("1" * 32), context("imagepipe-processor"))
-    processor.handler(processor.rerender_event("1" * 32), context("imagepipe-processor"))
+    processor_lambda.handler(processor.rerender_event("1" * 32), context("imagepipe-processor"))
+    processor_lambda.handler(processor.rerender_event("1" * 32), context("imagepipe-processor"))
     lines = emf_lines(capsys.readouterr().out)
     assert samples(lines, telemetry.COLD_START) == [({"function_name": "imagepipe-processor"}, [1])]
 

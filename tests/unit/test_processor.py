@@ -493,10 +493,10 @@ def test_a_record_made_before_specs_existed_is_re_rendered(env):
 
 
 def test_the_processor_answers_a_rerender_event(env, monkeypatch):
-    from handlers import processor
+    from handlers import processor, processor_lambda
 
     settings, clients, _ = env
-    monkeypatch.setattr(processor, "_runtime", lambda: (settings, clients))
+    monkeypatch.setattr(processor_lambda, "_runtime", lambda: (settings, clients))
 
     class Context:
         function_name, memory_limit_in_mb, aws_request_id = "processor", 1536, "req"
@@ -505,11 +505,14 @@ def test_the_processor_answers_a_rerender_event(env, monkeypatch):
         def get_remaining_time_in_millis(self):
             return 60_000
 
-    assert processor.handler(processor.rerender_event("not-an-id"), Context()) == {
+    assert processor_lambda.handler(processor.rerender_event("not-an-id"), Context()) == {
         "id": "not-an-id",
         "outcome": "invalid",
     }
-    assert processor.handler(processor.rerender_event("1" * 32), Context()) == {"id": "1" * 32, "outcome": "current"}
+    assert processor_lambda.handler(processor.rerender_event("1" * 32), Context()) == {
+        "id": "1" * 32,
+        "outcome": "current",
+    }
 
 
 def test_a_camera_photo_s_facts_are_stored_with_their_fractions(env):
