@@ -87,11 +87,11 @@ bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition se
 user: venv ## Create a confirmed user of the running stack and print its password (EMAIL=..., ADMIN=1 for the admins group)
 	@$(PY) -m bootstrap user --target $(TARGET) --email "$(EMAIL)" $(if $(ADMIN),--admin)
 
-reconcile: venv ## Rebuild missing or stale image records from the buckets (S3 is the truth; safe to run twice)
-	@$(PY) -m bootstrap reconcile --target $(TARGET)
+reconcile: venv ## Rebuild missing or stale image records from the buckets on the batch state machine (S3 is the truth; safe to run twice; LOCAL=1 runs it here)
+	@$(PY) -m bootstrap reconcile --target $(TARGET) $(if $(LOCAL),--local)
 
-reprocess: venv ## Re-render images made with an older rendition spec (ID=<id> for one, ALL=1 for every one; resumable)
-	@$(PY) -m bootstrap reprocess --target $(TARGET) $(if $(ID),--id $(ID)) $(if $(ALL),--all)
+reprocess: venv ## Re-render images made with an older rendition spec on the batch state machine (ALL=1 every one, ID=<id> one; interrupted, run again to follow or redrive the run; LOCAL=1 runs it here)
+	@$(PY) -m bootstrap reprocess --target $(TARGET) $(if $(ID),--id $(ID)) $(if $(ALL),--all) $(if $(LOCAL),--local)
 
 dlq: venv ## List what the processor gave up on (its dead-letter queue)
 	@$(PY) -m bootstrap.deadletters list

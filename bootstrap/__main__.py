@@ -58,6 +58,7 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         site_bucket_enabled=on_aws,
         alarm_email=(os.environ.get("ALARM_EMAIL") or None) if on_aws else None,  # no mail leaves a local stack
         log_retention_days=int(os.environ.get("LOG_RETENTION_DAYS") or 30),
+        batch_inventory_bucket=os.environ.get("BATCH_INVENTORY_BUCKET") or None,
         credentials=local_credentials(target),
     )
 
@@ -162,25 +163,60 @@ def deployed_stack(args, log):
 
 
 def run_reconcile(args, log) -> int:
-    """Rebuild missing or stale records of the deployed stack from its buckets."""
-    from bootstrap.reconcile import reconcile
+    """Rebuild missing or stale records of the deployed stack from its buckets: the files on the
+    batch state machine where the stack has it, then the records whose file is gone."""
+    from bootstrap.batch_runs import run_input
+    from bootstrap.reconcile import listed_keys, reconcile, retire_missing
+    from handlers.records import ImageRecords
 
     if not (deployed := deployed_stack(args, log)):
         return 1
     aws, outputs = deployed
-    reconcile(aws.s3, aws.dynamodb, aws.lambda_, outputs, log)
-    return 0
+    if not on_the_state_machine(args, outputs, log):
+        reconcile(aws.s3, aws.dynamodb, aws.lambda_, outputs, log)
+        return 0
+    summary = batch_run(aws, outputs, run_input("reconcile"), log)
+    records = ImageRecords(aws.dynamodb, outputs["table"])
+    retired = retire_missing(aws.s3, records, outputs, set(listed_keys(aws.s3, outputs["uploadBucket"])))
+    log("reconcile: records whose file is gone: " + (", ".join(f"{n} {w}" for w, n in retired.items()) or "none"))
+    return 0 if summary["status"] == "SUCCEEDED" and not summary.get("failedCount") else 1
 
 
 def run_reprocess(args, log) -> int:
-    """Re-render the images made with an older rendition spec than the deployed processor's."""
-    from bootstrap.reprocess import reprocess
+    """Re-render the images made with an older rendition spec than the deployed processor's
+    (every one with --all): on the batch state machine where the stack has it."""
+    from bootstrap.batch_runs import run_input
+    from bootstrap.reprocess import current_spec_version, reprocess
 
     if not (deployed := deployed_stack(args, log)):
         return 1
     aws, outputs = deployed
-    outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
-    return 1 if outcomes.get("error") else 0
+    if args.id or not on_the_state_machine(args, outputs, log):
+        outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
+        return 1 if outcomes.get("error") else 0
+    version = current_spec_version(aws.lambda_, outputs["functions"]["processor"])
+    log(f"reprocess: re-rendering {'every processed image' if args.all else 'what an older spec made'}, spec {version}")
+    summary = batch_run(aws, outputs, run_input("reprocess", args.all, version), log)
+    return 0 if summary["status"] == "SUCCEEDED" and not summary.get("failedCount") else 1
+
+
+def on_the_state_machine(args, outputs: dict, log) -> bool:
+    """Batch work runs on the state machine unless asked (--local) or the stack has none."""
+    if args.local:
+        return False
+    if not outputs.get("batchStateMachine"):
+        log(f"{args.command}: this stack has no batch state machine (deployed before it): running here")
+        return False
+    return True
+
+
+def batch_run(aws, outputs: dict, wanted: dict, log) -> dict:
+    from bootstrap.batch_runs import run_batch
+
+    try:
+        return run_batch(aws.sfn, outputs["batchStateMachine"], wanted, log)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 def show_stats(args, log) -> int:
@@ -320,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin", action="store_true", help="user: also a member of the admins group")
     parser.add_argument("--id", help="reprocess: only this image; logs: the image whose lines to print")
     parser.add_argument("--all", action="store_true", help="reprocess: every processed image, whatever its spec")
+    parser.add_argument(
+        "--local", action="store_true", help="reprocess, reconcile: run here, not on the batch state machine"
+    )
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:  # progress to stderr, JSON to stdout

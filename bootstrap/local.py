@@ -366,11 +366,12 @@ def _deploy(target: str, endpoint: str, **extra: str) -> dict:
 
 
 def reconcile_after_crash(endpoint: str, state: Path | None = None) -> None:
-    """`python -m bootstrap reconcile` against the local stack, its progress on the terminal."""
+    """`python -m bootstrap reconcile` against the local stack, its progress on the terminal. Here,
+    not on the batch state machine: a crash may have cost the emulator's workflows (what it lost
+    since its last checkpoint), and a laptop's gallery is small."""
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "IMAGEPIPE_STATE_DIR": str(state or STATE)}
-    subprocess.run(
-        [sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded"], env=env, check=True, cwd=ROOT
-    )
+    command = [sys.executable, "-m", "bootstrap", "reconcile", "--target", "embedded", "--local"]
+    subprocess.run(command, env=env, check=True, cwd=ROOT)
 
 
 def _print_urls(api: str, endpoint: str) -> None:

@@ -29,6 +29,14 @@ from handlers.schema import ImageRecord, Status
 from handlers.storage import delete_renditions
 
 
+def listed_keys(s3, bucket: str, prefix: str = "") -> list[str]:
+    return [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    ]
+
+
 def progress(done: int, total: int, started: float, width: int = 30, unit: str = "files") -> str:
     filled = width * done // total if total else width
     rate = done / max(time.monotonic() - started, 1e-6)
@@ -41,11 +49,7 @@ def reconcile(
     """Every file of the upload bucket, once; returns how many ended each way."""
     bar = bar or (lambda text: (sys.stderr.write(text), sys.stderr.flush()))
     records = ImageRecords(dynamodb, outputs["table"])
-    keys = [
-        o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=outputs["uploadBucket"])
-        for o in page.get("Contents", [])
-    ]
+    keys = listed_keys(s3, outputs["uploadBucket"])
     log(f"reconcile: {len(keys)} files in {outputs['uploadBucket']}")
 
     def redrive(key: str, head: dict) -> None:  # asynchronously, as S3 would have: retries and DLQ apply
@@ -64,7 +68,15 @@ def reconcile(
             bar(progress(done, len(keys), started))
     if keys:
         bar("\n")
-    present = set(keys)
+    outcomes += retire_missing(s3, records, outputs, set(keys))
+    log("reconcile: " + (", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing to do"))
+    return outcomes
+
+
+def retire_missing(s3, records: ImageRecords, outputs: dict, present: set[str]) -> Counter:
+    """The other way round: each finished record whose file is not among the keys `present` (the
+    upload bucket as listed) is retired if it is still gone when looked at again."""
+    outcomes: Counter = Counter()
     for record in records.listed():
         if (
             # `processing` too: a crash can bring back a record as it was while processing, of an image
@@ -73,7 +85,6 @@ def reconcile(
             and record.get("uploadKey", upload_key(record["id"])) not in present
         ):
             outcomes[retire_if_gone(record, s3, records, outputs)] += 1
-    log("reconcile: " + (", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing to do"))
     return outcomes
 
 

@@ -44,6 +44,10 @@ RESERVE_MS = 20_000  # room for one more photo (the largest take seconds): below
 RESULTS_PREFIX = "batch-results"  # in the processed bucket (private): ResultWriter's files and the summary
 MAX_FAILED_KEPT = 10_000  # failed items the summary file lists (it counts them all)
 MAX_FAILED_SAID = 100  # ... and the execution's output (Step Functions caps it at 256 KiB)
+# The summary reads ResultWriter's files whole (about 2 KB a child): one over this would not fit
+# the processor's memory beside its parse, and reading stops when this much time is left.
+MAX_RESULT_FILE_BYTES = 256 * 1024 * 1024
+SUMMARY_RESERVE_MS = 10_000
 
 
 class InvalidBatch(ValueError):
@@ -154,28 +158,35 @@ class Tally:
             self.failed.append(one)
 
 
-def summarize(event: dict, settings: Settings, clients: Clients) -> dict:
+def summarize(event: dict, settings: Settings, clients: Clients, remaining_ms: Callable[[], int] | None = None) -> dict:
     """The run's summary from the Map's results: a list of the children's outputs (the embedded
-    emulator: null for a child that failed), or ResultWriter's files on S3 (AWS). Written to
+    emulator: null for a child that failed), or ResultWriter's files on S3 (AWS): the failed
+    children's first, then the others', each file read whole, so within this invocation's time and
+    memory: a file over MAX_RESULT_FILE_BYTES, or any once time runs short, is left unread and the
+    summary says so (`complete`: false, `unread`: their keys). Written to
     `batch-results/<execution>/summary.json`; the output says where, and the first failures."""
     execution = str(event.get("execution") or "unnamed")[:80]
     tally = Tally(Counter(), [])
+    unread: list[str] = []
     results = event.get("results")
     if isinstance(results, list):
-        for output in results[: 10 * 1000 * 1000]:
+        for output in results:
             tally.add_child(output, error="the child failed")
     elif isinstance(results, dict) and results.get("ResultWriterDetails"):
         details = results["ResultWriterDetails"]
-        for output, items, error in _written_results(clients.s3, details["Bucket"], details["Key"]):
+        time_left = remaining_ms or (lambda: SUMMARY_RESERVE_MS * 2)
+        for output, items, error in _written_results(clients.s3, details["Bucket"], details["Key"], time_left, unread):
             tally.add_child(output, items, error)
     key = f"{RESULTS_PREFIX}/{execution}/summary.json"
     summary = {
         "execution": execution,
         "job": (event.get("request") or {}).get("job"),
+        "complete": not unread,
         "outcomes": dict(sorted(tally.outcomes.items())),
         "failedCount": tally.failed_count,
         "failedBatches": tally.failed_batches,
         "failed": tally.failed,
+        **({"unread": unread} if unread else {}),
     }
     clients.s3.put_object(
         Bucket=settings.processed_bucket,
@@ -183,27 +194,31 @@ def summarize(event: dict, settings: Settings, clients: Clients) -> dict:
         Body=json.dumps(summary, indent=1).encode(),
         ContentType="application/json",
     )
-    logger.info("batch summary", extra={k: summary[k] for k in ("execution", "outcomes", "failedCount")})
-    return summary | {"failed": tally.failed[:MAX_FAILED_SAID], "summaryKey": key}
+    logger.info("batch summary", extra={k: summary[k] for k in ("execution", "outcomes", "failedCount", "complete")})
+    said = {"failed": tally.failed[:MAX_FAILED_SAID], "summaryKey": key}
+    return summary | said | ({"unread": unread[:MAX_FAILED_SAID]} if unread else {})
 
 
-def _written_results(s3, bucket: str, manifest_key: str) -> Iterator[tuple[dict | None, list, str]]:
-    """(child output, child's items, error) for each child in the ResultWriter files the
-    manifest lists (AWS; each file's entries carry the child's Input and Output as JSON text)."""
+def _written_results(
+    s3, bucket: str, manifest_key: str, remaining_ms: Callable[[], int], unread: list[str]
+) -> Iterator[tuple[dict | None, list, str]]:
+    """(child output, child's items, error) for each child in the ResultWriter files the manifest
+    lists (AWS; each file's entries carry the child's Input and Output as JSON text). Files it
+    cannot read in time or memory go to `unread`."""
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
-    prefix = manifest.get("ResultFiles") or {}
-    for status in ("SUCCEEDED", "FAILED", "PENDING"):
-        for entry in prefix.get(status) or ():
+    files = manifest.get("ResultFiles") or {}
+    for status in ("FAILED", "PENDING", "SUCCEEDED"):  # what failed matters most
+        for entry in files.get(status) or ():
+            if int(entry.get("Size") or 0) > MAX_RESULT_FILE_BYTES or remaining_ms() < SUMMARY_RESERVE_MS:
+                unread.append(entry["Key"])
+                continue
             body = s3.get_object(Bucket=manifest.get("DestinationBucket", bucket), Key=entry["Key"])["Body"]
             for child in json.loads(body.read()):
                 given = json.loads(child.get("Input") or "{}")
                 items = given.get("Items") if isinstance(given, dict) and "Items" in given else [given]
                 if child.get("Status") == "SUCCEEDED":
                     output = json.loads(child.get("Output") or "null")
-                    yield (
-                        (output.get("Payload") if isinstance(output, dict) and "Payload" in output else output),
-                        items,
-                        "",
-                    )
+                    payload = output.get("Payload") if isinstance(output, dict) and "Payload" in output else output
+                    yield payload, items, ""
                 else:
                     yield None, items, f"{child.get('Error', '')}: {child.get('Cause', '')}"[:300]

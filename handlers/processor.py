@@ -262,9 +262,9 @@ def _rerender(
     record = records.claim_rerender(image_id, settings.renditions.version, lease_seconds, force, changed_before)
     if record is None:
         return "current"
-    correlate(record.get("correlationId"))
-    obj = UploadedObject(settings.upload_bucket, record["uploadKey"], record.get("bytes", 0), record["sourceEtag"])
-    try:
+    try:  # from the claim on: the lease ends whatever happens (a record with a field missing too)
+        correlate(record.get("correlationId"))
+        obj = UploadedObject(settings.upload_bucket, record["uploadKey"], record.get("bytes", 0), record["sourceEtag"])
         response = _fetch(obj, clients)
         if response is None:
             outcome = "missing"  # the sweep and `reconcile` deal with a file gone

@@ -34,7 +34,7 @@ def handler(event, context):
     if batch.is_batch_event(event):
         return batch.run_batch(event, settings, clients, context.get_remaining_time_in_millis)
     if event.get("action") == batch.SUMMARY_ACTION:
-        return batch.summarize(event, settings, clients)
+        return batch.summarize(event, settings, clients, context.get_remaining_time_in_millis)
     if event.get("action") == "rerender":
         if not ID_PATTERN.match(str(event.get("id"))):
             return {"id": event.get("id"), "outcome": "invalid"}

@@ -250,7 +250,19 @@ def localstack_stack(state: Path):
 
     container = (
         LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
-        .with_services("s3", "dynamodb", "lambda", "apigateway", "iam", "sts", "sqs", "events", "logs", "cognito-idp")
+        .with_services(
+            "s3",
+            "dynamodb",
+            "lambda",
+            "apigateway",
+            "iam",
+            "sts",
+            "sqs",
+            "events",
+            "logs",
+            "cognito-idp",
+            "stepfunctions",
+        )
         .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
     )
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):

@@ -1,0 +1,124 @@
+"""`make bench` (batch part): re-rendering a gallery on the batch state machine against the
+operator's-machine path, on the same embedded stack.
+
+A fresh emulator and stack; BENCH_BATCH_PHOTOS photos (default 2000, 2 MP phone JPEGs) uploaded
+through the API and processed; then every one re-rendered (`reprocess --all`) twice, alternating
+the order: on the state machine (a distributed Map, the processor's batch path) and from this
+machine (`--local`: four synchronous invocations at a time). Reports photos per second of each,
+the processor's CPU seconds per photo (from /proc: the function's execution environments), and
+writes bench-results/batch.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from bootstrap.package import ROOT
+from tests.bench.end_to_end import cpu_seconds
+from tests.bench.imaging import RESULTS, log
+from tests.images import phone_jpeg
+from tests.stack import deploy_stack
+
+PHOTOS = int(os.environ.get("BENCH_BATCH_PHOTOS", "2000"))
+CLIENTS = 4  # uploading
+
+
+def processed_count(stack) -> int:
+    table, count, start = stack.outputs["table"], 0, None
+    dynamodb = stack.client("dynamodb")
+    while True:
+        page = dynamodb.scan(
+            TableName=table,
+            Select="COUNT",
+            FilterExpression="#s = :p",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "processed"}},
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
+        count += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return count
+
+
+def populate(stack, count: int) -> None:
+    data = phone_jpeg(1600, 1200)
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(lambda i: stack.upload(data, f"batch-{i}.jpg", "image/jpeg"), range(count)))
+    deadline = time.monotonic() + 60 * 60
+    while (done := processed_count(stack)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {done} of {count} processed after an hour")
+        log(f"  {done}/{count} processed")
+        time.sleep(10)
+
+
+def reprocess_all(stack, *extra: str) -> float:
+    """`python -m bootstrap reprocess --all [extra]`: its wall time in seconds."""
+    env = {**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "AWS_ENDPOINT_URL": stack.endpoint}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "reprocess", "--all", *extra],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.monotonic() - started
+    said = done.stderr.strip().splitlines()
+    if done.returncode != 0:
+        raise RuntimeError("\n".join(said[-20:]))
+    log(f"  {' '.join(extra) or 'state machine'}: {seconds:.0f} s; {said[-1] if said else ''}")
+    return seconds
+
+
+def main() -> int:
+    log(f"batch: {PHOTOS} photos re-rendered on the state machine and from this machine")
+    runs: dict[str, list[float]] = {"state machine": [], "this machine (--local)": []}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
+    with tempfile.TemporaryDirectory(prefix="imagepipe-bench-") as state, deploy_stack(Path(state)) as stack:
+        log(f"  uploading {PHOTOS} photos")
+        populate(stack, PHOTOS)
+        for order in (("state machine", "this machine (--local)"), ("this machine (--local)", "state machine")):
+            for name in order:
+                before = cpu_seconds(stack.proc.pid).get(stack.outputs["functions"]["processor"], 0.0)
+                runs[name].append(reprocess_all(stack, *(["--local"] if "local" in name else [])))
+                after = cpu_seconds(stack.proc.pid).get(stack.outputs["functions"]["processor"], 0.0)
+                cpu[name].append((after - before) / PHOTOS)
+    rows = {
+        name: {
+            "seconds": [round(s, 1) for s in seconds],
+            "photos_per_second": round(PHOTOS / min(seconds), 2),
+            "processor_cpu_seconds_per_photo": round(min(cpu[name]), 3),
+        }
+        for name, seconds in runs.items()
+    }
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+        "photos": PHOTOS,
+        "photo": "1600x1200 phone JPEG (tests/images.py phone_jpeg), every one re-rendered (--all)",
+        "runs": rows,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "batch.json").write_text(json.dumps(result, indent=2))
+    print(f"\n## Batch re-render, {PHOTOS} photos ({result['date']}, {result['machine']})\n")
+    print("| path | wall time (2 runs) | photos/s (best) | processor CPU s/photo |")
+    print("|---|---|---|---|")
+    for name, row in rows.items():
+        times = " / ".join(f"{s:.0f} s" for s in row["seconds"])
+        print(f"| {name} | {times} | {row['photos_per_second']} | {row['processor_cpu_seconds_per_photo']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
