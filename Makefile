@@ -88,10 +88,10 @@ user: venv ## Create a confirmed user of the running stack and print its passwor
 	@$(PY) -m bootstrap user --target $(TARGET) --email "$(EMAIL)" $(if $(ADMIN),--admin)
 
 reconcile: venv ## Rebuild missing or stale image records from the buckets on the batch state machine (S3 is the truth; safe to run twice; LOCAL=1 runs it here)
-	@$(PY) -m bootstrap reconcile --target $(TARGET) $(if $(LOCAL),--local)
+	@$(PY) -m bootstrap reconcile --target $(TARGET) $(if $(LOCAL),--local) $(if $(INVENTORY),--inventory-manifest $(INVENTORY))
 
 reprocess: venv ## Re-render images made with an older rendition spec on the batch state machine (ALL=1 every one, ID=<id> one; interrupted, run again to follow or redrive the run; LOCAL=1 runs it here)
-	@$(PY) -m bootstrap reprocess --target $(TARGET) $(if $(ID),--id $(ID)) $(if $(ALL),--all) $(if $(LOCAL),--local)
+	@$(PY) -m bootstrap reprocess --target $(TARGET) $(if $(ID),--id $(ID)) $(if $(ALL),--all) $(if $(LOCAL),--local) $(if $(INVENTORY),--inventory-manifest $(INVENTORY))
 
 dlq: venv ## List what the processor gave up on (its dead-letter queue)
 	@$(PY) -m bootstrap.deadletters list

@@ -165,7 +165,7 @@ def deployed_stack(args, log):
 def run_reconcile(args, log) -> int:
     """Rebuild missing or stale records of the deployed stack from its buckets: the files on the
     batch state machine where the stack has it, then the records whose file is gone."""
-    from bootstrap.batch_runs import run_input
+    from bootstrap.batch_runs import clean, run_input
     from bootstrap.reconcile import listed_keys, reconcile, retire_missing
     from handlers.records import ImageRecords
 
@@ -175,17 +175,17 @@ def run_reconcile(args, log) -> int:
     if not on_the_state_machine(args, outputs, log):
         reconcile(aws.s3, aws.dynamodb, aws.lambda_, outputs, log)
         return 0
-    summary = batch_run(aws, outputs, run_input("reconcile"), log)
+    summary = batch_run(aws, outputs, run_input("reconcile", inventory_manifest=args.inventory_manifest), log)
     records = ImageRecords(aws.dynamodb, outputs["table"])
     retired = retire_missing(aws.s3, records, outputs, set(listed_keys(aws.s3, outputs["uploadBucket"])))
     log("reconcile: records whose file is gone: " + (", ".join(f"{n} {w}" for w, n in retired.items()) or "none"))
-    return 0 if summary["status"] == "SUCCEEDED" and not summary.get("failedCount") else 1
+    return 0 if clean(summary) else 1
 
 
 def run_reprocess(args, log) -> int:
     """Re-render the images made with an older rendition spec than the deployed processor's
     (every one with --all): on the batch state machine where the stack has it."""
-    from bootstrap.batch_runs import run_input
+    from bootstrap.batch_runs import clean, run_input
     from bootstrap.reprocess import current_spec_version, reprocess
 
     if not (deployed := deployed_stack(args, log)):
@@ -196,8 +196,9 @@ def run_reprocess(args, log) -> int:
         return 1 if outcomes.get("error") else 0
     version = current_spec_version(aws.lambda_, outputs["functions"]["processor"])
     log(f"reprocess: re-rendering {'every processed image' if args.all else 'what an older spec made'}, spec {version}")
-    summary = batch_run(aws, outputs, run_input("reprocess", args.all, version), log)
-    return 0 if summary["status"] == "SUCCEEDED" and not summary.get("failedCount") else 1
+    wanted = run_input("reprocess", args.all, version, inventory_manifest=args.inventory_manifest)
+    summary = batch_run(aws, outputs, wanted, log)
+    return 0 if clean(summary) else 1
 
 
 def on_the_state_machine(args, outputs: dict, log) -> bool:
@@ -211,10 +212,13 @@ def on_the_state_machine(args, outputs: dict, log) -> bool:
 
 
 def batch_run(aws, outputs: dict, wanted: dict, log) -> dict:
-    from bootstrap.batch_runs import run_batch
+    from bootstrap.batch_runs import BatchBusy, run_batch
 
     try:
         return run_batch(aws.sfn, outputs["batchStateMachine"], wanted, log)
+    except BatchBusy as busy:
+        log(f"{wanted['job']}: {busy}")
+        return {"status": "NOT_STARTED"}
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 
@@ -358,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="reprocess: every processed image, whatever its spec")
     parser.add_argument(
         "--local", action="store_true", help="reprocess, reconcile: run here, not on the batch state machine"
+    )
+    parser.add_argument(
+        "--inventory-manifest",
+        help="reprocess, reconcile: an S3 Inventory manifest.json key (BATCH_INVENTORY_BUCKET) to read keys from",
     )
     args = parser.parse_args(argv)
 

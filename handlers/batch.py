@@ -11,7 +11,7 @@ bare item). Each item names its key and the job, as the execution's input set it
   written); with `force`, every processed image last changed before `changedBefore` (the run's
   start), so a run taken up again does not start over.
 - `reconcile`: the record rebuilt from S3 (handlers.reconcile); a file never processed is
-  processed here and now.
+  handed to the processor as the S3 event it missed.
 
 Each item is tried on its own: one that fails is listed with its id and error, and the others go
 on. A batch that runs short of time stops before the next image and raises `BatchIncomplete`,
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from handlers.clients import Clients
 from handlers.config import Settings
 from handlers.keys import UPLOAD_PREFIX, image_id_for_key
-from handlers.processor import UploadedObject, process_object, rerender
+from handlers.processor import redrive, rerender
 from handlers.processor_telemetry import about, logger
 from handlers.reconcile import reconcile_object
 from handlers.records import ImageRecords
@@ -46,7 +46,7 @@ MAX_FAILED_KEPT = 10_000  # failed items the summary file lists (it counts them 
 MAX_FAILED_SAID = 100  # ... and the execution's output (Step Functions caps it at 256 KiB)
 # The summary reads ResultWriter's files whole (about 2 KB a child): one over this would not fit
 # the processor's memory beside its parse, and reading stops when this much time is left.
-MAX_RESULT_FILE_BYTES = 256 * 1024 * 1024
+MAX_RESULT_FILE_BYTES = 32 * 1024 * 1024
 SUMMARY_RESERVE_MS = 10_000
 
 
@@ -119,13 +119,16 @@ def _run_item(item: BatchItem, settings: Settings, clients: Clients, records: Im
     if item.job == "reprocess":
         return rerender(image_id_for_key(item.key), settings, clients, lease, item.force, item.changed_before)
 
-    def process_now(key: str, head: dict) -> None:  # this is the processor: no event to re-drive
-        etag = head["ETag"].strip('"')
-        obj = UploadedObject(settings.upload_bucket, key, head["ContentLength"], etag, head.get("VersionId"))
-        process_object(obj, settings, clients, records)
-
+    # A file never processed gets the event it missed, as its own asynchronous invocation: Lambda's
+    # retries and the dead-letter queue then apply, as for any upload (processed inline, a transient
+    # failure would leave it failed with nothing to retry it).
     return reconcile_object(
-        item.key, clients.s3, records, settings.upload_bucket, settings.processed_bucket, process_now
+        item.key,
+        clients.s3,
+        records,
+        settings.upload_bucket,
+        settings.processed_bucket,
+        lambda key, head: redrive(key, head, settings, clients),
     )
 
 
@@ -140,10 +143,12 @@ class Tally:
     failed: list
     failed_count: int = 0
     failed_batches: int = 0  # children that failed whole (their items are in `failed` where known)
+    unlisted_batches: int = 0  # ... of which the results do not say the items (the emulator's)
 
     def add_child(self, output: dict | None, items: list[dict] | None = None, error: str = "") -> None:
         if not isinstance(output, dict):  # the child failed: its items, where the results say them
             self.failed_batches += 1
+            self.unlisted_batches += not items
             for item in items or ():
                 self._fail({"id": image_id_for_key(str(item.get("key"))), "key": item.get("key"), "error": error})
             return
@@ -185,6 +190,7 @@ def summarize(event: dict, settings: Settings, clients: Clients, remaining_ms: C
         "outcomes": dict(sorted(tally.outcomes.items())),
         "failedCount": tally.failed_count,
         "failedBatches": tally.failed_batches,
+        "failedBatchesUnlisted": tally.unlisted_batches,
         "failed": tally.failed,
         **({"unread": unread} if unread else {}),
     }

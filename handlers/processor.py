@@ -425,13 +425,19 @@ def _sweep_one(
                 )
             return "abandoned" if abandoned else "no-object"
         return "no-object"  # its upload may still be on the way
+    redrive(key, head, settings, clients)
+    return "redriven"
+
+
+def redrive(key: str, head: dict, settings: Settings, clients: Clients) -> None:
+    """The S3 event an uploaded file (HeadObject's answer) missed, sent to this function as S3
+    would send it: asynchronously, so Lambda's retries and the dead-letter queue apply."""
     event = s3_event(
         settings.upload_bucket, (key, head["ContentLength"], head["ETag"].strip('"'), head.get("VersionId"))
     )
     clients.lambda_.invoke(
         FunctionName=settings.function_name, InvocationType="Event", Payload=json.dumps(event).encode()
     )
-    return "redriven"
 
 
 def s3_event(bucket: str, *objects: tuple) -> dict:

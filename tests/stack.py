@@ -25,6 +25,7 @@ import pytest
 import requests
 from botocore.config import Config
 
+from bootstrap.deploy.executor import SERVICES as DEPLOY_SERVICES
 from bootstrap.local import (
     EMULATOR_PYTHON,
     choose_backend,
@@ -250,19 +251,8 @@ def localstack_stack(state: Path):
 
     container = (
         LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
-        .with_services(
-            "s3",
-            "dynamodb",
-            "lambda",
-            "apigateway",
-            "iam",
-            "sts",
-            "sqs",
-            "events",
-            "logs",
-            "cognito-idp",
-            "stepfunctions",
-        )
+        # What deploy calls (bootstrap/deploy/executor.py), CloudFront aside (AWS only).
+        .with_services(*sorted(set(DEPLOY_SERVICES.values()) - {"cloudfront"}))
         .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
     )
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):

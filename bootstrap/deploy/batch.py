@@ -115,7 +115,15 @@ def definition(cfg: StackConfig, processor_arn: str) -> dict:
             },
             [{"ErrorEquals": LAMBDA_TRANSIENT, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0}],
         )
+        # The work is done whatever becomes of its summary: a run never fails for want of one (a
+        # redrive would run the same failing step again), it says the summary is missing.
+        | {"Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.summaryError", "Next": "No summary"}]}
         | {"End": True},
+        "No summary": {
+            "Type": "Pass",
+            "Parameters": {"complete": False, "summaryError.$": "$.summaryError"},
+            "End": True,
+        },
     }
     start = "Each upload"
     if cfg.batch_inventory_bucket:

@@ -13,11 +13,13 @@ from handlers.keys import UPLOAD_PREFIX
 from handlers.schema import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
 
 
-def trust(service: str) -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
+def trust(service: str, account: str | None = None) -> dict:
+    """Who may assume a role: the service; with `account`, only on behalf of this account's own
+    resources (the confused-deputy guard AWS advises for Step Functions)."""
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 BATCH_ROLE = "batch"  # the batch state machine's role (bootstrap/deploy/batch.py)
@@ -144,6 +146,8 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                     "Action": ["s3:PutObject", "s3:DeleteObject", "s3:GetObject"],
                     "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}/*"],
                 },
+                # A manifest not written yet (a file never processed) must answer 404, not 403.
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{cfg.processed_bucket}"]},
                 # Lambda's on-failure destination sends with the function's role.
                 {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
                 # The sweep re-drives each stuck record as an asynchronous invocation of this function.
@@ -202,13 +206,21 @@ def batch_policy(cfg: StackConfig, account: str) -> dict:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def ensure_role(aws: Aws, cfg: StackConfig, role: str, policy: dict, service: str = "lambda.amazonaws.com") -> str:
-    """The role (assumed by `service`) with this policy; its ARN."""
+def ensure_role(
+    aws: Aws,
+    cfg: StackConfig,
+    role: str,
+    policy: dict,
+    service: str = "lambda.amazonaws.com",
+    trusted: dict | None = None,
+) -> str:
+    """The role (assumed by `service`, or as `trusted` says) with this policy; its ARN."""
     name = role_name(cfg, role)
     try:
         arn = aws.iam.get_role(RoleName=name)["Role"]["Arn"]
     except aws.iam.exceptions.NoSuchEntityException:
-        arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust(service)))["Role"]["Arn"]
+        document = json.dumps(trusted or trust(service))
+        arn = aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"]
         if cfg.target == "aws":
             aws.wait(aws.iam, "role_exists", RoleName=name)
     put_role_policy(aws, cfg, role, policy)

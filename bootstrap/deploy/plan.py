@@ -130,7 +130,8 @@ def _processor_function(d: Deployment) -> None:
 
 def _batch(d: Deployment) -> None:
     policy = iam.batch_policy(d.cfg, d.aws.account)
-    role_arn = iam.ensure_role(d.aws, d.cfg, iam.BATCH_ROLE, policy, service="states.amazonaws.com")
+    trusted = iam.trust("states.amazonaws.com", d.aws.account)
+    role_arn = iam.ensure_role(d.aws, d.cfg, iam.BATCH_ROLE, policy, trusted=trusted)
     d.batch_arn = batch.ensure_batch_state_machine(d.aws, d.cfg, role_arn, d.processor_arn, d.log)
 
 

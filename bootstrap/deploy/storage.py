@@ -9,9 +9,11 @@ from botocore.exceptions import ClientError
 
 from bootstrap.deploy.config import StackConfig
 from bootstrap.deploy.executor import Aws
+from handlers.batch import RESULTS_PREFIX
 from handlers.schema import TABLE_INDEXES, TABLE_KEY, TTL_ATTRIBUTE
 
 BUCKET_MISSING = ("404", "NoSuchBucket", "NotFound")
+BATCH_RESULTS_DAYS = 30
 
 
 def error_code(exc: ClientError) -> str:
@@ -93,6 +95,26 @@ def ensure_buckets(aws: Aws, cfg: StackConfig) -> None:
     ensure_bucket(aws, cfg, cfg.processed_bucket)
     ensure_upload_cors(aws, cfg)
     ensure_upload_versioning(aws, cfg)
+    ensure_batch_results_expiry(aws, cfg)
+
+
+def ensure_batch_results_expiry(aws: Aws, cfg: StackConfig) -> None:
+    """The batch runs' results (ResultWriter's files, the summaries) go after BATCH_RESULTS_DAYS:
+    a run is looked at soon after it ends, and a hundred million photos' results are gigabytes.
+    (The embedded emulator runs no lifecycle rules.)"""
+    aws.s3.put_bucket_lifecycle_configuration(
+        Bucket=cfg.processed_bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-batch-results",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": f"{RESULTS_PREFIX}/"},
+                    "Expiration": {"Days": BATCH_RESULTS_DAYS},
+                }
+            ]
+        },
+    )
 
 
 def _index(name: str) -> dict:

@@ -7,6 +7,10 @@ full shape of the real one.
 - `s3_object_created.json`: an S3 `ObjectCreated` notification (key URL-encoded); the one
   builder is production code, `handlers.processor.s3_event`, checked against this file.
 - `eventbridge_scheduled.json`: an EventBridge scheduled event, as for the sweep.
+- `batch_items_aws.json`, `batch_item_emulator.json`: what a child of the batch state machine
+  hands the processor: a batch (`ItemBatcher` on AWS) and a bare item (the emulator ignores the
+  batcher); `batch_summary.json`: the summary step's event where ResultWriter wrote the results
+  (AWS), with `batch_results_manifest.json` and one result entry, `batch_results_entry.json`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ on its own, in AWS's batched shape or the emulator's bare item) and the run's cl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, now_iso
 from tests.events import load_event
 from tests.images import phone_jpeg
+from tests.unit.conftest import processor_invocations
 from tests.unit.test_metrics import context
 from tests.unit.test_processor import put, stored_keys, with_spec
 
@@ -168,8 +170,11 @@ def empty_table(settings, clients) -> None:
         clients.dynamodb.delete_item(TableName=settings.table_name, Key={"id": item["id"]})
 
 
-def test_reconcile_rebuilds_the_records_and_processes_a_file_never_processed(env):
+def test_reconcile_rebuilds_the_records_and_redrives_a_file_never_processed(env):
     settings, clients, records = env
+    settings = dataclasses.replace(settings, function_name="imagepipe-processor")
+    clients, sent = processor_invocations(clients)
+    env = settings, clients, records
     done = processed(env, "a")
     was = records.get("a" * 32)
     never = put(settings, clients, "uploads/" + "b" * 32, phone_jpeg(320, 240))[0]  # its event was lost
@@ -183,6 +188,11 @@ def test_reconcile_rebuilds_the_records_and_processes_a_file_never_processed(env
     restored = records.get("a" * 32)
     kept = ("status", "sourceEtag", "specVersion", "renditions", "width", "height", "manifestKey")
     assert {k: restored[k] for k in kept} == {k: was[k] for k in kept}
+    # The file never processed: its record rebuilt as waiting, and the S3 event it missed sent to the
+    # processor asynchronously (Lambda's retries and the dead-letter queue apply), which processes it.
+    assert records.get("b" * 32)["status"] == "pending"
+    assert [event["Records"][0]["s3"]["object"]["key"] for event in sent] == [never]
+    assert process_event(sent[0], settings, clients) == {never: "processed"}
     redriven = records.get("b" * 32)
     assert redriven["status"] == "processed" and redriven["specVersion"] == SPEC
     assert stored_keys(settings, clients, "b" * 32) == rendition_keys(redriven)
@@ -271,6 +281,7 @@ def test_the_summary_adds_up_the_emulator_s_list_and_a_child_that_failed(env):
         "outcomes": {"current": 3, "error": 1, "processed": 3},
         "failedCount": 1,
         "failedBatches": 1,
+        "failedBatchesUnlisted": 1,  # the emulator's results: `make reprocess` asks its Map Run
         "failed": [broken],
         "summaryKey": f"batch-results/{execution}/summary.json",
     }
@@ -314,7 +325,7 @@ def test_the_summary_reads_the_result_writer_s_files_on_s3(env):
 
     summary = summarize(event, settings, clients)
     assert summary["outcomes"] == {"current": 1, "error": 1, "processed": 1}
-    assert (summary["failedCount"], summary["failedBatches"]) == (3, 1)
+    assert (summary["failedCount"], summary["failedBatches"], summary["failedBatchesUnlisted"]) == (3, 1, 0)
     assert summary["failed"] == [  # the failed children's files first
         {"id": image_id_for_key(key), "key": key, "error": f"BatchIncomplete: {cause}"} for key in timed_out
     ] + [broken]

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from bootstrap.batch_runs import follow, progress_line, run_batch, run_input, start_or_take_up
+from bootstrap.batch_runs import BatchBusy, clean, follow, progress_line, run_batch, run_input, start_or_take_up
 
 MACHINE = "arn:aws:states:us-east-1:000000000000:stateMachine:imagepipe-batch"
 NOW = datetime.now(UTC)
@@ -61,15 +61,40 @@ def described(stub, name: str, status: str, given: dict, stopped: datetime | Non
     stub.add_response("describe_execution", answer, {"executionArn": execution_arn(name)})
 
 
-def test_a_run_of_the_same_job_still_going_is_followed_not_started_again(sfn):
+def test_a_run_of_the_same_work_still_going_is_followed_not_started_again(sfn):
     client, stub = sfn
     wanted = run_input("reprocess", True, "v2")
-    listed(stub, "reconcile-1", "reprocess-1")
-    described(stub, "reconcile-1", "RUNNING", run_input("reconcile"))  # another job: not this one
-    described(stub, "reprocess-1", "RUNNING", run_input("reprocess", False, "v1"))
+    listed(stub, "reprocess-1")
+    described(stub, "reprocess-1", "RUNNING", run_input("reprocess", True, "v2", now=NOW - timedelta(minutes=5)))
     said = []
     assert start_or_take_up(client, MACHINE, wanted, said.append) == execution_arn("reprocess-1")
     assert said == ["reprocess: following the run already going: reprocess-1"]
+
+
+@pytest.mark.parametrize(
+    "going",
+    [
+        run_input("reconcile"),  # another job: together they would take every upload's share
+        run_input("reprocess", False, "v1"),  # not what was asked (ALL=1 on spec v2)
+    ],
+)
+def test_any_other_batch_run_going_is_refused_never_followed_as_if_it_were_this_one(sfn, going):
+    client, stub = sfn
+    listed(stub, "other-1")
+    stub.add_response(
+        "describe_execution",
+        {
+            "executionArn": execution_arn("other-1"),
+            "stateMachineArn": MACHINE,
+            "name": "other-1",
+            "status": "PENDING_REDRIVE" if going["job"] == "reconcile" else "RUNNING",
+            "startDate": NOW,
+            "input": json.dumps(going),
+        },
+        {"executionArn": execution_arn("other-1")},
+    )
+    with pytest.raises(BatchBusy, match="another batch run is going: other-1"):
+        start_or_take_up(client, MACHINE, run_input("reprocess", True, "v2"), lambda _: None)
 
 
 def test_the_newest_failed_run_of_the_same_work_is_redriven(sfn):
@@ -101,21 +126,55 @@ def test_where_redrive_is_refused_a_new_run_takes_up_the_failed_one_s_start(sfn)
     assert start_or_take_up(client, MACHINE, run_input("reprocess", True, "v2"), said.append) == execution_arn(
         "reprocess-3"
     )
-    assert "cannot be redriven (InvalidAction" in said[0] and said[1].startswith("reprocess: started reprocess-")
+    assert "cannot be redriven (InvalidAction" in said[0] and "a new run takes up reprocess-2 (failed)" in said[1]
+    assert said[2].startswith("reprocess: started reprocess-")
 
 
-@pytest.mark.parametrize(
-    "given, stopped_ago",
-    [
-        (run_input("reprocess", False, "v1"), timedelta(hours=1)),  # another spec since: other work
-        (run_input("reprocess", True, "v2"), timedelta(days=20)),  # past what AWS can redrive
-    ],
-)
-def test_a_failed_run_of_other_work_or_too_old_is_not_redriven(sfn, given, stopped_ago):
+def test_a_failed_run_of_other_work_is_not_taken_up(sfn):
     client, stub = sfn
     wanted = run_input("reprocess", True, "v2")
     listed(stub, "reprocess-1")
-    described(stub, "reprocess-1", "FAILED", given, stopped=NOW - stopped_ago)
+    described(stub, "reprocess-1", "FAILED", run_input("reprocess", False, "v1"), stopped=NOW - timedelta(hours=1))
+    stub.add_response(
+        "start_execution",
+        {"executionArn": execution_arn("new"), "startDate": NOW},
+        {"stateMachineArn": MACHINE, "name": ANY, "input": json.dumps(wanted)},
+    )
+    assert start_or_take_up(client, MACHINE, wanted, lambda _: None) == execution_arn("new")
+
+
+@pytest.mark.parametrize(
+    "status, stopped_ago, output",
+    [
+        ("FAILED", timedelta(days=20), None),  # past what AWS can redrive: not asked to
+        ("SUCCEEDED", timedelta(hours=1), {"failedCount": 2, "complete": True}),  # images failed
+        ("SUCCEEDED", timedelta(hours=1), {"failedCount": 0, "complete": False}),  # summary cut short
+    ],
+)
+def test_a_new_forced_run_takes_up_where_the_last_one_stopped(sfn, status, stopped_ago, output):
+    """Run again after a forced run that did not do everything: what it made is not made again."""
+    client, stub = sfn
+    last = run_input("reprocess", True, "v2", now=NOW - stopped_ago - timedelta(hours=1))
+    listed(stub, "reprocess-1")
+    more = {"output": json.dumps(output)} if output else {}
+    described(stub, "reprocess-1", status, last, stopped=NOW - stopped_ago, **more)
+    stub.add_response(
+        "start_execution",
+        {"executionArn": execution_arn("new"), "startDate": NOW},
+        {"stateMachineArn": MACHINE, "name": ANY, "input": json.dumps(last)},
+    )
+    said = []
+    assert start_or_take_up(client, MACHINE, run_input("reprocess", True, "v2"), said.append) == execution_arn("new")
+    assert "a new run takes up reprocess-1" in said[0]
+
+
+def test_after_a_clean_forced_run_a_new_one_starts_afresh(sfn):
+    client, stub = sfn
+    listed(stub, "reprocess-1")
+    last = run_input("reprocess", True, "v2", now=NOW - timedelta(hours=2))
+    output = json.dumps({"failedCount": 0, "complete": True})
+    described(stub, "reprocess-1", "SUCCEEDED", last, stopped=NOW - timedelta(hours=1), output=output)
+    wanted = run_input("reprocess", True, "v2")
     stub.add_response(
         "start_execution",
         {"executionArn": execution_arn("new"), "startDate": NOW},
@@ -182,7 +241,6 @@ def test_the_report_lists_what_failed_and_the_summary_s_place(sfn):
         "summaryKey": "batch-results/reconcile-1/summary.json",
     }
     described(stub, "reconcile-1", "SUCCEEDED", wanted, output=json.dumps(summary))
-    stub.add_response("list_map_runs", {"mapRuns": []}, {"executionArn": execution_arn("reconcile-1")})
     stub.add_response("list_map_runs", {"mapRuns": []}, {"executionArn": execution_arn("reconcile-1")})
     said = []
     got = run_batch(client, MACHINE, wanted, said.append, bar=lambda _: None, sleep=lambda _: None)
@@ -252,3 +310,21 @@ def test_a_failed_run_lists_the_keys_of_the_batches_that_failed_whole(sfn):
     assert [f["key"] for f in got["failed"]] == ["uploads/" + "b" * 32, "uploads/" + "c" * 32]
     assert f"  failed: uploads/{'b' * 32}: Sandbox.Timedout: Task timed out" in said
     assert said[-1] == "reprocess: run the same command again to redrive it (what succeeded is not done again)"
+
+
+def test_an_incomplete_summary_is_said_and_is_not_a_clean_run(sfn):
+    client, stub = sfn
+    wanted = run_input("reprocess", True, "v2")
+    listed(stub)
+    stub.add_response(
+        "start_execution",
+        {"executionArn": execution_arn("reprocess-1"), "startDate": NOW},
+        {"stateMachineArn": MACHINE, "name": ANY, "input": ANY},
+    )
+    summary = {"outcomes": {"processed": 10}, "failedCount": 0, "complete": False, "unread": ["r/SUCCEEDED_0.json"]}
+    described(stub, "reprocess-1", "SUCCEEDED", wanted, output=json.dumps(summary))
+    stub.add_response("list_map_runs", {"mapRuns": []}, {"executionArn": execution_arn("reprocess-1")})
+    said = []
+    got = run_batch(client, MACHINE, wanted, said.append, bar=lambda _: None, sleep=lambda _: None)
+    assert not clean(got) and clean(got | {"complete": True})
+    assert any("the summary is incomplete (1 result file(s) too large or late to read" in line for line in said)

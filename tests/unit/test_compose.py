@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 
+from bootstrap.deploy.executor import SERVICES as DEPLOY_SERVICES
 from bootstrap.package import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -18,9 +19,10 @@ def test_localstack_is_pinned_overridable_and_local_only():
     assert "/var/run/docker.sock:/var/run/docker.sock" in localstack["volumes"]
     assert localstack["environment"]["LAMBDA_DOCKER_NETWORK"] == COMPOSE["networks"]["imagepipe"]["name"]
     assert "_localstack/health" in " ".join(localstack["healthcheck"]["test"])
-    # Every service the stack deploys, the user pool included (every API route is behind it).
+    # Every service deploy calls (the user pool included: every API route is behind it), but
+    # CloudFront, which deploy uses on AWS only.
     services = set(localstack["environment"]["SERVICES"].split(","))
-    assert {"s3", "dynamodb", "lambda", "apigateway", "iam", "sqs", "events", "logs", "cognito-idp"} <= services
+    assert set(DEPLOY_SERVICES.values()) - {"cloudfront"} <= services
 
 
 def test_devserver_waits_for_a_healthy_localstack():

@@ -81,7 +81,10 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:s3:::{CFG.processed_bucket}/*",
     ]
     assert resources("processor", "s3:DeleteObjectVersion") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
-    assert resources("processor", "s3:ListBucket") == [f"arn:aws:s3:::{CFG.upload_bucket}"]
+    assert resources("processor", "s3:ListBucket") == [
+        f"arn:aws:s3:::{CFG.upload_bucket}",
+        f"arn:aws:s3:::{CFG.processed_bucket}",  # reconcile's missing manifest: 404, not 403
+    ]
     # It invokes itself only (the sweep's re-drives), and queries only the unfinished index.
     assert resources("processor", "lambda:InvokeFunction") == [
         f"arn:aws:lambda:eu-west-1:123456789012:function:{CFG.function('processor')}"

@@ -7,7 +7,7 @@ import json
 
 from bootstrap.deploy.batch import TOLERATED_FAILURE_PERCENT, UNRESERVED_CONCURRENCY, batch_concurrency, definition
 from bootstrap.deploy.config import StackConfig
-from bootstrap.deploy.iam import batch_policy
+from bootstrap.deploy.iam import batch_policy, trust
 from handlers.batch import ITEMS_PER_BATCH, RESULTS_PREFIX, SUMMARY_ACTION, BatchIncomplete
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None, processor_concurrency=10)
@@ -98,3 +98,20 @@ def test_the_batch_role_invokes_only_the_processor_and_lists_only_uploads():
         == [f"arn:aws:s3:::{CFG.processed_bucket}/{RESULTS_PREFIX}/*"]
     )
     assert all("*" not in a for a in actions)
+
+
+def test_a_run_never_fails_for_want_of_its_summary():
+    """The work is done when the summary step runs: its failure ends the run as succeeded, with the
+    summary marked missing (a redrive would only run the failing step again)."""
+    machine = definition(CFG, PROCESSOR)
+    assert machine["States"]["Summary"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.summaryError", "Next": "No summary"}
+    ]
+    missing = machine["States"]["No summary"]
+    assert missing["Type"] == "Pass" and missing["End"] and missing["Parameters"]["complete"] is False
+
+
+def test_only_this_account_s_step_functions_may_assume_the_batch_role():
+    (statement,) = trust("states.amazonaws.com", ACCOUNT)["Statement"]
+    assert statement["Principal"] == {"Service": "states.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
