@@ -216,10 +216,7 @@ def run_batch(
         log(f"{wanted['job']}: the summary: {summary['summaryKey']} in the processed bucket")
     if status == "SUCCEEDED" and not summary.get("complete", True):
         unread = summary.get("unread") or []
-        why = (
-            summary.get("summaryError")
-            or f"{len(unread)} result file(s) too large or late to read: {unread[:3]}"
-        )
+        why = summary.get("summaryError") or f"{len(unread)} result file(s) too large or late to read: {unread[:3]}"
         log(f"{wanted['job']}: the summary is incomplete ({why}): the counts above are not all; the Map Run's are")
     if status != "SUCCEEDED":
         log(f"{wanted['job']}: run the same command again to redrive it (what succeeded is not done again)")
