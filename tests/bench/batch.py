@@ -4,9 +4,8 @@ operator's-machine path, on the same embedded stack.
 A fresh emulator and stack; BENCH_BATCH_PHOTOS photos (default 2000, 2 MP phone JPEGs) uploaded
 through the API and processed; then every one re-rendered (`reprocess --all`) twice, alternating
 the order (BENCH_BATCH_ROUNDS): on the state machine (a distributed Map, the processor's batch path) and from this
-machine (`--local`: four synchronous invocations at a time). Reports photos per second of each,
-the processor's CPU seconds per photo (from /proc: the function's execution environments), and
-writes bench-results/batch.json.
+machine (`--local`: four synchronous invocations at a time). Reports the wall time and photos
+per second of each, and writes bench-results/batch.json.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from datetime import date
 from pathlib import Path
 
 from bootstrap.package import ROOT
-from tests.bench.end_to_end import cpu_seconds
 from tests.bench.imaging import RESULTS, log
 from tests.images import phone_jpeg
 from tests.stack import deploy_stack
@@ -102,22 +100,17 @@ def reprocess_all(stack, *extra: str) -> float:
 def main() -> int:
     log(f"batch: {PHOTOS} photos re-rendered on the state machine and from this machine")
     runs: dict[str, list[float]] = {"state machine": [], "this machine (--local)": []}
-    cpu: dict[str, list[float]] = {name: [] for name in runs}
     with tempfile.TemporaryDirectory(prefix="imagepipe-bench-") as state, deploy_stack(Path(state)) as stack:
         log(f"  uploading {PHOTOS} photos")
         populate(stack, PHOTOS)
         orders = [("state machine", "this machine (--local)"), ("this machine (--local)", "state machine")]
         for order in (orders * ROUNDS)[:ROUNDS]:
             for name in order:
-                before = cpu_seconds(stack.proc.pid).get(stack.outputs["functions"]["processor"], 0.0)
                 runs[name].append(reprocess_all(stack, *(["--local"] if "local" in name else [])))
-                after = cpu_seconds(stack.proc.pid).get(stack.outputs["functions"]["processor"], 0.0)
-                cpu[name].append((after - before) / PHOTOS)
     rows = {
         name: {
             "seconds": [round(s, 1) for s in seconds],
             "photos_per_second": round(PHOTOS / min(seconds), 2),
-            "processor_cpu_seconds_per_photo": round(min(cpu[name]), 3),
         }
         for name, seconds in runs.items()
     }
@@ -131,11 +124,11 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "batch.json").write_text(json.dumps(result, indent=2))
     print(f"\n## Batch re-render, {PHOTOS} photos ({result['date']}, {result['machine']})\n")
-    print("| path | wall time (each run) | photos/s (best) | processor CPU s/photo |")
-    print("|---|---|---|---|")
+    print("| path | wall time (each run) | photos/s (best) |")
+    print("|---|---|---|")
     for name, row in rows.items():
         times = " / ".join(f"{s:.0f} s" for s in row["seconds"])
-        print(f"| {name} | {times} | {row['photos_per_second']} | {row['processor_cpu_seconds_per_photo']} |")
+        print(f"| {name} | {times} | {row['photos_per_second']} |")
     return 0
 
 
