@@ -35,13 +35,13 @@ $(TOOLS_VENV)/.installed: requirements-tools.txt
 venv: $(VENV)/.installed ## Create .venv with the project's pinned tools
 
 # The page's pinned third-party code (bootstrap/vendor.py: fetched, integrity-checked, git-ignored).
-VENDORED := frontend/vendor/thumbhash.js
+VENDORED := $(addprefix frontend/vendor/,thumbhash.js photoswipe-lightbox.esm.min.js photoswipe.esm.min.js photoswipe.css)
 
 $(VENDORED): bootstrap/vendor.py | $(VENV)/.installed
 	@$(PY) -m bootstrap.vendor
 	@touch $@
 
-vendor: $(VENDORED) ## Fetch the page's pinned third-party code into frontend/vendor/ (ThumbHash), integrity-checked
+vendor: $(VENDORED) ## Fetch the page's pinned third-party code into frontend/vendor/ (ThumbHash, PhotoSwipe), integrity-checked
 
 tools: $(TOOLS_VENV)/.installed ## Create .venv-tools with awslocal, to look inside the running stack (docs/targets.md)
 

@@ -1,14 +1,17 @@
 // The gallery: the signed-in person's images page by page, newest first (everyone's, for an
-// admin who asks), and the preview dialog of one, with its facts, download and delete.
+// admin who asks); a tile opens the lightbox (js/lightbox.js) on its photo, whose panel this fills
+// with the photo's details and facts, download and delete.
 
 import { api } from "./api.js";
 import { config } from "./config.js";
-import { largestRendition, makePicture, tileSizes, viewerSizes } from "./picture.js";
+import { closeLightbox, openLightbox } from "./lightbox.js";
+import { largestRendition, makePicture, tileSizes } from "./picture.js";
 import { isAdmin, signedInEmail } from "./session.js";
 import { $, announce, describeError, formatBytes, showNotice } from "./ui.js";
 
 let nextCursor = null;
 let galleryLoad = 0; // the latest gallery request; an older answer is dropped
+const records = new Map(); // id -> the processed record its tile shows, for the lightbox
 
 function showingAll() {
   return isAdmin() && $("scope-all").checked;
@@ -37,7 +40,8 @@ function galleryItem(image) {
   button.className = "tile-button";
   button.append(makePicture(image, { alt: image.filename, sizes: tileSizes(image) }).picture);
   button.setAttribute("aria-label", `Open ${image.filename}${by}`);
-  button.addEventListener("click", () => openViewer(image));
+  button.addEventListener("click", () => openViewer(image.id));
+  records.set(image.id, image);
   li.append(button);
   return li;
 }
@@ -127,29 +131,46 @@ function fillList(dl, rows) {
   }));
 }
 
-function openViewer(image) {
-  const dialog = $("viewer");
-  const largest = largestRendition(image);
-  const mine = image.owner ? image.owner.toLowerCase() === signedInEmail().toLowerCase() : !showingAll();
-  $("viewer-title").textContent = image.filename;
-  // A new <picture> each time: an <img> given a new URL would go on showing the last photo.
-  $("viewer-media").replaceChildren();
-  if (largest) {
-    const { picture, img } = makePicture(image, {
-      alt: `Preview of ${image.filename}`, sizes: viewerSizes(image), lazy: false,
-    });
-    img.id = "viewer-image";
-    picture.style.setProperty("--ratio", (largest.width / largest.height).toFixed(4));
-    picture.style.setProperty("--width", `${largest.width}px`);
-    $("viewer-media").append(picture);
+function isMine(image) {
+  return image.owner ? image.owner.toLowerCase() === signedInEmail().toLowerCase() : !showingAll();
+}
+
+function galleryPhotos() {
+  // The photos the gallery shows, in its order, each with its tile: what the lightbox steps through.
+  return [...$("gallery").children].flatMap((li) => {
+    const image = records.get(li.dataset.id);
+    const tile = li.querySelector(".tile-button");
+    return image && tile && largestRendition(image) ? [{ image, tile }] : [];
+  });
+}
+
+function openViewer(id) {
+  const photos = galleryPhotos();
+  openLightbox(photos, photos.findIndex(({ image }) => image.id === id), { describe, remove, refresh });
+}
+
+async function refresh(image) {
+  // The image's record with URLs signed now: the lightbox's files of it went stale.
+  try {
+    const fresh = await api(`/images/${image.id}`);
+    records.set(fresh.id, fresh);
+    return fresh;
+  } catch {
+    return null;
   }
+}
+
+function describe(image) {
+  // The lightbox's panel: the file, the photo's facts, download.
+  const largest = largestRendition(image);
+  $("viewer-title").textContent = image.filename;
   const details = {
     Dimensions: `${image.width}×${image.height}`,
     Size: formatBytes(image.bytes),
     Format: image.format || image.contentType,
     Uploaded: new Date(image.createdAt).toLocaleString(),
   };
-  if (showingAll() || !mine) details.Owner = ownerLabel(image);
+  if (showingAll() || !isMine(image)) details.Owner = ownerLabel(image);
   fillList($("viewer-details"), Object.entries(details));
   const facts = photoFacts(image.facts);
   fillList($("viewer-facts"), facts);
@@ -160,29 +181,33 @@ function openViewer(image) {
   const original = image.original && image.original.url;
   download.href = original || (largest ? largest.url : "");
   download.textContent = original ? "Download original" : "Download";
+}
+
+async function remove(image) {
   // The gallery holds the person's own images, or every image for an admin: both may delete.
-  $("viewer-delete").onclick = async () => {
-    const whose = mine ? "" : `, which belongs to ${ownerLabel(image)}`;
-    if (!confirm(`Delete ${image.filename}${whose}? This cannot be undone.`)) return;
-    try {
-      await api(`/images/${image.id}`, { method: "DELETE" });
-      $("gallery").querySelector(`[data-id="${image.id}"]`)?.remove();
-      $("gallery-empty").hidden = $("gallery").children.length > 0;
-      dialog.close();
-      announce(`${image.filename} deleted.`);
-    } catch (err) {
-      if (err.signedOut) return;
-      dialog.close();
-      showNotice(`Delete failed: ${err.message}`);
-    }
-  };
-  dialog.showModal();
+  // Deleted: true, and the lightbox moves on; a failure closes it, to say why on the page.
+  const whose = isMine(image) ? "" : `, which belongs to ${ownerLabel(image)}`;
+  if (!confirm(`Delete ${image.filename}${whose}? This cannot be undone.`)) return false;
+  try {
+    await api(`/images/${image.id}`, { method: "DELETE" });
+  } catch (err) {
+    if (err.signedOut) return false;
+    closeLightbox();
+    showNotice(`Delete failed: ${err.message}`);
+    return false;
+  }
+  $("gallery").querySelector(`[data-id="${image.id}"]`)?.remove();
+  records.delete(image.id);
+  $("gallery-empty").hidden = $("gallery").children.length > 0;
+  announce(`${image.filename} deleted.`);
+  return true;
 }
 
 export function clearGallery() {
-  // Nothing of one person's gallery (or preview) stays on the page for the next one.
-  if ($("viewer").open) $("viewer").close();
-  $("viewer-media").replaceChildren();
+  // Nothing of one person's gallery (or lightbox) stays on the page for the next one.
+  closeLightbox();
+  records.clear();
+  $("viewer-title").replaceChildren();
   $("viewer-details").replaceChildren();
   $("viewer-facts").replaceChildren();
   $("viewer-download").removeAttribute("href");

@@ -9,6 +9,7 @@ import { showAccount, showSignIn, showSignedIn, wireAuth } from "./auth.js";
 import { loadConfig } from "./config.js";
 import { clearGallery, loadGallery, wireGallery } from "./gallery.js";
 import { clearHealth, wireHealth } from "./health.js";
+import { wireLightbox } from "./lightbox.js";
 import { followOtherTabs, resumeStoredSession, setSessionView } from "./session.js";
 import { $, showNotice } from "./ui.js";
 import { clearUploads, wireUploads } from "./upload.js";
@@ -45,6 +46,7 @@ async function start() {
   try { localStorage.removeItem(LEGACY_TOKENS_KEY); } catch { /* storage unavailable */ }
   wireUploads();
   wireGallery();
+  wireLightbox();
   wireHealth();
   wireAuth();
   followOtherTabs();

@@ -15,7 +15,7 @@ const thumbhashLoaded = import("../vendor/thumbhash.js")
   .catch(() => null);
 const FADE_MS = 250; // style.css: .photo.placeheld img
 
-function renditionSets(image) {
+export function renditionSets(image) {
   // Every rendition's files by width (the API's names are not relied on): the fallback each
   // browser shows (JPEG, or WebP for transparent images) and each modern type in `sources`
   // (AVIF), in the API's order. Sizes a small source cannot fill repeat a width: kept once.
@@ -42,7 +42,7 @@ export function largestRendition(image) {
   return fallbacks[fallbacks.length - 1] || null;
 }
 
-const srcset = (files) => files.map((f) => `${f.url} ${f.width}w`).join(", ");
+export const srcset = (files) => files.map((f) => `${f.url} ${f.width}w`).join(", ");
 
 function coverFactor(image) {
   // object-fit: cover in a square fills the height of a landscape image: it is shown wider.
@@ -74,12 +74,6 @@ export function tileSizes(image) {
 
 export function cardSizes(image) {
   return `calc(72px * ${coverFactor(image).toFixed(3)})`; // .card .photo: 72px square
-}
-
-export function viewerSizes(image) {
-  // style.css: .viewer-media img, its whole width at most, 70vh tall at most, never upscaled.
-  const r = largestRendition(image);
-  return `min(calc(min(1060px, 95vw) - 2rem), calc(70vh * ${(r.width / r.height).toFixed(4)}), ${r.width}px)`;
 }
 
 export function makePicture(image, { alt, sizes, lazy = true }) {

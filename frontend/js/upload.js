@@ -1,40 +1,22 @@
-// Uploads: photos picked or dropped anywhere, each on a card with its progress; checked here for
-// a clear message, sent three at a time as presigned POSTs straight to storage, then polled
-// until processed (into the gallery) or failed (with a Retry when another try may help).
+// Uploads: photos picked or dropped anywhere (a full-window overlay while a file is dragged over
+// the page), each on a card of the upload tray (js/tray.js) with its progress; checked here for a
+// clear message, sent three at a time as presigned POSTs straight to storage, then polled until
+// processed (into the gallery) or failed (with a Retry when another try may help).
 
 import { api } from "./api.js";
 import { config } from "./config.js";
 import { addToGallery } from "./gallery.js";
 import { cardSizes, makePicture } from "./picture.js";
 import { SignedOut, epoch, session } from "./session.js";
-import { $, announce, describeError, formatBytes, showNotice } from "./ui.js";
+import { addToTray, clearTray, setEntrySent, setEntryState, wireTray } from "./tray.js";
+import { $, describeError, formatBytes, showNotice } from "./ui.js";
 
 const POLL_MS = 1000;
 const POLL_LIMIT_MS = 120000; // never spin forever
 const PARALLEL_UPLOADS = 3;
 
-function makeCard(file) {
-  const li = document.createElement("li");
-  li.className = "card";
-  li.innerHTML = `
-    <div class="card-body">
-      <strong class="name"></strong> <span class="size"></span>
-      <progress max="100" value="0"></progress>
-      <p class="state">Waiting…</p>
-    </div>`;
-  li.querySelector(".name").textContent = file.name;
-  li.querySelector(".size").textContent = formatBytes(file.size);
-  li.querySelector("progress").setAttribute("aria-label", `Upload progress for ${file.name}`);
-  $("uploads-heading").hidden = false;
-  $("uploads").prepend(li);
-  return li;
-}
-
-function setState(card, text, kind = "") {
-  const p = card.querySelector(".state");
-  p.textContent = text;
-  card.dataset.state = kind;
-}
+let queue = []; // tray entries waiting for one of the PARALLEL_UPLOADS workers
+let workers = 0;
 
 // Formats by their first bytes: a browser gives some files no type, or a wrong one (a camera's
 // .mpo is a JPEG; HEIC has none on some systems). The server decides by content anyway.
@@ -60,11 +42,10 @@ async function contentTypeOf(file) {
 }
 
 function checkFile(file, type) {
-  if (!config.acceptedTypes.includes(type)) {
-    return `${file.name}: not an accepted image type (${type || "unknown"}).`;
-  }
-  if (file.size === 0) return `${file.name}: the file is empty.`;
-  if (file.size > config.maxBytes) return `${file.name}: larger than ${formatBytes(config.maxBytes)}.`;
+  // The reason alone: the card and its announcement name the file.
+  if (!config.acceptedTypes.includes(type)) return `not an accepted image type (${type || "unknown"}).`;
+  if (file.size === 0) return "the file is empty.";
+  if (file.size > config.maxBytes) return `larger than ${formatBytes(config.maxBytes)}.`;
   return null;
 }
 
@@ -87,34 +68,34 @@ function postWithProgress(url, fields, file, onProgress) {
   });
 }
 
-async function waitForProcessing(id, card, mine) {
+async function waitForProcessing(id, entry, mine) {
   const started = Date.now();
   while (Date.now() - started < POLL_LIMIT_MS) {
     const image = await api(`/images/${id}`);
     if (mine !== epoch) throw new SignedOut();
     if (image.status === "processed" || image.status === "failed") return image;
-    setState(card, image.status === "processing" ? "Processing…" : "Uploaded, waiting to be processed…",
-      "processing");
+    setEntryState(entry, "processing",
+      image.status === "processing" ? "Processing…" : "Uploaded, waiting to be processed…");
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   throw new Error("Processing is taking too long; reload the page later to see it.");
 }
 
-async function uploadOne(file, card) {
+function fail(entry, reason) {
+  setEntryState(entry, "failed", `Failed: ${reason}`, reason);
+}
+
+async function uploadOne(entry) {
+  const { file, card } = entry;
   const mine = epoch;
   card.querySelector(".retry")?.remove();
   const type = await contentTypeOf(file);
   const problem = checkFile(file, type);
-  if (problem) {
-    setState(card, `Failed: ${problem}`, "failed");
-    announce(problem);
-    return;
-  }
-  const bar = card.querySelector("progress");
-  bar.value = 0;
+  if (problem) return fail(entry, problem);
+  setEntrySent(entry, 0);
   let sent = false; // once S3 has the file, a failure is the server's to report, not a retry
   try {
-    setState(card, "Uploading…", "uploading");
+    setEntryState(entry, "uploading", "Uploading…");
     const created = await api("/uploads", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -122,34 +103,29 @@ async function uploadOne(file, card) {
     });
     if (mine !== epoch) return;
     card.dataset.id = created.id;
-    await postWithProgress(created.upload.url, created.upload.fields, file, (pct) => { bar.value = pct; });
+    await postWithProgress(created.upload.url, created.upload.fields, file, (pct) => setEntrySent(entry, pct / 100));
     sent = true;
-    bar.value = 100;
-    setState(card, "Processing…", "processing");
-    const image = await waitForProcessing(created.id, card, mine);
-    if (image.status === "failed") {
-      setState(card, `Failed: ${describeError(image.error)}`, "failed");
-      announce(`${file.name} failed.`);
-    } else {
-      setState(card, `Processed: ${image.width}×${image.height}`, "processed");
-      const { picture } = makePicture(image, {
-        alt: `Thumbnail of ${image.filename}`, sizes: cardSizes(image), lazy: false,
-      });
-      card.prepend(picture);
-      addToGallery(image, true);
-      announce(`${file.name} is processed.`);
-    }
+    setEntrySent(entry, 1);
+    setEntryState(entry, "processing", "Processing…");
+    const image = await waitForProcessing(created.id, entry, mine);
+    if (image.status === "failed") return fail(entry, describeError(image.error));
+    const { picture } = makePicture(image, {
+      alt: `Thumbnail of ${image.filename}`, sizes: cardSizes(image), lazy: false,
+    });
+    card.prepend(picture);
+    setEntryState(entry, "processed", `Processed: ${image.width}×${image.height}`);
+    addToGallery(image, true);
   } catch (err) {
     if (err.signedOut || mine !== epoch) return; // the card went with the session
-    setState(card, `Failed: ${err.message}`, "failed");
+    fail(entry, err.message);
     // Worth another try: the network, or a server error; not a refusal the same file would get again.
-    if (!sent && (!err.status || err.status >= 500)) offerRetry(file, card);
-    announce(`${file.name} failed.`);
+    if (!sent && (!err.status || err.status >= 500)) offerRetry(entry);
   }
 }
 
-function offerRetry(file, card) {
+function offerRetry(entry) {
   // The file never reached storage: the same File object can be sent again.
+  const { file, card } = entry;
   const button = document.createElement("button");
   button.type = "button";
   button.className = "button retry";
@@ -159,9 +135,9 @@ function offerRetry(file, card) {
     button.disabled = true;
     await forgetAbandoned(card.dataset.id);
     delete card.dataset.id;
-    uploadOne(file, card);
+    uploadOne(entry);
   });
-  card.querySelector(".card-body").append(button);
+  card.querySelector(".card-actions").prepend(button);
 }
 
 async function forgetAbandoned(id) {
@@ -173,29 +149,47 @@ async function forgetAbandoned(id) {
   } catch { /* best effort: the sweep removes it anyway */ }
 }
 
-async function uploadAll(files) {
-  if (!session) return;
+async function work() {
+  workers++;
+  try {
+    while (queue.length) await uploadOne(queue.shift());
+  } finally {
+    workers--;
+  }
+}
+
+function uploadAll(files) {
+  if (!session || !files.length) return;
   showNotice("");
-  const queue = [...files].map((file) => ({ file, card: makeCard(file) }));
-  const workers = Array.from({ length: Math.min(PARALLEL_UPLOADS, queue.length) }, async () => {
-    while (queue.length) {
-      const { file, card } = queue.shift();
-      await uploadOne(file, card);
-    }
-  });
-  await Promise.all(workers);
+  // Listed in the order picked, sent in that order, by at most PARALLEL_UPLOADS at a time.
+  queue.push(...addToTray(files));
+  while (workers < PARALLEL_UPLOADS && queue.length) work();
+}
+
+function hasFiles(e) {
+  return Boolean(e.dataTransfer?.types?.includes("Files"));
 }
 
 function wireDropAnywhere() {
+  // Anywhere on the page: the whole window says it takes the drop while a file is over it.
   const zone = $("dropzone");
+  const overlay = $("drop-overlay");
   let depth = 0;
-  window.addEventListener("dragenter", (e) => { e.preventDefault(); depth++; zone.classList.add("dragging"); });
-  window.addEventListener("dragleave", () => { if (--depth <= 0) { depth = 0; zone.classList.remove("dragging"); } });
+  const show = (on) => {
+    zone.classList.toggle("dragging", on);
+    overlay.hidden = !on;
+  };
+  window.addEventListener("dragenter", (e) => {
+    e.preventDefault();
+    depth++;
+    if (session && hasFiles(e)) show(true);
+  });
+  window.addEventListener("dragleave", () => { if (--depth <= 0) { depth = 0; show(false); } });
   window.addEventListener("dragover", (e) => e.preventDefault());
   window.addEventListener("drop", (e) => {
     e.preventDefault(); // signed in or not, a dropped file never replaces the page
     depth = 0;
-    zone.classList.remove("dragging");
+    show(false);
     if (session && e.dataTransfer?.files?.length) uploadAll(e.dataTransfer.files);
   });
 }
@@ -209,8 +203,8 @@ function describeQuota(quota) {
 }
 
 export function clearUploads() {
-  $("uploads").replaceChildren();
-  $("uploads-heading").hidden = true;
+  queue = []; // what was waiting goes with the session, never to the next person's account
+  clearTray();
 }
 
 export function wireUploads() {
@@ -224,4 +218,5 @@ export function wireUploads() {
     e.target.value = "";
   });
   wireDropAnywhere();
+  wireTray();
 }

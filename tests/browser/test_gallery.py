@@ -82,7 +82,7 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     viewer.wait_for(state="visible")
     assert "900×1200" in viewer.inner_text()
     assert "Owner" not in viewer.inner_text()  # it is mine: no need to say whose
-    wait_for(page, "document.getElementById('viewer-image').naturalWidth > 0")
+    wait_for(page, "document.getElementById('viewer-image')?.naturalWidth > 0")
     # Upright: the rendition the browser chose for the dialog's size is 3:4, taller than wide.
     shown = page.locator("#viewer-image").evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert abs(shown[1] / shown[0] - 4 / 3) < 0.01, shown
@@ -169,6 +169,8 @@ def test_an_admin_sees_all_users(page, site, stack, tmp_path):
     tile.wait_for(state="detached")
     assert owner.email in messages[0]  # the confirmation says whose it is
     assert owner.http.get(f"{stack.api}/images/{theirs['id']}").status_code == 404
+    page.keyboard.press("Escape")  # the lightbox has moved on to the next image, if any
+    viewer.wait_for(state="hidden")
 
     toggle.uncheck()
     expect(page.locator("#gallery-heading")).to_have_text("Gallery")

@@ -217,7 +217,7 @@ def test_a_photo_from_before_avif_still_shows_in_the_gallery_and_the_preview(pag
     tile.locator("button").click()
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
-    wait_for(page, "document.getElementById('viewer-image').naturalWidth > 0")
+    wait_for(page, "document.getElementById('viewer-image')?.naturalWidth > 0")
     assert path_of(page.locator("#viewer-image").evaluate("i => i.currentSrc")) == urls["preview"]
     assert "1200×900" in viewer.inner_text()
     expect(page.locator("#viewer-facts-section")).to_be_hidden()

@@ -1,5 +1,5 @@
 """The page's pinned third-party code: a tarball is used only when its npm integrity matches, and
-the file it yields is served and published as JavaScript. No network: tarballs are built here."""
+the files it yields are served and published as JavaScript. No network: tarballs are built here."""
 
 from __future__ import annotations
 
@@ -30,14 +30,34 @@ def tarball(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def integrity_of(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
 def pinned(data: bytes, code: bytes = CODE) -> vendor.Package:
     """THUMBHASH's pins, for a tarball built here."""
-    integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
     return dataclasses.replace(
         vendor.THUMBHASH,
         url="https://registry.example/fake.tgz",
-        integrity=integrity,
-        sha256=hashlib.sha256(code).hexdigest(),
+        integrity=integrity_of(data),
+        members=(vendor.Member("package/thumbhash.js", hashlib.sha256(code).hexdigest()),),
+    )
+
+
+LIGHTBOX = {
+    "package/dist/lightbox.js": b"export default class Lightbox {}\n",
+    "package/dist/core.js": b"export default class Core {}\n",
+    "package/dist/core.css": b".core { display: none; }\n",
+}
+
+
+def pinned_lightbox(data: bytes) -> vendor.Package:
+    """PHOTOSWIPE's shape (several files from one tarball), for a tarball built here."""
+    return dataclasses.replace(
+        vendor.PHOTOSWIPE,
+        url="https://registry.example/lightbox.tgz",
+        integrity=integrity_of(data),
+        members=tuple(vendor.Member(path, hashlib.sha256(code).hexdigest()) for path, code in LIGHTBOX.items()),
     )
 
 
@@ -115,14 +135,57 @@ def test_no_download_when_the_pinned_file_is_there(tmp_path):
     assert registry.requests == 2 and (tmp_path / "thumbhash.js").read_bytes() == CODE
 
 
-def test_the_pins_are_npm_s():
-    assert vendor.THUMBHASH.url == "https://registry.npmjs.org/thumbhash/-/thumbhash-0.1.1.tgz"
-    assert vendor.THUMBHASH.integrity.startswith("sha512-")
-    assert len(base64.b64decode(vendor.THUMBHASH.integrity.removeprefix("sha512-"))) == 64
+def test_every_file_of_a_package_is_written_with_one_readme_naming_them_all(tmp_path):
+    good = tarball(LIGHTBOX | {"package/LICENSE": b"MIT License\nCopyright (c) someone\n"})
+    package = pinned_lightbox(good)
+    vendor.ensure(package, dest=tmp_path, fetch=Registry(good), log=lambda _: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "core.css",
+        "core.js",
+        "lightbox.js",
+        "lightbox.js.README.txt",
+    ]
+    for path, code in LIGHTBOX.items():
+        assert (tmp_path / path.rsplit("/", 1)[1]).read_bytes() == code
+    note = (tmp_path / "lightbox.js.README.txt").read_text()
+    assert "lightbox.js, core.js, core.css: photoswipe 5.4.4, licence MIT" in note
+    assert "Copyright (c) someone" in note and package.integrity in note
+
+
+def test_a_package_missing_one_of_its_files_or_with_one_changed_writes_none(tmp_path):
+    short = tarball({k: v for k, v in LIGHTBOX.items() if not k.endswith(".css")})
+    package = dataclasses.replace(pinned_lightbox(tarball(LIGHTBOX)), integrity=integrity_of(short))
+    with pytest.raises(vendor.VendorError, match="no package/dist/core.css"):
+        vendor.ensure(package, dest=tmp_path, fetch=Registry(short), log=lambda _: None)
+    changed = tarball(LIGHTBOX | {"package/dist/core.js": b"export default class Core { steal() {} }\n"})
+    package = dataclasses.replace(pinned_lightbox(tarball(LIGHTBOX)), integrity=integrity_of(changed))
+    with pytest.raises(vendor.VendorError, match="core.js is not the pinned file"):
+        vendor.ensure(package, dest=tmp_path, fetch=Registry(changed), log=lambda _: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_stale_file_of_a_package_fetches_it_again(tmp_path):
+    good = tarball(LIGHTBOX)
+    registry = Registry(good)
+    vendor.ensure(pinned_lightbox(good), dest=tmp_path, fetch=registry, log=lambda _: None)
+    vendor.ensure(pinned_lightbox(good), dest=tmp_path, fetch=registry, log=lambda _: None)
+    assert registry.requests == 1
+    (tmp_path / "core.css").unlink()
+    assert vendor.missing(tmp_path, (pinned_lightbox(good),)) == [str(tmp_path / "core.css")]
+    vendor.ensure(pinned_lightbox(good), dest=tmp_path, fetch=registry, log=lambda _: None)
+    assert registry.requests == 2 and (tmp_path / "core.css").read_bytes() == LIGHTBOX["package/dist/core.css"]
+
+
+@pytest.mark.parametrize("package", vendor.PACKAGES, ids=lambda p: p.name)
+def test_the_pins_are_npm_s(package):
+    assert package.url == f"https://registry.npmjs.org/{package.name}/-/{package.name}-{package.version}.tgz"
+    assert package.integrity.startswith("sha512-")
+    assert len(base64.b64decode(package.integrity.removeprefix("sha512-"))) == 64
+    assert package.members and all(len(m.sha256) == 64 and m.path.startswith("package/") for m in package.members)
 
 
 def test_deploying_the_site_needs_the_vendored_file(tmp_path):
-    with pytest.raises(vendor.VendorError, match=r"thumbhash.js: missing .*make vendor"):
+    with pytest.raises(vendor.VendorError, match=r"thumbhash.js, .*photoswipe.css: missing .*make vendor"):
         check_vendored(tmp_path)
 
 
