@@ -19,7 +19,7 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from bootstrap.deploy.config import StackConfig
-from bootstrap.deploy.executor import Aws
+from bootstrap.deploy.executor import Aws, when_role_is_ready
 from handlers.batch import ITEMS_PER_BATCH, RESULTS_PREFIX, SUMMARY_ACTION
 from handlers.keys import UPLOAD_PREFIX
 
@@ -170,19 +170,13 @@ def ensure_batch_state_machine(
 def create_when_role_is_ready(
     aws: Aws, params: dict, wait: Callable[[float], None] = time.sleep, tries: int = 8
 ) -> str:
-    """A role IAM has just made takes seconds before Step Functions may assume it: retry exactly
-    that refusal, with growing waits (as functions.create_function_when_role_is_ready)."""
-    for attempt in range(1, tries + 1):
-        try:
-            return aws.sfn.create_state_machine(**params)["stateMachineArn"]
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") != "AccessDeniedException" or "assume" not in error.get("Message", ""):
-                raise
-            if attempt == tries:
-                raise
-            wait(attempt)
-    raise AssertionError("unreachable")
+    """Step Functions refuses a new role for seconds (AccessDenied, "assume"): iam.when_role_is_ready."""
+
+    def refused(exc: Exception) -> bool:
+        error = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+        return error.get("Code") == "AccessDeniedException" and "assume" in error.get("Message", "")
+
+    return when_role_is_ready(lambda: aws.sfn.create_state_machine(**params)["stateMachineArn"], refused, wait, tries)
 
 
 def remove_batch_state_machine(aws: Aws, cfg: StackConfig, log: Callable[[str], None] = print) -> None:

@@ -219,3 +219,20 @@ class Aws:
 
     def wait(self, client, waiter: str, **params) -> None:
         self.executor.wait(client, waiter, **params)
+
+
+def when_role_is_ready(
+    make: Callable[[], str], refused: Callable[[Exception], bool], wait: Callable[[float], None], tries: int = 8
+) -> str:
+    """`make()` (a create that names a role IAM has just made): a new role takes seconds before a
+    service may assume it (IAM is eventually consistent), so exactly that refusal (`refused`) is
+    retried, with growing waits (1 + 2 + ... + 7 s, 28 s in all with 8 tries), instead of sleeping a
+    fixed time on every new role."""
+    for attempt in range(1, tries + 1):
+        try:
+            return make()
+        except Exception as exc:
+            if not refused(exc) or attempt == tries:
+                raise
+            wait(attempt)
+    raise AssertionError("unreachable")

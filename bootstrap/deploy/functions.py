@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from bootstrap.deploy.config import ALL_FUNCTIONS, RUNTIME, StackConfig
-from bootstrap.deploy.executor import Aws
+from bootstrap.deploy.executor import Aws, when_role_is_ready
 
 
 def function_environment(cfg: StackConfig, role: str, **extra: str) -> dict:
@@ -75,17 +75,15 @@ def ensure_function(
 def create_function_when_role_is_ready(
     aws: Aws, params: dict, wait: Callable[[float], None] = time.sleep, tries: int = 8
 ) -> str:
-    """A role IAM has just created takes seconds before Lambda may assume it (IAM is eventually
-    consistent): retry exactly that refusal, with growing waits (1 + 2 + ... + 7 s, 28 s in all
-    with the default 8 tries), instead of sleeping a fixed time on every new role."""
-    for attempt in range(1, tries + 1):
-        try:
-            return aws.lambda_.create_function(**params)["FunctionArn"]
-        except aws.lambda_.exceptions.InvalidParameterValueException as exc:
-            if "cannot be assumed" not in str(exc) or attempt == tries:
-                raise
-            wait(attempt)
-    raise AssertionError("unreachable")
+    """Lambda refuses a new role for seconds ("cannot be assumed"): iam.when_role_is_ready."""
+    return when_role_is_ready(
+        lambda: aws.lambda_.create_function(**params)["FunctionArn"],
+        lambda exc: (
+            isinstance(exc, aws.lambda_.exceptions.InvalidParameterValueException) and "cannot be assumed" in str(exc)
+        ),
+        wait,
+        tries,
+    )
 
 
 def ensure_invoke_permission(aws: Aws, function: str, sid: str, principal: str, source_arn: str) -> None:

@@ -115,3 +115,32 @@ def test_only_this_account_s_step_functions_may_assume_the_batch_role():
     (statement,) = trust("states.amazonaws.com", ACCOUNT)["Statement"]
     assert statement["Principal"] == {"Service": "states.amazonaws.com"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_the_state_machine_is_created_once_step_functions_may_assume_its_new_role():
+    """IAM is eventually consistent: exactly that refusal is retried, with growing waits."""
+    from types import SimpleNamespace
+
+    import boto3
+    import pytest
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from bootstrap.deploy.batch import create_when_role_is_ready
+
+    client = boto3.client("stepfunctions", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    params = {"name": "imagepipe-batch", "definition": "{}", "roleArn": "arn:aws:iam::1:role/r", "type": "STANDARD"}
+    waited = []
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error(
+                "create_state_machine", "AccessDeniedException", "Neither ... is authorized to assume the provided role"
+            )
+        stub.add_response(
+            "create_state_machine", {"stateMachineArn": "arn:sm", "creationDate": "2026-12-03T00:00:00Z"}, params
+        )
+        assert create_when_role_is_ready(SimpleNamespace(sfn=client), params, wait=waited.append) == "arn:sm"
+        stub.add_client_error("create_state_machine", "InvalidDefinition", "bad")
+        with pytest.raises(ClientError):
+            create_when_role_is_ready(SimpleNamespace(sfn=client), params, wait=waited.append)
+    assert waited == [1, 2]  # the other error is not retried
