@@ -26,9 +26,12 @@ import time
 from pathlib import Path
 
 PREFIX = "ministack-lambda-"
-# How often the janitor looks, and how old a folder must be (one being unpacked has no process
-# yet); SCRATCH_JANITOR_SECONDS shortens both for tests.
-EVERY_SECONDS = MIN_AGE_SECONDS = float(os.environ.get("SCRATCH_JANITOR_SECONDS") or 30)
+# How often the janitor looks; SCRATCH_JANITOR_SECONDS shortens it for tests.
+EVERY_SECONDS = float(os.environ.get("SCRATCH_JANITOR_SECONDS") or 30)
+# A folder no process has used yet is being unpacked (under a burst of cold starts on two cores
+# that takes minutes: removing it then killed the environment, and MiniStack then killed every
+# environment of the function); one still unused after this long was left by a failed start.
+ABANDONED_AFTER_SECONDS = 600
 
 
 def folders_in_use(scratch: Path, proc: Path = Path("/proc")) -> set[Path]:
@@ -49,27 +52,34 @@ def folders_in_use(scratch: Path, proc: Path = Path("/proc")) -> set[Path]:
     return used
 
 
-def prune(scratch: Path, now: float | None = None) -> list[Path]:
-    """Remove the execution environments' folders that nothing uses; returns them."""
+def prune(scratch: Path, seen: set[Path], now: float | None = None) -> list[Path]:
+    """Remove the execution environments' folders whose process is gone; returns them. `seen`
+    (kept between calls) holds the folders a process has used: only those are known to be
+    finished with when no process uses them; any other is left alone until it is abandoned."""
     now = now or time.time()
     in_use = folders_in_use(scratch)
+    seen |= in_use
     removed = []
     for folder in scratch.glob(PREFIX + "*"):
+        if folder in in_use:
+            continue
         try:
-            old = now - folder.stat().st_mtime > MIN_AGE_SECONDS
+            abandoned = now - folder.stat().st_mtime > ABANDONED_AFTER_SECONDS
         except OSError:
             continue
-        if old and folder not in in_use:
+        if folder in seen or abandoned:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
+    seen &= set(scratch.glob(PREFIX + "*"))  # forget the removed, and those gone by other hands
     return removed
 
 
 def _janitor(scratch: Path) -> None:
+    seen: set[Path] = set()
     while True:
         time.sleep(EVERY_SECONDS)
         try:
-            prune(scratch)
+            prune(scratch, seen)
         except Exception:  # never take the emulator down; try again next time
             pass
 

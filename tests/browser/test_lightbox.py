@@ -43,9 +43,11 @@ def album(stack):
 def open_gallery(page, site, user, count: int) -> list[str]:
     """Signed in, every page of the gallery loaded ("Load more": two a page here): its order."""
     sign_in(page, site, user)
-    while len(tile_ids(page)) < count:
+    wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")  # the first page is in
+    # Counted before the click: the next page may be in before a count taken after it.
+    while (shown := len(tile_ids(page))) < count:
         page.get_by_role("button", name="Load more").click()
-        wait_for(page, f"document.querySelectorAll('#gallery > li').length > {len(tile_ids(page))}")
+        wait_for(page, f"document.querySelectorAll('#gallery > li').length > {shown}")
     wait_for_gallery_images(page, count)
     return tile_ids(page)
 
