@@ -9,7 +9,7 @@ TOOLS_VENV := .venv-tools
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help up down status credentials lint tools test test-unit bench user reconcile reprocess dlq redrive logs stats deploy deploy-aws destroy-aws venv emulator-venv vendor clean
+.PHONY: help up down status credentials lint tools test test-unit screenshots bench user reconcile reprocess dlq redrive logs stats deploy deploy-aws destroy-aws venv emulator-venv vendor clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ test: venv emulator-venv tools $(VENDORED) lint ## Run the style gate, then ever
 
 test-unit: venv $(VENDORED) ## Run the fast unit tests only
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+screenshots: venv emulator-venv $(VENDORED) ## Capture the page's views at desktop and phone sizes into docs/screenshots/ (docs/page.md shows them), on a stack of their own
+	@IMAGEPIPE_SCREENSHOTS=1 $(PY) -m pytest tests/browser/test_screenshots.py $(PYTEST_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt || \

@@ -166,12 +166,13 @@ def run_reconcile(args, log) -> int:
     """Rebuild missing or stale records of the deployed stack from its buckets: the files on the
     batch state machine where the stack has it, then the records whose file is gone."""
     from bootstrap.batch_runs import clean, run_input
-    from bootstrap.reconcile import listed_keys, reconcile, retire_missing
+    from bootstrap.reconcile import give_taken_keys, listed_keys, reconcile, retire_missing
     from handlers.records import ImageRecords
 
     if not (deployed := deployed_stack(args, log)):
         return 1
     aws, outputs = deployed
+    give_taken_keys(aws.dynamodb, outputs, log)
     if not on_the_state_machine(args, outputs, log):
         reconcile(aws.s3, aws.dynamodb, aws.lambda_, outputs, log)
         return 0
@@ -186,11 +187,13 @@ def run_reprocess(args, log) -> int:
     """Re-render the images made with an older rendition spec than the deployed processor's
     (every one with --all): on the batch state machine where the stack has it."""
     from bootstrap.batch_runs import clean, run_input
+    from bootstrap.reconcile import give_taken_keys
     from bootstrap.reprocess import current_spec_version, reprocess
 
     if not (deployed := deployed_stack(args, log)):
         return 1
     aws, outputs = deployed
+    give_taken_keys(aws.dynamodb, outputs, log)
     if args.id or not on_the_state_machine(args, outputs, log):
         outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
         return 1 if outcomes.get("error") else 0

@@ -73,6 +73,16 @@ def reconcile(
     return outcomes
 
 
+def give_taken_keys(dynamodb, outputs: dict, log: Callable[[str], None] = print) -> int:
+    """The takenKey backfill (handlers.records.ImageRecords.give_taken_keys), which reconcile and
+    reprocess run first, as deploy does: a record written before it is listed in its owner's gallery
+    once it has one. Idempotent: nothing to write the second time."""
+    given = ImageRecords(dynamodb, outputs["table"]).give_taken_keys()
+    if given:
+        log(f"{given} record(s) from before takenKey got one")
+    return given
+
+
 def retire_missing(s3, records: ImageRecords, outputs: dict, present: set[str]) -> Counter:
     """The other way round: each finished record whose file is not among the keys `present` (the
     upload bucket as listed) is retired if it is still gone when looked at again."""

@@ -30,9 +30,10 @@ from handlers.config import DEAD_LETTER_RETENTION_SECONDS, EVENT_MAX_AGE_SECONDS
 from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_FILES
 from handlers.identity import Caller, GroupDirectory, TokenRules, caller_of, issuer_of
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
+from handlers.listing import InvalidCursor, day_of
 from handlers.meter import Meter
 from handlers.quotas import Quotas
-from handlers.records import ImageRecords, InvalidCursor, now_iso
+from handlers.records import ImageRecords, now_iso
 from handlers.schema import DEFAULT_PAGE, MAX_PAGE, ImageRecord, Status
 from handlers.signing import StableUrls
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
@@ -193,6 +194,7 @@ class Api:
             "owner": record.get("ownerEmail"),
             "createdAt": record.get("createdAt"),
             "updatedAt": record.get("updatedAt"),
+            "day": day_of(record),
             "placeholder": record.get("placeholder") or None,
             "dominantColor": record.get("dominantColor") or None,
             "facts": record.get("facts") or {},

@@ -7,8 +7,10 @@ The table's shape (key, indexes, TTL attribute, statuses, the record's attribute
 there: it reads S3's answers but what it decides is a record's shape (its index attributes, its
 status), the same shape `ImageRecords` writes.
 
-Listing newest-first is a Query on `byCreated` (everyone's) or `byOwner` (one person's), never a
-Scan; the sweep Queries `byUnfinished`, oldest first. S3 is the truth: an uploaded file carries
+Listing newest-first is a Query on `byCreated` (everyone's, by upload time) or `byOwnerTaken` (one
+person's, by the time each photo was taken: `takenKey`, `handlers.listing`), never a Scan; the sweep
+Queries `byUnfinished`, oldest first. Records written before `takenKey` get it from the backfill
+(`give_taken_keys`), which deploy, reconcile and reprocess run. S3 is the truth: an uploaded file carries
 what its record needs to exist (`x-amz-meta-*`, bound by the upload policy: owner, file name,
 created time), and the processor writes its result as a manifest next to the renditions;
 `record_from_s3` rebuilds a record from the two (`python -m bootstrap reconcile`). A deleted
@@ -21,11 +23,7 @@ processing removes it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
-import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +33,8 @@ from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from handlers.keys import ID_PATTERN, image_id_for_key, manifest_key
+from handlers.keys import image_id_for_key, manifest_key
+from handlers.listing import decode_cursor, encode_cursor, taken_at, taken_key
 from handlers.schema import (
     LIST_INDEX,
     LIST_PARTITION,
@@ -52,10 +51,6 @@ from handlers.storage import origin_from_metadata
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
-
-
-class InvalidCursor(ValueError):
-    pass
 
 
 def now_iso() -> str:
@@ -82,7 +77,7 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> ImageRecord:
         "correlationId": origin.get("correlationId"),
         "createdKey": f"{created}#{image_id}",
         "listPk": LIST_PARTITION,
-        "listedKey": f"{created}#{image_id}",
+        "takenKey": taken_key({"id": image_id, "createdAt": created, "facts": (manifest or {}).get("facts")}),
     }
     if manifest is None:  # arrived, never finished: unfinished, for the processor to take up
         return record | {"status": Status.PENDING, "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
@@ -135,40 +130,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def encode_cursor(key: dict | None) -> str | None:
-    if not key:
-        return None
-    plain = {k: _deserialize(v) for k, v in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, sort_keys=True).encode()).decode().rstrip("=")
-
-
-# The shapes of a start key's values: DynamoDB itself refuses a malformed one with a 500's worth
-# of ValidationException (an empty string, a key over 1024 bytes), so they are checked first.
-# The listings' sort keys are all "<createdAt>#<id>".
-_LISTED_SORT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z#[0-9a-f]{32}$")
-_CURSOR_SHAPES = {TABLE_KEY: ID_PATTERN} | {TABLE_INDEXES[i][1]: _LISTED_SORT_KEY for i in (LIST_INDEX, OWNER_INDEX)}
-
-
-def decode_cursor(cursor: str, expect: dict[str, str | None]) -> dict:
-    """The start key a cursor names. `expect` gives its attributes, each with the value it must
-    hold (the listing's partition: a cursor cannot page another person's gallery) or None (then
-    it must have the shape this API writes)."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        plain = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("cursor is not one this API issued") from exc
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != set(expect)
-        or not all(isinstance(v, str) for v in plain.values())
-        or any(value is not None and plain[name] != value for name, value in expect.items())
-        or any(not _CURSOR_SHAPES[name].match(plain[name]) for name, value in expect.items() if value is None)
-    ):
-        raise InvalidCursor("cursor is not one this API issued")
-    return {k: _serialize(v) for k, v in plain.items()}
-
-
 @dataclass(frozen=True)
 class Claim:
     # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted) | "reposted" (a
@@ -219,7 +180,8 @@ class ImageRecords:
         return _from_item(item) if item else None
 
     def list(self, limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[ImageRecord], str | None]:
-        """Listed images, newest first: one person's (`owner`), or everyone's."""
+        """Listed images, newest first: one person's (`owner`) by the time each photo was taken (else
+        uploaded; `handlers.listing`), or everyone's by upload time."""
         index, partition = (LIST_INDEX, LIST_PARTITION) if owner is None else (OWNER_INDEX, owner)
         params = _partition_query(self._table, index, partition, oldest_first=False) | {"Limit": limit}
         if cursor:
@@ -287,7 +249,7 @@ class ImageRecords:
                     f"{version_set}{owner} filename = if_not_exists(filename, :fn),"
                     " createdAt = if_not_exists(createdAt, :created),"
                     " listPk = if_not_exists(listPk, :lp), createdKey = if_not_exists(createdKey, :ck),"
-                    " listedKey = if_not_exists(createdKey, :ck),"
+                    " takenKey = if_not_exists(createdKey, :ck),"  # its createdKey until mark_processed says
                     " unfinishedPk = :up ADD attempts :one"
                     f" REMOVE {TTL_ATTRIBUTE}, #e"
                 ),
@@ -314,7 +276,11 @@ class ImageRecords:
     def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> tuple[str, ImageRecord]:
         """Finish the record for the object with this ETag: `Status.PROCESSED`; "superseded" if a
         newer object took the record over; "gone" if the image was deleted meanwhile. With the
-        record as it was before (its renditions are replaced by these)."""
+        record as it was before (its renditions are replaced by these). A photo whose facts say when
+        it was taken is listed by that from now on (its takenKey, until now its createdKey)."""
+        taken = {"id": image_id, "facts": details.get("facts")}
+        if taken_at(taken):  # else not known: its createdKey stays its key
+            details = details | {"takenKey": taken_key(taken)}
         values = {":processed": Status.PROCESSED, ":now": at or now_iso(), ":etag": etag}
         names = {"#s": "status", "#e": "error"}
         sets = ["#s = :processed", "updatedAt = :now"]
@@ -459,6 +425,26 @@ class ImageRecords:
     def listed(self) -> Iterator[ImageRecord]:
         """Every listed record (its file arrived: any status but deleted), newest first, page by page."""
         return self._index(LIST_INDEX, LIST_PARTITION, oldest_first=False)
+
+    def give_taken_keys(self) -> int:
+        """The backfill of `takenKey`: every listed record written before it (it is in byOwnerTaken only
+        with it) gets the key it would have been written with; how many did. Page by page through
+        byCreated (never a Scan, never the whole table in memory), one conditional write per record
+        without the key: safe beside live uploads, and a second run writes nothing."""
+        return sum(self._give_taken_key(r) for r in self.listed() if "takenKey" not in r and "createdAt" in r)
+
+    def _give_taken_key(self, record: ImageRecord) -> bool:
+        try:  # never over a key written meanwhile (the processor's), never on a record no longer listed
+            self._db.update_item(
+                TableName=self._table,
+                Key=_key(record["id"]),
+                UpdateExpression="SET takenKey = :k",
+                ConditionExpression="attribute_exists(listPk) AND attribute_not_exists(takenKey)",
+                ExpressionAttributeValues=_to_item({":k": taken_key(record)}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def retire(self, record: ImageRecord, tombstone_until: int) -> bool:
         """Replace a finished record whose file is gone by a tombstone, unless it changed since it

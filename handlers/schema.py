@@ -15,7 +15,7 @@ from typing import Any, Final, TypedDict
 TABLE_KEY: Final = "id"
 
 LIST_INDEX = "byCreated"
-OWNER_INDEX = "byOwner"
+OWNER_INDEX = "byOwnerTaken"
 UNFINISHED_INDEX = "byUnfinished"
 
 # Index name -> (partition, sort) attribute names. Every index is sparse: an item is in it only
@@ -24,12 +24,17 @@ TABLE_INDEXES: dict[str, tuple[str, str]] = {
     # Everyone's gallery: listPk is set once the file has arrived, so uploads still on their way
     # (or abandoned) and tombstones are not listed.
     LIST_INDEX: ("listPk", "createdKey"),
-    # One person's gallery: only uploads through the API have an owner (a file put straight into
-    # the bucket is listed for admins only); listedKey is set with listPk.
-    OWNER_INDEX: ("owner", "listedKey"),
+    # One person's gallery, newest first by the day each photo was taken: only uploads through the
+    # API have an owner (a file put straight into the bucket is listed for admins only); takenKey is
+    # set with listPk (the createdKey) and replaced by the time the photo was taken once processed.
+    OWNER_INDEX: ("owner", "takenKey"),
     # The sweep's work: only records not yet finished carry unfinishedPk, so finished ones never crowd it.
     UNFINISHED_INDEX: ("unfinishedPk", "createdKey"),
 }
+
+# Indexes of earlier versions that no code reads any more: deploy removes them once the functions
+# run code that does not (byOwner: one person's gallery by upload time, before takenKey).
+RETIRED_INDEXES: tuple[str, ...] = ("byOwner",)
 
 # The constant partitions of the byCreated and byUnfinished indexes (one gallery, one work list).
 LIST_PARTITION = "IMAGE"
@@ -75,7 +80,8 @@ class ImageRecord(TypedDict, total=False):
     updatedAt: str  # ISO 8601 UTC, its last claim or change of status
     createdKey: str  # "<createdAt>#<id>": the sort key of byCreated and byUnfinished
     listPk: str  # LIST_PARTITION once the file has arrived (byCreated's partition)
-    listedKey: str  # "<createdAt>#<id>", set with listPk (byOwner's sort key)
+    takenKey: str  # byOwnerTaken's sort key, set with listPk: the createdKey, then "<taken time>#<id>"
+    listedKey: str  # "<createdAt>#<id>": the retired byOwner's sort key, in records written before takenKey
     unfinishedPk: str  # UNFINISHED_PARTITION while the status is one of UNFINISHED_STATUSES
     expiresAt: int  # the TTL_ATTRIBUTE: pending records and tombstones only
     uploadKey: str  # the original's key in the upload bucket

@@ -67,3 +67,14 @@ def phone_jpeg(width: int = 1200, height: int = 900, orientation: int = 6, **par
     return encode(
         photo(width, height), "JPEG", quality=90, exif=exif_bytes(orientation), comment=b"shot on test", **params
     )
+
+
+def taken_jpeg(taken: str, offset: str | None = None, width: int = 640, height: int = 480, seed: int = 1) -> bytes:
+    """A camera's JPEG that says when it was taken: EXIF DateTimeOriginal ("2019:06:01 14:30:00") and,
+    when given, the UTC offset the camera recorded with it (OffsetTimeOriginal, "+02:00")."""
+    exif = Image.Exif()
+    taken_tags = exif.get_ifd(ExifTags.IFD.Exif)
+    taken_tags[ExifTags.Base.DateTimeOriginal] = taken
+    if offset:
+        taken_tags[ExifTags.Base.OffsetTimeOriginal] = offset
+    return encode(photo(width, height, seed=seed), "JPEG", quality=85, exif=exif.tobytes())

@@ -47,6 +47,7 @@ class Deployment:
     batch_arn: str = ""
     api_id: str = ""
     api_environment: dict = field(default_factory=dict)  # the API function's, for the devserver's in-process API
+    new_table: bool = False  # the images table was made by this deploy
 
     @property
     def site_url(self) -> str | None:
@@ -75,6 +76,10 @@ class Step:
 def _site(d: Deployment) -> None:
     d.site = site.ensure_site_distribution(d.aws, d.cfg)
     d.cfg = dataclasses.replace(d.cfg, site_origins=(d.site_url, *d.cfg.site_origins))
+
+
+def _table(d: Deployment) -> None:
+    d.new_table = storage.ensure_table(d.aws, d.cfg, log=d.log)
 
 
 def _roles(d: Deployment) -> None:
@@ -157,7 +162,7 @@ DEPLOY_STEPS: tuple[Step, ...] = (
         title=lambda cfg: f"buckets {cfg.upload_bucket}, {cfg.processed_bucket}",
         run=lambda d: storage.ensure_buckets(d.aws, d.cfg),
     ),
-    Step(title=lambda cfg: f"table {cfg.table}", run=lambda d: storage.ensure_table(d.aws, d.cfg)),
+    Step(title=lambda cfg: f"table {cfg.table}", run=_table),
     Step(title=lambda cfg: "roles", run=_roles),
     Step(
         title=lambda cfg: f"user pool {cfg.user_pool}, app client {cfg.app_client}, group {ADMINS_GROUP}",
@@ -178,6 +183,11 @@ DEPLOY_STEPS: tuple[Step, ...] = (
         run=_batch,
     ),
     Step(title=lambda cfg: f"REST API {cfg.api_name}, stage {api.STAGE}, Cognito authorizer", run=_rest_api),
+    # Once the functions run this code: what the earlier code wrote meanwhile, and what it alone read.
+    Step(
+        title=lambda cfg: f"table {cfg.table}: records from before takenKey, retired indexes",
+        run=lambda d: storage.settle_table(d.aws, d.cfg, d.new_table, d.log),
+    ),
     Step(
         title=lambda cfg: (
             f"alarms, their topic {cfg.alarm_topic}, the functions' log groups"

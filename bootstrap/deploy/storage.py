@@ -8,12 +8,16 @@ from collections.abc import Callable
 from botocore.exceptions import ClientError
 
 from bootstrap.deploy.config import StackConfig
-from bootstrap.deploy.executor import Aws
+from bootstrap.deploy.executor import Aws, DisplayOnlyExecutor
 from handlers.batch import RESULTS_PREFIX
-from handlers.schema import TABLE_INDEXES, TABLE_KEY, TTL_ATTRIBUTE
+from handlers.records import ImageRecords
+from handlers.schema import OWNER_INDEX, RETIRED_INDEXES, TABLE_INDEXES, TABLE_KEY, TTL_ATTRIBUTE
 
 BUCKET_MISSING = ("404", "NoSuchBucket", "NotFound")
 BATCH_RESULTS_DAYS = 30
+# Deploy's note in the table that every record written before takenKey has been given one: an item
+# of its own (like the quotas' quota#<sub>, never an image id), so later deploys read no record.
+TAKEN_KEYS_DONE = "backfill#takenKey"
 
 
 def error_code(exc: ClientError) -> str:
@@ -130,8 +134,14 @@ def _attributes(*names: str) -> list[dict]:
     return [{"AttributeName": n, "AttributeType": "S"} for n in sorted(set(names))]
 
 
-def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = time.sleep) -> None:
-    """The images table (handlers/schema.py: its key, indexes and TTL attribute), on demand."""
+def ensure_table(
+    aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print
+) -> bool:
+    """The images table (handlers/schema.py: its key, indexes and TTL attribute), on demand; True if
+    it was made now. A table from an earlier version gets each index it lacks (UpdateTable, one at
+    a time, each waited for until ACTIVE, as is one a deploy cut short left building); the owner
+    index's records from before it get their sort key at once (the backfill), so the gallery lists
+    them from the moment the new API reads it."""
     try:
         table = aws.dynamodb.describe_table(TableName=cfg.table)["Table"]
     except aws.dynamodb.exceptions.ResourceNotFoundException:
@@ -144,8 +154,10 @@ def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = tim
         )
         aws.wait(aws.dynamodb, "table_exists", TableName=cfg.table)
         _expire_by_ttl(aws, cfg)
+        created = True
     else:
-        have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+        created = False
+        have = {i["IndexName"]: i.get("IndexStatus", "ACTIVE") for i in table.get("GlobalSecondaryIndexes", [])}
         for name, keys in TABLE_INDEXES.items():
             if name not in have:  # a table from an earlier version: add the index in place
                 aws.dynamodb.update_table(
@@ -153,12 +165,16 @@ def ensure_table(aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = tim
                     AttributeDefinitions=_attributes(*keys),
                     GlobalSecondaryIndexUpdates=[{"Create": _index(name)}],
                 )
+            if have.get(name) != "ACTIVE":
                 _wait_for_index(aws, cfg.table, name, wait)
+                if name == OWNER_INDEX:
+                    give_taken_keys(aws, cfg, log)
         ttl = aws.dynamodb.describe_time_to_live(TableName=cfg.table)["TimeToLiveDescription"]
         if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
             _expire_by_ttl(aws, cfg)
     if cfg.protects_data:
         ensure_point_in_time_recovery(aws, cfg)
+    return created
 
 
 def _expire_by_ttl(aws: Aws, cfg: StackConfig) -> None:
@@ -168,12 +184,45 @@ def _expire_by_ttl(aws: Aws, cfg: StackConfig) -> None:
 
 
 def _wait_for_index(aws: Aws, table: str, index: str, wait: Callable[[float], None], tries: int = 120) -> None:
+    if isinstance(aws.executor, DisplayOnlyExecutor):  # a dry run: the index was never asked for
+        aws.executor.show(f"  wait until index {index} of {table} is ACTIVE")
+        return
     for _ in range(tries):
         indexes = aws.dynamodb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
         if any(i["IndexName"] == index and i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes):
             return
         wait(5)
     raise TimeoutError(f"index {index} of {table} not active after {tries * 5} s")
+
+
+def give_taken_keys(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
+    """The backfill (handlers.records.ImageRecords.give_taken_keys): each listed record without a
+    takenKey gets one. Idempotent; a dry run only says it."""
+    if isinstance(aws.executor, DisplayOnlyExecutor):
+        aws.executor.show("  backfill: each listed record without takenKey gets one (UpdateItem, conditional)")
+        return
+    given = ImageRecords(aws.dynamodb, cfg.table).give_taken_keys()
+    log(f"  backfill: {given} record(s) from before takenKey got one")
+
+
+def settle_table(aws: Aws, cfg: StackConfig, new_table: bool, log: Callable[[str], None] = print) -> None:
+    """Once the functions run this version's code: the records the earlier one wrote meanwhile get
+    their takenKey too, then the table notes that the backfill is done (later deploys read no
+    record for it); and the indexes no code reads any more (RETIRED_INDEXES) are removed, one per
+    UpdateTable. A table made by this deploy has neither: it only gets the note."""
+    done = {TABLE_KEY: {"S": TAKEN_KEYS_DONE}}
+    if not new_table:
+        table = aws.dynamodb.describe_table(TableName=cfg.table)["Table"]
+        have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+        for name in RETIRED_INDEXES:
+            if name in have:
+                retire = [{"Delete": {"IndexName": name}}]
+                aws.dynamodb.update_table(TableName=cfg.table, GlobalSecondaryIndexUpdates=retire)
+                log(f"  retired index {name} of {cfg.table}")
+        if "Item" in aws.dynamodb.get_item(TableName=cfg.table, Key=done, ConsistentRead=True):
+            return
+        give_taken_keys(aws, cfg, log)
+    aws.dynamodb.put_item(TableName=cfg.table, Item=done)
 
 
 def ensure_point_in_time_recovery(aws: Aws, cfg: StackConfig) -> None:

@@ -5,15 +5,23 @@ import { config } from "./config.js";
 import { SignedOut, endSession, idToken, refresh, session } from "./session.js";
 import { describeError } from "./ui.js";
 
+function authorized(options, token) {
+  return { ...options, headers: { ...(options.headers || {}), Authorization: token } };
+}
+
+export function sendAsThePageLeaves(path, options = {}, token = session?.idToken) {
+  // A request the page cannot wait for (it is being left, or its session is ending): sent with
+  // the token as it is, no refresh, no answer read; keepalive lets it outlive the page.
+  if (!token) return;
+  fetch(config.apiUrl + path, authorized({ ...options, keepalive: true }, token)).catch(() => {});
+}
+
 export async function api(path, options = {}) {
   for (let attempt = 0; ; attempt++) {
     const token = await idToken();
     let response;
     try {
-      response = await fetch(config.apiUrl + path, {
-        ...options,
-        headers: { ...(options.headers || {}), Authorization: token },
-      });
+      response = await fetch(config.apiUrl + path, authorized(options, token));
     } catch (err) {
       throw new Error("The API could not be reached. Check your connection and try again.");
     }

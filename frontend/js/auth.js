@@ -79,7 +79,18 @@ async function withBusy(form, work) {
   }
 }
 
+function showPasswordRule() {
+  // The pool's rule, under the password from the start (the field's description), not first
+  // learnt from a refused sign-up.
+  const min = config.auth.passwordMinLength;
+  if (min) {
+    $("password-rule").textContent =
+      `For a new account: at least ${min} characters. A few words you will remember make a strong one.`;
+  }
+}
+
 export function wireAuth() {
+  showPasswordRule();
   $("sign-in-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const creating = e.submitter?.value === "sign-up";

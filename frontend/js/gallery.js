@@ -1,16 +1,26 @@
-// The gallery: the signed-in person's images page by page, newest first (everyone's, for an
-// admin who asks); a tile opens the lightbox (js/lightbox.js) on its photo, whose panel this fills
-// with the photo's details and facts, download and delete.
+// The gallery: the signed-in person's images page by page, newest first, under a heading for each
+// day (js/days.js; everyone's, by upload day, for an admin who asks); the next page loads as the
+// "Load more" button scrolls into view. A new upload holds its tile from the moment it is picked
+// (reserveTile), a tile the size of a photo's that fills in place. A tile opens the lightbox
+// (js/lightbox.js) on its photo, whose panel this fills with the photo's details and facts,
+// download and delete.
 
 import { api } from "./api.js";
 import { config } from "./config.js";
+import { allTiles, dayOfTile, placeTile, todayUtc, wireDays } from "./days.js";
+import { deleteWithUndo } from "./deletion.js";
+import { photoFacts } from "./facts.js";
 import { closeLightbox, openLightbox } from "./lightbox.js";
 import { largestRendition, makePicture, tileSizes } from "./picture.js";
 import { isAdmin, signedInEmail } from "./session.js";
-import { $, announce, describeError, formatBytes, showNotice } from "./ui.js";
+import { withPlaceholders } from "./skeleton.js";
+import { failedTile } from "./tiles.js";
+import { $, formatBytes, showNotice } from "./ui.js";
 
 let nextCursor = null;
 let galleryLoad = 0; // the latest gallery request; an older answer is dropped
+let loadingOnScroll = null; // the IntersectionObserver on "Load more"
+let loadMoreInView = false; // what it said last
 const records = new Map(); // id -> the processed record its tile shows, for the lightbox
 
 function showingAll() {
@@ -27,12 +37,11 @@ function galleryItem(image) {
   li.dataset.id = image.id;
   const by = showingAll() ? `, by ${ownerLabel(image)}` : "";
   if (image.status !== "processed") {
-    const text = document.createElement("div");
-    text.className = "tile-text";
-    text.textContent = image.status === "failed"
-      ? `${image.filename}${by}: failed. ${describeError(image.error)}`
-      : `${image.filename}${by}: ${image.status}…`;
-    li.append(text);
+    if (image.status === "failed") {
+      li.append(failedTile(image, { by }));
+      return li;
+    }
+    li.append(waitingBox(`${image.filename}${by}`, `${image.status}…`));
     return li;
   }
   const button = document.createElement("button");
@@ -40,18 +49,89 @@ function galleryItem(image) {
   button.className = "tile-button";
   button.append(makePicture(image, { alt: image.filename, sizes: tileSizes(image) }).picture);
   button.setAttribute("aria-label", `Open ${image.filename}${by}`);
+  if (by) { // everyone's photos: whose each one is, written on it (and said in its name)
+    const owner = document.createElement("span");
+    owner.className = "tile-owner";
+    owner.textContent = ownerLabel(image);
+    button.append(owner);
+  }
   button.addEventListener("click", () => openViewer(image.id));
   records.set(image.id, image);
   li.append(button);
   return li;
 }
 
+function waitingBox(name, state) {
+  // A tile still to come: neutral, the size of a photo's, its file's name and (for screen readers) why.
+  const box = document.createElement("div");
+  box.className = "tile-waiting";
+  const said = document.createElement("span");
+  said.className = "visually-hidden";
+  said.textContent = `: ${state}`;
+  const text = document.createElement("span");
+  text.className = "tile-waiting-name";
+  text.append(name, said);
+  box.append(text);
+  return box;
+}
+
+function tileOf(id) {
+  return id ? $("gallery").querySelector(`li.tile[data-id="${CSS.escape(id)}"]`) : null;
+}
+
+function dayOf(image) {
+  // The day the tile is listed under: the photo's (the API's rule) in a person's own gallery, the
+  // upload's UTC date in everyone's, which is listed by upload time.
+  const uploaded = (image.createdAt || "").slice(0, 10) || todayUtc();
+  return showingAll() ? uploaded : image.day || uploaded;
+}
+
 export function addToGallery(image, atTop = false) {
-  const gallery = $("gallery");
-  gallery.querySelector(`[data-id="${image.id}"]`)?.remove();
+  // The image's tile: in place of the one it has (its upload's, or an older state) while the day is
+  // the same, so nothing around it moves; else first (atTop) or last in its day's group.
   const item = galleryItem(image);
-  if (atTop) gallery.prepend(item); else gallery.append(item);
+  const day = dayOf(image);
+  const shown = tileOf(image.id);
+  if (shown && dayOfTile(shown) === day) {
+    shown.replaceWith(item);
+  } else {
+    shown?.remove(); // a photo taken on another day than its upload's moves there (rare)
+    placeTile(item, day, atTop);
+  }
   $("gallery-empty").hidden = true;
+}
+
+export function reserveTile(filename, replacing = null) {
+  // A photo just picked: its tile at once, first in today's group (its day until it is processed),
+  // or in place of `replacing` (its failed tile, tried again). Returns the tile: claimTile names it
+  // with the image's id, and addToGallery (processed, failed) or failTile fills it in place.
+  const li = document.createElement("li");
+  li.className = "tile";
+  li.dataset.id = localId();
+  li.append(waitingBox(filename, "uploading…"));
+  if (replacing?.isConnected) replacing.replaceWith(li); else placeTile(li, todayUtc(), true);
+  $("gallery-empty").hidden = true;
+  return li;
+}
+
+function localId() {
+  // A tile with no record (yet): never an image id (32 hex digits), nor one used before (a
+  // dismissed tile's id is remembered). Not crypto.randomUUID: a page over plain HTTP lacks it.
+  const random = crypto.getRandomValues(new Uint32Array(2));
+  return `local-${Date.now().toString(36)}-${[...random].map((n) => n.toString(36)).join("")}`;
+}
+
+export function claimTile(li, id) {
+  // The upload has its record: its tile is the image's (a listing that has it meanwhile gave it one).
+  const other = tileOf(id);
+  if (other && other !== li) other.remove();
+  li.dataset.id = id;
+}
+
+export function failTile(li, filename, reason) {
+  // The upload failed before it had a verdict: its tile becomes a failed tile, in place.
+  if (!li?.isConnected) return;
+  li.replaceWith(galleryItem({ id: li.dataset.id, filename, status: "failed", error: { message: reason } }));
 }
 
 export async function loadGallery(reset = false) {
@@ -67,60 +147,39 @@ export async function loadGallery(reset = false) {
     const params = new URLSearchParams({ limit: String(config.pageSize) });
     if (showingAll()) params.set("scope", "all");
     if (nextCursor) params.set("cursor", nextCursor);
-    const page = await api(`/images?${params}`);
+    const page = await withPlaceholders(api(`/images?${params}`), reset);
     if (mine !== galleryLoad) return; // signed out, or the view changed meanwhile
     page.items.forEach((image) => addToGallery(image));
     nextCursor = page.nextCursor;
     button.hidden = !nextCursor;
-    $("gallery-empty").hidden = $("gallery").children.length > 0;
+    $("gallery-empty").hidden = allTiles().length > 0;
   } catch (err) {
     if (err.signedOut || mine !== galleryLoad) return;
     showNotice(`The gallery could not be loaded: ${err.message} Reload the page to try again.`);
   } finally {
-    if (mine === galleryLoad) button.disabled = false;
+    if (mine === galleryLoad) {
+      button.disabled = false;
+      watchLoadMore(); // still in view (the page did not fill the screen): the next one comes too
+    }
   }
 }
 
-function formatTakenAt(text) {
-  // The camera's own clock, as it read where the photo was taken: shown as written, never
-  // converted to this browser's time zone; its UTC offset when the camera recorded one.
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?$/.exec(text || "");
-  if (!m) return null;
-  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((v) => Number(v || 0));
-  const wallClock = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
-  if (Number.isNaN(wallClock.getTime())) return null;
-  const shown = new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeStyle: "short", timeZone: "UTC" })
-    .format(wallClock);
-  const offset = m[7] === "Z" ? "+00:00" : m[7];
-  return offset ? `${shown} (UTC${offset})` : shown;
+function watchLoadMore() {
+  // (Again) from now: an observer tells at once whether its target is in view.
+  loadingOnScroll?.unobserve($("load-more"));
+  loadingOnScroll?.observe($("load-more"));
 }
 
-function formatNumber(n) {
-  return typeof n === "number" && Number.isFinite(n) && n > 0 ? String(Number(n.toFixed(1))) : null;
+function loadOnScroll(entries) {
+  loadMoreInView = entries[entries.length - 1].isIntersecting;
+  loadIfScrolledTo();
 }
 
-function photoFacts(facts) {
-  // When and with what the photo was taken: these facts only, each when the API has it.
-  const f = facts && typeof facts === "object" ? facts : {};
-  const text = (v) => (typeof v === "string" && v.trim() ? v.trim() : null);
-  const make = text(f.make);
-  const model = text(f.model);
-  // "Canon" + "Canon EOS R5" is one camera, not "Canon Canon EOS R5".
-  const camera = make && model && !model.toLowerCase().startsWith(make.toLowerCase())
-    ? `${make} ${model}` : model || make;
-  const fNumber = formatNumber(f.fNumber);
-  const focal = formatNumber(f.focalLength);
-  const exposure = text(f.exposureTime);
-  const rows = [
-    ["Taken", formatTakenAt(f.takenAt)],
-    ["Camera", camera],
-    ["Lens", text(f.lens)],
-    ["Aperture", fNumber && `f/${fNumber}`],
-    ["Exposure", exposure && `${exposure} s`],
-    ["ISO", Number.isInteger(f.iso) && f.iso > 0 ? String(f.iso) : null],
-    ["Focal length", focal && `${focal} mm`],
-  ];
-  return rows.filter(([, value]) => value);
+function loadIfScrolledTo() {
+  // "Load more" in view (or near it) on a scrolled page: the next page, without a click. Only once
+  // the page has been scrolled: a first page that does not fill the screen waits for the button.
+  const button = $("load-more");
+  if (loadMoreInView && window.scrollY > 0 && !button.hidden && !button.disabled) loadGallery();
 }
 
 function fillList(dl, rows) {
@@ -137,7 +196,7 @@ function isMine(image) {
 
 function galleryPhotos() {
   // The photos the gallery shows, in its order, each with its tile: what the lightbox steps through.
-  return [...$("gallery").children].flatMap((li) => {
+  return allTiles().flatMap((li) => {
     const image = records.get(li.dataset.id);
     const tile = li.querySelector(".tile-button");
     return image && tile && largestRendition(image) ? [{ image, tile }] : [];
@@ -183,23 +242,11 @@ function describe(image) {
   download.textContent = original ? "Download original" : "Download";
 }
 
-async function remove(image) {
+function remove(image) {
   // The gallery holds the person's own images, or every image for an admin: both may delete.
-  // Deleted: true, and the lightbox moves on; a failure closes it, to say why on the page.
-  const whose = isMine(image) ? "" : `, which belongs to ${ownerLabel(image)}`;
-  if (!confirm(`Delete ${image.filename}${whose}? This cannot be undone.`)) return false;
-  try {
-    await api(`/images/${image.id}`, { method: "DELETE" });
-  } catch (err) {
-    if (err.signedOut) return false;
-    closeLightbox();
-    showNotice(`Delete failed: ${err.message}`);
-    return false;
-  }
-  $("gallery").querySelector(`[data-id="${image.id}"]`)?.remove();
-  records.delete(image.id);
-  $("gallery-empty").hidden = $("gallery").children.length > 0;
-  announce(`${image.filename} deleted.`);
+  // Deleted at once, with Undo (js/deletion.js): true, and the lightbox moves on.
+  const whose = isMine(image) ? "" : `, which belonged to ${ownerLabel(image)}`;
+  deleteWithUndo([image], { name: `${image.filename}${whose}`, moveFocus: false });
   return true;
 }
 
@@ -222,4 +269,12 @@ export function clearGallery() {
 export function wireGallery() {
   $("load-more").addEventListener("click", () => loadGallery());
   $("scope-all").addEventListener("change", () => loadGallery(true));
+  wireDays();
+  // The button stays, for the keyboard and where this observer is missing.
+  loadingOnScroll = "IntersectionObserver" in window
+    ? new IntersectionObserver(loadOnScroll, { rootMargin: "0px 0px 400px 0px" })
+    : null;
+  watchLoadMore();
+  // Near it already (the margin), the first scroll is what it waits for.
+  window.addEventListener("scroll", loadIfScrolledTo, { passive: true });
 }

@@ -7,10 +7,13 @@
 
 import { showAccount, showSignIn, showSignedIn, wireAuth } from "./auth.js";
 import { loadConfig } from "./config.js";
+import { sendWaitingDeletes, wireDeletes } from "./deletion.js";
 import { clearGallery, loadGallery, wireGallery } from "./gallery.js";
 import { clearHealth, wireHealth } from "./health.js";
 import { wireLightbox } from "./lightbox.js";
+import { stopSelecting, wireSelection } from "./selection.js";
 import { followOtherTabs, resumeStoredSession, setSessionView } from "./session.js";
+import { clearFailedChoice, restoreFailedChoice, wireTiles } from "./tiles.js";
 import { $, showNotice } from "./ui.js";
 import { clearUploads, wireUploads } from "./upload.js";
 
@@ -18,7 +21,10 @@ const LEGACY_TOKENS_KEY = "imagepipe.deleteTokens"; // delete tokens from before
 
 setSessionView({
   clear() {
-    // Nothing of one person's gallery stays on the page for the next one.
+    // Nothing of one person's gallery stays on the page for the next one; their deletes still go.
+    sendWaitingDeletes();
+    stopSelecting();
+    clearFailedChoice();
     clearGallery();
     clearHealth();
     clearUploads();
@@ -27,6 +33,7 @@ setSessionView({
   signedIn({ focus }) {
     showSignedIn();
     if (focus) $("upload-heading").focus(); // the sign-in button is gone; go where the work starts
+    restoreFailedChoice();
     return loadGallery(true);
   },
   signedOut(message) {
@@ -47,6 +54,9 @@ async function start() {
   wireUploads();
   wireGallery();
   wireLightbox();
+  wireTiles();
+  wireSelection();
+  wireDeletes();
   wireHealth();
   wireAuth();
   followOtherTabs();

@@ -3,8 +3,10 @@
 // the batch is done: a processed file's card leaves the view (its photo is in the gallery), a
 // failed one stays with its reason until dismissed. While a file has not reached storage, leaving
 // the page asks first. Screen readers hear the batch, not each card: its start, each failure by
-// the file's name, and its end.
+// the file's name, and its end. A long upload's card says how much is sent and the time left, and
+// the summary the batch's (js/timeleft.js); neither is announced.
 
+import { describeTimeLeft, newPace, notePace, secondsLeft } from "./timeleft.js";
 import { $, announce, formatBytes } from "./ui.js";
 
 const FINAL = new Set(["processed", "failed"]);
@@ -12,8 +14,11 @@ const IN_FLIGHT = new Set(["waiting", "uploading"]); // not in storage yet: leav
 const UPLOAD_SHARE = 0.9; // of a file's bar in the overall progress; the verdict fills the rest
 const ANNOUNCE_GAP_MS = 1500; // a polite update replaced sooner may never be read
 const NAMES_IN_SUMMARY = 3;
+const TIME_LEFT_EVERY_MS = 1000; // a time left rewritten at every progress event would only flicker
 
-let entries = []; // the batch: { file, card, state, reason, sent }, in the order picked
+let entries = []; // the batch: { file, card, state, reason, sent, pace, shownAt }, in the order picked
+let batchPace = newPace(); // the bytes of the whole batch, for its time left
+let batchLeft = { text: "", shownAt: 0 }; // the summary's time left
 let queued = []; // announcements waiting for the live region to be quiet
 let announceTimer = null;
 let lastAnnounced = 0;
@@ -78,7 +83,8 @@ function render() {
   const c = counts();
   const list = $("uploads");
   $("tray").hidden = c.total === 0;
-  $("tray-summary").textContent = summaryText(c, " · ");
+  const left = entries.some((e) => IN_FLIGHT.has(e.state)) ? batchLeft.text : "";
+  $("tray-summary").textContent = summaryText(c, " · ") + (left ? ` · ${left}` : "");
   const progress = $("tray-progress");
   progress.hidden = c.running === 0;
   const share = entries.reduce((sum, e) => sum + (FINAL.has(e.state) ? 1 : e.sent * UPLOAD_SHARE), 0);
@@ -110,7 +116,8 @@ export function addToTray(files) {
   // A pick while the last batch is still going joins it; after it, a new batch begins.
   const joining = counts().running > 0;
   if (!joining) forgetBatch();
-  const added = [...files].map((file) => ({ file, card: makeCard(file), state: "", reason: "", sent: 0 }));
+  const added = [...files].map((file) => (
+    { file, card: makeCard(file), state: "", reason: "", sent: 0, pace: newPace(), shownAt: 0 }));
   entries.push(...added);
   $("uploads").append(...added.map((e) => e.card));
   added.forEach((e) => setEntryState(e, "waiting", "Waiting…"));
@@ -144,9 +151,39 @@ export function setEntryState(entry, state, text, reason = "") {
 
 export function setEntrySent(entry, fraction) {
   if (!entries.includes(entry)) return;
+  if (fraction === 0) entry.pace = newPace(); // (again: a retry) the pace of this attempt only
   entry.sent = fraction;
   entry.card.querySelector("progress").value = Math.round(fraction * 100);
+  if (fraction > 0 && fraction < 1) {
+    const now = performance.now();
+    notePace(entry.pace, now, fraction * entry.file.size);
+    notePace(batchPace, now, entries.reduce((sum, e) => sum + e.sent * e.file.size, 0));
+    showTimeLeft(entry, now);
+  }
   render();
+}
+
+function sentOfTotal(sent, total) {
+  // "2.1 of 8.0 MB": the unit once when both have it.
+  const whole = formatBytes(total);
+  const unit = whole.slice(whole.indexOf(" "));
+  const part = formatBytes(Math.round(sent));
+  return `${part.endsWith(unit) ? part.slice(0, -unit.length) : part} of ${whole}`;
+}
+
+function showTimeLeft(entry, now) {
+  // The card's, then the batch's; each rewritten at most every TIME_LEFT_EVERY_MS.
+  const { file } = entry;
+  const left = secondsLeft(entry.pace, (1 - entry.sent) * file.size);
+  if (entry.state === "uploading" && left !== null && now - entry.shownAt >= TIME_LEFT_EVERY_MS) {
+    entry.shownAt = now;
+    entry.card.querySelector(".state").textContent =
+      `${sentOfTotal(entry.sent * file.size, file.size)} · ${describeTimeLeft(left)}`;
+  }
+  if (now - batchLeft.shownAt >= TIME_LEFT_EVERY_MS) {
+    const bytesLeft = entries.reduce((sum, e) => sum + (IN_FLIGHT.has(e.state) ? (1 - e.sent) * e.file.size : 0), 0);
+    batchLeft = { text: describeTimeLeft(secondsLeft(batchPace, bytesLeft)), shownAt: now };
+  }
 }
 
 function offerDismiss(entry) {
@@ -177,6 +214,8 @@ function forgetDeletedPhotos() {
 
 function forgetBatch() {
   entries = [];
+  batchPace = newPace();
+  batchLeft = { text: "", shownAt: 0 };
   $("uploads").replaceChildren();
 }
 
@@ -197,5 +236,5 @@ export function wireTray() {
     clearTray();
     $("upload-heading").focus();
   });
-  new MutationObserver(forgetDeletedPhotos).observe($("gallery"), { childList: true });
+  new MutationObserver(forgetDeletedPhotos).observe($("gallery"), { childList: true, subtree: true }); // tiles are in day groups
 }

@@ -16,6 +16,12 @@ export function formatBytes(n) {
   return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
 }
 
+export function isTyping(target) {
+  // A key pressed in a field is the field's: the page's own shortcuts leave it alone.
+  return target instanceof Element
+    && target.matches("input:not([type=checkbox], [type=radio], [type=button]), textarea, select, [contenteditable]");
+}
+
 export function announce(text) {
   $("status").textContent = text;
 }

@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import { config } from "./config.js";
-import { addToGallery } from "./gallery.js";
+import { addToGallery, claimTile, failTile, reserveTile } from "./gallery.js";
 import { cardSizes, makePicture } from "./picture.js";
 import { SignedOut, epoch, session } from "./session.js";
 import { addToTray, clearTray, setEntrySent, setEntryState, wireTray } from "./tray.js";
@@ -56,7 +56,8 @@ function postWithProgress(url, fields, file, onProgress) {
     form.append("file", file);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(Math.round((e.loaded / e.total) * 100));
+    // The exact share sent (not a rounded percentage): the tray works out the pace from it.
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) return resolve();
       const error = new Error(`Storage refused the upload (${xhr.status}).`);
@@ -83,6 +84,7 @@ async function waitForProcessing(id, entry, mine) {
 
 function fail(entry, reason) {
   setEntryState(entry, "failed", `Failed: ${reason}`, reason);
+  failTile(entry.tile, entry.file.name, reason); // its tile says so where it is (a record's own verdict has filled it)
 }
 
 async function uploadOne(entry) {
@@ -103,12 +105,16 @@ async function uploadOne(entry) {
     });
     if (mine !== epoch) return;
     card.dataset.id = created.id;
-    await postWithProgress(created.upload.url, created.upload.fields, file, (pct) => setEntrySent(entry, pct / 100));
+    claimTile(entry.tile, created.id);
+    await postWithProgress(created.upload.url, created.upload.fields, file, (share) => setEntrySent(entry, share));
     sent = true;
     setEntrySent(entry, 1);
     setEntryState(entry, "processing", "Processing…");
     const image = await waitForProcessing(created.id, entry, mine);
-    if (image.status === "failed") return fail(entry, describeError(image.error));
+    if (image.status === "failed") {
+      addToGallery(image, true); // the failed tile in its place
+      return fail(entry, describeError(image.error));
+    }
     const { picture } = makePicture(image, {
       alt: `Thumbnail of ${image.filename}`, sizes: cardSizes(image), lazy: false,
     });
@@ -135,6 +141,7 @@ function offerRetry(entry) {
     button.disabled = true;
     await forgetAbandoned(card.dataset.id);
     delete card.dataset.id;
+    entry.tile = reserveTile(file.name, entry.tile); // its failed tile waits again, where it is
     uploadOne(entry);
   });
   card.querySelector(".card-actions").prepend(button);
@@ -145,7 +152,6 @@ async function forgetAbandoned(id) {
   if (!id) return;
   try {
     await api(`/images/${id}`, { method: "DELETE" });
-    $("gallery").querySelector(`[data-id="${id}"]`)?.remove();
   } catch { /* best effort: the sweep removes it anyway */ }
 }
 
@@ -161,8 +167,11 @@ async function work() {
 function uploadAll(files) {
   if (!session || !files.length) return;
   showNotice("");
-  // Listed in the order picked, sent in that order, by at most PARALLEL_UPLOADS at a time.
-  queue.push(...addToTray(files));
+  // Listed in the order picked, sent in that order, by at most PARALLEL_UPLOADS at a time; each
+  // holds its tile in the gallery from now (the last picked first: the newest upload).
+  const added = addToTray(files);
+  added.forEach((entry) => { entry.tile = reserveTile(entry.file.name); });
+  queue.push(...added);
   while (workers < PARALLEL_UPLOADS && queue.length) work();
 }
 

@@ -38,7 +38,7 @@ def new_page(browser, **options):
         lambda message: "Content Security Policy" in message.text and CSP_REFUSALS.append(message.text),
     )
     page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # the delete confirmation
+    page.on("dialog", lambda dialog: dialog.accept())  # the page asks nothing this way: none hangs a test
     return page
 
 
@@ -113,7 +113,7 @@ def wait_for(page, expression: str, timeout: float = 30_000) -> None:
 
 
 def tile_ids(page) -> list[str]:
-    return page.eval_on_selector_all("#gallery > li", "els => els.map(e => e.dataset.id)")
+    return page.eval_on_selector_all("#gallery li.tile", "els => els.map(e => e.dataset.id)")
 
 
 def wait_for_cards(page, count: int, timeout: int = 90_000) -> None:
@@ -155,3 +155,18 @@ def path_of(url: str) -> str:
 def b64url_decode(text: str) -> bytes:
     """A JWT part (base64url, its padding dropped) as bytes."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def set_undo_delay(page, ms: int) -> None:
+    """A delete's Undo is on offer this long before its requests go (the page's own: 8 s); for the
+    deletes made from now on, until the page is loaded again."""
+    page.evaluate(f"document.getElementById('undo-bar').dataset.undoMs = '{ms}'")
+
+
+def wait_gone(http: requests.Session, url: str, timeout: float = 30) -> None:
+    """The API answers 404 for this image: its delete has gone (after the Undo's delay)."""
+    deadline = time.monotonic() + timeout
+    while (status := http.get(url).status_code) != 404:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} still answers {status} after {timeout:.0f} s")
+        time.sleep(0.2)

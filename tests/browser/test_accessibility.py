@@ -23,10 +23,10 @@ def test_page_passes_an_accessibility_audit_in_each_state(page, site, user, tmp_
     assert axe_violations(page) == []
     page.set_input_files("#file-input", [str(good), str(bad)])
     wait_for_cards(page, 2, timeout=60_000)
-    wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")
+    wait_for(page, "document.querySelectorAll('#gallery li.tile').length > 0")
     assert axe_violations(page) == []
 
-    opener = page.locator("#gallery > li button").first
+    opener = page.locator("#gallery li.tile .tile-button").first  # a photo's, not the failed tile's Delete
     opener.focus()
     page.keyboard.press("Enter")
     page.locator("#viewer").wait_for(state="visible")
@@ -35,14 +35,14 @@ def test_page_passes_an_accessibility_audit_in_each_state(page, site, user, tmp_
     assert page.evaluate("document.getElementById('viewer').contains(document.activeElement)")
     page.keyboard.press("Escape")
     page.locator("#viewer").wait_for(state="hidden")
-    assert page.evaluate("document.activeElement.closest('#gallery > li') !== null")
+    assert page.evaluate("document.activeElement.closest('#gallery li.tile') !== null")
 
 
 def test_phone_width(browser, site, stack, user):
     upload_as(stack, user, phone_jpeg(900, 600), "phone.jpg")
     page = new_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     sign_in(page, site, user)
-    wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")
+    wait_for(page, "document.querySelectorAll('#gallery li.tile').length > 0")
     wait_for(page, "[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
     ARTIFACTS.mkdir(exist_ok=True)

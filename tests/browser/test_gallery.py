@@ -11,6 +11,7 @@ from tests.browser.page import (
     axe_violations,
     expect,
     new_user,
+    set_undo_delay,
     sign_in,
     sign_out,
     stored_session,
@@ -18,6 +19,7 @@ from tests.browser.page import (
     upload_as,
     wait_for,
     wait_for_cards,
+    wait_gone,
 )
 from tests.images import encode, phone_jpeg, photo
 
@@ -58,13 +60,13 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     # (A store of delete tokens left by the page before accounts is removed on load.)
     page.evaluate("localStorage.setItem('imagepipe.deleteTokens', JSON.stringify({abc: 'token'}))")
     page.reload()
-    wait_for(page, "document.querySelectorAll('#gallery > li').length === 2")
+    wait_for(page, "document.querySelectorAll('#gallery li.tile').length === 2")
     newest = [i["id"] for i in user.http.get(f"{stack.api}/images", params={"limit": 4}).json()["items"]]
     assert set(newest) == ours  # this person's gallery: their three uploads, nothing else
     assert tile_ids(page) == newest[:2]
     assert page.evaluate("localStorage.getItem('imagepipe.deleteTokens')") is None
     page.get_by_role("button", name="Load more").click()
-    wait_for(page, f"document.querySelectorAll('#gallery > li').length === {len(newest)}")
+    wait_for(page, f"document.querySelectorAll('#gallery li.tile').length === {len(newest)}")
     assert tile_ids(page) == newest
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -77,7 +79,7 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
         if i["filename"] == "portrait.jpg"
     )
     assert portrait["owner"] == user.email
-    page.locator(f"#gallery > li[data-id='{portrait['id']}'] button").click()
+    page.locator(f"#gallery li.tile[data-id='{portrait['id']}'] button").click()
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
     assert "900×1200" in viewer.inner_text()
@@ -88,16 +90,18 @@ def test_upload_gallery_preview_delete(page, site, stack, user, tmp_path):
     assert abs(shown[1] / shown[0] - 4 / 3) < 0.01, shown
     page.screenshot(path=str(ARTIFACTS / "preview.png"))
 
-    # Delete it, with the sign-in alone: gone now and after reload.
+    # Delete it, with the sign-in alone: gone now and after reload (its request goes once the
+    # Undo's delay is over).
+    set_undo_delay(page, 300)
     with page.expect_request(lambda r: r.method == "DELETE") as deleting:
-        page.get_by_role("button", name="Delete").click()
+        page.get_by_role("button", name="Delete", exact=True).click()  # not the failed tile's
     sent = deleting.value.all_headers()
     assert sent.get("authorization") == stored_session(page)["idToken"]
     assert "x-delete-token" not in sent
-    page.wait_for_selector(f"#gallery > li[data-id='{portrait['id']}']", state="detached")
-    assert user.http.get(f"{stack.api}/images/{portrait['id']}").status_code == 404
+    page.wait_for_selector(f"#gallery li.tile[data-id='{portrait['id']}']", state="detached")
+    wait_gone(user.http, f"{stack.api}/images/{portrait['id']}")
     page.reload()
-    wait_for(page, "document.querySelectorAll('#gallery > li').length === 2")
+    wait_for(page, "document.querySelectorAll('#gallery li.tile').length === 2")
     assert portrait["id"] not in tile_ids(page)
 
 
@@ -120,7 +124,7 @@ def test_each_person_sees_only_their_own_gallery(page, site, stack, tmp_path):
 
     for me, other in ((alice, bob), (bob, alice)):
         sign_in(page, site, me)
-        wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")
+        wait_for(page, "document.querySelectorAll('#gallery li.tile').length > 0")
         assert tile_ids(page) == [ids[me.email]]
         listed = me.http.get(f"{stack.api}/images").json()["items"]
         assert [i["id"] for i in listed] == [ids[me.email]]
@@ -150,7 +154,7 @@ def test_an_admin_sees_all_users(page, site, stack, tmp_path):
 
     with page.expect_request(lambda r: "scope=all" in r.url):
         toggle.check()
-    tile = page.locator(f"#gallery > li[data-id='{theirs['id']}']")
+    tile = page.locator(f"#gallery li.tile[data-id='{theirs['id']}']")
     tile.wait_for()  # the newest image of all, so on the first page
     expect(page.locator("#gallery-heading")).to_have_text("Everyone’s gallery")
     assert owner.email in tile.locator("button").get_attribute("aria-label")
@@ -163,12 +167,11 @@ def test_an_admin_sees_all_users(page, site, stack, tmp_path):
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
     assert owner.email in viewer.inner_text()  # the Owner row
-    messages = []
-    page.on("dialog", lambda dialog: messages.append(dialog.message))
+    set_undo_delay(page, 1000)
     page.get_by_role("button", name="Delete").click()
     tile.wait_for(state="detached")
-    assert owner.email in messages[0]  # the confirmation says whose it is
-    assert owner.http.get(f"{stack.api}/images/{theirs['id']}").status_code == 404
+    expect(page.locator("#undo-bar")).to_contain_text(owner.email)  # the Undo says whose it was
+    wait_gone(owner.http, f"{stack.api}/images/{theirs['id']}")
     page.keyboard.press("Escape")  # the lightbox has moved on to the next image, if any
     viewer.wait_for(state="hidden")
 

@@ -14,11 +14,13 @@ from tests.browser.page import (
     new_page,
     new_user,
     path_of,
+    set_undo_delay,
     sign_in,
     tile_ids,
     upload_as,
     wait_for,
     wait_for_gallery_images,
+    wait_gone,
 )
 from tests.images import encode, photo
 
@@ -43,17 +45,17 @@ def album(stack):
 def open_gallery(page, site, user, count: int) -> list[str]:
     """Signed in, every page of the gallery loaded ("Load more": two a page here): its order."""
     sign_in(page, site, user)
-    wait_for(page, "document.querySelectorAll('#gallery > li').length > 0")  # the first page is in
+    wait_for(page, "document.querySelectorAll('#gallery li.tile').length > 0")  # the first page is in
     # Counted before the click: the next page may be in before a count taken after it.
     while (shown := len(tile_ids(page))) < count:
         page.get_by_role("button", name="Load more").click()
-        wait_for(page, f"document.querySelectorAll('#gallery > li').length > {shown}")
+        wait_for(page, f"document.querySelectorAll('#gallery li.tile').length > {shown}")
     wait_for_gallery_images(page, count)
     return tile_ids(page)
 
 
 def tile(page, image_id: str):
-    return page.locator(f"#gallery > li[data-id='{image_id}'] button")
+    return page.locator(f"#gallery li.tile[data-id='{image_id}'] button")
 
 
 def shown_id(page) -> str | None:
@@ -136,7 +138,7 @@ def test_on_a_desktop_the_photo_fills_the_screen_and_the_arrow_keys_step_in_the_
     # Closed on another photo than the one that opened it: the focus is on that photo's tile.
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
-    assert page.evaluate("document.activeElement.closest('#gallery > li')?.dataset.id") == order[1]
+    assert page.evaluate("document.activeElement.closest('#gallery li.tile')?.dataset.id") == order[1]
     page.context.close()
 
 
@@ -150,7 +152,7 @@ def test_esc_closes_and_the_focus_is_back_on_the_tile(browser, site, album):
     assert page.evaluate("document.getElementById('viewer').contains(document.activeElement)")
     page.keyboard.press("Escape")
     page.locator("#viewer").wait_for(state="hidden")
-    assert page.evaluate("document.activeElement.closest('#gallery > li')?.dataset.id") == order[2]
+    assert page.evaluate("document.activeElement.closest('#gallery li.tile')?.dataset.id") == order[2]
     page.context.close()
 
 
@@ -164,7 +166,7 @@ def test_a_click_outside_the_photo_closes(browser, site, album):
     assert photo["bottom"] < below[1] < 800, photo
     page.mouse.click(*below)
     page.locator("#viewer").wait_for(state="hidden")
-    assert page.evaluate("document.activeElement.closest('#gallery > li')?.dataset.id") == order[1]
+    assert page.evaluate("document.activeElement.closest('#gallery li.tile')?.dataset.id") == order[1]
     page.context.close()
 
 
@@ -265,17 +267,19 @@ def test_without_photoswipe_the_details_still_open(browser, site, album):
     assert page.locator(".pswp").count() == 0
     page.keyboard.press("Escape")
     page.locator("#viewer").wait_for(state="hidden")
-    assert page.evaluate("document.activeElement.closest('#gallery > li')?.dataset.id") == order[0]
+    assert page.evaluate("document.activeElement.closest('#gallery li.tile')?.dataset.id") == order[0]
     page.context.close()
 
 
 def test_download_and_delete_from_the_lightbox(browser, site, stack, user):
-    """Download is the photo on screen's original; Delete removes it and shows the next one; the
-    last one deleted closes the lightbox, and the focus goes to the nearest tile left."""
+    """Download is the photo on screen's original; Delete removes it (no dialog asks; its request
+    goes when the Undo's delay is over) and shows the next one; the last one deleted closes the
+    lightbox, and the focus goes to the nearest tile left."""
     for seed in range(3):
         upload_as(stack, user, encode(photo(1600, 1200, seed=seed), "JPEG", quality=90), f"keep-{seed}.jpg")
     page = new_page(browser, **DESKTOP)
     order = open_gallery(page, site, user, 3)
+    set_undo_delay(page, 300)
     tile(page, order[1]).click()
     wait_shown(page, order[1])
     original = user.http.get(f"{stack.api}/images/{order[1]}").json()["original"]["url"]
@@ -284,8 +288,8 @@ def test_download_and_delete_from_the_lightbox(browser, site, stack, user):
 
     page.get_by_role("button", name="Delete").click()
     wait_shown(page, order[2])  # the next one in its place
-    page.wait_for_selector(f"#gallery > li[data-id='{order[1]}']", state="detached")
-    assert user.http.get(f"{stack.api}/images/{order[1]}").status_code == 404
+    page.wait_for_selector(f"#gallery li.tile[data-id='{order[1]}']", state="detached")
+    wait_gone(user.http, f"{stack.api}/images/{order[1]}")
     expect(page.locator(".pswp__counter")).to_have_text("2 / 2")
     page.keyboard.press("ArrowLeft")
     wait_shown(page, order[0])  # its neighbours are the gallery's still
@@ -295,5 +299,5 @@ def test_download_and_delete_from_the_lightbox(browser, site, stack, user):
     page.get_by_role("button", name="Delete").click()  # the last: nothing after it
     page.locator("#viewer").wait_for(state="hidden")
     assert tile_ids(page) == [order[0]]
-    assert page.evaluate("document.activeElement.closest('#gallery > li')?.dataset.id") == order[0]
+    assert page.evaluate("document.activeElement.closest('#gallery li.tile')?.dataset.id") == order[0]
     page.context.close()

@@ -55,7 +55,7 @@ def test_the_preview_tells_when_and_with_what_a_photo_was_taken_never_where(brow
     # Another time zone than the camera's: the time shown is still the one the camera wrote.
     page = new_page(browser, locale="en-GB", timezone_id="America/New_York")
     sign_in(page, site, user)
-    page.locator(f"#gallery > li[data-id='{image['id']}'] button").click()
+    page.locator(f"#gallery li.tile[data-id='{image['id']}'] button").click()
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
     facts = page.locator("#viewer-facts")

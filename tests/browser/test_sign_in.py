@@ -61,14 +61,14 @@ def test_sign_up_sign_in_upload_reload_sign_out(page, site, site_config, tmp_pat
     card = page.locator("#uploads .card[data-state=processed]")
     assert card.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     image_id = card.get_attribute("data-id")
-    expect(page.locator(f"#gallery > li[data-id='{image_id}'] img")).to_be_visible()
+    expect(page.locator(f"#gallery li.tile[data-id='{image_id}'] img")).to_be_visible()
 
     # Reload: still signed in, and the photo is in the gallery.
     page.reload()
-    page.locator(f"#gallery > li[data-id='{image_id}'] img").wait_for()
+    page.locator(f"#gallery li.tile[data-id='{image_id}'] img").wait_for()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     expect(page.locator("#auth")).to_be_hidden()
-    wait_for(page, f"document.querySelector(\"#gallery > li[data-id='{image_id}'] img\").naturalWidth > 0")
+    wait_for(page, f"document.querySelector(\"#gallery li.tile[data-id='{image_id}'] img\").naturalWidth > 0")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "signed-in.png"), full_page=True)
 
@@ -95,7 +95,7 @@ def test_sign_up_sign_in_upload_reload_sign_out(page, site, site_config, tmp_pat
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     sign_in(page, site, User(email, password, requests.Session()))
-    page.locator(f"#gallery > li[data-id='{image_id}']").wait_for()
+    page.locator(f"#gallery li.tile[data-id='{image_id}']").wait_for()
 
 
 def test_create_account_with_a_confirmation_code(page, site, site_config):

@@ -8,8 +8,10 @@ import json
 
 import pytest
 
+from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords
 from tests.hooks import Hooked, s3_goes_away
+from tests.images import phone_jpeg, taken_jpeg
 from tests.unit.api_helpers import Api, arrive, create
 from tests.unit.conftest import ADMIN, ALICE, BOB, SITE, id_token_claims, rest_event
 
@@ -56,12 +58,12 @@ def test_uploads_whose_file_never_arrived_are_not_in_the_gallery(api):
         # answers ValidationException (a 500) for an empty string or a key over 1024 bytes.
         {
             "cursor": base64.urlsafe_b64encode(
-                json.dumps({"id": "", "owner": ALICE["sub"], "listedKey": ""}).encode()
+                json.dumps({"id": "", "owner": ALICE["sub"], "takenKey": ""}).encode()
             ).decode()
         },
         {
             "cursor": base64.urlsafe_b64encode(
-                json.dumps({"id": "a" * 32, "owner": ALICE["sub"], "listedKey": "x" * 2000}).encode()
+                json.dumps({"id": "a" * 32, "owner": ALICE["sub"], "takenKey": "x" * 2000}).encode()
             ).decode()
         },
     ],
@@ -228,3 +230,42 @@ def test_the_handler_logs_one_access_line_per_request_without_the_token(aws_env,
     assert (access[0].method, access[0].path, access[0].status) == ("DELETE", "/images/" + "a" * 32, 404)
     assert access[0].ms >= 0
     assert not any("secret-token-value" in str(vars(r)) for r in caplog.records)
+
+
+def test_a_person_s_gallery_is_listed_by_the_day_each_photo_was_taken_page_by_page(api):
+    """Newest first by when each was taken (else uploaded), each with its `day`: where it was taken
+    (the camera's offset left out), else its upload's UTC date. Everyone's listing (admins) stays
+    in upload order, each photo with the same day."""
+    settings, clients = api.settings, api.clients
+    photos = {
+        "2019.jpg": taken_jpeg("2019:06:01 23:30:00", "-05:00"),  # the 2nd in UTC, the 1st where it was taken
+        "plain.jpg": phone_jpeg(320, 240),
+        "2024.jpg": taken_jpeg("2024:05:01 18:30:05"),
+    }
+    ids, objects = {}, []
+    for name, data in photos.items():
+        ids[name] = create(api, filename=name, size=len(data))[1]["id"]
+        sent = clients.s3.put_object(Bucket=settings.upload_bucket, Key=f"uploads/{ids[name]}", Body=data)
+        objects.append((f"uploads/{ids[name]}", len(data), sent["ETag"].strip('"'), sent["VersionId"]))
+    process_event(s3_event(settings.upload_bucket, *objects), settings, clients)
+
+    listed, cursor = [], None
+    while True:  # a page at a time: the cursor carries on where the last page ended
+        status, page, _ = api("GET", "/images", query={"limit": "1"} | ({"cursor": cursor} if cursor else {}))
+        assert status == 200 and len(page["items"]) <= 1
+        listed += page["items"]
+        if not (cursor := page["nextCursor"]):
+            break
+    uploaded = api("GET", f"/images/{ids['plain.jpg']}")[1]["createdAt"][:10]
+    assert [(i["filename"], i["day"]) for i in listed] == [
+        ("plain.jpg", uploaded),
+        ("2024.jpg", "2024-05-01"),
+        ("2019.jpg", "2019-06-01"),
+    ]
+    assert api("GET", f"/images/{ids['2019.jpg']}")[1]["day"] == "2019-06-01"
+    everyone = api("GET", "/images", query={"scope": "all"}, claims=ADMIN)[1]["items"]
+    assert [(i["filename"], i["day"]) for i in everyone] == [
+        ("2024.jpg", "2024-05-01"),
+        ("plain.jpg", uploaded),
+        ("2019.jpg", "2019-06-01"),
+    ]

@@ -103,7 +103,7 @@ def test_each_function_gets_only_what_it_uses():
     # CloudWatch's alarm and metric reads, which no narrower resource grants.
     assert [r.rsplit("/", 1)[-1] for r in resources("api", "dynamodb:Query")[1:]] == [
         "byCreated",
-        "byOwner",
+        "byOwnerTaken",
         "byUnfinished",
     ]
     assert all(resources("api", action) == ["*"] for action in CLOUDWATCH_READS)

@@ -36,6 +36,25 @@ def test_index_loads_the_entry_module_and_no_other_script():
     assert (FRONTEND / "js" / "main.js") in MODULES
 
 
+def test_index_asks_for_the_whole_module_graph_and_config_at_once():
+    """On a slow network each import level costs a round trip: index.html preloads every module the
+    entry module reaches (a new one missing here still loads, a round trip later) and config.json."""
+    html = (FRONTEND / "index.html").read_text()
+    listed = re.findall(r'<link rel="modulepreload" href="([^"]+)">', html)
+    assert len(listed) == len(set(listed)), "a module preloaded twice"
+    preloaded = {FRONTEND / href for href in listed}
+    reached, todo = set(), [(FRONTEND / "js" / "main.js").resolve()]
+    while todo:
+        module = todo.pop()
+        for source, _ in imports_of(module):
+            if source not in reached:
+                reached.add(source)
+                todo.append(source)
+    assert sorted(m.name for m in reached - preloaded) == [], "add a <link rel=modulepreload> to index.html"
+    assert sorted(m.name for m in preloaded if not m.is_file()) == []
+    assert '<link rel="preload" href="config.json" as="fetch" crossorigin>' in html
+
+
 def test_every_import_is_an_export_of_a_module_that_exists():
     for module in MODULES:
         for source, names in imports_of(module):

@@ -13,7 +13,7 @@ from handlers.keys import rendition_keys
 from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, record_from_s3
 from handlers.storage import fit_filename, origin_from_metadata, upload_metadata
-from tests.images import phone_jpeg
+from tests.images import phone_jpeg, taken_jpeg
 from tests.unit.conftest import processor_invocations
 from tests.unit.test_processor import put
 
@@ -246,3 +246,81 @@ def test_reconcile_retires_a_processing_record_whose_file_is_gone(aws_env):
     )
     assert outcome == {"retired": 1}
     assert records.get("8" * 32)["status"] == "deleted"
+
+
+OWNER = "owner-sub"  # the owner tests.unit.test_processor.put gives API uploads
+
+
+def owner_listing(records: ImageRecords, limit: int) -> list[str]:
+    """Every image of OWNER's gallery, page by page with the cursors the listing gives."""
+    seen, cursor = [], None
+    while True:
+        page, cursor = records.list(limit, cursor, owner=OWNER)
+        seen += [r["id"] for r in page]
+        if not cursor:
+            return seen
+
+
+def test_a_person_s_photos_are_listed_by_when_they_were_taken_newest_first_across_pages(aws_env):
+    """Arrived, each is listed by its upload time (its createdKey); processed, a photo whose EXIF says
+    when it was taken moves to that time, and one that does not stays where it was."""
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    photos = {  # in upload order: each id sorts after the one before, so equal times keep this order
+        "1" * 32: taken_jpeg("2019:06:01 23:30:00", "-05:00"),  # 1 June where it was taken, 2 June in UTC
+        "2" * 32: phone_jpeg(320, 240),  # no taken time: its upload's
+        "3" * 32: taken_jpeg("2024:05:01 18:30:05"),
+        "4" * 32: phone_jpeg(240, 320),
+    }
+    objects = [put(settings, clients, f"uploads/{image_id}", data) for image_id, data in photos.items()]
+    for key, size, etag, version in objects:
+        records.start_processing(key.split("/")[1], key, etag, size, "x.jpg", {}, version=version)
+    uploaded_first = list(reversed(photos))
+    assert owner_listing(records, 3) == uploaded_first  # arrived: by upload time
+    for image_id in photos:
+        assert records.get(image_id)["takenKey"] == records.get(image_id)["createdKey"]
+
+    process_event(s3_event(settings.upload_bucket, *objects), settings, clients)
+    newest_first = ["4" * 32, "2" * 32, "3" * 32, "1" * 32]
+    for limit in (1, 3, 100):
+        assert owner_listing(records, limit) == newest_first
+    assert records.get("1" * 32)["takenKey"] == f"2019-06-01T23:30:00.000#{'1' * 32}"  # the camera's clock
+    assert records.get("2" * 32)["takenKey"] == records.get("2" * 32)["createdKey"]
+
+
+def a_record_from_before(image_id: str, created: str, facts: dict | None = None, status: str = "processed") -> dict:
+    """An item as the version before takenKey wrote it: listed in the retired byOwner (listedKey)."""
+    return {
+        "id": {"S": image_id},
+        "status": {"S": status},
+        "owner": {"S": OWNER},
+        "filename": {"S": f"{image_id[:4]}.jpg"},
+        "createdAt": {"S": created},
+        "updatedAt": {"S": created},
+        "createdKey": {"S": f"{created}#{image_id}"},
+        "listPk": {"S": "IMAGE"},
+        "listedKey": {"S": f"{created}#{image_id}"},
+        "facts": {"M": {k: {"S": v} for k, v in (facts or {}).items()}},
+    }
+
+
+def test_the_backfill_lists_every_record_written_before_the_taken_key_once(aws_env):
+    settings, clients = aws_env
+    records = ImageRecords(clients.dynamodb, settings.table_name)
+    table = settings.table_name
+    clients.dynamodb.put_item(TableName=table, Item=a_record_from_before("a" * 32, "2025-01-02T10:00:00.000Z"))
+    taken = {"takenAt": "2019-06-01T23:30:00-05:00"}
+    clients.dynamodb.put_item(TableName=table, Item=a_record_from_before("b" * 32, "2025-01-03T10:00:00.000Z", taken))
+    failed = a_record_from_before("c" * 32, "2025-01-01T10:00:00.000Z", status="failed")
+    clients.dynamodb.put_item(TableName=table, Item=failed)
+    tombstone = {"id": {"S": "d" * 32}, "status": {"S": "deleted"}, "updatedAt": {"S": "2025-01-04T10:00:00.000Z"}}
+    clients.dynamodb.put_item(TableName=table, Item=tombstone)
+    new = put(settings, clients, "uploads/" + "e" * 32, phone_jpeg(320, 240))  # this version's
+    process_event(s3_event(settings.upload_bucket, new), settings, clients)
+    assert owner_listing(records, 100) == ["e" * 32]  # the others are not in the new index yet
+
+    assert records.give_taken_keys() == 3
+    assert owner_listing(records, 2) == ["e" * 32, "a" * 32, "c" * 32, "b" * 32]
+    assert records.get("b" * 32)["takenKey"] == f"2019-06-01T23:30:00.000#{'b' * 32}"
+    assert "takenKey" not in records.get("d" * 32)  # a tombstone is never listed
+    assert records.give_taken_keys() == 0  # idempotent: nothing left to give

@@ -48,6 +48,17 @@ def test_the_api_document_lists_exactly_the_statuses_the_api_shows():
     assert sorted(documented) == sorted(s.value for s in Status if s is not Status.DELETED)  # tombstones: never shown
 
 
+def test_the_api_document_names_exactly_the_fields_an_image_has(aws_env):
+    """Every field the API shows of an image (its `day` too) is in openapi.yaml, which allows no other."""
+    from handlers.api import Api
+
+    record: ImageRecord = {"id": "a" * 32, "status": Status.PENDING, "createdAt": "2026-11-28T06:00:00.000Z"}
+    image = Api.build(*aws_env).public_image(record)
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())["components"]["schemas"]["Image"]
+    assert set(image) == set(spec["properties"]) and spec["additionalProperties"] is False
+    assert image["day"] == "2026-11-28"
+
+
 def test_the_record_type_declares_the_key_every_index_attribute_and_the_ttl():
     assert {TABLE_KEY, TTL_ATTRIBUTE, *(name for keys in TABLE_INDEXES.values() for name in keys)} <= DECLARED
     assert "status" in DECLARED and UNFINISHED_STATUSES < set(Status)
@@ -163,3 +174,68 @@ def test_every_index_the_repository_queries_is_the_schema_s(every_kind_of_record
     assert {q["IndexName"] for q in queries} == set(TABLE_INDEXES) == {LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX}
     partitions = {q["IndexName"]: q["ExpressionAttributeValues"][":p"]["S"] for q in queries}
     assert partitions == {LIST_INDEX: LIST_PARTITION, OWNER_INDEX: OWNER, UNFINISHED_INDEX: UNFINISHED_PARTITION}
+
+
+def index_keys(dynamodb, table: str) -> dict[str, tuple[str, ...]]:
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    return {
+        i["IndexName"]: tuple(k["AttributeName"] for k in i["KeySchema"]) for i in described["GlobalSecondaryIndexes"]
+    }
+
+
+def test_a_table_from_before_gets_the_owner_index_and_its_records_their_key_on_the_next_deploy(moto):
+    """Deployed by the version before takenKey (byOwner on listedKey), with its records: the dry run
+    shows the index to add and the backfill and changes nothing; deploy adds the index, lists every
+    record in it, and once the functions run this code removes byOwner; deployed again, nothing."""
+    from bootstrap.deploy.config import StackConfig
+    from bootstrap.deploy.executor import Aws, DisplayOnlyExecutor
+    from bootstrap.deploy.storage import ensure_table, settle_table
+    from tests.unit.test_records import a_record_from_before
+
+    cfg = StackConfig(target="embedded", region="us-east-1", endpoint_url=None)  # (AWS's backups: always put)
+    aws = Aws(cfg)
+    before = {name: keys for name, keys in TABLE_INDEXES.items() if name != OWNER_INDEX}
+    before["byOwner"] = ("owner", "listedKey")
+    aws.dynamodb.create_table(
+        TableName=cfg.table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": a, "AttributeType": "S"}
+            for a in sorted({TABLE_KEY, *(a for k in before.values() for a in k)})
+        ],
+        KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}],
+            }
+            for name, (p, s) in before.items()
+        ],
+    )
+    old = [
+        ("a" * 32, "2025-01-02T10:00:00.000Z", {}),
+        ("b" * 32, "2025-01-03T10:00:00.000Z", {"takenAt": "2019-06-01T12:00:00"}),
+    ]
+    for image_id, created, facts in old:
+        aws.dynamodb.put_item(TableName=cfg.table, Item=a_record_from_before(image_id, created, facts))
+    records = ImageRecords(aws.dynamodb, cfg.table)
+    said: list[str] = []
+
+    dry = Aws(cfg, DisplayOnlyExecutor(reads="target", show=said.append))
+    ensure_table(dry, cfg, wait=lambda _: None, log=said.append)
+    (create,) = [c.params for c in dry.executor.calls if c.operation == "update_table"]
+    assert create["GlobalSecondaryIndexUpdates"][0]["Create"]["IndexName"] == OWNER_INDEX
+    assert any("backfill" in line for line in said)
+    assert index_keys(aws.dynamodb, cfg.table) == before  # shown, not sent
+
+    assert ensure_table(aws, cfg, wait=lambda _: None, log=said.append) is False
+    assert index_keys(aws.dynamodb, cfg.table) == before | TABLE_INDEXES
+    assert [r["id"] for r in records.list(10, None, owner=OWNER)[0]] == ["a" * 32, "b" * 32]  # newest first
+    settle_table(aws, cfg, new_table=False, log=said.append)
+    assert index_keys(aws.dynamodb, cfg.table) == TABLE_INDEXES  # byOwner retired
+
+    again = Aws(cfg, DisplayOnlyExecutor(reads="target", show=said.append))
+    ensure_table(again, cfg, wait=lambda _: None, log=said.append)
+    settle_table(again, cfg, new_table=False, log=said.append)
+    assert again.executor.calls == []  # nothing left to add, give or retire
