@@ -170,3 +170,16 @@ def wait_gone(http: requests.Session, url: str, timeout: float = 30) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} still answers {status} after {timeout:.0f} s")
         time.sleep(0.2)
+
+
+# The screens the page is tried on: a desktop, and a phone with touch.
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
+
+# Every text the live region (#status) takes from now on, in order, as a screen reader gets it.
+RECORD_ANNOUNCEMENTS = """() => {
+    window.announced = [];
+    const status = document.getElementById('status');
+    new MutationObserver(() => window.announced.push(status.textContent))
+        .observe(status, {childList: true, characterData: true, subtree: true});
+}"""

@@ -12,6 +12,8 @@ import pytest
 
 from tests.browser.page import (
     ARTIFACTS,
+    DESKTOP,
+    PHONE,
     axe_violations,
     expect,
     new_page,
@@ -27,8 +29,6 @@ from tests.images import encode, photo, taken_jpeg
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 SCREENS = {"desktop": DESKTOP, "phone": PHONE}
 
 # Every layout shift the browser measures on the page from its start (buffered), as it measures it.

@@ -9,6 +9,8 @@ import pytest
 
 from tests.browser.page import (
     ARTIFACTS,
+    DESKTOP,
+    PHONE,
     axe_violations,
     expect,
     new_page,
@@ -26,8 +28,6 @@ from tests.images import encode, photo
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 SHOWN = "document.getElementById('viewer-image')"
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.browser.page import (
     ARTIFACTS,
+    DESKTOP,
+    PHONE,
     axe_violations,
     expect,
     new_page,
@@ -30,8 +32,6 @@ from tests.images import encode, photo
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 DEVICES = pytest.mark.parametrize("device", [DESKTOP, PHONE], ids=["desktop", "phone"])
 NOT_AN_IMAGE = b"Meeting notes, not a photo.\n" * 20
 LONG_UNDO_MS = 120_000  # longer than any test: only Undo, leaving or signing out ends it

@@ -16,6 +16,8 @@ import pytest
 
 from tests.browser.page import (
     ARTIFACTS,
+    DESKTOP,
+    RECORD_ANNOUNCEMENTS,
     axe_violations,
     expect,
     new_page,
@@ -29,17 +31,10 @@ from tests.images import encode, photo
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 # Chrome DevTools' "3G"-like profile: 400 kbit/s each way, 400 ms of latency (bytes per second).
 SLOW_3G = {"offline": False, "latency": 400, "downloadThroughput": 50_000, "uploadThroughput": 50_000}
 PLACEHOLDERS = "#gallery-placeholders"
-RECORD_ANNOUNCEMENTS = """() => {
-    window.announced = [];
-    const status = document.getElementById('status');
-    new MutationObserver(() => window.announced.push(status.textContent))
-        .observe(status, {childList: true, characterData: true, subtree: true});
-}"""
 
 
 def throttle(page, conditions: dict) -> None:

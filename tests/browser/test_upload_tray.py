@@ -10,7 +10,16 @@ import re
 
 import pytest
 
-from tests.browser.page import ARTIFACTS, axe_violations, expect, new_page, sign_in, wait_for, wait_for_cards
+from tests.browser.page import (
+    ARTIFACTS,
+    RECORD_ANNOUNCEMENTS,
+    axe_violations,
+    expect,
+    new_page,
+    sign_in,
+    wait_for,
+    wait_for_cards,
+)
 from tests.images import encode, phone_jpeg, photo
 
 pytestmark = pytest.mark.browser
@@ -18,13 +27,6 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 REFUSED = "notes.jpg"  # a text file with a .jpg name: the browser says image/jpeg, the processor says no
 
-# Every text the live region (#status) takes from now on, in order, as a screen reader gets it.
-RECORD_ANNOUNCEMENTS = """() => {
-    window.announced = [];
-    const status = document.getElementById('status');
-    new MutationObserver(() => window.announced.push(status.textContent))
-        .observe(status, {childList: true, characterData: true, subtree: true});
-}"""
 
 DISPATCH_BEFOREUNLOAD = """() => {
     const event = new Event('beforeunload', {cancelable: true});
