@@ -15,6 +15,7 @@ import requests
 from PIL import Image
 
 from bootstrap.package import ROOT
+from handlers.listing import taken_key
 from tests.images import encode, phone_jpeg, photo
 
 pytestmark = pytest.mark.integration
@@ -111,8 +112,8 @@ def test_gallery_lists_newest_first_and_pages_with_a_cursor(stack):
         cursor = page["nextCursor"]
         if not cursor:
             break
-    created = [i["createdAt"] for i in seen]
-    assert created == sorted(created, reverse=True)
+    listed_by = [taken_key(i) for i in seen]  # newest taken first, else newest uploaded
+    assert listed_by == sorted(listed_by, reverse=True)
     assert len({i["id"] for i in seen}) == len(seen)
     order = [i["id"] for i in seen if i["id"] in ids]
     assert order == list(reversed(ids))
