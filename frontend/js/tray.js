@@ -92,7 +92,7 @@ function render() {
   $("tray-clear").hidden = c.running > 0;
   // Collapsed, the list shows only what still needs a look (running or failed); empty, it goes.
   const collapsed = list.hasAttribute("data-collapsed");
-  list.hidden = !list.querySelector(collapsed ? ".card:not([data-state=processed])" : ".card");
+  list.hidden = !list.querySelector(collapsed ? ".card:not([data-state=processed])" : ".card:not([hidden])");
   armLeaveWarning(entries.some((e) => IN_FLIGHT.has(e.state)));
 }
 
@@ -204,12 +204,23 @@ function offerDismiss(entry) {
   entry.card.querySelector(".card-actions").append(button);
 }
 
-function forgetDeletedPhotos() {
-  // A processed card whose photo left the gallery (deleted, or another view) goes too.
+function followGallery() {
+  // A processed card shows while its photo is in the gallery: hidden when the photo leaves it
+  // (deleted, or another view), back again when it returns (Undo, the view again).
   for (const card of $("uploads").querySelectorAll(".card[data-state=processed]")) {
-    if (!$("gallery").querySelector(`[data-id="${CSS.escape(card.dataset.id || "")}"]`)) card.remove();
+    card.hidden = !$("gallery").querySelector(`[data-id="${CSS.escape(card.dataset.id || "")}"]`);
   }
   render();
+}
+
+function keepBarsClear() {
+  // The selection and Undo bars stand above the tray where the two would meet (style.css reads
+  // --tray-clearance): the tray's visible height from the bottom of the window.
+  const dock = $("tray-dock");
+  const shown = [...dock.children].filter((el) => el.checkVisibility());
+  const top = Math.min(...shown.map((el) => el.getBoundingClientRect().top));
+  const clearance = shown.length ? Math.max(0, window.innerHeight - top) : 0;
+  document.documentElement.style.setProperty("--tray-clearance", `${Math.ceil(clearance)}px`);
 }
 
 function forgetBatch() {
@@ -236,5 +247,8 @@ export function wireTray() {
     clearTray();
     $("upload-heading").focus();
   });
-  new MutationObserver(forgetDeletedPhotos).observe($("gallery"), { childList: true, subtree: true }); // tiles are in day groups
+  new MutationObserver(followGallery).observe($("gallery"), { childList: true, subtree: true }); // tiles are in day groups
+  const watchTray = new ResizeObserver(keepBarsClear);
+  [...$("tray-dock").children].forEach((el) => watchTray.observe(el));
+  window.addEventListener("resize", keepBarsClear);
 }

@@ -12,10 +12,14 @@ import pytest
 
 from tests.browser.page import (
     ARTIFACTS,
+    DESKTOP,
+    PHONE,
     RECORD_ANNOUNCEMENTS,
     axe_violations,
     expect,
     new_page,
+    new_user,
+    set_undo_delay,
     sign_in,
     wait_for,
     wait_for_cards,
@@ -24,7 +28,6 @@ from tests.images import encode, phone_jpeg, photo
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 REFUSED = "notes.jpg"  # a text file with a .jpg name: the browser says image/jpeg, the processor says no
 
 
@@ -57,7 +60,7 @@ def test_ten_photos_on_a_phone_fold_into_one_summary(browser, site, user, tmp_pa
     """Picked order, a counting summary, collapse when done with the failure left in view, the
     gallery within the first screen and a half, and a bounded, named set of announcements."""
     paths = ten_files(tmp_path)
-    page = new_page(browser, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = new_page(browser, **PHONE)
     try:
         sign_in(page, site, user)
         wait_for(
@@ -85,7 +88,7 @@ def test_ten_photos_on_a_phone_fold_into_one_summary(browser, site, user, tmp_pa
 
         wait_for(page, "document.querySelectorAll('#gallery li.tile .tile-button').length === 9")  # and the failed tile
         top = page.evaluate("document.querySelector('#gallery li.tile').getBoundingClientRect().top + window.scrollY")
-        assert top <= 1.5 * PHONE["height"], top
+        assert top <= 1.5 * PHONE["viewport"]["height"], top
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "tray-phone-done.png"))
 
@@ -172,3 +175,61 @@ def test_a_file_dragged_over_the_header_fills_the_window_with_the_drop_target(pa
     expect(overlay).to_contain_text("Drop photos")
     page.evaluate(drag, "dragleave")
     expect(overlay).to_be_hidden()
+
+
+# The boxes of the tray's visible parts and of the bars, as the window shows them.
+OVERLAPS = """() => {
+    const boxes = (els) => els.filter((el) => el.checkVisibility()).map((el) => el.getBoundingClientRect());
+    const tray = boxes([...document.getElementById('tray-dock').children]);
+    const bars = boxes([document.getElementById('selection-bar'), document.getElementById('undo-bar')]);
+    const meet = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    return {tray: tray.length, bars: bars.length,
+            overlaps: bars.flatMap((bar) => tray.filter((box) => meet(bar, box))).length,
+            offScreen: bars.filter((bar) => bar.top < 0 || bar.bottom > window.innerHeight).length};
+}"""
+
+
+@pytest.mark.parametrize("device", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_selection_and_undo_bars_stand_clear_of_the_tray_and_undo_brings_its_card_back(
+    browser, site, stack, tmp_path, device
+):
+    """With the tray open, selecting and deleting a photo: neither bar covers the tray; the deleted
+    photo's card leaves the tray with its tile, and Undo brings both back."""
+    person = new_user(stack, "tray-undo")
+    paths = []
+    for seed in range(2):
+        path = tmp_path / f"kept-{seed}.jpg"
+        path.write_bytes(encode(photo(320, 240, seed=seed), "JPEG"))
+        paths.append(str(path))
+    page = new_page(browser, **device)
+    try:
+        sign_in(page, site, person)
+        page.set_input_files("#file-input", paths)
+        wait_for_cards(page, 2)
+        wait_for(page, "document.querySelectorAll('#gallery li.tile img').length === 2")
+        page.get_by_role("button", name="Details").click()  # the whole list, open
+        cards = page.locator("#uploads .card:visible")
+        expect(cards).to_have_count(2)
+        set_undo_delay(page, 120_000)
+
+        page.get_by_role("button", name="Select", exact=True).click()
+        expect(page.locator("#selection-bar")).to_be_visible()
+        first = page.locator("#gallery li.tile").first
+        deleted = first.get_attribute("data-id")
+        first.locator(".tile-button").focus()  # under the open tray on a phone: from the keyboard
+        page.keyboard.press("Space")
+        expect(page.locator("#selection-bar")).to_contain_text("1 selected")
+        assert page.evaluate(OVERLAPS) == {"tray": 2, "bars": 1, "overlaps": 0, "offScreen": 0}
+
+        page.locator("#selection-bar").get_by_role("button", name="Delete").click()
+        expect(page.locator("#undo-bar")).to_be_visible()
+        expect(cards).to_have_count(1)  # its photo left the gallery, its card the tray
+        expect(page.locator(f"#uploads .card[data-id='{deleted}']")).to_be_hidden()
+        assert page.evaluate(OVERLAPS)["overlaps"] == 0
+
+        page.locator("#undo-bar").get_by_role("button", name="Undo").click()
+        expect(page.locator("#undo-bar")).to_be_hidden()
+        expect(cards).to_have_count(2)
+        expect(page.locator(f"#uploads .card[data-id='{deleted}']")).to_be_visible()
+    finally:
+        page.context.close()
