@@ -205,7 +205,14 @@ function galleryPhotos() {
 
 function openViewer(id) {
   const photos = galleryPhotos();
-  openLightbox(photos, photos.findIndex(({ image }) => image.id === id), { describe, remove, refresh });
+  openLightbox(photos, photos.findIndex(({ image }) => image.id === id), { describe, remove, refresh, more });
+}
+
+async function more() {
+  // The lightbox steps near the last photo loaded: the next page, if the gallery has one.
+  if ($("load-more").hidden) return [];
+  await loadGallery();
+  return galleryPhotos();
 }
 
 async function refresh(image) {

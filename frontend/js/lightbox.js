@@ -20,7 +20,9 @@ const loadCore = () => (coreLoaded ||= import("../vendor/photoswipe.esm.min.js")
   .catch(() => null));
 
 let lightbox = null; // one PhotoSwipeLightbox: each opening makes a PhotoSwipe of its own from it
-let hooks = null; // the opener's { describe(image), remove(image) -> deleted?, refresh(image) -> record? }
+let hooks = null; // the opener's { describe(image), remove(image) -> deleted?, refresh(image) -> record?,
+//                   more() -> the gallery's photos after loading its next page ([] when it has none) }
+let extending = null; // the PhotoSwipe whose photos are being extended by the gallery's next page
 let shown = null; // the record of the photo on screen
 let shownElement = null; // its element (#viewer-image), attached to the page or not yet
 let panelChosen = null; // the person's choice this session (open: true); until then, style.css decides
@@ -164,8 +166,14 @@ function makeLightbox(PhotoSwipeLightbox, PhotoSwipe) {
       onClick: togglePanel,
     });
   });
-  made.on("afterInit", () => made.pswp.element.focus({ preventScroll: true }));
-  made.on("change", () => showCurrent(made.pswp));
+  made.on("afterInit", () => {
+    made.pswp.element.focus({ preventScroll: true });
+    extendNearTheEnd(made.pswp); // opened on one of the last photos loaded
+  });
+  made.on("change", () => {
+    showCurrent(made.pswp);
+    extendNearTheEnd(made.pswp);
+  });
   made.on("keydown", (e) => { if (deleting) e.preventDefault(); });
   // A press on a button is the button's: not a tap on the photo (which would swallow the next tap
   // as half of a double tap), nor the start of a drag.
@@ -219,6 +227,28 @@ async function renew(pswp, data) {
   if (!fresh || !largestRendition(fresh) || lightbox.pswp !== pswp || index < 0) return;
   pswp.options.dataSource[index] = { ...slideOf({ image: fresh, tile: data.element }), renewed: true };
   pswp.refreshSlideContent(index);
+}
+
+const AHEAD = 2; // photos left before the last loaded one when the gallery's next page is asked for
+
+async function extendNearTheEnd(pswp) {
+  // Stepping on past the last photo loaded: the gallery loads its next page, and its photos join
+  // the lightbox after the ones it has (PhotoSwipe takes slides added to its data source).
+  if (!hooks?.more || extending === pswp || pswp.currIndex < pswp.getNumItems() - 1 - AHEAD) return;
+  extending = pswp;
+  try {
+    const photos = await hooks.more();
+    if (lightbox?.pswp !== pswp) return; // closed meanwhile
+    const items = pswp.options.dataSource;
+    const known = new Set(items.map((item) => item.image.id));
+    const added = photos.filter(({ image }) => !known.has(image.id)).map(slideOf);
+    if (!added.length) return;
+    items.push(...added);
+    for (let i = items.length - added.length; i < items.length; i++) pswp.refreshSlideContent(i);
+    pswp.dispatch("change"); // the next button, the counter (and, near the end again, the next page)
+  } finally {
+    if (extending === pswp) extending = null;
+  }
 }
 
 function tileToFocus() {

@@ -142,6 +142,25 @@ def test_on_a_desktop_the_photo_fills_the_screen_and_the_arrow_keys_step_in_the_
     page.context.close()
 
 
+def test_stepping_on_from_the_last_photo_loaded_brings_the_gallery_s_next_page(browser, site, stack, album):
+    """Two photos a page here: from the first page's photos the arrow keys go on to the third one,
+    which the gallery loads on its way, with no click on "Load more"."""
+    everything = album.http.get(f"{stack.api}/images").json()["items"]
+    listed = [image["id"] for image in everything]
+    page = new_page(browser, **DESKTOP)
+    sign_in(page, site, album)
+    wait_for(page, "document.querySelectorAll('#gallery li.tile img').length === 2")
+    assert tile_ids(page) == listed[:2]  # only the first page is in
+    tile(page, listed[0]).click()
+    wait_shown(page, listed[0])
+    for image_id in listed[1:]:
+        page.keyboard.press("ArrowRight")
+        wait_shown(page, image_id)
+    assert tile_ids(page) == listed  # the gallery has the page the lightbox asked for
+    expect(page.locator(".pswp__button--arrow--next")).to_be_disabled()  # the last photo of all
+    page.context.close()
+
+
 def test_esc_closes_and_the_focus_is_back_on_the_tile(browser, site, album):
     page = new_page(browser, **DESKTOP)
     order = open_gallery(page, site, album, 3)
