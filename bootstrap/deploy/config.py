@@ -11,7 +11,10 @@ from handlers.formats import Limits
 
 STAGE = "v1"
 RUNTIME = "python3.12"
-API_MEMORY_MB, API_TIMEOUT_S = 512, 15
+# The API answers in milliseconds once warm. Its timeout is API Gateway's own wait for an
+# integration (29 s): a shorter one only turns a slow cold start (imports, on a busy machine)
+# into a 5xx the gateway would have waited for (the CI burst of fifty on two cores did).
+API_MEMORY_MB, API_TIMEOUT_S = 512, 29
 # The processor's memory is its decode budget (handlers.formats.Limits.max_decode_bytes, checked
 # before any pixel is allocated) plus its baseline (60 MiB measured by `make bench`: Python, boto3,
 # Powertools, Pillow and its codecs; the Lambda runtime's own share; the upload's bytes in memory
