@@ -20,7 +20,7 @@ from bootstrap.deploy.config import processor_memory_mb
 from handlers.batch import ITEMS_PER_BATCH
 from handlers.config import Settings
 from handlers.formats import Limits
-from handlers.schema import TABLE_INDEXES
+from handlers.schema import INDEX_ATTRIBUTES, TABLE_INDEXES
 
 # --- Prices ---------------------------------------------------------------------------------------
 
@@ -87,11 +87,12 @@ DYNAMODB_WRITES_PER_PHOTO = 3
 # before and after it: 3 units.
 RECORD_BYTES = 2_700
 WRITE_UNITS_PER_WRITE = math.ceil(RECORD_BYTES / 1024)
-# Every index projects ALL attributes (bootstrap/deploy/storage.py), so an update of a processed
-# record also rewrites its entry, the record's size again, in each index that holds it: byCreated
-# and byOwner (an upload through the API), not byUnfinished, which finished records leave. The
-# lease's release after a finished run changes nothing in the item: counted all the same (at most).
-INDEXES_OF_A_PROCESSED_RECORD = len(TABLE_INDEXES) - 1
+# An index that projects ALL attributes (bootstrap/deploy/storage.py) rewrites its entry, the record's
+# size again, on every update of a processed record it holds: byCreated and byOwnerTaken (an upload
+# through the API), not byUnfinished, which finished records leave, nor one of some attributes only
+# (INDEX_ATTRIBUTES: byStatus), which a re-render leaves as it was. The lease's release after a
+# finished run changes nothing in the item: counted all the same (at most).
+INDEXES_OF_A_PROCESSED_RECORD = len(set(TABLE_INDEXES) - set(INDEX_ATTRIBUTES)) - 1
 WRITE_UNITS_PER_PHOTO = DYNAMODB_WRITES_PER_PHOTO * WRITE_UNITS_PER_WRITE * (1 + INDEXES_OF_A_PROCESSED_RECORD)
 
 # --- What the state machine adds (bootstrap/deploy/batch.py) ---------------------------------------
@@ -199,6 +200,68 @@ def rerender_cost(
             "DynamoDB writes": use.write_units * each["write_unit"],
         },
     )
+
+
+# --- A new photo: the S3 event's processing (handlers.processor), per million --------------------
+
+# Lambda gives one vCPU at 1,769 MB and a share of one below it; above it, a second vCPU.
+MB_PER_VCPU = 1_769
+# The processor's image work for one 12 MP photo, measured 2026-12-03 on this 2-core machine by
+# `python -m tests.bench.formats_speed` (docs/benchmarks.md, "Every format"): CPU seconds of
+# make_renditions (both threads), and its wall time with two cores, per source format.
+MEASURED_PHOTO_SECONDS = {  # source -> (CPU seconds, wall seconds on two cores)
+    "JPEG": (0.41, 0.24),
+    "PNG": (0.57, 0.42),
+    "HEIC": (1.27, 0.72),
+}
+# An assumption, not measured on AWS: the GET of the original, nine PUTs in parallel and two
+# DynamoDB writes in the region, ~0.15 s of a photo's billed time the CPU is idle.
+UPLOAD_IO_SECONDS = 0.15
+# The processor's requests for a new photo: its invocation by the S3 event; the original's GET; the
+# renditions' PUTs and the manifest's, and the browser's upload POST; start_processing and
+# mark_processed, each counted at a processed record's size with every index that holds it (the
+# first write is smaller: an upper bound).
+UPLOAD_S3_PUTS_PER_PHOTO = RENDITION_FILES + 1 + 1
+UPLOAD_WRITE_UNITS_PER_PHOTO = 2 * WRITE_UNITS_PER_WRITE * (1 + INDEXES_OF_A_PROCESSED_RECORD)
+UPLOAD_MEMORIES_MB = (PROCESSOR_MEMORY_MB, MB_PER_VCPU, 2 * MB_PER_VCPU)
+
+
+def photo_seconds(cpu_seconds: float, two_core_seconds: float, memory_mb: int, io_seconds: float) -> float:
+    """Billed seconds of one photo at `memory_mb`: its CPU work on the vCPU share that memory buys
+    (one vCPU is assumed as fast as a core here), up to the measured two-core time at two vCPUs."""
+    vcpus = memory_mb / MB_PER_VCPU
+    if vcpus <= 1:
+        return cpu_seconds / vcpus + io_seconds
+    return cpu_seconds - (cpu_seconds - two_core_seconds) * min(1.0, vcpus - 1) + io_seconds
+
+
+def upload_cost(photos: int, seconds_per_photo: float, memory_mb: int, arch: str) -> dict[str, float]:
+    """What processing `photos` new uploads costs, line by line (the API's own calls not counted)."""
+    each = {name: price.each for name, price in PRICES.items()}
+    return {
+        "Lambda duration": photos * seconds_per_photo * memory_mb / 1024 * each[f"gb_second_{arch}"],
+        "Lambda requests": photos * each["lambda_request"],
+        "S3 PUT and POST": photos * UPLOAD_S3_PUTS_PER_PHOTO * each["s3_put"],
+        "S3 GET": photos * S3_GETS_PER_PHOTO * each["s3_get"],
+        "DynamoDB writes": photos * UPLOAD_WRITE_UNITS_PER_PHOTO * each["write_unit"],
+    }
+
+
+def upload_cost_table(
+    measured: dict[str, tuple[float, float]] = MEASURED_PHOTO_SECONDS,
+    memories: Sequence[int] = UPLOAD_MEMORIES_MB,
+    architectures: Sequence[str] = ARCHITECTURES,
+    io_seconds: float = UPLOAD_IO_SECONDS,
+) -> str:
+    """USD per million new photos, per source format, memory and architecture."""
+    rows = []
+    for source, (cpu, two_core) in measured.items():
+        for memory_mb in memories:
+            seconds = photo_seconds(cpu, two_core, memory_mb, io_seconds)
+            totals = [sum(upload_cost(1_000_000, seconds, memory_mb, arch).values()) for arch in architectures]
+            rows.append([source, f"{memory_mb} MB", f"{seconds:.2f} s", *(_money(t) for t in totals)])
+    header = ["12 MP source", "memory", "billed a photo", *(f"USD per million, {a}" for a in architectures)]
+    return _table(header, rows)
 
 
 # --- Time -----------------------------------------------------------------------------------------
@@ -340,8 +403,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=PROCESSOR_MEMORY_MB)
     parser.add_argument("--arch", choices=ARCHITECTURES, help="one architecture (default: both)")
     parser.add_argument("--hours", type=float, default=DEADLINE_HOURS, help="the deadline the concurrency is for")
+    parser.add_argument("--uploads", action="store_true", help="what processing new photos costs, per million")
     args = parser.parse_args(argv)
     architectures = (args.arch,) if args.arch else ARCHITECTURES
+    if args.uploads:
+        print(upload_cost_table(architectures=architectures))
+        return 0
     print(report(args.seconds_per_photo, args.memory_mb, architectures, args.hours))
     return 0
 

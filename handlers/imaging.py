@@ -21,7 +21,6 @@ This module is the door the processor, the CLI and the tests come in by.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -47,6 +46,8 @@ __all__ = [
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m handlers.imaging FILE... --out DIR`: what the processor would do, locally."""
+    import argparse  # here, not at the top: the processor's cold start does not need it
+
     parser = argparse.ArgumentParser(prog="python -m handlers.imaging", description=main.__doc__)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="folder for the renditions")

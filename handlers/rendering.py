@@ -19,7 +19,7 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from handlers.formats import FORMAT_CONTENT_TYPES, Limits, RenditionSpec
 from handlers.outcome import ImageRejected, Processed, Rendition, Source
@@ -37,13 +37,18 @@ DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF")
 _ISO_MEDIA = b"ftyp"
 
 
+# libheif's threads for one image (an iPhone's HEIC is a grid of tiles, decoded in parallel): on two
+# cores 2 or more halve a 12 MP HEIC's decode; on one core none helps (docs/benchmarks.md).
+HEIF_DECODE_THREADS = 4
+
+
 @lru_cache(maxsize=1)
 def _heif_decoders() -> tuple[str, ...]:
     try:
         import pillow_heif
     except ImportError:  # pragma: no cover - the zip and the dev venv both carry it
         return DECODERS
-    pillow_heif.register_heif_opener()
+    pillow_heif.register_heif_opener(decode_threads=HEIF_DECODE_THREADS)
     return (*DECODERS, "HEIF")
 
 
@@ -63,7 +68,15 @@ _ORIENTATION_TRANSPOSE = {
 }
 _EXIF_ORIENTATION = 0x0112
 
-_SRGB = ImageCms.createProfile("sRGB")
+
+@lru_cache(maxsize=1)
+def _srgb():
+    """ImageCms and its sRGB profile, loaded for the first photo with an embedded profile only: a
+    process's start-up does not pay for them (docs/benchmarks.md, every format)."""
+    from PIL import ImageCms
+
+    return ImageCms, ImageCms.createProfile("sRGB")
+
 
 # Our own limit (Limits.max_pixels, checked from the headers by handlers.probe.budget) is the one
 # that counts, with a message naming the size; Pillow's global bomb check would pre-empt it.
@@ -127,44 +140,13 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
     source_format = image.format or "UNKNOWN"
     stored_w, stored_h = image.size
     largest = _fit(stored_w, stored_h, spec.largest)
-    try:
-        frames = getattr(image, "n_frames", 1)
-        # Renditions show the first frame; a HEIF shows its primary image, which need not be
-        # image 0 (and only the primary's size was checked).
-        if image.format != "HEIF" and image.tell() != 0:
-            image.seek(0)
-        if source_format in ("JPEG", "MPO"):
-            # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
-            image.draft(image.mode, largest)
-        peak_bytes = budget.check_budget(image, headers, (stored_w, stored_h), largest, limits)
-        image.load()
-    except OSError as exc:
-        code = "truncated" if "truncated" in str(exc) else "corrupt"
-        raise ImageRejected(code, f"The image data could not be decoded: {exc}") from exc
-    except (SyntaxError, ValueError, EOFError, IndexError) as exc:
-        raise ImageRejected("corrupt", f"The image data could not be decoded: {exc}") from exc
+    frames = getattr(image, "n_frames", 1)
+    peak_bytes = _decode(image, headers, largest, limits)
     # Read after decoding: for some formats reading EXIF decodes, and must fail loudly above.
     orientation = _orientation(image)
     facts = photo_facts(image)
-    icc_profile = image.info.get("icc_profile")
     has_alpha = budget.has_alpha(image)
-
-    working = _to_display_mode(image, has_alpha)
-    if working.size != largest:
-        working = _resize_largest(working, largest)
-    colour = "assumed-srgb"
-    if icc_profile:
-        working, colour = _to_srgb(working, icc_profile)
-    if working.mode == "CMYK":
-        working = working.convert("RGB")
-    if orientation != 1:
-        working = working.transpose(_ORIENTATION_TRANSPOSE[orientation])
-    if working is image:
-        # Not resized (a source within the largest size): encode a plain copy, not the file
-        # object, whose plugin may load again from another frame (pillow-heif: image 0) in the
-        # encoder threads.
-        working = image.copy()
-    working.info = {}  # renditions carry no EXIF, GPS, XMP, ICC or comments
+    working, colour = _working_image(image, largest, has_alpha, orientation)
     # The decoded source is done with: freed before the encoders start (budget.encode_cost).
     image.close()
 
@@ -187,15 +169,69 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
     )
 
 
+def _decode(image: Image.Image, headers: Headers, largest: tuple[int, int], limits: Limits) -> int:
+    """Decode the first frame (a HEIF: its primary image), at reduced scale where the decoder can,
+    once the budget allows it; returns the budget's estimate of the peak."""
+    full_size = image.size  # before a draft makes it the reduced size
+    try:
+        # Renditions show the first frame; a HEIF shows its primary image, which need not be
+        # image 0 (and only the primary's size was checked).
+        if image.format != "HEIF" and image.tell() != 0:
+            image.seek(0)
+        if image.format in ("JPEG", "MPO"):
+            # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
+            image.draft(image.mode, largest)
+        peak_bytes = budget.check_budget(image, headers, full_size, largest, limits)
+        image.load()
+    except OSError as exc:
+        code = "truncated" if "truncated" in str(exc) else "corrupt"
+        raise ImageRejected(code, f"The image data could not be decoded: {exc}") from exc
+    except (SyntaxError, ValueError, EOFError, IndexError) as exc:
+        raise ImageRejected("corrupt", f"The image data could not be decoded: {exc}") from exc
+    return peak_bytes
+
+
+def _working_image(
+    image: Image.Image, largest: tuple[int, int], has_alpha: bool, orientation: int
+) -> tuple[Image.Image, str]:
+    """The decoded source as the largest rendition: display mode, resized, sRGB, upright, no metadata;
+    with how its colour was made sRGB."""
+    icc_profile = image.info.get("icc_profile")
+    working = _to_display_mode(image, has_alpha)
+    if working.size != largest:
+        working = _resize_largest(working, largest)
+    colour = "assumed-srgb"
+    if icc_profile:
+        working, colour = _to_srgb(working, icc_profile)
+    if working.mode == "CMYK":
+        working = working.convert("RGB")
+    if orientation != 1:
+        working = working.transpose(_ORIENTATION_TRANSPOSE[orientation])
+    if working is image:
+        # Not resized (a source within the largest size): encode a plain copy, not the file
+        # object, whose plugin may load again from another frame (pillow-heif: image 0) in the
+        # encoder threads.
+        working = image.copy()
+    working.info = {}  # renditions carry no EXIF, GPS, XMP, ICC or comments
+    return working, colour
+
+
 def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The one resize from the decoded source, the costliest (~60 ms from a 24 MP JPEG's half-scale
-    decode): an RGB one is made in two halves on two threads (Pillow resamples with the GIL
-    released, and each half reads the source rows its filter needs: no seam). RGBA is not split
-    (each half would premultiply the whole source), nor a resize that first reduces."""
-    gap = _reducing_gap(image.size, size)
-    no_reduce = image.width < 2 * gap * size[0] and image.height < 2 * gap * size[1]
-    if image.mode != "RGB" or not no_reduce or size[0] * size[1] < 1_000_000:
-        return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=gap)
+    """The one resize from the decoded source, the costliest. A source 2x the target or more is
+    first reduced by the whole factor that keeps it at least the target (a box average: what a
+    JPEG's decoder does at reduced scale, and libvips' shrink-on-load; from a 12 MP PNG, WebP or
+    HEIC it halves the resize's time and its CPU, for -0.2 SSIMULACRA2 with 2% fewer bytes at
+    1920 px: docs/benchmarks.md), then resampled. The intermediate is at most 4x the target's
+    pixels, so a 100 MP PNG's stays ~15 MP. An RGB resample of a megapixel or more is made in two
+    halves on two threads (Pillow resamples with the GIL released, and each half reads the source
+    rows its filter needs: no seam). RGBA is not split (each half would premultiply the whole)."""
+    factor = min(image.width // size[0], image.height // size[1])
+    if factor >= 2:
+        image = image.reduce(factor)
+        if image.size == size:
+            return image
+    if image.mode != "RGB" or size[0] * size[1] < 1_000_000:
+        return image.resize(size, Image.Resampling.BICUBIC)
     middle = size[1] // 2
     split = image.height * middle / size[1]  # where the output's middle row falls in the source
     halves = (((size[0], middle), (0, 0, image.width, split)), ((size[0], size[1] - middle), (0, split, *image.size)))
@@ -205,13 +241,6 @@ def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     resized.paste(top, (0, 0))
     resized.paste(bottom, (0, middle))
     return resized
-
-
-def _reducing_gap(source: tuple[int, int], target: tuple[int, int]) -> float:
-    """Pillow first reduces by a whole factor, keeping `gap` times the target, then resamples. 2.0
-    is its quality setting; from a source 4x the target or more (a 100 MP PNG to 1920 px) that
-    intermediate would be up to 16x the target's pixels (100 MB), so 1.0 keeps it under 4x."""
-    return 1.0 if source[0] >= 4 * target[0] and source[1] >= 4 * target[1] else 2.0
 
 
 def _make_sizes(
@@ -280,9 +309,10 @@ def _to_display_mode(image: Image.Image, has_alpha: bool) -> Image.Image:
 def _to_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, str]:
     """Convert from the embedded profile (Display P3 from phones, CMYK press profiles) to sRGB."""
     output_mode = "RGBA" if image.mode == "RGBA" else "RGB"
+    ImageCms, srgb = _srgb()  # noqa: N806 - the module, as everywhere else
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
-        converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=output_mode)
+        converted = ImageCms.profileToProfile(image, source, srgb, outputMode=output_mode)
         return converted, "srgb"
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         # A broken profile: fall back to the plain conversion rather than failing the photo.

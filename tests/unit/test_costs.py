@@ -100,3 +100,32 @@ def test_the_per_photo_counts_are_what_a_re_render_asks_of_s3_and_dynamodb(aws_e
         "DeleteObjects": 1,  # the old renditions: a POST, counted with the PUTs
         "UpdateItem": costs.DYNAMODB_WRITES_PER_PHOTO,
     }
+
+
+def test_a_million_new_photos_by_hand():
+    """Processing new uploads: GB-seconds at the configured memory, a request each, the renditions'
+    and manifest's PUTs and the upload's POST, the original's GET, two record writes with their
+    indexes."""
+    dollars = costs.upload_cost(1_000_000, seconds_per_photo=0.5, memory_mb=1536, arch="x86_64")
+    units = costs.UPLOAD_WRITE_UNITS_PER_PHOTO
+    assert costs.UPLOAD_S3_PUTS_PER_PHOTO == 10  # 8 renditions, the manifest, the upload
+    assert dollars == pytest.approx(
+        {
+            "Lambda duration": 1_000_000 * 0.5 * 1.5 * 0.0000166667,  # 750,000 GB-s
+            "Lambda requests": 0.20,
+            "S3 PUT and POST": 10_000_000 * 0.005 / 1_000,
+            "S3 GET": 1_000_000 * 0.0004 / 1_000,
+            "DynamoDB writes": 1_000_000 * units * 0.625 / 1_000_000,
+        }
+    )
+    arm = costs.upload_cost(1_000_000, seconds_per_photo=0.5, memory_mb=1536, arch="arm64")
+    assert arm["Lambda duration"] == pytest.approx(750_000 * 0.0000133334)
+
+
+def test_billed_seconds_follow_the_vcpu_share_memory_buys():
+    # Below 1,769 MB a share of one vCPU: the same CPU work takes longer, the GB-seconds stay the same.
+    assert costs.photo_seconds(0.3, 0.2, 1769, io_seconds=0) == pytest.approx(0.3)
+    assert costs.photo_seconds(0.3, 0.2, 1769 // 2, io_seconds=0) == pytest.approx(0.6, rel=1e-3)
+    # Two vCPUs: the time measured with two cores; the I/O is added whatever the memory.
+    assert costs.photo_seconds(0.3, 0.2, 2 * 1769, io_seconds=0.1) == pytest.approx(0.3)
+    assert costs.photo_seconds(0.3, 0.2, 10_240, io_seconds=0) == pytest.approx(0.2)

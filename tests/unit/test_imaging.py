@@ -343,6 +343,27 @@ def test_the_largest_resize_made_in_two_halves_is_the_same_picture_without_a_sea
     assert max(high for _, high in ImageChops.difference(halves, whole).getextrema()) <= 2
 
 
+@pytest.mark.parametrize("source_size", [(4000, 3000), (4001, 2999), (8000, 6000)])
+def test_a_source_twice_the_target_or_more_is_reduced_first_to_the_same_picture(source_size):
+    """A PNG, WebP or HEIC (no decoder that scales while decoding) is box-reduced by a whole factor
+    before the resample: the same picture as a full resample, neither shifted nor cropped."""
+    from PIL import ImageChops, ImageFilter, ImageStat
+
+    from handlers.rendering import _resize_largest
+
+    source = photo(*source_size)
+    target = (1920, round(1920 * source_size[1] / source_size[0]))
+    reduced = _resize_largest(source, target)
+    full = source.resize(target, Image.Resampling.LANCZOS)
+    assert reduced.size == target
+    assert max(ImageStat.Stat(ImageChops.difference(reduced, full)).mean) < 1.0
+
+    def detail(image):  # fine texture left: an intermediate smaller than the target blurs it away
+        return sum(ImageStat.Stat(image.filter(ImageFilter.FIND_EDGES)).mean)
+
+    assert detail(reduced) > 0.9 * detail(full)
+
+
 def test_each_encoder_uses_its_own_quality():
     """The JPEG fallback is encoded at the spec's JPEG quality, never at AVIF's: the two encode the
     same pixels at once, and Pillow keeps a save's options on the image it saves (its quantization
