@@ -13,6 +13,7 @@ It also makes the emulator's Cognito refuse attributes a person may not write, a
 against the stack's own secret, and the admin endpoints are closed (bootstrap/emulator_auth.py).
 And its CloudWatch is fed as AWS feeds it: the functions' embedded-metric-format log lines become
 metrics, queues publish their depth, alarms watch their own series (bootstrap/emulator_metrics.py).
+Its DynamoDB stream mappings read every change after a restart (bootstrap/emulator_streams.py).
 """
 
 from __future__ import annotations
@@ -86,12 +87,13 @@ def _janitor(scratch: Path) -> None:
 
 if __name__ == "__main__":
     sys.path.append(str(Path(__file__).resolve().parent.parent))  # the project, for bootstrap.*
-    from bootstrap import emulator_auth, emulator_checkpoints, emulator_cognito, emulator_metrics
+    from bootstrap import emulator_auth, emulator_checkpoints, emulator_cognito, emulator_metrics, emulator_streams
 
     emulator_auth.install()
     emulator_cognito.install()
     emulator_checkpoints.install()
     emulator_metrics.install()
+    emulator_streams.install()
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
     if Path("/proc/self/cmdline").exists():  # Linux: processes are visible there
         threading.Thread(target=_janitor, args=(scratch,), name="scratch-janitor", daemon=True).start()

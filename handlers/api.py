@@ -31,10 +31,11 @@ from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_FILES
 from handlers.identity import Caller, GroupDirectory, TokenRules, caller_of, issuer_of
 from handlers.keys import ID_PATTERN, rendition_keys, upload_key
 from handlers.listing import InvalidCursor, day_of
+from handlers.listing_request import LISTED_STATUSES, listing_request
 from handlers.meter import Meter
 from handlers.quotas import Quotas
 from handlers.records import ImageRecords, now_iso
-from handlers.schema import DEFAULT_PAGE, MAX_PAGE, ImageRecord, Status
+from handlers.schema import ImageRecord, Status
 from handlers.signing import StableUrls
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
 
@@ -53,6 +54,7 @@ ROUTES = [
     ("/images", re.compile(r"^/images/?$"), {"GET"}),
     ("/images/{id}", re.compile(r"^/images/[^/]+/?$"), {"GET", "DELETE"}),
     ("/admin/health", re.compile(r"^/admin/health/?$"), {"GET"}),
+    ("/admin/counts", re.compile(r"^/admin/counts/?$"), {"GET"}),
 ]
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # A correlation id travels in the upload's S3 metadata and is searched for as a log term.
@@ -192,6 +194,8 @@ class Api:
             "status": record.get("status", Status.PENDING),
             **{k: record.get(k) for k in ("contentType", "bytes", "width", "height", "format", "frames", "hasAlpha")},
             "owner": record.get("ownerEmail"),
+            # The user pool's sub, what GET /images?owner= takes: only admins see others' images.
+            "ownerId": record.get("owner"),
             "createdAt": record.get("createdAt"),
             "updatedAt": record.get("updatedAt"),
             "day": day_of(record),
@@ -314,24 +318,24 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
 
 def list_images(api: Api, event: APIGatewayProxyEvent) -> Response:
     caller = api.caller(event)
-    unknown = set(event.query_string_parameters or {}) - {"limit", "cursor", "scope"}
-    if unknown:
-        raise errors.InvalidRequest(f"Unknown query parameter(s): {', '.join(sorted(unknown))}.")
-    scope = event.get_query_string_value("scope", "mine")
-    if scope not in ("mine", "all"):
-        raise errors.InvalidRequest("'scope' must be 'mine' or 'all'.")
-    raw_limit = event.get_query_string_value("limit", str(DEFAULT_PAGE))
-    if not re.fullmatch(r"\d{1,3}", raw_limit or "") or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise errors.InvalidRequest(f"'limit' must be an integer from 1 to {MAX_PAGE}.")
+    asked = listing_request(event.query_string_parameters)
     # A malformed request is a 400 whoever sends it; only a well-formed one is judged on rights.
-    if scope == "all" and not caller.admin:
+    if asked.everyone and not caller.admin:
         raise errors.Forbidden("Only admins may list every user's images.")
-    cursor = event.get_query_string_value("cursor") or None
+    owner = asked.owner if asked.everyone else caller.sub
     try:
-        items, next_cursor = api.records.list(int(raw_limit), cursor, owner=None if scope == "all" else caller.sub)
+        items, next_cursor = api.records.list(asked.limit, asked.cursor, owner=owner, status=asked.status)
     except InvalidCursor as exc:
         raise errors.InvalidRequest(str(exc)) from None
     return json_response(200, {"items": [api.public_image(i) for i in items], "nextCursor": next_cursor})
+
+
+def status_counts(api: Api, event: APIGatewayProxyEvent) -> Response:
+    """Everyone's listed images by status, for admins only; each count capped (handlers.bounded)."""
+    if not api.caller(event).admin:
+        raise errors.Forbidden("Only admins may count every user's images.")
+    counts = api.records.count_by_status(LISTED_STATUSES)
+    return json_response(200, {status: {"count": n, "more": more} for status, (n, more) in counts.items()})
 
 
 def get_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Response:
@@ -379,6 +383,7 @@ def build_app(settings: Settings, clients: Clients) -> APIGatewayRestResolver:
     app.get("/images/<image_id>")(lambda image_id: get_image(api, app.current_event, image_id))
     app.delete("/images/<image_id>")(lambda image_id: delete_image(api, app.current_event, image_id))
     app.get("/admin/health")(lambda: health_report(api, app.current_event))
+    app.get("/admin/counts")(lambda: status_counts(api, app.current_event))
 
     @app.not_found
     def unknown_route(_: NotFoundError):

@@ -20,6 +20,7 @@ class Clients:
     lambda_: Any = None  # the processor's sweep invokes the processor; the API never needs it
     cognito: Any = None  # the API asks the user pool for a person's groups; the processor never does
     cloudwatch: Any = None  # the API reads the alarms and metrics of its health report
+    events: Any = None  # the events function sends image events to the stack's bus
 
 
 def make_clients(
@@ -28,6 +29,7 @@ def make_clients(
     with_lambda: bool = False,
     with_cognito: bool = False,
     with_cloudwatch: bool = False,
+    with_events: bool = False,
 ) -> Clients:
     session = session or boto3.session.Session(region_name=settings.region)
     s3_config = Config(
@@ -46,6 +48,13 @@ def make_clients(
     cloudwatch = (
         session.client("cloudwatch", endpoint_url=settings.endpoint_url, config=common) if with_cloudwatch else None
     )
+    events = session.client("events", endpoint_url=settings.endpoint_url, config=common) if with_events else None
     return Clients(
-        s3=s3, dynamodb=dynamodb, s3_public=s3_public, lambda_=lambda_, cognito=cognito, cloudwatch=cloudwatch
+        s3=s3,
+        dynamodb=dynamodb,
+        s3_public=s3_public,
+        lambda_=lambda_,
+        cognito=cognito,
+        cloudwatch=cloudwatch,
+        events=events,
     )

@@ -206,6 +206,13 @@ SETTINGS: tuple[Setting, ...] = (
         chosen_at_deploy=False,
     ),
     Setting(
+        "event_bus_name",
+        "EVENT_BUS_NAME",
+        "",
+        "the stack's EventBridge bus, where the events function sends image events (deploy sets it)",
+        chosen_at_deploy=False,
+    ),
+    Setting(
         "user_pool_id",
         "USER_POOL_ID",
         "",
@@ -278,6 +285,7 @@ class Settings:
     upload_bucket: str = _DEFAULTS["upload_bucket"]
     processed_bucket: str = _DEFAULTS["processed_bucket"]
     table_name: str = _DEFAULTS["table_name"]
+    event_bus_name: str = _DEFAULTS["event_bus_name"]
     region: str = _DEFAULTS["region"]
     endpoint_url: str | None = _DEFAULTS["endpoint_url"]
     public_s3_endpoint: str | None = _DEFAULTS["public_s3_endpoint"]

@@ -7,8 +7,9 @@ The table's shape (key, indexes, TTL attribute, statuses, the record's attribute
 there: it reads S3's answers but what it decides is a record's shape (its index attributes, its
 status), the same shape `ImageRecords` writes.
 
-Listing newest-first is a Query on `byCreated` (everyone's, by upload time) or `byOwnerTaken` (one
-person's, by the time each photo was taken: `takenKey`, `handlers.listing`), never a Scan; the sweep
+Listing newest-first is a Query on `byCreated` (everyone's, by upload time), `byOwnerTaken` (one
+person's, by the time each photo was taken: `takenKey`, `handlers.listing`) or `byStatus` (everyone's
+of one status; counted too, within `handlers.bounded`'s cap), never a Scan; the sweep
 Queries `byUnfinished`, oldest first. Records written before `takenKey` get it from the backfill
 (`give_taken_keys`), which deploy, reconcile and reprocess run. S3 is the truth: an uploaded file carries
 what its record needs to exist (`x-amz-meta-*`, bound by the upload policy: owner, file name,
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,12 +34,15 @@ from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from handlers.bounded import capped_count, filtered_page, whole_items
 from handlers.keys import image_id_for_key, manifest_key
 from handlers.listing import decode_cursor, encode_cursor, taken_at, taken_key
 from handlers.schema import (
+    INDEX_ATTRIBUTES,
     LIST_INDEX,
     LIST_PARTITION,
     OWNER_INDEX,
+    STATUS_INDEX,
     TABLE_INDEXES,
     TABLE_KEY,
     TTL_ATTRIBUTE,
@@ -88,12 +92,17 @@ def _to_item(values: dict) -> dict:
     return {k: _serialize(_storable(v)) for k, v in values.items() if v is not None}
 
 
-def _from_item(item: dict) -> ImageRecord:
+def from_item(item: dict) -> ImageRecord:
+    """A record as the table holds it (typed attributes) -> the record as code reads it."""
     return cast(ImageRecord, {k: _plain(_deserialize(v)) for k, v in item.items()})
 
 
 def _key(image_id: str) -> dict:
     return {TABLE_KEY: _serialize(image_id)}
+
+
+# Listed: the file arrived (byCreated's partition attribute is set with it).
+_LISTED = f"attribute_exists({TABLE_INDEXES[LIST_INDEX][0]})"
 
 
 def _partition_query(table: str, index: str, partition: str, oldest_first: bool) -> dict:
@@ -177,19 +186,48 @@ class ImageRecords:
 
     def get(self, image_id: str) -> ImageRecord | None:
         item = self._db.get_item(TableName=self._table, Key=_key(image_id), ConsistentRead=True).get("Item")
-        return _from_item(item) if item else None
+        return from_item(item) if item else None
 
-    def list(self, limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[ImageRecord], str | None]:
+    def list(
+        self, limit: int, cursor: str | None, owner: str | None = None, status: Status | None = None
+    ) -> tuple[list[ImageRecord], str | None]:
         """Listed images, newest first: one person's (`owner`) by the time each photo was taken (else
-        uploaded; `handlers.listing`), or everyone's by upload time."""
-        index, partition = (LIST_INDEX, LIST_PARTITION) if owner is None else (OWNER_INDEX, owner)
-        params = _partition_query(self._table, index, partition, oldest_first=False) | {"Limit": limit}
+        uploaded; `handlers.listing`), or everyone's by upload time; of one `status` only, if given
+        (filtered: a page may come back short, read within `handlers.bounded`'s bounds)."""
+        if owner is not None:
+            index, partition = OWNER_INDEX, owner
+        else:
+            index, partition = (LIST_INDEX, LIST_PARTITION) if status is None else (STATUS_INDEX, status)
+        params = _partition_query(self._table, index, partition, oldest_first=False)
+        partition_name, sort_name = TABLE_INDEXES[index]
         if cursor:
-            partition_name, sort_name = TABLE_INDEXES[index]
             cursor_keys = {TABLE_KEY: None, partition_name: partition, sort_name: None}
             params["ExclusiveStartKey"] = decode_cursor(cursor, cursor_keys)
-        page = self._db.query(**params)
-        return [_from_item(i) for i in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        if status is None:
+            page = self._db.query(**params, Limit=limit)
+            items, last = page.get("Items", []), page.get("LastEvaluatedKey")
+        else:
+            if owner is None:  # byStatus: listed records only
+                params["FilterExpression"] = _LISTED
+            else:  # byOwnerTaken holds listed records only, of every status
+                params["FilterExpression"] = "#s = :s"
+                params["ExpressionAttributeNames"]["#s"] = "status"
+                params["ExpressionAttributeValues"] |= _to_item({":s": status})
+            items, last = filtered_page(self._db.query, params, limit, (TABLE_KEY, partition_name, sort_name))
+            if index in INDEX_ATTRIBUTES:  # the index holds some attributes only: the records themselves
+                items = whole_items(self._db, self._table, TABLE_KEY, items)
+        return [from_item(i) for i in items], encode_cursor(last)
+
+    def count_by_status(self, statuses: Iterable[Status]) -> dict[Status, tuple[int, bool]]:
+        """Everyone's listed images of each status: (how many, whether the count stopped at
+        `handlers.bounded.COUNT_CAP` read), from byStatus, upload forms never sent left out."""
+        return {
+            status: capped_count(
+                self._db.query,
+                _partition_query(self._table, STATUS_INDEX, status, oldest_first=False) | {"FilterExpression": _LISTED},
+            )
+            for status in statuses
+        }
 
     def start_processing(
         self,
@@ -261,7 +299,7 @@ class ImageRecords:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
-            item = _from_item(exc.response.get("Item") or {})
+            item = from_item(exc.response.get("Item") or {})
             if not item or item.get("status") == Status.DELETED:
                 return Claim("gone", {})
             same = item.get("sourceVersion") == version or (
@@ -270,7 +308,7 @@ class ImageRecords:
             if version and item.get("sourceEtag") and not same:
                 return Claim("reposted", item)
             return Claim("duplicate", {})
-        before = _from_item(result.get("Attributes") or {})
+        before = from_item(result.get("Attributes") or {})
         return Claim("claimed", before, before.get("attempts", 0) + 1)
 
     def mark_processed(self, image_id: str, etag: str, details: dict, at: str | None = None) -> tuple[str, ImageRecord]:
@@ -368,9 +406,9 @@ class ImageRecords:
                 **params,
             )
         except self._db.exceptions.ConditionalCheckFailedException as exc:
-            item = _from_item(exc.response.get("Item") or {})
+            item = from_item(exc.response.get("Item") or {})
             return ("superseded" if item and item.get("status") != Status.DELETED else "gone"), {}
-        return "updated", _from_item(result.get("Attributes") or {})
+        return "updated", from_item(result.get("Attributes") or {})
 
     def unfinished(self, limit: int) -> Iterator[ImageRecord]:
         """Records whose status is one of UNFINISHED_STATUSES, oldest first, at most `limit`: a
@@ -384,7 +422,7 @@ class ImageRecords:
         params = _partition_query(self._table, index, partition, oldest_first) | ({"Limit": page} if page else {})
         while True:
             answer = self._db.query(**params)
-            yield from (_from_item(i) for i in answer.get("Items", []))
+            yield from (from_item(i) for i in answer.get("Items", []))
             if "LastEvaluatedKey" not in answer:
                 return
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -402,7 +440,7 @@ class ImageRecords:
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
-        return _from_item(result.get("Attributes") or {})
+        return from_item(result.get("Attributes") or {})
 
     def delete(self, image_id: str, owner: str | None, tombstone_until: int) -> ImageRecord | None:
         """Replace the record by a tombstone if it still belongs to `owner` (None: anyone's, for
@@ -472,7 +510,7 @@ class ImageRecords:
             result = self._db.put_item(TableName=self._table, Item=_to_item(tombstone), **params)
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
-        return _from_item(result.get("Attributes") or {})
+        return from_item(result.get("Attributes") or {})
 
     def restore(self, record: ImageRecord) -> bool:
         """Write a record rebuilt from S3 unless the table holds one as new or newer (or a

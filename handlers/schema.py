@@ -17,6 +17,7 @@ TABLE_KEY: Final = "id"
 LIST_INDEX = "byCreated"
 OWNER_INDEX = "byOwnerTaken"
 UNFINISHED_INDEX = "byUnfinished"
+STATUS_INDEX = "byStatus"
 
 # Index name -> (partition, sort) attribute names. Every index is sparse: an item is in it only
 # while it carries both attributes, so each holds exactly the records a Query needs, never a Scan.
@@ -30,7 +31,18 @@ TABLE_INDEXES: dict[str, tuple[str, str]] = {
     OWNER_INDEX: ("owner", "takenKey"),
     # The sweep's work: only records not yet finished carry unfinishedPk, so finished ones never crowd it.
     UNFINISHED_INDEX: ("unfinishedPk", "createdKey"),
+    # Everyone's images of one status, newest upload first: the admin's status filter and counts.
+    # Nothing writes for it: every record has a status and a createdKey but a tombstone, which has
+    # no createdKey and so is not in it. An upload form whose file never arrived is (pending, never
+    # listed): its readers keep to records with listPk (`handlers.records`).
+    STATUS_INDEX: ("status", "createdKey"),
 }
+
+# Indexes that hold only their keys and these attributes (INCLUDE); every other index holds whole
+# records (ALL). An update that changes none of an index's attributes costs that index nothing: so
+# byStatus, which only a change of status (or the file's arrival) rewrites, adds no write to a
+# re-render (`make reprocess` rewrites every processed record), and a listing fetches its records.
+INDEX_ATTRIBUTES: dict[str, tuple[str, ...]] = {STATUS_INDEX: ("listPk",)}
 
 # Indexes of earlier versions that no code reads any more: deploy removes them once the functions
 # run code that does not (byOwner: one person's gallery by upload time, before takenKey).

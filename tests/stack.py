@@ -25,6 +25,7 @@ import pytest
 import requests
 from botocore.config import Config
 
+from bootstrap.deploy.bus import SERVICES_BEYOND_CLIENTS
 from bootstrap.deploy.executor import SERVICES as DEPLOY_SERVICES
 from bootstrap.local import (
     EMULATOR_PYTHON,
@@ -251,8 +252,9 @@ def localstack_stack(state: Path):
 
     container = (
         LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
-        # What deploy calls (bootstrap/deploy/executor.py), CloudFront aside (AWS only).
-        .with_services(*sorted(set(DEPLOY_SERVICES.values()) - {"cloudfront"}))
+        # What deploy calls (bootstrap/deploy/executor.py), CloudFront aside (AWS only), and the
+        # table's stream that Lambda reads (bootstrap/deploy/bus.py).
+        .with_services(*sorted(set(DEPLOY_SERVICES.values()) - {"cloudfront"} | set(SERVICES_BEYOND_CLIENTS)))
         .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
     )
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):

@@ -15,6 +15,8 @@ RUNTIME = "python3.12"
 # integration (29 s): a shorter one only turns a slow cold start (imports, on a busy machine)
 # into a 5xx the gateway would have waited for (the CI burst of fifty on two cores did).
 API_MEMORY_MB, API_TIMEOUT_S = 512, 29
+# The events function turns a batch of the table's changes into PutEvents calls: small and quick.
+EVENTS_MEMORY_MB, EVENTS_TIMEOUT_S = 256, 30
 # The processor's memory is its decode budget (handlers.formats.Limits.max_decode_bytes, checked
 # before any pixel is allocated) plus its baseline (60 MiB measured by `make bench`: Python, boto3,
 # Powertools, Pillow and its codecs; the Lambda runtime's own share; the upload's bytes in memory
@@ -33,11 +35,11 @@ def processor_memory_mb(limits: Limits) -> int:
 
 def function_roles(cfg: StackConfig) -> tuple[str, ...]:
     """The functions deploy makes, each with its own role: the PreSignUp trigger on local pools only."""
-    return ("api", "processor", *(("presignup",) if cfg.auto_confirm else ()))
+    return ("api", "processor", "events", *(("presignup",) if cfg.auto_confirm else ()))
 
 
 # Every function deploy may have made on any target: destroy removes each that exists.
-ALL_FUNCTIONS = ("api", "processor", "presignup")
+ALL_FUNCTIONS = ("api", "processor", "events", "presignup")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,11 @@ class StackConfig:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.prefix}-processor-dlq"
+
+    @property
+    def event_bus(self) -> str:
+        """The stack's own EventBridge bus: image events (docs/events.md), and the rules on it."""
+        return f"{self.prefix}-events"
 
     @property
     def sweep_rule(self) -> str:

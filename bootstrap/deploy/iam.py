@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from bootstrap.deploy.bus import event_bus_arn, table_stream_arns
 from bootstrap.deploy.config import ALL_FUNCTIONS, StackConfig
 from bootstrap.deploy.events import dead_letter_queue_arn
 from bootstrap.deploy.executor import Aws
 from handlers.batch import RESULTS_PREFIX
 from handlers.keys import UPLOAD_PREFIX
-from handlers.schema import LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX
+from handlers.schema import LIST_INDEX, OWNER_INDEX, STATUS_INDEX, UNFINISHED_INDEX
 
 
 def trust(service: str, account: str | None = None) -> dict:
@@ -57,15 +58,23 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
             "Version": "2012-10-17",
             "Statement": [
                 logs,
-                # PutItem: records and the tombstones deletes leave; UpdateItem: the quota counters.
+                # PutItem: records and the tombstones deletes leave; UpdateItem: the quota counters;
+                # BatchGetItem: the records a listing by status finds (byStatus holds their keys).
                 {
                     "Effect": "Allow",
-                    "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+                    "Action": [
+                        "dynamodb:PutItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem",
+                    ],
                     "Resource": [
                         table_arn,
                         f"{table_arn}/index/{LIST_INDEX}",
                         f"{table_arn}/index/{OWNER_INDEX}",
                         f"{table_arn}/index/{UNFINISHED_INDEX}",  # the health report's oldest unfinished upload
+                        f"{table_arn}/index/{STATUS_INDEX}",  # the admin's status filter and counts
                     ],
                 },
                 # PutObject: the presigned POST is signed with this role's credentials (uploads/ only).
@@ -102,6 +111,25 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                 logs,
                 {"Effect": "Allow", "Action": ["dynamodb:Scan", "dynamodb:UpdateItem"], "Resource": [table_arn]},
                 *on_the_pool("cognito-idp:AdminGetUser"),
+            ],
+        },
+        # The table's stream in (Lambda's mapping reads it with this role), image events out, on the
+        # stack's own bus only: the one function that may send them (bootstrap/deploy/bus.py).
+        "events": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "dynamodb:DescribeStream",
+                        "dynamodb:GetRecords",
+                        "dynamodb:GetShardIterator",
+                        "dynamodb:ListStreams",
+                    ],
+                    "Resource": [table_stream_arns(cfg, account)],
+                },
+                {"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [event_bus_arn(cfg, account)]},
             ],
         },
         "processor": {

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootstrap.deploy import api, batch, events, functions, iam, identity, monitoring, site, storage
+from bootstrap.deploy import api, batch, bus, events, functions, iam, identity, monitoring, site, storage
 from bootstrap.deploy.config import (
     API_MEMORY_MB,
     API_TIMEOUT_S,
+    EVENTS_MEMORY_MB,
+    EVENTS_TIMEOUT_S,
     PROCESSOR_TIMEOUT_S,
     StackConfig,
     function_roles,
@@ -45,6 +47,7 @@ class Deployment:
     api_arn: str = ""
     processor_arn: str = ""
     batch_arn: str = ""
+    event_bus_arn: str = ""
     api_id: str = ""
     api_environment: dict = field(default_factory=dict)  # the API function's, for the devserver's in-process API
     new_table: bool = False  # the images table was made by this deploy
@@ -140,6 +143,22 @@ def _batch(d: Deployment) -> None:
     d.batch_arn = batch.ensure_batch_state_machine(d.aws, d.cfg, role_arn, d.processor_arn, d.log)
 
 
+def _image_events(d: Deployment) -> None:
+    env = functions.function_environment(d.cfg, "events", EVENT_BUS_NAME=d.cfg.event_bus)
+    functions.ensure_function(
+        d.aws,
+        d.cfg,
+        "events",
+        d.roles["events"],
+        d.code,
+        "handlers.image_events_lambda.handler",
+        EVENTS_MEMORY_MB,
+        EVENTS_TIMEOUT_S,
+        env,
+    )
+    d.event_bus_arn = bus.ensure_image_events(d.aws, d.cfg)
+
+
 def _rest_api(d: Deployment) -> None:
     d.api_id = api.ensure_rest_api(d.aws, d.cfg, d.api_arn, d.pool_arn)
 
@@ -187,6 +206,13 @@ DEPLOY_STEPS: tuple[Step, ...] = (
     Step(
         title=lambda cfg: f"table {cfg.table}: records from before takenKey, retired indexes",
         run=lambda d: storage.settle_table(d.aws, d.cfg, d.new_table, d.log),
+    ),
+    # After the table is settled: its stream then carries the changes of live code only.
+    Step(
+        title=lambda cfg: (
+            f"image events: bus {cfg.event_bus}, the table's stream, function {cfg.function('events')} reading it"
+        ),
+        run=_image_events,
     ),
     Step(
         title=lambda cfg: (
@@ -264,8 +290,10 @@ def deployment_outputs(d: Deployment) -> dict:
         "uploadBucket": cfg.upload_bucket,
         "processedBucket": cfg.processed_bucket,
         "table": cfg.table,
-        "functions": {"api": cfg.function("api"), "processor": cfg.function("processor")},
+        "functions": {role: cfg.function(role) for role in ("api", "processor", "events")},
         "deadLetterQueue": cfg.dead_letter_queue,
+        "eventBus": cfg.event_bus,
+        "eventBusArn": d.event_bus_arn,
         "batchStateMachine": d.batch_arn,
         "userPoolId": d.pool_id,
         "userPoolClientId": d.client_id,
@@ -301,6 +329,7 @@ DESTROY_STEPS: tuple[Remover, ...] = (
     Remover("dashboard, alarms, their topic, log groups", monitoring.remove_monitoring),
     Remover("sweep schedule", events.remove_sweep_schedule),
     Remover("dead-letter queue", events.remove_dead_letter_queue),
+    Remover("image events: the stream's mapping, the bus and its rules", bus.remove_image_events),
     Remover("REST API", api.remove_rest_api),
     Remover("user pool (its app client, groups and users with it)", identity.remove_user_pool),
     Remover("batch state machine", batch.remove_batch_state_machine),

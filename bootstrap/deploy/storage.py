@@ -11,7 +11,14 @@ from bootstrap.deploy.config import StackConfig
 from bootstrap.deploy.executor import Aws, DisplayOnlyExecutor
 from handlers.batch import RESULTS_PREFIX
 from handlers.records import ImageRecords
-from handlers.schema import OWNER_INDEX, RETIRED_INDEXES, TABLE_INDEXES, TABLE_KEY, TTL_ATTRIBUTE
+from handlers.schema import (
+    INDEX_ATTRIBUTES,
+    OWNER_INDEX,
+    RETIRED_INDEXES,
+    TABLE_INDEXES,
+    TABLE_KEY,
+    TTL_ATTRIBUTE,
+)
 
 BUCKET_MISSING = ("404", "NoSuchBucket", "NotFound")
 BATCH_RESULTS_DAYS = 30
@@ -123,9 +130,12 @@ def ensure_batch_results_expiry(aws: Aws, cfg: StackConfig) -> None:
 
 def _index(name: str) -> dict:
     partition, sort = TABLE_INDEXES[name]
+    included = INDEX_ATTRIBUTES.get(name)
     return {
         "IndexName": name,
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(included)}
+        if included
+        else {"ProjectionType": "ALL"},
         "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
     }
 

@@ -127,6 +127,7 @@ async function send(batch) {
   };
   await Promise.all(Array.from({ length: PARALLEL }, worker));
   if (signedOut || batch.epoch !== epoch) return; // the page is another session's now
+  document.dispatchEvent(new CustomEvent("imagepipe:deleted")); // the admin's counts change (js/adminfilters.js)
   const failed = new Set(failures.map(({ item }) => item));
   // A listing redrawn meanwhile (another view) may show a deleted photo again.
   batch.items.filter((item) => !failed.has(item)).forEach((item) => tileOf(item.image.id)?.remove());

@@ -1,10 +1,11 @@
 // The gallery: the signed-in person's images page by page, newest first, under a heading for each
-// day (js/days.js; everyone's, by upload day, for an admin who asks); the next page loads as the
-// "Load more" button scrolls into view. A new upload holds its tile from the moment it is picked
+// day (js/days.js; everyone's, by upload day, for an admin who asks, filtered by status and owner:
+// js/adminfilters.js); the next page loads as the "Load more" button scrolls into view. A new upload holds its tile from the moment it is picked
 // (reserveTile), a tile the size of a photo's that fills in place. A tile opens the lightbox
 // (js/lightbox.js) on its photo, whose panel this fills with the photo's details and facts,
 // download and delete.
 
+import { adminFilters, filterByOwner, ownerFiltered, showAdminFilters, wireAdminFilters } from "./adminfilters.js";
 import { api } from "./api.js";
 import { config } from "./config.js";
 import { allTiles, dayOfTile, placeTile, todayUtc, wireDays } from "./days.js";
@@ -21,6 +22,10 @@ let nextCursor = null;
 let galleryLoad = 0; // the latest gallery request; an older answer is dropped
 let loadingOnScroll = null; // the IntersectionObserver on "Load more"
 let loadMoreInView = false; // what it said last
+let shortPages = 0; // filtered pages in a row that came back short, each followed at once
+// A filtered page may come back short, even empty (the API reads a few times its size at most): the
+// next one follows without a scroll, this many in a row at most; then "Load more" and the scroll.
+const SHORT_PAGES_FOLLOWED = 5;
 const records = new Map(); // id -> the processed record its tile shows, for the lightbox
 
 function showingAll() {
@@ -31,33 +36,46 @@ function ownerLabel(image) {
   return image.owner || "no one (put straight into storage)";
 }
 
+function ownerOnTile(image) {
+  // Everyone's photos: whose each one is, written on its tile; a button that shows only theirs (a
+  // file put straight into storage has no one's to show).
+  if (!image.ownerId) {
+    const label = document.createElement("span");
+    label.className = "tile-owner";
+    label.textContent = ownerLabel(image);
+    return label;
+  }
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "tile-owner";
+  button.textContent = ownerLabel(image);
+  button.setAttribute("aria-label", `Show only ${ownerLabel(image)}’s photos`);
+  button.addEventListener("click", () => filterByOwner(image.ownerId, image.owner));
+  return button;
+}
+
 function galleryItem(image) {
   const li = document.createElement("li");
   li.className = "tile";
   li.dataset.id = image.id;
   const by = showingAll() ? `, by ${ownerLabel(image)}` : "";
+  if (by && "ownerId" in image) li.append(ownerOnTile(image)); // (not an upload that failed before its record)
   if (image.status !== "processed") {
     if (image.status === "failed") {
-      li.append(failedTile(image, { by }));
+      li.prepend(failedTile(image, { by }));
       return li;
     }
-    li.append(waitingBox(`${image.filename}${by}`, `${image.status}…`));
+    li.prepend(waitingBox(`${image.filename}${by}`, `${image.status}…`));
     return li;
   }
   const button = document.createElement("button");
   button.type = "button";
   button.className = "tile-button";
   button.append(makePicture(image, { alt: image.filename, sizes: tileSizes(image) }).picture);
-  button.setAttribute("aria-label", `Open ${image.filename}${by}`);
-  if (by) { // everyone's photos: whose each one is, written on it (and said in its name)
-    const owner = document.createElement("span");
-    owner.className = "tile-owner";
-    owner.textContent = ownerLabel(image);
-    button.append(owner);
-  }
+  button.setAttribute("aria-label", `Open ${image.filename}${by}`); // whose: said in its name too
   button.addEventListener("click", () => openViewer(image.id));
   records.set(image.id, image);
-  li.append(button);
+  li.prepend(button);
   return li;
 }
 
@@ -80,15 +98,26 @@ function tileOf(id) {
 }
 
 function dayOf(image) {
-  // The day the tile is listed under: the photo's (the API's rule) in a person's own gallery, the
-  // upload's UTC date in everyone's, which is listed by upload time.
+  // The day the tile is listed under: the photo's (the API's rule) in a person's own gallery (and
+  // in one person's, filtered by an admin), the upload's UTC date in everyone's, which is listed by
+  // upload time.
   const uploaded = (image.createdAt || "").slice(0, 10) || todayUtc();
-  return showingAll() ? uploaded : image.day || uploaded;
+  return showingAll() && !ownerFiltered() ? uploaded : image.day || uploaded;
+}
+
+function fitsTheFilters(image) {
+  // An admin's own upload, finished while everyone's photos are filtered, shows only if it fits.
+  const { status, owner } = showingAll() ? adminFilters() : {};
+  return (!status || image.status === status) && (!owner || image.ownerId === owner);
 }
 
 export function addToGallery(image, atTop = false) {
   // The image's tile: in place of the one it has (its upload's, or an older state) while the day is
   // the same, so nothing around it moves; else first (atTop) or last in its day's group.
+  if (!fitsTheFilters(image)) {
+    tileOf(image.id)?.remove();
+    return;
+  }
   const item = galleryItem(image);
   const day = dayOf(image);
   const shown = tileOf(image.id);
@@ -137,29 +166,37 @@ export function failTile(li, filename, reason) {
 export async function loadGallery(reset = false) {
   const button = $("load-more");
   const mine = ++galleryLoad;
+  const filters = showingAll() ? adminFilters() : {};
+  let followOn = false;
   button.disabled = true;
   try {
     if (reset) {
+      if (!showingAll()) showAdminFilters(false);
       $("gallery").replaceChildren();
       nextCursor = null;
+      shortPages = 0;
       $("gallery-heading").textContent = showingAll() ? "Everyone’s gallery" : "Gallery";
+      $("gallery-empty").textContent = Object.keys(filters).length ? "No photos match these filters." : "No images yet.";
     }
-    const params = new URLSearchParams({ limit: String(config.pageSize) });
+    const params = new URLSearchParams({ limit: String(config.pageSize), ...filters });
     if (showingAll()) params.set("scope", "all");
     if (nextCursor) params.set("cursor", nextCursor);
     const page = await withPlaceholders(api(`/images?${params}`), reset);
     if (mine !== galleryLoad) return; // signed out, or the view changed meanwhile
     page.items.forEach((image) => addToGallery(image));
     nextCursor = page.nextCursor;
+    shortPages = nextCursor && page.items.length < config.pageSize ? shortPages + 1 : 0;
+    followOn = shortPages > 0 && shortPages <= SHORT_PAGES_FOLLOWED;
     button.hidden = !nextCursor;
-    $("gallery-empty").hidden = allTiles().length > 0;
+    $("gallery-empty").hidden = allTiles().length > 0 || Boolean(nextCursor);
   } catch (err) {
     if (err.signedOut || mine !== galleryLoad) return;
     showNotice(`The gallery could not be loaded: ${err.message} Reload the page to try again.`);
   } finally {
     if (mine === galleryLoad) {
       button.disabled = false;
-      watchLoadMore(); // still in view (the page did not fill the screen): the next one comes too
+      if (followOn) loadGallery();
+      else watchLoadMore(); // still in view (the page did not fill the screen): the next one comes too
     }
   }
 }
@@ -269,13 +306,18 @@ export function clearGallery() {
   $("gallery-empty").hidden = true;
   $("load-more").hidden = true;
   $("scope-all").checked = false;
+  showAdminFilters(false);
   nextCursor = null;
   galleryLoad++;
 }
 
 export function wireGallery() {
   $("load-more").addEventListener("click", () => loadGallery());
-  $("scope-all").addEventListener("change", () => loadGallery(true));
+  $("scope-all").addEventListener("change", () => {
+    showAdminFilters(showingAll());
+    loadGallery(true);
+  });
+  wireAdminFilters(() => loadGallery(true));
   wireDays();
   // The button stays, for the keyboard and where this observer is missing.
   loadingOnScroll = "IntersectionObserver" in window

@@ -157,13 +157,13 @@ def test_an_admin_sees_all_users(page, site, stack, tmp_path):
     tile = page.locator(f"#gallery li.tile[data-id='{theirs['id']}']")
     tile.wait_for()  # the newest image of all, so on the first page
     expect(page.locator("#gallery-heading")).to_have_text("Everyone’s gallery")
-    assert owner.email in tile.locator("button").get_attribute("aria-label")
+    assert owner.email in tile.locator(".tile-button").get_attribute("aria-label")
     wait_for(page, "[...document.querySelectorAll('#gallery img')].every(i => i.complete)")
     assert axe_violations(page) == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "admin-all-users.png"), full_page=True)
 
-    tile.locator("button").click()
+    tile.locator(".tile-button").click()
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
     assert owner.email in viewer.inner_text()  # the Owner row

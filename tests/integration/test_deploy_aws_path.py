@@ -172,6 +172,11 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
         time.sleep(0.5)
     assert image["status"] == "processed", image
 
+    # Image events: the stack's own bus, and the table's stream read by the events function.
+    assert stack.client("events").describe_event_bus(Name=outputs["eventBus"])["Arn"] == outputs["eventBusArn"]
+    (mapping,) = lam.list_event_source_mappings(FunctionName=outputs["functions"]["events"])["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == dynamodb.describe_table(TableName=outputs["table"])["Table"]["LatestStreamArn"]
+
     again = run(stack, tmp_path, "deploy")  # idempotent on this path too
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["apiId"] == outputs["apiId"]
@@ -196,6 +201,9 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     assert site_headers_policy(cloudfront) is None
     pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
     assert not [p for p in pools if p["Name"].startswith("ipaws-")]
+    assert stack.client("events").list_event_buses(NamePrefix="ipaws-")["EventBuses"] == []
+    mappings = lam.list_event_source_mappings(FunctionName=outputs["functions"]["events"])["EventSourceMappings"]
+    assert mappings == []
     # The embedded stack in the same emulator is untouched.
     assert stack.http.get(f"{stack.api}/images", params={"limit": 1}).status_code == 200
 

@@ -45,7 +45,7 @@ def test_deployed_role_policies_are_the_least_privilege_ones(stack):
     expected = function_policies(
         StackConfig(target="embedded", region="us-east-1", endpoint_url=stack.endpoint), "000000000000", pool_arn
     )
-    for role in ("api", "processor", "presignup"):
+    for role in ("api", "processor", "presignup", "events"):
         name = f"imagepipe-{role}-role"
         document = iam.get_role_policy(RoleName=name, PolicyName=f"{name}-policy")["PolicyDocument"]
         if isinstance(document, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import yaml
 
+from bootstrap.deploy.bus import SERVICES_BEYOND_CLIENTS
 from bootstrap.deploy.executor import SERVICES as DEPLOY_SERVICES
 from bootstrap.package import ROOT
 
@@ -23,6 +24,7 @@ def test_localstack_is_pinned_overridable_and_local_only():
     # CloudFront, which deploy uses on AWS only.
     services = set(localstack["environment"]["SERVICES"].split(","))
     assert set(DEPLOY_SERVICES.values()) - {"cloudfront"} <= services
+    assert set(SERVICES_BEYOND_CLIENTS) <= services  # the table's stream, read by the events function
 
 
 def test_devserver_waits_for_a_healthy_localstack():

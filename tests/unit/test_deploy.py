@@ -21,7 +21,7 @@ def statements(role: str):
 
 
 def test_policies_name_actions_and_resources_exactly():
-    for role in ("api", "processor", "presignup"):
+    for role in ("api", "processor", "presignup", "events"):
         for statement in statements(role):
             actions = statement["Action"]
             resources = statement["Resource"]
@@ -42,6 +42,7 @@ def test_each_function_gets_only_what_it_uses():
     assert actions("api") == {
         "dynamodb:PutItem",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",  # a listing by status: the records byStatus holds the keys of
         "dynamodb:Query",
         "dynamodb:UpdateItem",
         "s3:PutObject",
@@ -99,14 +100,44 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:s3:::{CFG.upload_bucket}/*",
         f"arn:aws:s3:::{CFG.processed_bucket}/*",
     ]
-    # Its health report: the table's listing indexes and the unfinished one (the oldest upload), and
-    # CloudWatch's alarm and metric reads, which no narrower resource grants.
+    # Its health report: the table's listing indexes, the unfinished one (the oldest upload) and the
+    # status one (the admin's filter and counts), and CloudWatch's alarm and metric reads, which no
+    # narrower resource grants.
     assert [r.rsplit("/", 1)[-1] for r in resources("api", "dynamodb:Query")[1:]] == [
         "byCreated",
         "byOwnerTaken",
         "byUnfinished",
+        "byStatus",
     ]
     assert all(resources("api", action) == ["*"] for action in CLOUDWATCH_READS)
+
+
+def test_only_the_events_function_sends_events_and_only_to_the_stack_s_bus():
+    """Image events come from the table's stream alone (bootstrap/deploy/bus.py): the events function
+    reads that stream and sends to the stack's own bus, and nothing else; no other function may send
+    events anywhere."""
+    policies = function_policies(CFG, "123456789012", POOL_ARN)
+    senders = {
+        role
+        for role, policy in policies.items()
+        for statement in policy["Statement"]
+        if any(action.startswith("events:") for action in statement["Action"])
+    }
+    assert senders == {"events"}
+    granted = {
+        action: statement["Resource"]
+        for statement in statements("events")
+        for action in statement["Action"]
+        if not action.startswith("logs:")
+    }
+    stream = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{CFG.table}/stream/*"
+    assert granted == {
+        "events:PutEvents": [f"arn:aws:events:eu-west-1:123456789012:event-bus/{CFG.event_bus}"],
+        "dynamodb:DescribeStream": [stream],
+        "dynamodb:GetRecords": [stream],
+        "dynamodb:GetShardIterator": [stream],
+        "dynamodb:ListStreams": [stream],
+    }
 
 
 def test_processor_memory_is_its_decode_budget_plus_baseline_and_margin():

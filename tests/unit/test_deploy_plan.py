@@ -181,10 +181,11 @@ def test_the_dry_run_shows_each_target_s_stack(capsys, deploy_env, target):
         assert operations.index("create_distribution") < operations.index("put_bucket_cors")
         assert operations.index("create_rest_api") < operations.index("create_response_headers_policy")
         assert operations[-1] == "put_object" and calls[-1].params["Key"] == "config.json"
-        assert "update_continuous_backups" in operations and made == [cfg.function("api"), cfg.function("processor")]
+        assert "update_continuous_backups" in operations
+        assert made == [cfg.function(f) for f in ("api", "processor", "events")]
     else:
         assert not any(c.service == "cloudfront" for c in calls) and "update_continuous_backups" not in operations
-        assert made == [cfg.function(f) for f in ("presignup", "api", "processor")]
+        assert made == [cfg.function(f) for f in ("presignup", "api", "processor", "events")]
     # `python -m bootstrap deploy --dry-run` prints exactly these calls.
     assert main_dry_run(capsys, target) == [f"  {c.show()}" for c in calls]
 

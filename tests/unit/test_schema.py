@@ -15,9 +15,11 @@ from handlers.keys import image_id_for_key, manifest_key
 from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, record_from_s3
 from handlers.schema import (
+    INDEX_ATTRIBUTES,
     LIST_INDEX,
     LIST_PARTITION,
     OWNER_INDEX,
+    STATUS_INDEX,
     TABLE_INDEXES,
     TABLE_KEY,
     TTL_ATTRIBUTE,
@@ -73,6 +75,13 @@ def test_the_deployed_table_is_the_schema_s(aws_env):
         for index in table["GlobalSecondaryIndexes"]
     }
     assert indexes == TABLE_INDEXES
+    projections = {index["IndexName"]: index["Projection"] for index in table["GlobalSecondaryIndexes"]}
+    assert projections == {
+        name: {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(INDEX_ATTRIBUTES[name])}
+        if name in INDEX_ATTRIBUTES
+        else {"ProjectionType": "ALL"}
+        for name in TABLE_INDEXES
+    }
     ttl = clients.dynamodb.describe_time_to_live(TableName=settings.table_name)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == TTL_ATTRIBUTE
 
@@ -146,6 +155,11 @@ def test_each_sparse_index_holds_exactly_the_records_it_is_for(every_kind_of_rec
     arrived = set(kinds.values()) - {kinds["pending"], kinds["deleted"]}
     assert {r["id"] for r in records.listed()} == arrived
     assert {r["id"] for r in records.list(100, None, owner=OWNER)[0]} == arrived - {kinds["direct"]}
+    # By status: every listed record of it (byStatus holds the upload never sent too: it is left out).
+    for shown in set(Status) - {Status.DELETED}:
+        of_status = {i for i in arrived if status[i] == shown}
+        assert {r["id"] for r in records.list(100, None, status=shown)[0]} == of_status, shown
+        assert records.count_by_status([shown]) == {shown: (len(of_status), False)}
     # The TTL: on an upload that never arrived and on a tombstone, never on an image.
     with_ttl = {i for i, item in table_items(settings, clients).items() if TTL_ATTRIBUTE in item}
     assert with_ttl == {kinds["pending"], kinds["deleted"]}
@@ -162,6 +176,8 @@ def test_every_index_the_repository_queries_is_the_schema_s(every_kind_of_record
     page, cursor = records.list(1, None)
     records.list(1, cursor)
     records.list(1, None, owner=OWNER)
+    records.list(1, None, status=Status.FAILED)
+    records.count_by_status([Status.PROCESSED])
     list(records.unfinished(10))
     list(records.listed())
     assert page and cursor and queries
@@ -171,9 +187,16 @@ def test_every_index_the_repository_queries_is_the_schema_s(every_kind_of_record
         for placeholder, name in query.get("ExpressionAttributeNames", {}).items():
             condition = condition.replace(placeholder, name)
         assert condition == f"{partition} = :p", query
-    assert {q["IndexName"] for q in queries} == set(TABLE_INDEXES) == {LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX}
-    partitions = {q["IndexName"]: q["ExpressionAttributeValues"][":p"]["S"] for q in queries}
-    assert partitions == {LIST_INDEX: LIST_PARTITION, OWNER_INDEX: OWNER, UNFINISHED_INDEX: UNFINISHED_PARTITION}
+    indexes = {LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX, STATUS_INDEX}
+    assert {q["IndexName"] for q in queries} == set(TABLE_INDEXES) == indexes
+    partitions = {(q["IndexName"], q["ExpressionAttributeValues"][":p"]["S"]) for q in queries}
+    assert partitions == {
+        (LIST_INDEX, LIST_PARTITION),
+        (OWNER_INDEX, OWNER),
+        (UNFINISHED_INDEX, UNFINISHED_PARTITION),
+        (STATUS_INDEX, Status.FAILED),
+        (STATUS_INDEX, Status.PROCESSED),
+    }
 
 
 def index_keys(dynamodb, table: str) -> dict[str, tuple[str, ...]]:
@@ -181,6 +204,27 @@ def index_keys(dynamodb, table: str) -> dict[str, tuple[str, ...]]:
     return {
         i["IndexName"]: tuple(k["AttributeName"] for k in i["KeySchema"]) for i in described["GlobalSecondaryIndexes"]
     }
+
+
+def table_from_before(aws, table_name_of, indexes: dict[str, tuple[str, str]]) -> None:
+    """The images table as an earlier version made it, with these indexes."""
+    aws.dynamodb.create_table(
+        TableName=table_name_of.table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": a, "AttributeType": "S"}
+            for a in sorted({TABLE_KEY, *(a for k in indexes.values() for a in k)})
+        ],
+        KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}],
+            }
+            for name, (p, s) in indexes.items()
+        ],
+    )
 
 
 def test_a_table_from_before_gets_the_owner_index_and_its_records_their_key_on_the_next_deploy(moto):
@@ -196,23 +240,7 @@ def test_a_table_from_before_gets_the_owner_index_and_its_records_their_key_on_t
     aws = Aws(cfg)
     before = {name: keys for name, keys in TABLE_INDEXES.items() if name != OWNER_INDEX}
     before["byOwner"] = ("owner", "listedKey")
-    aws.dynamodb.create_table(
-        TableName=cfg.table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": a, "AttributeType": "S"}
-            for a in sorted({TABLE_KEY, *(a for k in before.values() for a in k)})
-        ],
-        KeySchema=[{"AttributeName": TABLE_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": name,
-                "Projection": {"ProjectionType": "ALL"},
-                "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}],
-            }
-            for name, (p, s) in before.items()
-        ],
-    )
+    table_from_before(aws, cfg, before)
     old = [
         ("a" * 32, "2025-01-02T10:00:00.000Z", {}),
         ("b" * 32, "2025-01-03T10:00:00.000Z", {"takenAt": "2019-06-01T12:00:00"}),
@@ -239,3 +267,54 @@ def test_a_table_from_before_gets_the_owner_index_and_its_records_their_key_on_t
     ensure_table(again, cfg, wait=lambda _: None, log=said.append)
     settle_table(again, cfg, new_table=False, log=said.append)
     assert again.executor.calls == []  # nothing left to add, give or retire
+
+
+def test_a_table_from_before_the_status_index_gets_it_with_nothing_to_write(moto):
+    """byStatus needs no backfill: the dry run shows the index to add and nothing else; deploy adds
+    it, and the records from before are in it at once, by status; deployed again, nothing."""
+    from bootstrap.deploy.config import StackConfig
+    from bootstrap.deploy.executor import Aws, DisplayOnlyExecutor
+    from bootstrap.deploy.storage import ensure_table, settle_table
+    from tests.unit.test_records import a_record_from_before
+
+    cfg = StackConfig(target="embedded", region="us-east-1", endpoint_url=None)
+    aws = Aws(cfg)
+    before = {name: keys for name, keys in TABLE_INDEXES.items() if name != STATUS_INDEX}
+    table_from_before(aws, cfg, before)
+    for image_id, status in (("a" * 32, "processed"), ("b" * 32, "failed")):
+        item = a_record_from_before(image_id, "2026-01-02T10:00:00.000Z", status=status)
+        item["takenKey"] = item.pop("listedKey")
+        aws.dynamodb.put_item(TableName=cfg.table, Item=item)
+    settle_table(aws, cfg, new_table=True)  # the backfill's note: this table had byOwnerTaken already
+    records = ImageRecords(aws.dynamodb, cfg.table)
+    said: list[str] = []
+
+    dry = Aws(cfg, DisplayOnlyExecutor(reads="target", show=said.append))
+    ensure_table(dry, cfg, wait=lambda _: None, log=said.append)
+    settle_table(dry, cfg, new_table=False, log=said.append)
+    (create,) = [c.params for c in dry.executor.calls if c.operation == "update_table"]
+    assert create["GlobalSecondaryIndexUpdates"] == [
+        {
+            "Create": {
+                "IndexName": STATUS_INDEX,
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["listPk"]},
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "createdKey", "KeyType": "RANGE"},
+                ],
+            }
+        }
+    ]
+    assert f"wait until index {STATUS_INDEX} of {cfg.table} is ACTIVE" in " ".join(said)
+    assert not any("backfill" in line for line in said)
+    assert index_keys(aws.dynamodb, cfg.table) == before  # shown, not sent
+
+    ensure_table(aws, cfg, wait=lambda _: None, log=said.append)
+    assert index_keys(aws.dynamodb, cfg.table) == TABLE_INDEXES
+    assert [r["id"] for r in records.list(10, None, status=Status.FAILED)[0]] == ["b" * 32]
+    assert records.count_by_status([Status.PROCESSED]) == {Status.PROCESSED: (1, False)}
+
+    again = Aws(cfg, DisplayOnlyExecutor(reads="target", show=said.append))
+    ensure_table(again, cfg, wait=lambda _: None, log=said.append)
+    settle_table(again, cfg, new_table=False, log=said.append)
+    assert again.executor.calls == []
