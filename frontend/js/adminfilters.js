@@ -61,8 +61,17 @@ function describeShown() {
   return `Showing ${count ? `${count} ` : ""}${status} photos${by}.`;
 }
 
+function markStatus() {
+  // Failed only: "Hide failed" would leave an empty gallery, so it steps aside (style.css).
+  const status = chosenStatus();
+  $("gallery").toggleAttribute("data-status-filter", Boolean(status));
+  if (status) $("gallery").dataset.statusFilter = status;
+  $("hide-failed").disabled = status === "failed";
+}
+
 async function filtersChanged() {
   // The listing from its first page and the counts, then one announcement of what is shown.
+  markStatus();
   await Promise.all([reload(), refreshCounts()]);
   announce(describeShown());
 }
@@ -102,6 +111,7 @@ export function showAdminFilters(on) {
   countsAsked++;
   showOwner();
   statusInputs().forEach((input) => { input.checked = input.value === ""; });
+  markStatus();
   showCounts();
 }
 

@@ -83,6 +83,6 @@ function tidyDays() {
 export function wireDays() {
   // Tiles come and go (uploads, pages, deletes), and hide (dismissed, "Hide failed").
   new MutationObserver(tidyDays).observe($("gallery"), {
-    childList: true, subtree: true, attributes: true, attributeFilter: ["data-dismissed", "data-hide-failed", "hidden"],
+    childList: true, subtree: true, attributes: true, attributeFilter: ["data-dismissed", "data-hide-failed", "data-status-filter", "hidden"],
   });
 }

@@ -43,11 +43,17 @@ def status_radio(page, status: str):
 
 def shown_ids(page, ids: list[str]) -> None:
     """The gallery shows exactly these tiles, in this order, and has no page left to load."""
-    tiles, more = page.locator("#gallery li.tile"), page.get_by_role("button", name="Load more")
+    tiles, more = page.locator("#gallery li.tile"), page.locator("#load-more")
     expect(tiles).to_have_count(len(ids))
-    if more.is_visible():  # a page as long as the rest: the end is known by asking once more
-        more.click()
-    expect(more).to_be_hidden()
+    # A page as long as the rest: the end is known by asking once more (Load more, or the scroll's
+    # own load, already under way while the button is disabled).
+    deadline = time.monotonic() + 30
+    while more.is_visible():
+        assert time.monotonic() < deadline, "Load more never went away"
+        page.evaluate(
+            "() => { const b = document.getElementById('load-more'); if (!b.hidden && !b.disabled) b.click(); }"
+        )
+        page.wait_for_timeout(100)
     assert tile_ids(page) == ids
 
 
@@ -90,10 +96,15 @@ def test_an_admin_filters_everyone_s_photos_by_status_and_owner(browser, site, s
         )
     expect(status_radio(page, "All")).to_be_checked()
 
-    # Failed only: the newest failed photo (Bob's) first, and no tile that is not a failed one.
+    # Failed only: the newest failed photo (Bob's) first, and no tile that is not a failed one;
+    # shown even with "Hide failed" on (it steps aside: an empty gallery otherwise).
+    hide_failed = page.get_by_label("Hide failed")
+    hide_failed.check()
     status_radio(page, "Failed").check()
     wait_for(page, f"document.querySelector('#gallery li.tile')?.dataset.id === '{bobs_failed}'")
     assert page.locator("#gallery li.tile").count() == page.locator("#gallery li.tile > .failed-tile").count()
+    expect(page.locator(f"#gallery li.tile[data-id='{bobs_failed}']")).to_be_visible()
+    expect(hide_failed).to_be_disabled()
     failed = counted(stack, admin, "failed")
     wait_for(page, f"window.announced.includes('Showing {failed} failed photos.')")
 
@@ -109,6 +120,8 @@ def test_an_admin_filters_everyone_s_photos_by_status_and_owner(browser, site, s
 
     status_radio(page, "All").check()
     shown_ids(page, [bobs_failed, bobs_photo])  # his gallery's order: the newest first
+    expect(page.locator(f"#gallery li.tile[data-id='{bobs_failed}']")).to_be_hidden()  # "Hide failed" again
+    hide_failed.uncheck()
 
     # Clear: everyone's again; then Alice's, from one of her photos.
     page.get_by_role("button", name="Clear", exact=True).click()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import uuid
 import warnings
 
@@ -212,5 +213,18 @@ def test_admin_all_users(browser, site, admin, size):
         wait_for(page, "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth > 0)")
         page.evaluate("window.scrollTo(0, document.getElementById('gallery-heading').offsetTop - 8)")
         shoot(page, "admin-all-users", size)
+        failed = page.get_by_role("radio", name=re.compile(r"^Failed\b"))
+        if not failed.is_visible():
+            absent("admin-failed", size, "no status filter")
+            return
+        failed.check()  # the counts by status, and everyone's failed photos only
+        wait_for(
+            page,
+            "document.querySelectorAll('#gallery li.tile').length > 0 && "
+            "[...document.querySelectorAll('#gallery li.tile')].every(t => t.querySelector('.failed-tile'))",
+        )
+        wait_for(page, "[...document.querySelectorAll('#status-filter .status-count')].some(c => c.textContent)")
+        page.evaluate("window.scrollTo(0, document.getElementById('gallery-heading').offsetTop - 8)")
+        shoot(page, "admin-failed", size)
     finally:
         page.context.close()
