@@ -106,7 +106,7 @@ redrive: venv ## Send every dead-lettered event back to the processor
 	@$(PY) -m bootstrap.deadletters redrive
 
 # On AWS (TARGET=aws) with deploy-aws's outputs and variables (REGION= PROFILE= PREFIX=).
-logs: venv ## Print one image's log lines from the API and the processor, in time order (ID=<image id>; TARGET=aws on AWS)
+logs: venv ## Print one image's log lines from the API, the processor and the events function, in time order (ID=<image id>; TARGET=aws on AWS)
 	@$(if $(filter aws,$(TARGET)),env $(AWS_VARS)) $(PY) -m bootstrap logs --target $(TARGET) --id "$(ID)"
 
 stats: venv ## Print the stack's health: alarm states, the last hour's photos processed and refused (by code), upload-to-ready p50/p95, the oldest unfinished upload (TARGET=aws on AWS)

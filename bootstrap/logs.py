@@ -1,7 +1,7 @@
 """One image's story: `python -m bootstrap logs --id <image id>` (`make logs ID=<image id>`).
 
-Prints every line the API and the processor logged about one image, merged in time order, each
-prefixed with its time and function. Their lines about an image name it (`image_id`; the API's
+Prints every line the API, the processor and the events function logged about one image, merged
+in time order, each prefixed with its time and function. Their lines about an image name it (`image_id`; the API's
 access line, its path), so one search per log group finds them: FilterLogEvents with the image id
 as a quoted term, page by page while the service hands back a nextToken (the embedded emulator
 answers in one page), at most MAX_PAGES a group. The log groups are the functions' own
@@ -20,13 +20,13 @@ from handlers.keys import ID_PATTERN
 # empty), so a month of a busy function's logs can take many; beyond these it says so, not hangs.
 MAX_PAGES = 100
 # The functions whose lines tell an image's story, in the order of its story (for equal times).
-STORY_FUNCTIONS = ("api", "processor")
+STORY_FUNCTIONS = ("api", "processor", "events")
 
 
 @dataclass(frozen=True)
 class LogLine:
     timestamp: int  # milliseconds since the epoch, as CloudWatch Logs keeps it
-    function: str  # "api" or "processor", as the deploy's outputs name it
+    function: str  # "api", "processor" or "events", as the deploy's outputs name it
     message: str
 
     def show(self, width: int = 0) -> str:

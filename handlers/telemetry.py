@@ -74,6 +74,8 @@ ALARM_NAMES = (
     "processing-time",
     "stuck-uploads",
     "refusal-spike",
+    "events-errors",
+    "events-behind",
     "api-5xx",
 )
 

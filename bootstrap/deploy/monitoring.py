@@ -102,6 +102,27 @@ ALARMS: tuple[Alarm, ...] = (
         period=900,
     ),
     Alarm(
+        "events-errors",
+        "The events function failed 3+ times in 15 minutes: image events wait in the table's stream "
+        "(kept 24 hours) and are tried again; its log group says why (docs/events.md).",
+        "Errors",
+        "AWS/Lambda",
+        lambda cfg: {"FunctionName": cfg.function("events")},
+        threshold=3,
+        period=900,
+    ),
+    Alarm(
+        "events-behind",
+        "Image events are sent over 10 minutes after their record's write: the events function fails or "
+        "cannot keep up; a change the stream has kept 24 hours is lost to subscribers.",
+        "IteratorAge",
+        "AWS/Lambda",
+        lambda cfg: {"FunctionName": cfg.function("events")},
+        threshold=600_000,  # milliseconds
+        statistic="Maximum",
+        comparison="GreaterThanThreshold",
+    ),
+    Alarm(
         "api-5xx",
         "Over 5% of API requests failed on the server side in 5 minutes (a crash, a timeout, a throttled AWS call).",
         "5XXError",

@@ -139,9 +139,10 @@ def decode_cost(image: Image.Image, headers: Headers) -> int:
 # Peak bytes per pixel of the largest rendition while the renditions are made: every size kept
 # until encoded (~1.4x the largest, 4 bytes a pixel) and two encoders at once, as (opaque: AVIF
 # and JPEG; with alpha: AVIF and WebP). libaom's AV1 encoder dominates: measured 67 MiB (RGB)
-# and 130 MiB (RGBA, with WebP beside it) for 1920x1440 of synthetic lines, 109 MiB for a 12 MP
-# photo's (`make bench`, hostile inputs); rounded up.
-_ENCODE_BYTES_PER_PIXEL = (40, 64)
+# and 130 MiB (RGBA, with WebP beside it) for 1920x1440 of synthetic lines, 109 MiB and later
+# 122.4 MiB (2026-12-04: over 40 bytes a pixel's 121) for a 12 MP photo's (`make bench`, hostile
+# inputs); rounded up.
+_ENCODE_BYTES_PER_PIXEL = (44, 64)
 
 
 def encode_cost(size: tuple[int, int], alpha: bool) -> int:

@@ -14,6 +14,7 @@ AWS_METRICS = {  # what AWS itself publishes (the local stack: bootstrap/emulato
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     ("AWS/Lambda", "Errors"),
     ("AWS/Lambda", "Throttles"),
+    ("AWS/Lambda", "IteratorAge"),  # for functions mapped to a stream
     ("AWS/ApiGateway", "5XXError"),
 }
 

@@ -64,6 +64,18 @@ def test_the_functions_lines_are_merged_in_time_order_keeping_each_service_s_ord
     assert lines[0].show(9) == "1970-01-01T00:00:01.000Z api       api: upload presigned"
 
 
+def test_the_events_function_s_lines_are_part_of_the_story(logs):
+    outputs = {"functions": OUTPUTS["functions"] | {"events": "stack-events"}}
+    answer(logs, API, [])
+    answer(logs, PROCESSOR, [event(9_000, "p: processed")])
+    answer(logs, "/aws/lambda/stack-events", [event(9_200, "image event sent")])
+    lines, _ = image_lines(logs, log_groups(outputs), IMAGE)
+    assert [(line.function, line.message) for line in lines] == [
+        ("processor", "p: processed"),
+        ("events", "image event sent"),
+    ]
+
+
 def test_the_pages_are_bounded(logs):
     answer(logs, API, [], token="a1")
     answer(logs, API, [event(1, "x")], token="a2", after="a1")
