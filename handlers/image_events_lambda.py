@@ -22,6 +22,7 @@ from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.image_events import SOURCE, image_event
 from handlers.records import from_item
+from handlers.telemetry import CORRELATION_KEY
 
 logger = Logger(service="imagepipe-events")
 
@@ -46,6 +47,20 @@ def events_of(changes: Iterable[dict], bucket: str) -> Iterator[tuple[str, dict]
             continue
         if event:
             yield event
+
+
+def correlation_ids(changes: Iterable[dict]) -> dict[str, str]:
+    """Each changed image's upload correlation id, for the lines about it (`make logs`)."""
+    found = {}
+    for change in changes:
+        images = change.get("dynamodb") or {}
+        try:
+            record = from_item(images.get("NewImage") or images.get("OldImage") or {})
+        except Exception:  # events_of has logged it
+            continue
+        if record.get("id") and record.get("correlationId"):
+            found[record["id"]] = record["correlationId"]
+    return found
 
 
 def entries(events: Iterable[tuple[str, dict]], bus: str) -> list[dict]:
@@ -91,9 +106,14 @@ def _runtime() -> tuple[Settings, Clients]:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event, context):
     settings, clients = _runtime()
-    found = entries(events_of(event.get("Records") or [], settings.processed_bucket), settings.event_bus_name)
+    changes = event.get("Records") or []
+    found = entries(events_of(changes, settings.processed_bucket), settings.event_bus_name)
     send(clients.events, found)
+    correlation = correlation_ids(changes)
     for entry in found:
-        detail = json.loads(entry["Detail"])
-        logger.info("image event sent", extra={"image_id": detail["imageId"], "detail_type": entry["DetailType"]})
-    return {"changes": len(event.get("Records") or []), "events": len(found)}
+        image_id = json.loads(entry["Detail"])["imageId"]
+        about = {"image_id": image_id, "detail_type": entry["DetailType"]}
+        if image_id in correlation:
+            about[CORRELATION_KEY] = correlation[image_id]
+        logger.info("image event sent", extra=about)
+    return {"changes": len(changes), "events": len(found)}

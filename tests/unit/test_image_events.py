@@ -18,7 +18,7 @@ from bootstrap.deploy.config import StackConfig
 from bootstrap.deploy.executor import Aws
 from handlers.formats import RenditionSpec
 from handlers.image_events import DELETED, FAILED, PROCESSED, RERENDERED, event_id, image_event
-from handlers.image_events_lambda import EventsNotSent, entries, events_of, send
+from handlers.image_events_lambda import EventsNotSent, correlation_ids, entries, events_of, send
 from handlers.processor import process_event, rerender, s3_event
 from handlers.records import ImageRecords
 from tests.images import phone_jpeg
@@ -125,6 +125,15 @@ def test_changes_that_are_no_event():
 def test_a_change_the_function_cannot_read_is_skipped_not_raised():
     odd = {"dynamodb": {"Keys": {"id": {"S": "x"}}, "NewImage": {"id": {"S": "x"}, "status": {"S": "processed"}}}}
     assert list(events_of([odd], "bucket")) == []  # no updatedAt: logged, and the stream goes on
+
+
+def test_each_change_names_its_upload_s_correlation_id_for_the_log_lines():
+    changes = [
+        {"dynamodb": {"NewImage": {"id": {"S": "a" * 32}, "correlationId": {"S": "req-1"}}}},
+        {"dynamodb": {"OldImage": {"id": {"S": "b" * 32}, "correlationId": {"S": "req-2"}}}},  # a delete
+        {"dynamodb": {"NewImage": {"id": {"S": "c" * 32}}}},  # a direct put: none
+    ]
+    assert correlation_ids(changes) == {"a" * 32: "req-1", "b" * 32: "req-2"}
 
 
 class FlakyBus:
