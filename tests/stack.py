@@ -170,21 +170,27 @@ class Stack:
         command = [sys.executable, "-m", module, *args]
         return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
-    def subscribe_queue(self, topic_arn: str, name: str) -> str:
-        """A new SQS queue subscribed to the topic (its policy lets that topic's SNS deliver, as
-        AUTH=true needs; raw delivery: each message is what was published); its URL."""
+    def queue_for(self, name: str, service: str, source_arn: str) -> tuple[str, str]:
+        """A new SQS queue whose policy lets `service` send to it on behalf of `source_arn` only
+        (a topic, a rule), as AUTH=true needs; its URL and ARN."""
         sqs = self.client("sqs")
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         statement = {
             "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
+            "Principal": {"Service": service},
             "Action": "sqs:SendMessage",
             "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
         }
         policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+        return url, arn
+
+    def subscribe_queue(self, topic_arn: str, name: str) -> str:
+        """A new SQS queue subscribed to the topic (raw delivery: each message is what was
+        published); its URL."""
+        url, arn = self.queue_for(name, "sns.amazonaws.com", topic_arn)
         self.client("sns").subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
         )

@@ -25,21 +25,9 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.Dr
 def subscribe(stack, name: str, pattern: dict) -> str:
     """A queue of the subscriber's, and a rule on the stack's bus that sends it what `pattern`
     matches (its policy lets that rule's EventBridge send, as AUTH=true needs); its URL."""
-    sqs, events = stack.client("sqs"), stack.client("events")
-    bus = stack.outputs["eventBus"]
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events, bus = stack.client("events"), stack.outputs["eventBus"]
     rule_arn = events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern))["RuleArn"]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-    }
-    sqs.set_queue_attributes(
-        QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
-    )
+    url, queue_arn = stack.queue_for(name, "events.amazonaws.com", rule_arn)
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
     return url
 
