@@ -78,5 +78,7 @@ def judge(data: bytes, declared: str | None, owner: str | None, image_id: str, d
     if not declared and owner:
         original = duplicate_of(dynamodb, table, owner, sha256, exclude=image_id, processed_only=True)
         if original:
-            raise ImageRejected(DUPLICATE, f"The same file as image {original}.", {"duplicateOf": original})
+            raise ImageRejected(
+                DUPLICATE, f"Already in the gallery: the same file as image {original}.", {"duplicateOf": original}
+            )
     return {"sha256": sha256}
