@@ -180,3 +180,39 @@ def test_a_copy_that_declared_no_hash_is_recorded_as_a_duplicate_not_rendered(aw
     image = Api(settings, clients)("GET", f"/images/{duplicate['id']}")[1]
     assert image["duplicateOf"] == "c" * 32 and image["error"]["code"] == "duplicate"
     assert Api(settings, clients)("GET", f"/images/{'c' * 32}")[1]["duplicateOf"] is None
+
+
+def test_a_table_from_before_gets_the_content_index_on_the_next_deploy_and_nothing_else(moto):
+    """Deploy adds byOwnerContent to an existing table in place (UpdateTable, waited for), writes no
+    record for it (records from before carry no hash until re-rendered), and a second deploy sends
+    nothing."""
+    from bootstrap.deploy.config import StackConfig
+    from bootstrap.deploy.executor import Aws, DisplayOnlyExecutor
+    from bootstrap.deploy.storage import ensure_table, settle_table
+    from handlers.schema import TABLE_INDEXES
+    from tests.unit.test_schema import index_keys, table_from_before
+
+    cfg = StackConfig(target="embedded", region="us-east-1", endpoint_url=None)
+    aws = Aws(cfg)
+    before = {name: keys for name, keys in TABLE_INDEXES.items() if name != CONTENT_INDEX}
+    table_from_before(aws, cfg, before)
+    settle_table(aws, cfg, new_table=True)  # the takenKey backfill's note: done before
+    said: list[str] = []
+    dry = Aws(cfg, DisplayOnlyExecutor(reads="target", show=said.append))
+    ensure_table(dry, cfg, wait=lambda _: None, log=said.append)
+    (create,) = [c.params for c in dry.executor.calls if c.operation == "update_table"]
+    assert create["GlobalSecondaryIndexUpdates"][0]["Create"] == {
+        "IndexName": CONTENT_INDEX,
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["status", "listPk"]},
+        "KeySchema": [
+            {"AttributeName": "owner", "KeyType": "HASH"},
+            {"AttributeName": "sha256", "KeyType": "RANGE"},
+        ],
+    }
+    assert not {"put_item", "update_item"} & {c.operation for c in dry.executor.calls}  # no record written for it
+    ensure_table(aws, cfg, wait=lambda _: None, log=said.append)
+    assert index_keys(aws.dynamodb, cfg.table) == TABLE_INDEXES
+    again = Aws(cfg, DisplayOnlyExecutor(reads="target", show=said.append))
+    ensure_table(again, cfg, wait=lambda _: None, log=said.append)
+    settle_table(again, cfg, new_table=False, log=said.append)
+    assert again.executor.calls == []
