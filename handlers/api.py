@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from handlers import errors, health, telemetry
+from handlers import duplicates, errors, health, telemetry
 from handlers.clients import Clients, make_clients
 from handlers.config import DEAD_LETTER_RETENTION_SECONDS, EVENT_MAX_AGE_SECONDS, Settings
 from handlers.formats import ACCEPTED_CONTENT_TYPES, FORMAT_FILES
@@ -43,7 +43,7 @@ logger = Logger(service="imagepipe-api")
 meter = Meter(telemetry.API_SERVICE, logger)
 
 MAX_FILENAME_CHARS = 200
-# The only body is {"filename", "contentType", "size"}: a 255-character file name (the usual
+# The only body is {"filename", "contentType", "size", "sha256"}: a 255-character file name (the usual
 # file system limit), every character \u-escaped, is about 1.5 KiB. A bigger body is not a
 # request this API makes; it is refused before it is parsed (deep nesting costs the parser).
 MAX_BODY_BYTES = 4 * 1024
@@ -205,6 +205,8 @@ class Api:
             "renditions": renditions,
             "original": original,
             "error": record.get("error"),
+            # A file with the same bytes as this image of its owner's, recorded instead of rendered.
+            "duplicateOf": record.get("duplicateOf"),
         }
 
     def find(self, image_id: str, caller: Caller) -> ImageRecord:
@@ -240,9 +242,13 @@ def json_response(status: int, body) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
-def upload_request(body: dict, max_bytes: int) -> tuple[str, str, int]:
-    """(filename, content type, size) of a POST /uploads body, validated."""
+def upload_request(body: dict, max_bytes: int) -> tuple[str, str, int, str | None]:
+    """(filename, content type, size, declared SHA-256 or None) of a POST /uploads body, validated."""
     filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
+    try:
+        sha256 = duplicates.declared_sha256(body.get("sha256"))
+    except ValueError as exc:
+        raise errors.InvalidRequest(str(exc)) from None
     if not isinstance(filename, str) or not filename:
         raise errors.InvalidRequest("'filename' must be a non-empty string.")
     if not isinstance(content_type, str) or not content_type:
@@ -254,14 +260,20 @@ def upload_request(body: dict, max_bytes: int) -> tuple[str, str, int]:
         raise errors.UnsupportedType(f"{content_type!r} is not accepted; send JPEG, PNG, WebP, GIF, AVIF or HEIC/HEIF.")
     if size > max_bytes:
         raise errors.TooLarge(f"The file is {size} bytes; the limit is {max_bytes}.")
-    return filename, content_type, size
+    return filename, content_type, size, sha256
 
 
 def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     settings, clients = api.settings, api.clients
-    filename, content_type, size = upload_request(json_object(event), settings.limits.max_bytes)
+    filename, content_type, size, sha256 = upload_request(json_object(event), settings.limits.max_bytes)
     filename = fit_filename(clean_filename(filename))  # as data: the record's and the file's alike
     caller = api.caller(event)
+    # The caller's own image with these bytes: nothing to upload, nothing charged, no record. Only
+    # theirs is looked at (the index's partition is the owner): no answer depends on anyone else's.
+    existing = sha256 and duplicates.duplicate_of(clients.dynamodb, settings.table_name, caller.sub, sha256)
+    if existing:
+        logger.info("upload is a duplicate", extra={"image_id": existing})
+        return json_response(200, {"duplicateOf": existing})
     try:
         api.quotas.charge(caller.sub, size)
     except errors.QuotaExceeded:  # 429
@@ -275,7 +287,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
     # The file carries what its record needs to exist (S3 is the truth: a lost table is
     # rebuilt from the buckets), and its correlation id, bound exactly by the policy like
     # everything else in it: the browser cannot change them.
-    metadata = upload_metadata(caller.sub, caller.email, filename, created_at, correlation_id)
+    metadata = upload_metadata(caller.sub, caller.email, filename, created_at, correlation_id, sha256)
     # The policy is the enforcement: exact key, exact type, short expiry, and exactly the
     # declared size, so the record's `bytes` is what arrives.
     post = clients.s3_public.generate_presigned_post(
@@ -300,6 +312,7 @@ def create_upload(api: Api, event: APIGatewayProxyEvent) -> Response:
             expires_at=expires_at + settings.pending_ttl_seconds,
             created_at=created_at,
             correlation_id=correlation_id,
+            sha256=sha256,
         )
     except Exception:
         api.quotas.refund(caller.sub, size)  # no image came of it

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Refusals the processor makes of a whole file (not of its pixels): exact duplicates
+# (`handlers.duplicates`). The image core's own codes are raised where they are found.
+HASH_MISMATCH = "hash_mismatch"  # the bytes are not the ones whose SHA-256 the upload declared
+DUPLICATE = "duplicate"  # the owner already has an image with these bytes: `duplicateOf` names it
+
 
 class ImageRejected(Exception):
-    """The input is not something we can turn into renditions; `code` is stable."""
+    """The input is not something we can turn into renditions; `code` is stable. `fields`: what
+    the refused record and its manifest keep besides the error (a duplicate's `duplicateOf`)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, fields: dict | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.fields = fields or {}
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from urllib.parse import quote_plus, unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
 
-from handlers import telemetry
+from handlers import duplicates, telemetry
 from handlers.clients import Clients
 from handlers.config import PROCESSOR_RETRIES, Settings
 from handlers.faults import rendition_store
@@ -198,10 +198,15 @@ def _render(job: _Job, response: dict | None) -> str:
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
     started = time.perf_counter()
     data = response["Body"].read()
+    # The bytes' hash, before any decoding: not the declared one, or a copy of an image the owner has.
+    origin = origin_from_metadata(response.get("Metadata") or {})
+    owner = claim.before.get("owner") or origin.get("owner")  # the record's: a relinked one has a new owner
+    table = job.settings.table_name
+    content = duplicates.judge(data, origin.get("sha256"), owner, job.image_id, job.clients.dynamodb, table)
     result = make_renditions(data, limits, job.settings.renditions)
     retry = (claim.before.get("error") or {}).get("code") == "processing_error"
     store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
-    finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store)
+    finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store, content)
     if finished == Status.PROCESSED:
         logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
         # The wait is from the upload form: a direct put's record is made by its first processing.
@@ -213,12 +218,19 @@ def _render(job: _Job, response: dict | None) -> str:
 
 
 def _publish(
-    image_id: str, etag: str, result: Processed, settings: Settings, clients: Clients, records: ImageRecords, store
+    image_id: str,
+    etag: str,
+    result: Processed,
+    settings: Settings,
+    clients: Clients,
+    records: ImageRecords,
+    store,
+    content: dict,
 ) -> str:
     """Renditions, then the manifest, then the record (a lost table is rebuilt from the
     manifest); then what the record listed before and lists no more is removed: old renditions
-    keep serving until the new ones are in place."""
-    stored = _store_renditions(image_id, etag, result, settings, store)
+    keep serving until the new ones are in place. `content`: the bytes' hash, kept on both."""
+    stored = _store_renditions(image_id, etag, result, settings, store) | content
     at = now_iso()
     stored["manifestKey"] = _store_manifest(
         clients.s3, settings, image_id, etag, {"status": Status.PROCESSED, "updatedAt": at, **stored}
@@ -269,9 +281,11 @@ def _rerender(
         if response is None:
             outcome = "missing"  # the sweep and `reconcile` deal with a file gone
         else:
-            result = make_renditions(response["Body"].read(), settings.limits, settings.renditions)
+            data = response["Body"].read()
+            result = make_renditions(data, settings.limits, settings.renditions)
             # The record lists the new renditions from here on (and its lease ends with that).
-            outcome = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3)
+            content = {"sha256": duplicates.sha256_of(data)}  # kept (made for records from before it)
+            outcome = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3, content)
     except _Replaced:
         outcome = "superseded"  # the newer object's own processing uses the current spec
     except ImageRejected as exc:  # tighter limits since: the image keeps its renditions
@@ -291,9 +305,13 @@ def _refuse(job: _Job, exc: ImageRejected) -> str:
         job.settings,
         job.image_id,
         job.obj.etag,
-        {"status": Status.FAILED, "updatedAt": at, "error": {"code": exc.code, "message": exc.message[:500]}},
+        {"status": Status.FAILED, "updatedAt": at, "error": {"code": exc.code, "message": exc.message[:500]}}
+        | exc.fields,
     )
-    if job.records.mark_failed(job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at):
+    failed = job.records.mark_failed(
+        job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at, fields=exc.fields
+    )
+    if failed:
         job.remove(job.stale - {manifest})
         count_refusal(exc.code)
     logger.info("image refused", extra={"image_id": job.image_id, "code": exc.code, "reason": exc.message})

@@ -84,7 +84,8 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> ImageRecord:
         "takenKey": taken_key({"id": image_id, "createdAt": created, "facts": (manifest or {}).get("facts")}),
     }
     if manifest is None:  # arrived, never finished: unfinished, for the processor to take up
-        return record | {"status": Status.PENDING, "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
+        pending = {"status": Status.PENDING, "updatedAt": created, "unfinishedPk": UNFINISHED_PARTITION}
+        return cast(ImageRecord, record | pending | ({"sha256": origin["sha256"]} if "sha256" in origin else {}))
     return cast(ImageRecord, record | manifest | {"manifestKey": manifest_key(image_id, record["sourceEtag"])})
 
 
@@ -164,6 +165,7 @@ class ImageRecords:
         expires_at: int,
         created_at: str | None = None,
         correlation_id: str | None = None,
+        sha256: str | None = None,
     ) -> ImageRecord:
         now = created_at or now_iso()
         record: ImageRecord = {
@@ -179,6 +181,7 @@ class ImageRecords:
             "createdAt": now,
             "updatedAt": now,
             "correlationId": correlation_id,
+            "sha256": sha256,  # declared: the API finds the image by it once its file arrives
             TTL_ATTRIBUTE: expires_at,
         }
         self._db.put_item(TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)")
@@ -373,12 +376,23 @@ class ImageRecords:
         )
 
     def mark_failed(
-        self, image_id: str, etag: str, code: str, message: str, manifest: str | None = None, at: str | None = None
+        self,
+        image_id: str,
+        etag: str,
+        code: str,
+        message: str,
+        manifest: str | None = None,
+        at: str | None = None,
+        fields: dict | None = None,
     ) -> bool:
         """Fail the record for the object with this ETag; never undoes a finished `processed`.
-        `manifest`: the key of the failure's manifest (a refusal is final; a processing error is not)."""
+        `manifest`: the key of the failure's manifest (a refusal is final; a processing error is not).
+        `fields`: what the refusal keeps besides (a duplicate's `duplicateOf`). It leaves the
+        exact-duplicate index (`sha256` removed): a failed file is no one's original."""
+        extra = {f"#f{i}": (name, value) for i, (name, value) in enumerate((fields or {}).items())}
         sets = "SET #s = :failed, updatedAt = :now, #e = :err" + (", manifestKey = :m" if manifest else "")
-        removes = " REMOVE renditions, unfinishedPk, attempts" + ("" if manifest else ", manifestKey")
+        sets += "".join(f", {n} = :{n[1:]}" for n in extra)
+        removes = " REMOVE renditions, unfinishedPk, attempts, sha256" + ("" if manifest else ", manifestKey")
         values = {
             ":failed": Status.FAILED,
             ":processed": Status.PROCESSED,
@@ -386,11 +400,12 @@ class ImageRecords:
             ":etag": etag,
             ":err": {"code": code, "message": message[:500]},
         } | ({":m": manifest} if manifest else {})
+        values |= {f":{n[1:]}": value for n, (_, value) in extra.items()}
         outcome, _ = self._conditional_update(
             image_id,
             UpdateExpression=sets + removes,
             ConditionExpression="sourceEtag = :etag AND #s <> :processed",
-            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeNames={"#s": "status", "#e": "error"} | {n: name for n, (name, _) in extra.items()},
             ExpressionAttributeValues=_to_item(values),
         )
         return outcome == "updated"

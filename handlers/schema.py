@@ -18,6 +18,7 @@ LIST_INDEX = "byCreated"
 OWNER_INDEX = "byOwnerTaken"
 UNFINISHED_INDEX = "byUnfinished"
 STATUS_INDEX = "byStatus"
+CONTENT_INDEX = "byOwnerContent"
 
 # Index name -> (partition, sort) attribute names. Every index is sparse: an item is in it only
 # while it carries both attributes, so each holds exactly the records a Query needs, never a Scan.
@@ -36,13 +37,18 @@ TABLE_INDEXES: dict[str, tuple[str, str]] = {
     # no createdKey and so is not in it. An upload form whose file never arrived is (pending, never
     # listed): its readers keep to records with listPk (`handlers.records`).
     STATUS_INDEX: ("status", "createdKey"),
+    # One person's images by their bytes' SHA-256 (exact duplicates, `handlers.duplicates`): a record
+    # is in it once it carries `sha256`: declared at POST /uploads, or computed by the processor.
+    # The partition is the owner, so no lookup ever reaches another person's images; a record
+    # without an owner (a file put straight into the bucket) is in none. A refusal removes `sha256`.
+    CONTENT_INDEX: ("owner", "sha256"),
 }
 
 # Indexes that hold only their keys and these attributes (INCLUDE); every other index holds whole
 # records (ALL). An update that changes none of an index's attributes costs that index nothing: so
 # byStatus, which only a change of status (or the file's arrival) rewrites, adds no write to a
 # re-render (`make reprocess` rewrites every processed record), and a listing fetches its records.
-INDEX_ATTRIBUTES: dict[str, tuple[str, ...]] = {STATUS_INDEX: ("listPk",)}
+INDEX_ATTRIBUTES: dict[str, tuple[str, ...]] = {STATUS_INDEX: ("listPk",), CONTENT_INDEX: ("status", "listPk")}
 
 # Indexes of earlier versions that no code reads any more: deploy removes them once the functions
 # run code that does not (byOwner: one person's gallery by upload time, before takenKey).
@@ -114,6 +120,8 @@ class ImageRecord(TypedDict, total=False):
     dominantColor: str  # "#rrggbb"
     facts: dict[str, Any]  # photo facts from EXIF (never GPS or serial numbers)
     renditions: dict[str, dict[str, Any]]  # name -> its fallback's fields and key, and every source
+    sha256: str  # the file's SHA-256, 64 hex digits: declared at upload, then the processor's own
+    duplicateOf: str  # the id of the owner's image with the same bytes (a refusal, code "duplicate")
 
 
 # A page of a listing (GET /images?limit=): what the page asks for, and the most the API gives.

@@ -2,8 +2,9 @@
 and the batch delete of renditions.
 
 S3 is the truth: an uploaded file carries what its record needs to exist, as `x-amz-meta-*`
-bound exactly by the upload policy (owner, the owner's email, file name, created time, and the
-correlation id that names the upload in every function's log lines).
+bound exactly by the upload policy (owner, the owner's email, file name, created time, the
+correlation id that names the upload in every function's log lines, and the SHA-256 the page
+declared for the file's bytes, which the processor checks).
 `upload_metadata` writes those headers for the form and `origin_from_metadata` reads them
 back from S3's answer; both sides live here so that the encoding has one home. The record
 rebuilt from them is `handlers.records.record_from_s3`'s business.
@@ -21,6 +22,7 @@ _META = {
     "filename": "filename",
     "createdAt": "created",
     "correlationId": "correlation-id",
+    "sha256": "sha256",
 }
 
 
@@ -36,12 +38,19 @@ def fit_filename(filename: str) -> str:
 
 
 def upload_metadata(
-    owner: str, owner_email: str | None, filename: str, created_at: str, correlation_id: str | None = None
+    owner: str,
+    owner_email: str | None,
+    filename: str,
+    created_at: str,
+    correlation_id: str | None = None,
+    sha256: str | None = None,
 ) -> dict[str, str]:
     filename = fit_filename(filename)
     values = {"owner": owner, "ownerEmail": owner_email or "", "filename": filename, "createdAt": created_at}
     if correlation_id:
         values["correlationId"] = correlation_id
+    if sha256:
+        values["sha256"] = sha256
     return {f"x-amz-meta-{_META[name]}": quote(value, safe="@") for name, value in values.items()}
 
 

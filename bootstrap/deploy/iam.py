@@ -11,7 +11,7 @@ from bootstrap.deploy.events import dead_letter_queue_arn
 from bootstrap.deploy.executor import Aws
 from handlers.batch import RESULTS_PREFIX
 from handlers.keys import UPLOAD_PREFIX
-from handlers.schema import LIST_INDEX, OWNER_INDEX, STATUS_INDEX, UNFINISHED_INDEX
+from handlers.schema import CONTENT_INDEX, LIST_INDEX, OWNER_INDEX, STATUS_INDEX, UNFINISHED_INDEX
 
 
 def trust(service: str, account: str | None = None) -> dict:
@@ -75,6 +75,7 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                         f"{table_arn}/index/{OWNER_INDEX}",
                         f"{table_arn}/index/{UNFINISHED_INDEX}",  # the health report's oldest unfinished upload
                         f"{table_arn}/index/{STATUS_INDEX}",  # the admin's status filter and counts
+                        f"{table_arn}/index/{CONTENT_INDEX}",  # the caller's image with a file's bytes
                     ],
                 },
                 # PutObject: the presigned POST is signed with this role's credentials (uploads/ only).
@@ -143,11 +144,12 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                     "Action": ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"],
                     "Resource": [table_arn],
                 },
-                # The sweep finds unfinished records through their own index.
+                # The sweep finds unfinished records through their own index; a file's owner's image
+                # with the same bytes (an exact duplicate) is found through its own.
                 {
                     "Effect": "Allow",
                     "Action": ["dynamodb:Query"],
-                    "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}"],
+                    "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}", f"{table_arn}/index/{CONTENT_INDEX}"],
                 },
                 # GetObjectVersion: each event's own version of the file (a form posted again makes another).
                 {

@@ -26,6 +26,7 @@ let shortPages = 0; // filtered pages in a row that came back short, each follow
 // A filtered page may come back short, even empty (the API reads a few times its size at most): the
 // next one follows without a scroll, this many in a row at most; then "Load more" and the scroll.
 const SHORT_PAGES_FOLLOWED = 5;
+const HIGHLIGHT_MS = 4000; // how long a photo picked again stays marked in the gallery
 const records = new Map(); // id -> the processed record its tile shows, for the lightbox
 
 function showingAll() {
@@ -155,6 +156,17 @@ export function claimTile(li, id) {
   const other = tileOf(id);
   if (other && other !== li) other.remove();
   li.dataset.id = id;
+}
+
+export function showExisting(id) {
+  // A photo the person picked again (js/upload.js): its tile, if shown, scrolled to and marked a
+  // moment (style.css: .tile.already). True if the gallery shows it.
+  const tile = tileOf(id);
+  if (!tile) return false;
+  tile.scrollIntoView({ block: "center", behavior: "smooth" });
+  tile.classList.add("already");
+  setTimeout(() => tile.classList.remove("already"), HIGHLIGHT_MS);
+  return true;
 }
 
 export function failTile(li, filename, reason) {

@@ -9,7 +9,7 @@
 import { describeTimeLeft, newPace, notePace, secondsLeft } from "./timeleft.js";
 import { $, announce, formatBytes } from "./ui.js";
 
-const FINAL = new Set(["processed", "failed"]);
+const FINAL = new Set(["processed", "failed", "duplicate"]); // duplicate: already in the gallery, not sent
 const IN_FLIGHT = new Set(["waiting", "uploading"]); // not in storage yet: leaving would lose them
 const UPLOAD_SHARE = 0.9; // of a file's bar in the overall progress; the verdict fills the rest
 const ANNOUNCE_GAP_MS = 1500; // a polite update replaced sooner may never be read
@@ -25,7 +25,7 @@ let lastAnnounced = 0;
 let warning = false; // beforeunload armed
 
 function counts() {
-  const done = entries.filter((e) => e.state === "processed").length;
+  const done = entries.filter((e) => e.state === "processed" || e.state === "duplicate").length;
   const failed = entries.filter((e) => e.state === "failed");
   return { total: entries.length, done, failed, running: entries.length - done - failed.length };
 }
@@ -39,6 +39,7 @@ function endOfBatch(c) {
   // the batch is said here, not on its own).
   if (c.total === 1) {
     const [only] = entries;
+    if (only.state === "duplicate") return `${only.file.name} is already in your gallery.`;
     return only.state === "failed" ? `${only.file.name} failed: ${only.reason}` : `${only.file.name} is processed.`;
   }
   const names = c.failed.map((e) => e.file.name);
@@ -136,7 +137,7 @@ export function setEntryState(entry, state, text, reason = "") {
   entry.card.dataset.state = state;
   entry.card.querySelector(".state").textContent = text;
   entry.card.querySelector(".dismiss")?.remove();
-  if (state === "failed") offerDismiss(entry);
+  if (state === "failed" || state === "duplicate") offerDismiss(entry);
   if (FINAL.has(state) && !wasFinal) {
     const c = counts();
     if (c.running === 0) {

@@ -1,11 +1,12 @@
 // Uploads: photos picked or dropped anywhere (a full-window overlay while a file is dragged over
 // the page), each on a card of the upload tray (js/tray.js) with its progress; checked here for a
-// clear message, sent three at a time as presigned POSTs straight to storage, then polled until
-// processed (into the gallery) or failed (with a Retry when another try may help).
+// clear message, hashed (SHA-256: a photo already in the gallery is not sent again), sent three at
+// a time as presigned POSTs straight to storage, then polled until processed (into the gallery)
+// or failed (with a Retry when another try may help).
 
 import { api } from "./api.js";
 import { config } from "./config.js";
-import { addToGallery, claimTile, failTile, reserveTile } from "./gallery.js";
+import { addToGallery, claimTile, failTile, reserveTile, showExisting } from "./gallery.js";
 import { cardSizes, makePicture } from "./picture.js";
 import { SignedOut, epoch, session } from "./session.js";
 import { addToTray, clearTray, setEntrySent, setEntryState, wireTray } from "./tray.js";
@@ -47,6 +48,24 @@ function checkFile(file, type) {
   if (file.size === 0) return "the file is empty.";
   if (file.size > config.maxBytes) return `larger than ${formatBytes(config.maxBytes)}.`;
   return null;
+}
+
+async function sha256Of(file) {
+  // The file's SHA-256 as hex (what POST /uploads takes), or null where Web Crypto is missing: it
+  // exists in secure contexts only (HTTPS, or the loopback address of a local stack), and without
+  // it the upload goes as before. The whole file is read into memory once: within the size limit.
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function alreadyInGallery(entry, id) {
+  // Nothing goes to storage: the card says so, the tile held for it goes, and the photo's own
+  // tile is shown if the gallery has it.
+  entry.card.dataset.id = id;
+  entry.tile?.remove();
+  showExisting(id);
+  setEntryState(entry, "duplicate", "Already in your gallery");
 }
 
 function postWithProgress(url, fields, file, onProgress) {
@@ -97,13 +116,17 @@ async function uploadOne(entry) {
   setEntrySent(entry, 0);
   let sent = false; // once S3 has the file, a failure is the server's to report, not a retry
   try {
+    setEntryState(entry, "uploading", "Checking…");
+    const sha256 = await sha256Of(file);
+    if (mine !== epoch) return;
     setEntryState(entry, "uploading", "Uploading…");
     const created = await api("/uploads", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ filename: file.name, contentType: type, size: file.size }),
+      body: JSON.stringify({ filename: file.name, contentType: type, size: file.size, ...(sha256 && { sha256 }) }),
     });
     if (mine !== epoch) return;
+    if (created.duplicateOf) return alreadyInGallery(entry, created.duplicateOf);
     card.dataset.id = created.id;
     claimTile(entry.tile, created.id);
     await postWithProgress(created.upload.url, created.upload.fields, file, (share) => setEntrySent(entry, share));

@@ -86,11 +86,15 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:s3:::{CFG.upload_bucket}",
         f"arn:aws:s3:::{CFG.processed_bucket}",  # reconcile's missing manifest: 404, not 403
     ]
-    # It invokes itself only (the sweep's re-drives), and queries only the unfinished index.
+    # It invokes itself only (the sweep's re-drives), and queries only the unfinished index and the
+    # exact duplicates' (an owner's image with a file's bytes).
     assert resources("processor", "lambda:InvokeFunction") == [
         f"arn:aws:lambda:eu-west-1:123456789012:function:{CFG.function('processor')}"
     ]
-    assert [r.rsplit("/", 1)[-1] for r in resources("processor", "dynamodb:Query")] == ["byUnfinished"]
+    assert [r.rsplit("/", 1)[-1] for r in resources("processor", "dynamodb:Query")] == [
+        "byUnfinished",
+        "byOwnerContent",
+    ]
     # The API signs uploads only under uploads/; it deletes any original (admins moderate files
     # put into the bucket directly too) and renditions.
     assert resources("api", "s3:PutObject") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]
@@ -101,13 +105,14 @@ def test_each_function_gets_only_what_it_uses():
         f"arn:aws:s3:::{CFG.processed_bucket}/*",
     ]
     # Its health report: the table's listing indexes, the unfinished one (the oldest upload) and the
-    # status one (the admin's filter and counts), and CloudWatch's alarm and metric reads, which no
-    # narrower resource grants.
+    # status one (the admin's filter and counts), the content one (POST /uploads' exact duplicate),
+    # and CloudWatch's alarm and metric reads, which no narrower resource grants.
     assert [r.rsplit("/", 1)[-1] for r in resources("api", "dynamodb:Query")[1:]] == [
         "byCreated",
         "byOwnerTaken",
         "byUnfinished",
         "byStatus",
+        "byOwnerContent",
     ]
     assert all(resources("api", action) == ["*"] for action in CLOUDWATCH_READS)
 

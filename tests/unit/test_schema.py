@@ -11,10 +11,12 @@ import pytest
 import yaml
 
 from bootstrap.package import ROOT
+from handlers.duplicates import duplicate_of
 from handlers.keys import image_id_for_key, manifest_key
 from handlers.processor import process_event, s3_event
 from handlers.records import ImageRecords, record_from_s3
 from handlers.schema import (
+    CONTENT_INDEX,
     INDEX_ATTRIBUTES,
     LIST_INDEX,
     LIST_PARTITION,
@@ -180,14 +182,17 @@ def test_every_index_the_repository_queries_is_the_schema_s(every_kind_of_record
     records.count_by_status([Status.PROCESSED])
     list(records.unfinished(10))
     list(records.listed())
+    duplicate_of(clients.dynamodb, records._table, OWNER, "0" * 64)
     assert page and cursor and queries
     for query in queries:
-        partition, _ = TABLE_INDEXES[query["IndexName"]]
+        partition, sort = TABLE_INDEXES[query["IndexName"]]
         condition = query["KeyConditionExpression"]
         for placeholder, name in query.get("ExpressionAttributeNames", {}).items():
             condition = condition.replace(placeholder, name)
-        assert condition == f"{partition} = :p", query
-    indexes = {LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX, STATUS_INDEX}
+        # The exact-duplicate lookup names one key of its index: the owner and the hash.
+        expected = f"{partition} = :p AND {sort} = :h" if query["IndexName"] == CONTENT_INDEX else f"{partition} = :p"
+        assert condition == expected, query
+    indexes = {LIST_INDEX, OWNER_INDEX, UNFINISHED_INDEX, STATUS_INDEX, CONTENT_INDEX}
     assert {q["IndexName"] for q in queries} == set(TABLE_INDEXES) == indexes
     partitions = {(q["IndexName"], q["ExpressionAttributeValues"][":p"]["S"]) for q in queries}
     assert partitions == {
@@ -196,6 +201,7 @@ def test_every_index_the_repository_queries_is_the_schema_s(every_kind_of_record
         (UNFINISHED_INDEX, UNFINISHED_PARTITION),
         (STATUS_INDEX, Status.FAILED),
         (STATUS_INDEX, Status.PROCESSED),
+        (CONTENT_INDEX, OWNER),
     }
 
 
