@@ -125,6 +125,13 @@ def test_a_handshake_without_a_valid_token_is_refused(live):
     assert refusal(live, access) == 403  # signed by the pool, but not an ID token
     with open_socket(live, token):  # the same person's own ID token opens one
         pass
+    # The live function said why it refused, and logged none of the tokens.
+    group = f"/aws/lambda/{live.outputs['functions']['live']}"
+    pages = live.logs().get_paginator("filter_log_events").paginate(logGroupName=group)
+    lines = [e["message"] for page in pages for e in page["events"]]
+    assert any("live connection refused" in line for line in lines)
+    secrets = (token, forged, access, token.split(".")[2], access.split(".")[2])
+    assert not [line for line in lines if any(secret in line for secret in secrets)]
 
 
 def connections_of(stack, owner: str) -> set[str]:
