@@ -67,8 +67,14 @@ def ensure_connections_table(aws: Aws, cfg: StackConfig) -> None:
 
 
 def find_websocket_api(aws: Aws, cfg: StackConfig) -> str | None:
-    found = [a["ApiId"] for a in aws.apigatewayv2.get_apis().get("Items", []) if a["Name"] == cfg.websocket_api]
-    return found[0] if found else None
+    """The API's id, found by its name among every page of the account's HTTP and WebSocket APIs."""
+    params: dict = {}
+    while True:
+        page = aws.apigatewayv2.get_apis(**params)
+        found = [a["ApiId"] for a in page.get("Items", []) if a["Name"] == cfg.websocket_api]
+        if found or not page.get("NextToken"):
+            return found[0] if found else None
+        params["NextToken"] = page["NextToken"]
 
 
 def ensure_websocket_api(aws: Aws, cfg: StackConfig) -> str:

@@ -102,3 +102,26 @@ def test_without_websocket_apis_the_page_polls_and_nothing_of_the_live_status_is
     assert not any(c.service == "apigatewayv2" for c in calls)
     assert "live" not in function_roles(cfg)
     assert not any(c.operation == "create_table" and c.params["TableName"] == cfg.connections_table for c in calls)
+
+
+def test_the_api_is_found_again_on_any_page_of_the_account_s_apis():
+    """A second deploy finds its API by name however many APIs the account has: never a second one."""
+    from types import SimpleNamespace
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from bootstrap.deploy.live import find_websocket_api
+
+    client = boto3.client("apigatewayv2", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    api = {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.action"}
+    others = [api | {"ApiId": f"other{n}", "Name": f"someone-else-{n}"} for n in range(2)]
+    stubber.add_response("get_apis", {"Items": others, "NextToken": "page2"}, {})
+    stubber.add_response(
+        "get_apis", {"Items": [api | {"ApiId": "mine", "Name": CFG.websocket_api}]}, {"NextToken": "page2"}
+    )
+    stubber.add_response("get_apis", {"Items": others}, {})
+    with stubber:
+        assert find_websocket_api(SimpleNamespace(apigatewayv2=client), CFG) == "mine"
+        assert find_websocket_api(SimpleNamespace(apigatewayv2=client), CFG) is None
