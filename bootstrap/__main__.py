@@ -60,6 +60,7 @@ def config_for(target: str, arch: str = "x86_64", account: str | None = None) ->
         log_retention_days=int(os.environ.get("LOG_RETENTION_DAYS") or 30),
         batch_inventory_bucket=os.environ.get("BATCH_INVENTORY_BUCKET") or None,
         credentials=local_credentials(target),
+        live_status=target != "localstack",  # LocalStack's WebSocket APIs need Pro (docs/targets.md)
     )
 
 

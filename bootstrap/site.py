@@ -24,8 +24,8 @@ HSTS_SECONDS = 2 * 365 * 24 * 3600  # over HTTPS only: CloudFront's
 def origin_of(url: str) -> str:
     """scheme://host[:port] of a URL, as CSP source expressions name an origin."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+        raise ValueError(f"not an http(s) or ws(s) URL: {url!r}")
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
@@ -53,7 +53,9 @@ def content_security_policy(outputs: dict | None) -> str:
     outputs = outputs or {}
     auth = (outputs.get("siteConfig") or {}).get("auth") or {}
     connect, images = ["'self'"], ["data:"]
-    connect += [origin_of(url) for url in (outputs.get("apiUrl"), auth.get("endpoint")) if url]
+    # The API, the user pool, and the live status's WebSocket (eventsUrl, where there is one).
+    urls = (outputs.get("apiUrl"), auth.get("endpoint"), outputs.get("eventsUrl"))
+    connect += [origin_of(url) for url in urls if url]
     if outputs.get("uploadBucket"):
         connect += bucket_origins(outputs, outputs["uploadBucket"])
     if outputs.get("processedBucket"):

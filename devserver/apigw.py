@@ -17,6 +17,7 @@ import jwt
 from flask import Request, Response
 
 from bootstrap.deploy.config import STAGE
+from handlers.id_tokens import jwks_url
 
 
 class CognitoAuthorizer:
@@ -25,9 +26,7 @@ class CognitoAuthorizer:
     def __init__(self, region: str, pool_id: str, endpoint: str | None):
         self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         # Locally the emulator serves the pool's keys; the issuer still names AWS, as in its tokens.
-        self._keys = jwt.PyJWKClient(
-            f"{(endpoint or self.issuer).rstrip('/')}{'/' + pool_id if endpoint else ''}/.well-known/jwks.json"
-        )
+        self._keys = jwt.PyJWKClient(jwks_url(region, pool_id, endpoint))
 
     def claims(self, authorization: str | None) -> dict | None:
         token = (authorization or "").strip()

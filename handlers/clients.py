@@ -21,6 +21,7 @@ class Clients:
     cognito: Any = None  # the API asks the user pool for a person's groups; the processor never does
     cloudwatch: Any = None  # the API reads the alarms and metrics of its health report
     events: Any = None  # the events function sends image events to the stack's bus
+    connections: Any = None  # the live function posts to the WebSocket API's connections (apigatewaymanagementapi)
 
 
 def make_clients(
@@ -30,6 +31,7 @@ def make_clients(
     with_cognito: bool = False,
     with_cloudwatch: bool = False,
     with_events: bool = False,
+    with_connections: bool = False,
 ) -> Clients:
     session = session or boto3.session.Session(region_name=settings.region)
     s3_config = Config(
@@ -49,6 +51,11 @@ def make_clients(
         session.client("cloudwatch", endpoint_url=settings.endpoint_url, config=common) if with_cloudwatch else None
     )
     events = session.client("events", endpoint_url=settings.endpoint_url, config=common) if with_events else None
+    connections = (
+        session.client("apigatewaymanagementapi", endpoint_url=settings.live_callback_url, config=common)
+        if with_connections
+        else None
+    )
     return Clients(
         s3=s3,
         dynamodb=dynamodb,
@@ -57,4 +64,5 @@ def make_clients(
         cognito=cognito,
         cloudwatch=cloudwatch,
         events=events,
+        connections=connections,
     )

@@ -24,6 +24,10 @@ PROCESSOR_RETRIES = 2  # Lambda's asynchronous retries of an event, before the d
 EVENT_MAX_AGE_SECONDS = 6 * 3600  # how long Lambda keeps an asynchronous event
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # how long the queue keeps what it was given
 
+# API Gateway closes a WebSocket after 2 hours at most: a live-status connection's record expires
+# (DynamoDB's TTL) this long after it opened, in case its $disconnect was never told.
+LIVE_CONNECTION_SECONDS = 2 * 3600
+
 
 @dataclass(frozen=True)
 class Quota:
@@ -157,6 +161,13 @@ SETTINGS: tuple[Setting, ...] = (
         bounds=(0, None),
     ),
     Setting(
+        "live_connections_per_person",
+        "LIVE_CONNECTIONS_PER_PERSON",
+        5,
+        "each person's open live-status connections (the page's WebSockets, one a tab); one more is refused",
+        bounds=(1, 100),
+    ),
+    Setting(
         "pending_ttl_seconds",
         "PENDING_TTL_SECONDS",
         24 * 3600,
@@ -210,6 +221,20 @@ SETTINGS: tuple[Setting, ...] = (
         "EVENT_BUS_NAME",
         "",
         "the stack's EventBridge bus, where the events function sends image events (deploy sets it)",
+        chosen_at_deploy=False,
+    ),
+    Setting(
+        "connections_table",
+        "CONNECTIONS_TABLE",
+        "",
+        "the live status's table of open WebSocket connections (deploy sets it)",
+        chosen_at_deploy=False,
+    ),
+    Setting(
+        "live_callback_url",
+        "LIVE_CALLBACK_URL",
+        "",
+        "where the live function posts to the WebSocket API's connections (deploy sets it)",
         chosen_at_deploy=False,
     ),
     Setting(
@@ -286,6 +311,9 @@ class Settings:
     processed_bucket: str = _DEFAULTS["processed_bucket"]
     table_name: str = _DEFAULTS["table_name"]
     event_bus_name: str = _DEFAULTS["event_bus_name"]
+    connections_table: str = _DEFAULTS["connections_table"]
+    live_callback_url: str = _DEFAULTS["live_callback_url"]
+    live_connections_per_person: int = _DEFAULTS["live_connections_per_person"]
     region: str = _DEFAULTS["region"]
     endpoint_url: str | None = _DEFAULTS["endpoint_url"]
     public_s3_endpoint: str | None = _DEFAULTS["public_s3_endpoint"]

@@ -63,6 +63,13 @@ UNFINISHED_PARTITION = "UNFINISHED"
 TTL_ATTRIBUTE: Final = "expiresAt"
 
 
+# The live status's connections table (handlers/live.py), a table of its own: one item per open
+# WebSocket under its owner's sub (partition), its connection id (sort), expiring by TTL_ATTRIBUTE;
+# an admin's connection that asked for everyone's events has a second item under EVERYONE.
+CONNECTIONS_KEY: Final = ("owner", "connectionId")
+EVERYONE: Final = "*"  # no Cognito sub is "*"
+
+
 class Status(StrEnum):
     """An image record's `status`; a str, so the same strings in DynamoDB, manifests and JSON."""
 

@@ -26,6 +26,7 @@ import requests
 from botocore.config import Config
 
 from bootstrap.deploy.bus import SERVICES_BEYOND_CLIENTS
+from bootstrap.deploy.executor import NOT_ON_LOCALSTACK
 from bootstrap.deploy.executor import SERVICES as DEPLOY_SERVICES
 from bootstrap.local import (
     EMULATOR_PYTHON,
@@ -258,9 +259,9 @@ def localstack_stack(state: Path):
 
     container = (
         LocalStackContainer(image=LOCALSTACK_IMAGE, region_name="us-east-1")
-        # What deploy calls (bootstrap/deploy/executor.py), CloudFront aside (AWS only), and the
+        # What deploy calls on this target (bootstrap/deploy/executor.py: not NOT_ON_LOCALSTACK), and the
         # table's stream that Lambda reads (bootstrap/deploy/bus.py).
-        .with_services(*sorted(set(DEPLOY_SERVICES.values()) - {"cloudfront"} | set(SERVICES_BEYOND_CLIENTS)))
+        .with_services(*sorted(set(DEPLOY_SERVICES.values()) - set(NOT_ON_LOCALSTACK) | set(SERVICES_BEYOND_CLIENTS)))
         .with_volume_mapping("/var/run/docker.sock", "/var/run/docker.sock", "rw")
     )
     if os.environ.get("LOCALSTACK_AUTH_TOKEN"):

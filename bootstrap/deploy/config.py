@@ -17,6 +17,8 @@ RUNTIME = "python3.12"
 API_MEMORY_MB, API_TIMEOUT_S = 512, 29
 # The events function turns a batch of the table's changes into PutEvents calls: small and quick.
 EVENTS_MEMORY_MB, EVENTS_TIMEOUT_S = 256, 30
+# The live function checks a token on a handshake and posts an event to a few connections.
+LIVE_MEMORY_MB, LIVE_TIMEOUT_S = 256, 15
 # The processor's memory is its decode budget (handlers.formats.Limits.max_decode_bytes, checked
 # before any pixel is allocated) plus its baseline (60 MiB measured by `make bench`: Python, boto3,
 # Powertools, Pillow and its codecs; the Lambda runtime's own share; the upload's bytes in memory
@@ -35,11 +37,17 @@ def processor_memory_mb(limits: Limits) -> int:
 
 def function_roles(cfg: StackConfig) -> tuple[str, ...]:
     """The functions deploy makes, each with its own role: the PreSignUp trigger on local pools only."""
-    return ("api", "processor", "events", *(("presignup",) if cfg.auto_confirm else ()))
+    return (
+        "api",
+        "processor",
+        "events",
+        *(("live",) if cfg.live_status else ()),
+        *(("presignup",) if cfg.auto_confirm else ()),
+    )
 
 
 # Every function deploy may have made on any target: destroy removes each that exists.
-ALL_FUNCTIONS = ("api", "processor", "events", "presignup")
+ALL_FUNCTIONS = ("api", "processor", "events", "live", "presignup")
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,9 @@ class StackConfig:
     # The bucket S3 Inventory delivers the upload bucket's manifests to (BATCH_INVENTORY_BUCKET): the
     # batch state machine may then read one instead of listing the bucket (bootstrap/deploy/batch.py).
     batch_inventory_bucket: str | None = None
+    # Live status on the page (a WebSocket API, bootstrap/deploy/live.py). Off where the target has
+    # no WebSocket APIs: LocalStack's need Pro (docs/targets.md); the page then polls.
+    live_status: bool = True
     # (access key id, secret) for the provisioner's clients; None: boto3's own chain (environment,
     # profile, role). Local targets get dummy ones when the environment names none.
     credentials: tuple[str, str] | None = field(default=None, repr=False)
@@ -118,6 +129,24 @@ class StackConfig:
     def event_bus(self) -> str:
         """The stack's own EventBridge bus: image events (docs/events.md), and the rules on it."""
         return f"{self.prefix}-events"
+
+    @property
+    def websocket_api(self) -> str:
+        """The live status's WebSocket API (found again by this name)."""
+        return f"{self.prefix}-live"
+
+    @property
+    def live_authorizer(self) -> str:
+        return f"{self.prefix}-live-token"
+
+    @property
+    def live_rule(self) -> str:
+        """The rule on the stack's bus that hands image events to the live function."""
+        return f"{self.prefix}-live"
+
+    @property
+    def connections_table(self) -> str:
+        return f"{self.prefix}-connections"
 
     @property
     def sweep_rule(self) -> str:

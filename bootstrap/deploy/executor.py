@@ -31,6 +31,7 @@ SERVICES = {  # attribute of Aws -> boto3 service name
     "iam": "iam",
     "lambda_": "lambda",
     "apigateway": "apigateway",
+    "apigatewayv2": "apigatewayv2",
     "sts": "sts",
     "sqs": "sqs",
     "events": "events",
@@ -41,6 +42,9 @@ SERVICES = {  # attribute of Aws -> boto3 service name
     "logs": "logs",
     "sfn": "stepfunctions",
 }
+# Services deploy never calls on the localstack target: CloudFront (the site is on AWS only) and
+# API Gateway v2 (the live status's WebSocket API: LocalStack's need Pro, docs/targets.md).
+NOT_ON_LOCALSTACK = ("cloudfront", "apigatewayv2")
 READS = ("Get", "List", "Describe", "Head")
 PLACEHOLDER_ACCOUNT = "ACCOUNT"  # a valid bucket name part: the dry run names buckets with it
 PLACEHOLDER_CODE = b"<the Lambda zip that `python -m bootstrap package` builds>"
@@ -147,6 +151,7 @@ NOT_FOUND = {
     "lambda": "ResourceNotFoundException",
     "cognito-idp": "ResourceNotFoundException",
     "apigateway": "NotFoundException",
+    "apigatewayv2": "NotFoundException",
     "sqs": "AWS.SimpleQueueService.NonExistentQueue",
     "events": "ResourceNotFoundException",
     "cloudfront": "NoSuchResource",

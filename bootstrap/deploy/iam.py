@@ -9,6 +9,7 @@ from bootstrap.deploy.bus import event_bus_arn, table_stream_arns
 from bootstrap.deploy.config import ALL_FUNCTIONS, StackConfig
 from bootstrap.deploy.events import dead_letter_queue_arn
 from bootstrap.deploy.executor import Aws
+from bootstrap.deploy.live import connections_arn
 from handlers.batch import RESULTS_PREFIX
 from handlers.keys import UPLOAD_PREFIX
 from handlers.schema import CONTENT_INDEX, LIST_INDEX, OWNER_INDEX, STATUS_INDEX, UNFINISHED_INDEX
@@ -39,9 +40,12 @@ def role_name(cfg: StackConfig, role: str) -> str:
     return f"{cfg.function(role)}-role"
 
 
-def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = None) -> dict[str, dict]:
+def function_policies(
+    cfg: StackConfig, account: str, pool_arn: str | None = None, live_api_id: str | None = None
+) -> dict[str, dict]:
     """Each function's policy names only the actions and resources it uses. The user pool is made
-    after the roles (its trigger needs one), so the API's Cognito statement comes with its ARN."""
+    after the roles (its trigger needs one), so the API's Cognito statement comes with its ARN; the
+    live function's connections with its WebSocket API's id, likewise."""
     table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
     dlq_arn = dead_letter_queue_arn(cfg, account)
     logs = {
@@ -131,6 +135,31 @@ def function_policies(cfg: StackConfig, account: str, pool_arn: str | None = Non
                     "Resource": [table_stream_arns(cfg, account)],
                 },
                 {"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [event_bus_arn(cfg, account)]},
+            ],
+        },
+        # The live status (bootstrap/deploy/live.py): its own connections table, the pool's word on
+        # admins, and posting to (or closing) connections of its own API's stage only.
+        "live": {
+            "Version": "2012-10-17",
+            "Statement": [
+                logs,
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+                    "Resource": [f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.connections_table}"],
+                },
+                *on_the_pool("cognito-idp:AdminListGroupsForUser"),
+                *(
+                    [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["execute-api:ManageConnections"],
+                            "Resource": [connections_arn(cfg, account, live_api_id)],
+                        }
+                    ]
+                    if live_api_id
+                    else []
+                ),
             ],
         },
         "processor": {

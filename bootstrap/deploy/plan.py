@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bootstrap.deploy import api, batch, bus, events, functions, iam, identity, monitoring, site, storage
+from bootstrap.deploy import api, batch, bus, events, functions, iam, identity, live, monitoring, site, storage
 from bootstrap.deploy.config import (
     API_MEMORY_MB,
     API_TIMEOUT_S,
     EVENTS_MEMORY_MB,
     EVENTS_TIMEOUT_S,
+    LIVE_MEMORY_MB,
+    LIVE_TIMEOUT_S,
     PROCESSOR_TIMEOUT_S,
     StackConfig,
     function_roles,
@@ -49,6 +51,7 @@ class Deployment:
     batch_arn: str = ""
     event_bus_arn: str = ""
     api_id: str = ""
+    live_api_id: str = ""  # the WebSocket API of the live status, where the target has one
     api_environment: dict = field(default_factory=dict)  # the API function's, for the devserver's in-process API
     new_table: bool = False  # the images table was made by this deploy
 
@@ -159,12 +162,45 @@ def _image_events(d: Deployment) -> None:
     d.event_bus_arn = bus.ensure_image_events(d.aws, d.cfg)
 
 
+def _live(d: Deployment) -> None:
+    live.ensure_connections_table(d.aws, d.cfg)
+    d.live_api_id = live.ensure_websocket_api(d.aws, d.cfg)
+    # Its policy names the pool and the API's connections, known now.
+    policy = iam.function_policies(d.cfg, d.aws.account, d.pool_arn, d.live_api_id)["live"]
+    iam.put_role_policy(d.aws, d.cfg, "live", policy)
+    env = functions.function_environment(
+        d.cfg,
+        "live",
+        CONNECTIONS_TABLE=d.cfg.connections_table,
+        LIVE_CALLBACK_URL=live.callback_url(d.cfg, d.live_api_id),
+        USER_POOL_ID=d.pool_id,
+        USER_POOL_CLIENT_ID=d.client_id,
+    )
+    arn = functions.ensure_function(
+        d.aws,
+        d.cfg,
+        "live",
+        d.roles["live"],
+        d.code,
+        "handlers.live_lambda.handler",
+        LIVE_MEMORY_MB,
+        LIVE_TIMEOUT_S,
+        env,
+    )
+    live.ensure_live_routes(d.aws, d.cfg, d.live_api_id, arn)
+    live.ensure_live_rule(d.aws, d.cfg, arn)
+
+
+def with_live_status(cfg: StackConfig) -> bool:
+    return cfg.live_status
+
+
 def _rest_api(d: Deployment) -> None:
     d.api_id = api.ensure_rest_api(d.aws, d.cfg, d.api_arn, d.pool_arn)
 
 
 def _publish(d: Deployment) -> None:
-    config = site_config(d.cfg, api.api_url(d.cfg, d.api_id), d.pool_id, d.client_id)
+    config = site_config(d.cfg, api.api_url(d.cfg, d.api_id), d.pool_id, d.client_id, events_url(d))
     site.publish_site(d.aws, d.cfg, site.FRONTEND, config)
 
 
@@ -216,6 +252,14 @@ DEPLOY_STEPS: tuple[Step, ...] = (
     ),
     Step(
         title=lambda cfg: (
+            f"live status: WebSocket API {cfg.websocket_api}, table {cfg.connections_table}, "
+            f"function {cfg.function('live')}, rule {cfg.live_rule}"
+        ),
+        run=_live,
+        when=with_live_status,
+    ),
+    Step(
+        title=lambda cfg: (
             f"alarms, their topic {cfg.alarm_topic}, the functions' log groups"
             + (f", dashboard {cfg.dashboard}" if cfg.target == "aws" else "")
         ),
@@ -258,11 +302,17 @@ def plan(cfg: StackConfig, show: Callable[[str], None] = print) -> DisplayOnlyEx
     return executor
 
 
-def site_config(cfg: StackConfig, api_url: str, pool_id: str, client_id: str) -> dict:
+def events_url(d: Deployment) -> str | None:
+    return live.events_url(d.cfg, d.live_api_id) if d.live_api_id else None
+
+
+def site_config(cfg: StackConfig, api_url: str, pool_id: str, client_id: str, events: str | None = None) -> dict:
     """The page's config.json, on every target: what it needs to sign in and to check files
-    against the server's own limits before sending them."""
+    against the server's own limits before sending them; where to hear of its images (eventsUrl,
+    null where the target has no WebSocket API: the page polls)."""
     return {
         "apiUrl": api_url,
+        "eventsUrl": events,
         "maxBytes": cfg.limits.max_bytes,
         "pageSize": DEFAULT_PAGE,
         "acceptedTypes": sorted(ACCEPTED_CONTENT_TYPES),
@@ -290,10 +340,13 @@ def deployment_outputs(d: Deployment) -> dict:
         "uploadBucket": cfg.upload_bucket,
         "processedBucket": cfg.processed_bucket,
         "table": cfg.table,
-        "functions": {role: cfg.function(role) for role in ("api", "processor", "events")},
+        "functions": {role: cfg.function(role) for role in function_roles(cfg) if role != "presignup"},
         "deadLetterQueue": cfg.dead_letter_queue,
         "eventBus": cfg.event_bus,
         "eventBusArn": d.event_bus_arn,
+        "eventsUrl": events_url(d),
+        "liveApiId": d.live_api_id or None,
+        "connectionsTable": cfg.connections_table if cfg.live_status else None,
         "batchStateMachine": d.batch_arn,
         "userPoolId": d.pool_id,
         "userPoolClientId": d.client_id,
@@ -301,7 +354,7 @@ def deployment_outputs(d: Deployment) -> dict:
     }
     if cfg.settings.public_s3_endpoint:  # where browsers reach S3, if not endpointUrl (the page's CSP names it)
         outputs["publicS3Endpoint"] = cfg.settings.public_s3_endpoint
-    outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], d.pool_id, d.client_id)
+    outputs["siteConfig"] = site_config(cfg, outputs["apiUrl"], d.pool_id, d.client_id, outputs["eventsUrl"])
     if d.site_url:
         outputs["siteBucket"] = cfg.site_bucket
         outputs["siteUrl"] = d.site_url
@@ -329,6 +382,7 @@ DESTROY_STEPS: tuple[Remover, ...] = (
     Remover("dashboard, alarms, their topic, log groups", monitoring.remove_monitoring),
     Remover("sweep schedule", events.remove_sweep_schedule),
     Remover("dead-letter queue", events.remove_dead_letter_queue),
+    Remover("live status: its rule, the WebSocket API, the connections table", live.remove_live, when=with_live_status),
     Remover("image events: the stream's mapping, the bus and its rules", bus.remove_image_events),
     Remover("REST API", api.remove_rest_api),
     Remover("user pool (its app client, groups and users with it)", identity.remove_user_pool),

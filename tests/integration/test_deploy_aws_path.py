@@ -177,10 +177,32 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     (mapping,) = lam.list_event_source_mappings(FunctionName=outputs["functions"]["events"])["EventSourceMappings"]
     assert mapping["EventSourceArn"] == dynamodb.describe_table(TableName=outputs["table"])["Table"]["LatestStreamArn"]
 
+    # Live status: the WebSocket API, its routes behind the token authorizer, the connections table,
+    # the bus's rule to the live function; config.json names the API.
+    apigw2 = stack.client("apigatewayv2")
+    assert (
+        config["eventsUrl"]
+        == outputs["eventsUrl"]
+        == f"{stack.endpoint.replace('http', 'ws')}/_aws/execute-api/{outputs['liveApiId']}/v1"
+    )
+    routes = {r["RouteKey"]: r for r in apigw2.get_routes(ApiId=outputs["liveApiId"])["Items"]}
+    assert set(routes) == {"$connect", "$disconnect", "$default"}
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    assert (
+        dynamodb.describe_table(TableName=outputs["connectionsTable"])["Table"]["KeySchema"][0]["AttributeName"]
+        == "owner"
+    )
+    (target,) = stack.client("events").list_targets_by_rule(Rule="ipaws-live", EventBusName=outputs["eventBus"])[
+        "Targets"
+    ]
+    assert target["Arn"].endswith(":function:ipaws-live")
+
     again = run(stack, tmp_path, "deploy")  # idempotent on this path too
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["apiId"] == outputs["apiId"]
     assert json.loads(again.stdout)["userPoolId"] == outputs["userPoolId"]
+    assert json.loads(again.stdout)["liveApiId"] == outputs["liveApiId"]
+    assert len(apigw2.get_routes(ApiId=outputs["liveApiId"])["Items"]) == 3  # made once
     assert site_headers_policy(cloudfront) == policy_id and attached_policy(cloudfront, outputs) == policy_id
 
     destroyed = run(stack, tmp_path, "destroy")
@@ -202,6 +224,8 @@ def test_deploy_to_aws_then_destroy_leaves_nothing(stack, tmp_path):
     pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
     assert not [p for p in pools if p["Name"].startswith("ipaws-")]
     assert stack.client("events").list_event_buses(NamePrefix="ipaws-")["EventBuses"] == []
+    assert not [a for a in apigw2.get_apis()["Items"] if a["Name"].startswith("ipaws-")]
+    assert not [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("ipaws-")]
     mappings = lam.list_event_source_mappings(FunctionName=outputs["functions"]["events"])["EventSourceMappings"]
     assert mappings == []
     # The embedded stack in the same emulator is untouched.
@@ -213,7 +237,9 @@ def test_dry_run_calls_nothing(stack, tmp_path):
     assert result.returncode == 0
     assert 's3.create_bucket(Bucket="ipaws-site-ACCOUNT-us-east-1"' in result.stdout  # the account is not asked
     assert "cloudfront.create_response_headers_policy(" in result.stdout
+    assert 'apigatewayv2.create_api(Name="ipaws-live", ProtocolType="WEBSOCKET"' in result.stdout
     assert not (tmp_path / "outputs.json").exists()
     # Nothing reached the emulator the stack points at.
     assert not [b for b in stack.client("s3").list_buckets()["Buckets"] if b["Name"].startswith("ipaws-")]
     assert not [a for a in stack.client("apigateway").get_rest_apis()["items"] if a["name"].startswith("ipaws-")]
+    assert not [a for a in stack.client("apigatewayv2").get_apis()["Items"] if a["Name"].startswith("ipaws-")]

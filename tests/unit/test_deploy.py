@@ -14,14 +14,15 @@ from handlers.formats import MIB, Limits
 
 CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
 POOL_ARN = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_AbCdEf123"
+LIVE_API_ID = "abcdef1234"  # the live status's WebSocket API
 
 
 def statements(role: str):
-    return function_policies(CFG, "123456789012", POOL_ARN)[role]["Statement"]
+    return function_policies(CFG, "123456789012", POOL_ARN, LIVE_API_ID)[role]["Statement"]
 
 
 def test_policies_name_actions_and_resources_exactly():
-    for role in ("api", "processor", "presignup", "events"):
+    for role in ("api", "processor", "presignup", "events", "live"):
         for statement in statements(role):
             actions = statement["Action"]
             resources = statement["Resource"]

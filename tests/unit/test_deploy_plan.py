@@ -90,9 +90,17 @@ def moto_account(moto, tmp_path):
 
 # moto has no CloudFront response headers policies nor Lambda account settings: the AWS target is
 # recorded without its site and reserved concurrency (their calls are covered by stubbed tests).
+# Nor has it API Gateway v2's CreateDeployment: both are recorded without the live status, whose
+# calls the emulator answers (tests/integration/test_deploy_aws_path.py, test_live_status.py).
 RECORDED_CONFIGS = {
-    "embedded": StackConfig(target="embedded", region="eu-west-1", endpoint_url=None),
-    "aws": StackConfig(target="aws", region="eu-west-1", endpoint_url=None, bucket_suffix="-123456789012-eu-west-1"),
+    "embedded": StackConfig(target="embedded", region="eu-west-1", endpoint_url=None, live_status=False),
+    "aws": StackConfig(
+        target="aws",
+        region="eu-west-1",
+        endpoint_url=None,
+        bucket_suffix="-123456789012-eu-west-1",
+        live_status=False,
+    ),
 }
 
 
@@ -182,10 +190,10 @@ def test_the_dry_run_shows_each_target_s_stack(capsys, deploy_env, target):
         assert operations.index("create_rest_api") < operations.index("create_response_headers_policy")
         assert operations[-1] == "put_object" and calls[-1].params["Key"] == "config.json"
         assert "update_continuous_backups" in operations
-        assert made == [cfg.function(f) for f in ("api", "processor", "events")]
+        assert made == [cfg.function(f) for f in ("api", "processor", "events", "live")]
     else:
         assert not any(c.service == "cloudfront" for c in calls) and "update_continuous_backups" not in operations
-        assert made == [cfg.function(f) for f in ("presignup", "api", "processor", "events")]
+        assert made == [cfg.function(f) for f in ("presignup", "api", "processor", "events", "live")]
     # `python -m bootstrap deploy --dry-run` prints exactly these calls.
     assert main_dry_run(capsys, target) == [f"  {c.show()}" for c in calls]
 

@@ -80,6 +80,18 @@ def test_the_aws_policy_names_this_stack_s_api_user_pool_and_buckets(region):
     assert policy["script-src"] == policy["style-src"] == ["'self'"]
 
 
+def test_the_page_may_open_the_live_status_s_websocket_and_no_other():
+    for cfg, socket in (
+        (LOCAL, "ws://127.0.0.1:4566"),
+        (aws("eu-west-1"), "wss://w9x8y7.execute-api.eu-west-1.amazonaws.com"),
+    ):
+        deployment = Deployment(aws=None, cfg=cfg, api_id="a1b2c3", pool_id="p", client_id="c", live_api_id="w9x8y7")
+        outputs = deployment_outputs(deployment)
+        connect = directives(content_security_policy(outputs))["connect-src"]
+        assert socket in connect and outputs["siteConfig"]["eventsUrl"].startswith(socket)
+        assert [s for s in connect if s.startswith("ws")] == [socket]
+
+
 def test_the_buckets_are_reached_where_presigned_urls_point():
     """PUBLIC_S3_ENDPOINT (LocalStack in a container): the browser reaches S3 there, not at endpointUrl."""
     import dataclasses
