@@ -246,7 +246,7 @@ def upload_request(body: dict, max_bytes: int) -> tuple[str, str, int, str | Non
     """(filename, content type, size, declared SHA-256 or None) of a POST /uploads body, validated."""
     filename, content_type, size = body.get("filename"), body.get("contentType"), body.get("size")
     try:
-        sha256 = duplicates.declared_sha256(body.get("sha256"))
+        sha256 = duplicates.declared_sha256(body)
     except ValueError as exc:
         raise errors.InvalidRequest(str(exc)) from None
     if not isinstance(filename, str) or not filename:

@@ -35,10 +35,12 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def declared_sha256(value: object) -> str | None:
-    """The `sha256` of a POST /uploads body: None when absent, else exactly 64 lowercase hex digits."""
-    if value is None:
+def declared_sha256(body: dict) -> str | None:
+    """The `sha256` of a POST /uploads body: None when absent, else exactly 64 lowercase hex digits
+    (a null is no hash: refused, as openapi.yaml says)."""
+    if "sha256" not in body:
         return None
+    value = body["sha256"]
     if not isinstance(value, str) or not SHA256_HEX.match(value):
         raise ValueError("'sha256' must be the file's SHA-256 as 64 lowercase hex digits.")
     return value

@@ -76,7 +76,7 @@ def test_an_upload_that_is_no_image_is_no_original(api, state):
     assert create(api, sha256=SHA)[0] == 201
 
 
-@pytest.mark.parametrize("value", [SHA.upper(), SHA[:-1], SHA + "0", "", 12, ["a" * 64], "g" * 64])
+@pytest.mark.parametrize("value", [SHA.upper(), SHA[:-1], SHA + "0", "", 12, ["a" * 64], "g" * 64, None])
 def test_a_malformed_hash_is_a_typed_400(api, value):
     status, body, _ = create(api, sha256=value)
     assert (status, body["error"]["code"]) == (400, "invalid_request") and "sha256" in body["error"]["message"]
