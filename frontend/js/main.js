@@ -1,5 +1,6 @@
 // imagepipe page: signs in with the Cognito user pool, asks the API for a presigned POST,
-// uploads straight to S3 with progress, polls the record until it is processed or failed,
+// uploads straight to S3 with progress, waits for the record to be processed or failed (told by
+// the live status where it can, js/live.js, else polling),
 // lists the signed-in person's gallery (every user's, for admins who ask), and shows admins the
 // stack's health.
 // Native ES modules, no build step; the same files are served locally and from S3. This one
@@ -11,6 +12,7 @@ import { sendWaitingDeletes, wireDeletes } from "./deletion.js";
 import { clearGallery, loadGallery, wireGallery } from "./gallery.js";
 import { clearHealth, wireHealth } from "./health.js";
 import { wireLightbox } from "./lightbox.js";
+import { startLive, stopLive } from "./live.js";
 import { stopSelecting, wireSelection } from "./selection.js";
 import { followOtherTabs, resumeStoredSession, setSessionView } from "./session.js";
 import { clearFailedChoice, restoreFailedChoice, wireTiles } from "./tiles.js";
@@ -28,12 +30,14 @@ setSessionView({
     clearGallery();
     clearHealth();
     clearUploads();
+    stopLive();
     showNotice("");
   },
   signedIn({ focus }) {
     showSignedIn();
     if (focus) $("upload-heading").focus(); // the sign-in button is gone; go where the work starts
     restoreFailedChoice();
+    startLive();
     return loadGallery(true);
   },
   signedOut(message) {

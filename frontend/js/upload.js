@@ -1,11 +1,13 @@
 // Uploads: photos picked or dropped anywhere (a full-window overlay while a file is dragged over
 // the page), each on a card of the upload tray (js/tray.js) with its progress; checked here for a
 // clear message, hashed (SHA-256: a photo already in the gallery is not sent again), sent three at
-// a time as presigned POSTs straight to storage, then polled until processed (into the gallery)
-// or failed (with a Retry when another try may help).
+// a time as presigned POSTs straight to storage, then waited for until processed (into the
+// gallery) or failed (with a Retry when another try may help): told by the live status's WebSocket
+// (js/live.js) where it is open, else polled.
 
 import { api } from "./api.js";
 import { config } from "./config.js";
+import { liveOpen, nextEvent } from "./live.js";
 import { addToGallery, claimTile, failTile, reserveTile, showExisting } from "./gallery.js";
 import { cardSizes, makePicture } from "./picture.js";
 import { SignedOut, epoch, session } from "./session.js";
@@ -14,6 +16,9 @@ import { $, describeError, formatBytes, showNotice } from "./ui.js";
 
 const POLL_MS = 1000;
 const POLL_LIMIT_MS = 120000; // never spin forever
+// With the live status open, the record is read when its event arrives, and this often anyway
+// (a message lost: the socket dropped, the function throttled).
+const LIVE_CHECK_MS = 20000;
 const PARALLEL_UPLOADS = 3;
 
 let queue = []; // tray entries waiting for one of the PARALLEL_UPLOADS workers
@@ -90,13 +95,17 @@ function postWithProgress(url, fields, file, onProgress) {
 
 async function waitForProcessing(id, entry, mine) {
   const started = Date.now();
+  let asked = false;
   while (Date.now() - started < POLL_LIMIT_MS) {
+    if (liveOpen()) await nextEvent(id, LIVE_CHECK_MS);
+    else if (asked) await new Promise((r) => setTimeout(r, POLL_MS));
+    if (mine !== epoch) throw new SignedOut();
+    asked = true;
     const image = await api(`/images/${id}`);
     if (mine !== epoch) throw new SignedOut();
     if (image.status === "processed" || image.status === "failed") return image;
     setEntryState(entry, "processing",
       image.status === "processing" ? "Processing…" : "Uploaded, waiting to be processed…");
-    await new Promise((r) => setTimeout(r, POLL_MS));
   }
   throw new Error("Processing is taking too long; reload the page later to see it.");
 }

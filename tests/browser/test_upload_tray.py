@@ -95,12 +95,13 @@ def test_ten_photos_on_a_phone_fold_into_one_summary(browser, site, user, tmp_pa
         wait_for(page, "window.announced.at(-1)?.includes('of 10 done')")
         announced = page.evaluate("window.announced")
         assert announced[0] == "Uploading 10 photos.", announced
-        assert announced[-1] == f"9 of 10 done, 1 failed: {REFUSED}.", announced
+        # The end, naming the failure; what came within the last gap is said with it (verdicts told
+        # by the live status come closer together than polled ones), never dropped.
+        assert announced[-1].endswith(f"9 of 10 done, 1 failed: {REFUSED}."), announced
         assert len(announced) <= 5, announced  # the batch, not 70 card updates
         names = [p.rsplit("/", 1)[1] for p in paths]
-        for text in announced[1:-1]:  # what is said of one file names it
+        for text in announced[1:]:  # what is said of one file names it
             assert any(name in text for name in names), announced
-        assert any(text.startswith(f"{REFUSED} failed: ") for text in announced[1:-1]), announced
 
         # Expanded again, every card is there to see.
         toggle.click()
