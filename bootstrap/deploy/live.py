@@ -14,6 +14,7 @@ from collections.abc import Callable
 from bootstrap.deploy.config import STAGE, StackConfig
 from bootstrap.deploy.executor import Aws
 from bootstrap.deploy.functions import ensure_invoke_permission
+from bootstrap.deploy.storage import delete_table_named
 from handlers.image_events import DETAIL_TYPES, SOURCE
 from handlers.schema import CONNECTIONS_KEY, TTL_ATTRIBUTE
 
@@ -164,10 +165,4 @@ def remove_live(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     if api_id:
         aws.apigatewayv2.delete_api(ApiId=api_id)
         log(f"deleted WebSocket API {api_id}")
-    try:
-        aws.dynamodb.describe_table(TableName=cfg.connections_table)
-    except aws.dynamodb.exceptions.ResourceNotFoundException:
-        return
-    aws.dynamodb.delete_table(TableName=cfg.connections_table)
-    aws.wait(aws.dynamodb, "table_not_exists", TableName=cfg.connections_table)
-    log(f"deleted table {cfg.connections_table}")
+    delete_table_named(aws, cfg.connections_table, log)

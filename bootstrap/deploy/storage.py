@@ -246,13 +246,18 @@ def ensure_point_in_time_recovery(aws: Aws, cfg: StackConfig) -> None:
 
 
 def remove_table(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
+    delete_table_named(aws, cfg.table, log)
+
+
+def delete_table_named(aws: Aws, name: str, log: Callable[[str], None]) -> None:
+    """The table, if it exists, waited for until gone."""
     try:
-        aws.dynamodb.describe_table(TableName=cfg.table)
+        aws.dynamodb.describe_table(TableName=name)
     except aws.dynamodb.exceptions.ResourceNotFoundException:
         return
-    aws.dynamodb.delete_table(TableName=cfg.table)
-    aws.wait(aws.dynamodb, "table_not_exists", TableName=cfg.table)
-    log(f"deleted table {cfg.table}")
+    aws.dynamodb.delete_table(TableName=name)
+    aws.wait(aws.dynamodb, "table_not_exists", TableName=name)
+    log(f"deleted table {name}")
 
 
 def _empty_bucket(aws: Aws, bucket: str) -> None:
