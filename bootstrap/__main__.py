@@ -189,16 +189,20 @@ def run_reprocess(args, log) -> int:
     (every one with --all): on the batch state machine where the stack has it."""
     from bootstrap.batch_runs import clean, run_input
     from bootstrap.reconcile import give_taken_keys
-    from bootstrap.reprocess import current_spec_version, reprocess
+    from bootstrap.reprocess import ProcessorMisconfigured, current_spec_version, reprocess
 
     if not (deployed := deployed_stack(args, log)):
         return 1
     aws, outputs = deployed
     give_taken_keys(aws.dynamodb, outputs, log)
-    if args.id or not on_the_state_machine(args, outputs, log):
-        outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
-        return 1 if outcomes.get("error") else 0
-    version = current_spec_version(aws.lambda_, outputs["functions"]["processor"])
+    try:
+        if args.id or not on_the_state_machine(args, outputs, log):
+            outcomes = reprocess(aws.lambda_, aws.dynamodb, outputs, image_id=args.id, force=args.all, log=log)
+            return 1 if outcomes.get("error") else 0
+        version = current_spec_version(aws.lambda_, outputs["functions"]["processor"])
+    except ProcessorMisconfigured as exc:
+        log(f"reprocess: nothing started: {exc}")
+        return 1
     log(f"reprocess: re-rendering {'every processed image' if args.all else 'what an older spec made'}, spec {version}")
     wanted = run_input("reprocess", args.all, version, inventory_manifest=args.inventory_manifest)
     summary = batch_run(aws, outputs, wanted, log)

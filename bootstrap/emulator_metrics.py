@@ -20,6 +20,9 @@ queue's depth. install(), in the emulator's own process (bootstrap/emulator.py),
   right after it enqueues), received, deleted, purged, its visibility changed, a queue created, or
   its attributes read (which is when an expired visibility timeout shows). AWS publishes them once
   a minute instead, so locally an alarm sees a change at once.
+- Step Functions' execution counts: `AWS/States` ExecutionsStarted, -Succeeded, -Failed, -Aborted
+  and -TimedOut (dimension StateMachineArn), one each time an execution reaches that status, as
+  AWS counts them (MiniStack sends the status change to EventBridge and counts nothing).
 - Alarms on their own series: an alarm is evaluated on the points of the metric with exactly its
   dimensions, as on AWS (the rest of MiniStack's evaluation is unchanged: one statistic over the
   whole Period x EvaluationPeriods window, on each put; no timer).
@@ -54,6 +57,15 @@ MAX_POINTS = 10_000  # values in all of one document's data (series x values): a
 # would otherwise count as recent in every alarm's window for good.
 PAST_SECONDS, FUTURE_SECONDS = 14 * 24 * 3600, 2 * 3600
 SQS_NAMESPACE = "AWS/SQS"
+STATES_NAMESPACE = "AWS/States"
+# The metric Step Functions counts an execution in when it reaches each status.
+EXECUTION_METRICS = {
+    "RUNNING": "ExecutionsStarted",
+    "SUCCEEDED": "ExecutionsSucceeded",
+    "FAILED": "ExecutionsFailed",
+    "ABORTED": "ExecutionsAborted",
+    "TIMED_OUT": "ExecutionsTimedOut",
+}
 # SQS API actions after which a queue's depth is published; sends are seen through esm_wake.
 QUEUE_ACTIONS = frozenset(
     {
@@ -181,6 +193,15 @@ def queue_metric_data(queue_name: str, visible: int, age: int, now: float) -> li
             ("ApproximateAgeOfOldestMessage", "Seconds", age),
         )
     ]
+
+
+def execution_metric_data(state_machine_arn: str, status: str, now: float) -> list[dict]:
+    """What Step Functions publishes when an execution of a state machine reaches a status."""
+    name = EXECUTION_METRICS.get(status)
+    if name is None:
+        return []
+    dims = [{"Name": "StateMachineArn", "Value": state_machine_arn}]
+    return [{"MetricName": name, "Dimensions": dims, "Unit": "Count", "Timestamp": now, "Value": 1}]
 
 
 def fingerprint(messages: list[dict]) -> tuple[int, str | None]:
@@ -348,13 +369,27 @@ def _watch_queues(sqs, esm_wake, publisher: Publisher, queues: QueueWatch) -> No
     esm_wake.set = wake_and_publish  # the one shared Event every producer sets after it enqueues
 
 
+def _counting_executions(emit, publisher: Publisher):
+    """Step Functions' status-change hook, counting each execution's new status as AWS/States does."""
+
+    def emit_and_count(execution):
+        try:
+            emit(execution)
+        finally:
+            data = execution_metric_data(execution.get("stateMachineArn", ""), execution.get("status", ""), time.time())
+            if data:
+                publisher.later(publisher.put, STATES_NAMESPACE, data)
+
+    return emit_and_count
+
+
 def install() -> bool:
     """Hook MiniStack (idempotent); True when installed now."""
     from importlib.metadata import version
 
     from ministack import app as ministack_app
     from ministack.core import concurrency, responses
-    from ministack.services import cloudwatch, cloudwatch_logs, sqs
+    from ministack.services import cloudwatch, cloudwatch_logs, sqs, stepfunctions
 
     if getattr(cloudwatch_logs._append_log_events, "_imagepipe_metrics", False):
         return False
@@ -363,5 +398,8 @@ def install() -> bool:
     publisher = Publisher(ministack_app)
     cloudwatch_logs._append_log_events = _extracting_emf(cloudwatch_logs._append_log_events, publisher)
     _watch_queues(sqs, concurrency.esm_wake, publisher, QueueWatch(publisher, sqs, responses))
+    stepfunctions._emit_execution_status_event = _counting_executions(
+        stepfunctions._emit_execution_status_event, publisher
+    )
     _watch_own_series(cloudwatch)
     return True

@@ -33,12 +33,19 @@ from handlers.schema import ImageRecord, Status
 WORKERS = 4  # invocations at a time: each is a whole processor run (one decode, eight encodes)
 
 
+class ProcessorMisconfigured(RuntimeError):
+    """The deployed processor's settings cannot be read: every run of it would fail."""
+
+
 def current_spec_version(lambda_, function_name: str) -> str:
     """The spec version the deployed processor renders with: from its own environment, read the
     way the processor reads it."""
     config = lambda_.get_function_configuration(FunctionName=function_name)
     variables = (config.get("Environment") or {}).get("Variables") or {}
-    return Settings.from_env(variables).renditions.version
+    try:
+        return Settings.from_env(variables).renditions.version
+    except ValueError as exc:  # the processor fails the same way on every image: start nothing
+        raise ProcessorMisconfigured(f"{function_name}'s settings cannot be read ({exc}): deploy again") from exc
 
 
 def outdated(records: Iterable[ImageRecord], version: str, force: bool = False) -> list[str]:

@@ -76,6 +76,7 @@ ALARM_NAMES = (
     "refusal-spike",
     "events-errors",
     "events-behind",
+    "batch-failed",
     "api-5xx",
 )
 

@@ -37,6 +37,10 @@ MAPPING = {
 SERVICES_BEYOND_CLIENTS = ("dynamodbstreams",)
 
 
+LISTING_PAGE = 100  # rules or targets a listing call returns (EventBridge's largest page)
+REMOVE_TARGETS_MAX = 10  # ids RemoveTargets takes a call
+
+
 def event_bus_arn(cfg: StackConfig, account: str) -> str:
     return f"arn:aws:events:{cfg.region}:{account}:event-bus/{cfg.event_bus}"
 
@@ -89,8 +93,8 @@ def ensure_image_events(aws: Aws, cfg: StackConfig) -> str:
 
 
 def remove_image_events(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
-    """The stream's mapping, then every rule on the bus (their targets first), then the bus. The
-    stream goes with the table."""
+    """The stream's mapping, then every rule on the bus (their targets first; subscribers' rules
+    too, named in the log), then the bus. The stream goes with the table."""
     function = cfg.function("events")
     try:
         mappings = aws.lambda_.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
@@ -103,10 +107,24 @@ def remove_image_events(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) 
         aws.events.describe_event_bus(Name=cfg.event_bus)
     except aws.events.exceptions.ResourceNotFoundException:
         return
-    for rule in aws.events.list_rules(EventBusName=cfg.event_bus).get("Rules", []):
-        targets = aws.events.list_targets_by_rule(Rule=rule["Name"], EventBusName=cfg.event_bus).get("Targets", [])
-        if targets:
-            ids = [t["Id"] for t in targets]
+    # Listed whole before any is deleted (pages of 100: a deletion would shift the pages). A
+    # subscriber's rule goes too: a bus with rules cannot be deleted, and it would outlive its bus.
+    pages = {"PageSize": LISTING_PAGE}
+    rules = [
+        r
+        for page in aws.events.get_paginator("list_rules").paginate(EventBusName=cfg.event_bus, PaginationConfig=pages)
+        for r in page["Rules"]
+    ]
+    for rule in rules:
+        targets = [
+            t["Id"]
+            for page in aws.events.get_paginator("list_targets_by_rule").paginate(
+                Rule=rule["Name"], EventBusName=cfg.event_bus, PaginationConfig=pages
+            )
+            for t in page["Targets"]
+        ]
+        for start in range(0, len(targets), REMOVE_TARGETS_MAX):
+            ids = targets[start : start + REMOVE_TARGETS_MAX]
             aws.events.remove_targets(Rule=rule["Name"], EventBusName=cfg.event_bus, Ids=ids)
         aws.events.delete_rule(Name=rule["Name"], EventBusName=cfg.event_bus)
         log(f"deleted rule {rule['Name']} of bus {cfg.event_bus}")

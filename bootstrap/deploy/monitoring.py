@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bootstrap.deploy.batch import state_machine_arn
 from bootstrap.deploy.config import ALL_FUNCTIONS, PROCESSOR_TIMEOUT_S, StackConfig
 from bootstrap.deploy.executor import Aws
 from handlers import telemetry
@@ -23,14 +24,14 @@ class Alarm:
     why: str  # its description: what it means, what to do (docs/operations.md has the runbook)
     metric: str
     namespace: str  # "" = the stack's own (its prefix)
-    dimensions: Callable[[StackConfig], dict[str, str]]
+    dimensions: Callable[[StackConfig, str], dict[str, str]]  # (the stack, its account)
     threshold: float
     statistic: str = "Sum"  # or a percentile, "p99"
     period: int = 300
     comparison: str = "GreaterThanOrEqualToThreshold"
 
 
-def _processor(cfg: StackConfig) -> dict[str, str]:
+def _processor(cfg: StackConfig, account: str) -> dict[str, str]:
     return {"service": telemetry.PROCESSOR_SERVICE}
 
 
@@ -40,7 +41,7 @@ ALARMS: tuple[Alarm, ...] = (
         "An upload's event failed every try and waits in the dead-letter queue: make dlq, then make redrive.",
         "ApproximateNumberOfMessagesVisible",
         "AWS/SQS",
-        lambda cfg: {"QueueName": cfg.dead_letter_queue},
+        lambda cfg, account: {"QueueName": cfg.dead_letter_queue},
         threshold=1,
         statistic="Maximum",
         period=60,
@@ -50,7 +51,7 @@ ALARMS: tuple[Alarm, ...] = (
         "The processor crashed, timed out or ran out of memory 5+ times in 15 minutes: more than one bad file.",
         "Errors",
         "AWS/Lambda",
-        lambda cfg: {"FunctionName": cfg.function("processor")},
+        lambda cfg, account: {"FunctionName": cfg.function("processor")},
         threshold=5,
         period=900,
     ),
@@ -59,7 +60,7 @@ ALARMS: tuple[Alarm, ...] = (
         "Uploads wait for the processor's reserved concurrency: raise PROCESSOR_CONCURRENCY if it lasts.",
         "Throttles",
         "AWS/Lambda",
-        lambda cfg: {"FunctionName": cfg.function("processor")},
+        lambda cfg, account: {"FunctionName": cfg.function("processor")},
         threshold=1,
     ),
     Alarm(
@@ -107,7 +108,7 @@ ALARMS: tuple[Alarm, ...] = (
         "(kept 24 hours) and are tried again; its log group says why (docs/events.md).",
         "Errors",
         "AWS/Lambda",
-        lambda cfg: {"FunctionName": cfg.function("events")},
+        lambda cfg, account: {"FunctionName": cfg.function("events")},
         threshold=3,
         period=900,
     ),
@@ -117,17 +118,26 @@ ALARMS: tuple[Alarm, ...] = (
         "cannot keep up; a change the stream has kept 24 hours is lost to subscribers.",
         "IteratorAge",
         "AWS/Lambda",
-        lambda cfg: {"FunctionName": cfg.function("events")},
+        lambda cfg, account: {"FunctionName": cfg.function("events")},
         threshold=600_000,  # milliseconds
         statistic="Maximum",
         comparison="GreaterThanThreshold",
+    ),
+    Alarm(
+        "batch-failed",
+        "A batch run (make reprocess, make reconcile) failed: more of its children failed than it "
+        "tolerates. Run the same command again: it redrives what did not succeed (docs/operations.md).",
+        "ExecutionsFailed",
+        "AWS/States",
+        lambda cfg, account: {"StateMachineArn": state_machine_arn(cfg, account)},
+        threshold=1,
     ),
     Alarm(
         "api-5xx",
         "Over 5% of API requests failed on the server side in 5 minutes (a crash, a timeout, a throttled AWS call).",
         "5XXError",
         "AWS/ApiGateway",
-        lambda cfg: {"ApiName": cfg.api_name},
+        lambda cfg, account: {"ApiName": cfg.api_name},
         threshold=0.05,
         statistic="Average",
         comparison="GreaterThanThreshold",
@@ -167,7 +177,7 @@ def ensure_alarms(aws: Aws, cfg: StackConfig, topic_arn: str) -> None:
             AlarmDescription=alarm.why,
             Namespace=alarm.namespace or cfg.prefix,
             MetricName=alarm.metric,
-            Dimensions=[{"Name": k, "Value": v} for k, v in alarm.dimensions(cfg).items()],
+            Dimensions=[{"Name": k, "Value": v} for k, v in alarm.dimensions(cfg, aws.account).items()],
             **(statistic or {"Statistic": alarm.statistic}),
             Period=alarm.period,
             EvaluationPeriods=1,

@@ -8,6 +8,7 @@ keys to the processor Lambda; `--id` and `--local` invoke the processor from the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -226,3 +227,53 @@ def test_reconcile_on_the_state_machine_rebuilds_a_lost_table(own_stack):
         image = stack.image(image_id)
         assert image["status"] == "processed"
         assert requests.get(image["renditions"]["thumbnail"]["sources"][0]["url"], timeout=10).status_code == 200
+
+
+def run_command(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bootstrap", *args],
+        env={**os.environ, "IMAGEPIPE_STATE_DIR": str(stack.state), "AWS_ENDPOINT_URL": stack.endpoint},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@contextlib.contextmanager
+def handler_of(stack, role: str, handler: str):
+    """A deploy gone wrong: the function's entry point changed for the duration."""
+    lam = stack.client("lambda")
+    name = stack.outputs["functions"][role]
+    before = lam.get_function_configuration(FunctionName=name)["Handler"]
+    lam.update_function_configuration(FunctionName=name, Handler=handler)
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    try:
+        yield
+    finally:
+        lam.update_function_configuration(FunctionName=name, Handler=before)
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_a_processor_that_cannot_read_its_settings_gets_no_run(own_stack):
+    with own_stack.function_env("processor", MAX_DECODE_MB="a typo"):
+        done = run_command(own_stack, "reprocess", "--all")
+    assert done.returncode == 1 and "reprocess: nothing started:" in done.stderr and "a typo" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_run_whose_children_fail_fails_and_fires_the_batch_failed_alarm(own_stack):
+    """A deploy broke the processor (an entry point that does not exist): every child of the run
+    fails whole, the run fails, the command says so, and the alarm deploy made goes to ALARM."""
+    stack = own_stack
+    prefix = stack.outputs["apiEnvironment"]["POWERTOOLS_METRICS_NAMESPACE"]
+    alarm = f"{prefix}-batch-failed"
+    cloudwatch = stack.client("cloudwatch")
+    assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] != "ALARM"
+    with handler_of(stack, "processor", "handlers.no_such_module.handler"):
+        done = run_command(stack, "reprocess", "--all")
+    assert done.returncode == 1, done.stderr
+    assert "reprocess: the run failed: States.ExceedToleratedFailureThreshold" in done.stderr, done.stderr
+    # The failed execution is counted (AWS/States) the moment it ends, and the alarm evaluated then.
+    state = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]
+    assert state["StateValue"] == "ALARM", state

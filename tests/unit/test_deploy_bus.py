@@ -1,43 +1,36 @@
-"""bootstrap/deploy/bus.py, read from deploy's own planned calls: the events function reads the
-table's stream of whole records (as it was, as it is) from its oldest change and retries a batch
-as long as the stream keeps it, and it sends to the very bus its policy names."""
+"""bootstrap/deploy/bus.py's destroy: the bus goes with every rule on it, however many rules and
+targets there are (listings come in pages). RemoveTargets takes ten ids a call on AWS; moto
+does not check that, so the chunks are only exercised here, not proven."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from bootstrap.deploy import bus
 from bootstrap.deploy.config import StackConfig
-from bootstrap.deploy.plan import plan
+from bootstrap.deploy.executor import Aws
 
-CFG = StackConfig(target="aws", region="eu-west-1", endpoint_url=None)
+CFG = StackConfig(target="aws", region="us-east-1", endpoint_url=None)
 
 
-def test_the_events_function_reads_the_whole_stream_and_sends_to_the_bus_its_policy_names():
-    calls = plan(CFG, show=lambda _: None).calls
-    operations = [c.operation for c in calls]
-    (stream,) = [c.params for c in calls if c.operation == "update_table" and "StreamSpecification" in c.params]
-    assert stream["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    (mapping,) = [c.params for c in calls if c.operation == "create_event_source_mapping"]
-    assert mapping["FunctionName"] == CFG.function("events") and mapping["Enabled"]
-    assert mapping["EventSourceArn"] == "<dynamodb.UpdateTable.TableDescription.LatestStreamArn>"
-    assert mapping["StartingPosition"] == "TRIM_HORIZON"  # nothing before the mapping skipped
-    assert mapping["MaximumRetryAttempts"] == mapping["MaximumRecordAgeInSeconds"] == -1
-    assert mapping["MaximumBatchingWindowInSeconds"] == 0  # the page waits on these
-    # The function exists before its mapping, the table is settled before its stream starts.
-    function = next(
-        i
-        for i, c in enumerate(calls)
-        if c.operation == "create_function" and c.params["FunctionName"].endswith("events")
-    )
-    assert function < operations.index("create_event_source_mapping")
-    assert operations.index("put_item") < operations.index("create_event_source_mapping")  # deploy's backfill note
-    env = calls[function].params["Environment"]["Variables"]
-    (bus,) = [c.params for c in calls if c.operation == "create_event_bus"]
-    assert env["EVENT_BUS_NAME"] == bus["Name"] == CFG.event_bus
-    (policy,) = [
-        json.loads(c.params["PolicyDocument"])
-        for c in calls
-        if c.operation == "put_role_policy" and c.params["RoleName"] == f"{CFG.function('events')}-role"
+def test_destroy_removes_a_bus_with_more_rules_and_targets_than_one_page_or_call(moto, monkeypatch):
+    monkeypatch.setattr(bus, "LISTING_PAGE", 2)  # moto pages only when asked: small pages, many of them
+    aws = Aws(CFG)
+    bus.ensure_event_bus(aws, CFG)
+    for n in range(5):  # the stack's own rules and subscribers' alike
+        aws.events.put_rule(Name=f"rule-{n}", EventBusName=CFG.event_bus, EventPattern=json.dumps({"source": ["x"]}))
+    queue = "arn:aws:sqs:us-east-1:123456789012:subscriber-{}"
+    targets = [{"Id": f"t{n}", "Arn": queue.format(n)} for n in range(3 * bus.REMOVE_TARGETS_MAX - 1)]
+    for start in range(0, len(targets), 10):  # PutTargets takes ten a call
+        aws.events.put_targets(Rule="rule-3", EventBusName=CFG.event_bus, Targets=targets[start : start + 10])
+    said = []
+
+    bus.remove_image_events(aws, CFG, said.append)
+
+    with pytest.raises(aws.events.exceptions.ResourceNotFoundException):
+        aws.events.describe_event_bus(Name=CFG.event_bus)
+    assert [line for line in said if line.startswith("deleted rule")] == [
+        f"deleted rule rule-{n} of bus {CFG.event_bus}" for n in range(5)
     ]
-    granted = [s["Resource"] for s in policy["Statement"] if s["Action"] == ["events:PutEvents"]]
-    assert granted == [[f"arn:aws:events:eu-west-1:ACCOUNT:event-bus/{bus['Name']}"]]

@@ -16,6 +16,7 @@ AWS_METRICS = {  # what AWS itself publishes (the local stack: bootstrap/emulato
     ("AWS/Lambda", "Throttles"),
     ("AWS/Lambda", "IteratorAge"),  # for functions mapped to a stream
     ("AWS/ApiGateway", "5XXError"),
+    ("AWS/States", "ExecutionsFailed"),
 }
 
 

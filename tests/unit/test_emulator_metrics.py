@@ -15,6 +15,7 @@ from bootstrap.emulator_metrics import (
     MAX_VALUES,
     PINNED,
     emf_metric_data,
+    execution_metric_data,
     fingerprint,
     pinned_version,
     queue_depth,
@@ -175,3 +176,18 @@ def test_one_line_puts_at_most_max_points_values():
     assert MAX_METRICS * MAX_VALUES == MAX_POINTS
     assert emf_metric_data(emf(members, [directive(names)]))
     assert emf_metric_data(emf(members, [directive(names, (("service",), ("stage",)))])) == {}
+
+
+def test_an_execution_is_counted_in_the_metric_of_the_status_it_reaches_for_its_state_machine():
+    arn = "arn:aws:states:us-east-1:000000000000:stateMachine:imagepipe-batch"
+    (failed,) = execution_metric_data(arn, "FAILED", 1.0)
+    assert failed == {
+        "MetricName": "ExecutionsFailed",
+        "Dimensions": [{"Name": "StateMachineArn", "Value": arn}],
+        "Unit": "Count",
+        "Timestamp": 1.0,
+        "Value": 1,
+    }
+    named = {status: execution_metric_data(arn, status, 1.0)[0]["MetricName"] for status in ("RUNNING", "SUCCEEDED")}
+    assert named == {"RUNNING": "ExecutionsStarted", "SUCCEEDED": "ExecutionsSucceeded"}
+    assert execution_metric_data(arn, "PENDING_REDRIVE", 1.0) == []  # no metric of AWS's counts it
