@@ -81,7 +81,7 @@ class Live:
             ExpressionAttributeNames={"#c": CONNECTION},
         )
         if self.open_count(owner, now) > self.settings.live_connections_per_person:
-            self.clients.dynamodb.delete_item(TableName=self.table, Key=_typed({OWNER: owner, CONNECTION: connection_id}))
+            self.forget(owner, connection_id)  # (it has no item under EVERYONE yet)
             logger.info("live connection refused: too many open", extra={"owner": owner})
             return {"statusCode": 429, "body": "too many open connections"}
         for item in watching:
