@@ -6,8 +6,10 @@ that hands it each image event (docs/events.md#live-status). One small function,
   `scope=all` asks for everyone's events, granted to members of `admins` as the pool says. Deny:
   API Gateway refuses the handshake (403). The token is never logged.
 - `$connect`: the connection's items in the connections table, under the owner the authorizer
-  named; a person's LIVE_CONNECTIONS_PER_PERSON-th one more is refused (429).
-- `$disconnect`: its items deleted. `$default`: nothing to do (the page sends nothing).
+  named; one beyond a person's LIVE_CONNECTIONS_PER_PERSON is refused (429), counted after it is
+  recorded so that handshakes at the same instant cannot pass the bound together.
+- `$disconnect`: its items deleted. `$default`: nothing to do (the page's keepalive, which only keeps the
+  connection from idling out).
 - an image event from the bus: a message to each connection of its owner's and of the admins
   watching everyone; a connection API Gateway says is gone (GoneException) is deleted.
 """
@@ -64,13 +66,25 @@ class Live:
         return authorizer_answer(method_arn, sub, everyone)
 
     def connect(self, event: dict, now: int) -> dict:
+        """Recorded first, then counted: a handshake that finds more than the bound open, itself
+        included, takes its own item back and is refused. Two at the same instant cannot both pass
+        the bound (the one that counts last sees both); at the edge both may be refused, and the
+        page tries again a moment later."""
         context = event["requestContext"]
         owner, connection_id = context["authorizer"][OWNER], context["connectionId"]
-        if self.open_count(owner, now) >= self.settings.live_connections_per_person:
+        everyone = str(context["authorizer"].get(EVERYONE_ATTRIBUTE)) == "true"
+        own, *watching = connection_items(owner, connection_id, everyone, now)
+        self.clients.dynamodb.put_item(
+            TableName=self.table,
+            Item=_typed(own),
+            ConditionExpression="attribute_not_exists(#c)",  # a connection id is API Gateway's, once
+            ExpressionAttributeNames={"#c": CONNECTION},
+        )
+        if self.open_count(owner, now) > self.settings.live_connections_per_person:
+            self.forget(owner, connection_id)  # (it has no item under EVERYONE yet)
             logger.info("live connection refused: too many open", extra={"owner": owner})
             return {"statusCode": 429, "body": "too many open connections"}
-        everyone = str(context["authorizer"].get(EVERYONE_ATTRIBUTE)) == "true"
-        for item in connection_items(owner, connection_id, everyone, now):
+        for item in watching:
             self.clients.dynamodb.put_item(TableName=self.table, Item=_typed(item))
         logger.info("live connection opened", extra={"owner": owner, "connection_id": connection_id})
         return {"statusCode": 200}

@@ -3,7 +3,8 @@
 // js/adminfilters.js); the next page loads as the "Load more" button scrolls into view. A new upload holds its tile from the moment it is picked
 // (reserveTile), a tile the size of a photo's that fills in place. A tile opens the lightbox
 // (js/lightbox.js) on its photo, whose panel this fills with the photo's details and facts,
-// download and delete.
+// download and delete. Everyone's gallery follows everyone's image events (js/live.js): a tile
+// turns processed or failed, or goes, when the stack says so, and a new photo comes in at the top.
 
 import { adminFilters, filterByOwner, ownerFiltered, showAdminFilters, wireAdminFilters } from "./adminfilters.js";
 import { api } from "./api.js";
@@ -12,6 +13,7 @@ import { allTiles, dayOfTile, placeTile, todayUtc, wireDays } from "./days.js";
 import { deleteWithUndo } from "./deletion.js";
 import { photoFacts } from "./facts.js";
 import { closeLightbox, openLightbox } from "./lightbox.js";
+import { watchEveryone } from "./live.js";
 import { largestRendition, makePicture, tileSizes } from "./picture.js";
 import { isAdmin, signedInEmail } from "./session.js";
 import { withPlaceholders } from "./skeleton.js";
@@ -28,6 +30,8 @@ let shortPages = 0; // filtered pages in a row that came back short, each follow
 const SHORT_PAGES_FOLLOWED = 5;
 const HIGHLIGHT_MS = 4000; // how long a photo picked again stays marked in the gallery
 const records = new Map(); // id -> the processed record its tile shows, for the lightbox
+let view = 0; // the gallery shown (a new one at each reset): a record read for an older one is dropped
+const TOLD = ["Image Processed", "Image Failed"]; // events that bring an unlisted photo in
 
 function showingAll() {
   return isAdmin() && $("scope-all").checked;
@@ -59,6 +63,7 @@ function galleryItem(image) {
   const li = document.createElement("li");
   li.className = "tile";
   li.dataset.id = image.id;
+  if (image.updatedAt) li.dataset.updatedAt = image.updatedAt;
   const by = showingAll() ? `, by ${ownerLabel(image)}` : "";
   if (by && "ownerId" in image) li.append(ownerOnTile(image)); // (not an upload that failed before its record)
   if (image.status !== "processed") {
@@ -119,9 +124,11 @@ export function addToGallery(image, atTop = false) {
     tileOf(image.id)?.remove();
     return;
   }
+  const shown = tileOf(image.id);
+  // A listing read before an event's record came back after it: the older state stays out.
+  if (shown?.dataset.updatedAt && image.updatedAt && shown.dataset.updatedAt > image.updatedAt) return;
   const item = galleryItem(image);
   const day = dayOf(image);
-  const shown = tileOf(image.id);
   if (shown && dayOfTile(shown) === day) {
     shown.replaceWith(item);
   } else {
@@ -183,7 +190,9 @@ export async function loadGallery(reset = false) {
   button.disabled = true;
   try {
     if (reset) {
+      view++;
       if (!showingAll()) showAdminFilters(false);
+      watchEveryone(showingAll() ? { heard: heardOfAnImage, opened: catchUp } : null);
       $("gallery").replaceChildren();
       nextCursor = null;
       shortPages = 0;
@@ -210,6 +219,34 @@ export async function loadGallery(reset = false) {
       if (followOn) loadGallery();
       else watchLoadMore(); // still in view (the page did not fill the screen): the next one comes too
     }
+  }
+}
+
+async function heardOfAnImage(message) {
+  // Everyone's photos shown: an image changed. Its record as the API shows it to this admin, in
+  // place of its tile (or at the top, a new photo); a deleted one's tile goes.
+  if (!showingAll()) return;
+  const shown = tileOf(message.imageId);
+  if (message.status === "deleted") {
+    shown?.remove();
+    return;
+  }
+  if (shown || TOLD.includes(message.event)) await readIntoGallery(message.imageId, !shown);
+}
+
+async function readIntoGallery(id, atTop) {
+  const shownFor = view;
+  try {
+    const image = await api(`/images/${id}`);
+    if (shownFor === view && showingAll()) addToGallery(image, atTop);
+  } catch { /* gone meanwhile, or the network: the tile stays as it was */ }
+}
+
+function catchUp() {
+  // The socket (re)opened: what changed while it was not open went by unheard. Each tile still
+  // waiting is read once (an upload of this tab's is its own: it reads its record anyway).
+  for (const li of allTiles()) {
+    if (li.querySelector(".tile-waiting") && /^[0-9a-f]{32}$/.test(li.dataset.id)) readIntoGallery(li.dataset.id, false);
   }
 }
 
@@ -321,6 +358,7 @@ export function clearGallery() {
   showAdminFilters(false);
   nextCursor = null;
   galleryLoad++;
+  view++;
 }
 
 export function wireGallery() {

@@ -2,7 +2,9 @@
 // config.json's eventsUrl, with their ID token in its query (browsers cannot set headers on a
 // WebSocket). Each image event it brings settles a wait (js/upload.js) at once. When it cannot
 // connect, or drops, nothing is said: the waits poll as they always did, and it tries again
-// later with a fresh token.
+// later with a fresh token. While an admin's gallery shows everyone's photos, the socket asks for
+// everyone's events (scope=all, which the server grants to the pool's admins only) and the gallery
+// hears each one no upload of this tab waits for (watchEveryone).
 
 import { config } from "./config.js";
 import { epoch, idToken } from "./session.js";
@@ -19,6 +21,8 @@ let tries = 0;
 let retryTimer = null;
 let keepAlive = null;
 let mine = -1;
+let attempt = 0; // the latest connect(); an older one that finds it is not the latest gives up
+let watcher = null; // { heard(message), opened() } while everyone's events are asked for
 const waits = new Map(); // image id -> Set of functions settling a nextEvent
 const heardOf = new Map(); // image id -> its last message, oldest first
 
@@ -33,27 +37,47 @@ export function startLive() {
   connect();
 }
 
-export function stopLive() {
+function closeSocket() {
   clearTimeout(retryTimer);
   clearInterval(keepAlive);
+  attempt++;
   const closing = socket;
   socket = null;
   open = false;
   tries = 0;
-  heardOf.clear();
-  settleAll();
+  settleAll(); // the waits read their records once, and poll until a socket is open again
   if (closing) closing.close();
 }
 
+export function stopLive() {
+  mine = -1;
+  watcher = null;
+  heardOf.clear();
+  closeSocket();
+}
+
+export function watchEveryone(handlers) {
+  // Everyone's events (handlers: { heard(message), opened() }), or the person's own (null). A
+  // change of scope is a new handshake: the server decides what a connection hears when it opens.
+  const changed = Boolean(handlers) !== Boolean(watcher);
+  watcher = handlers;
+  if (changed && mine === epoch) {
+    closeSocket();
+    connect();
+  }
+}
+
 async function connect() {
+  const tried = ++attempt;
   let token;
   try {
     token = await idToken();
   } catch {
     return; // signed out meanwhile
   }
-  if (mine !== epoch) return;
-  const ws = new WebSocket(`${config.eventsUrl}?token=${encodeURIComponent(token)}`);
+  if (mine !== epoch || tried !== attempt) return;
+  const scope = watcher ? "&scope=all" : "";
+  const ws = new WebSocket(`${config.eventsUrl}?token=${encodeURIComponent(token)}${scope}`);
   socket = ws;
   ws.onopen = () => {
     if (socket !== ws) return;
@@ -61,6 +85,7 @@ async function connect() {
     tries = 0;
     clearInterval(keepAlive);
     keepAlive = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"action":"keepalive"}'), KEEPALIVE_MS);
+    if (scope) watcher?.opened(); // what changed before it opened went by unheard
   };
   ws.onmessage = (event) => {
     if (socket === ws) heard(event.data);
@@ -87,7 +112,9 @@ function heard(data) {
   heardOf.delete(message.imageId);
   heardOf.set(message.imageId, message);
   if (heardOf.size > KEPT) heardOf.delete(heardOf.keys().next().value);
-  for (const settle of waits.get(message.imageId) || []) settle(message);
+  const waiting = waits.get(message.imageId);
+  if (waiting) for (const settle of waiting) settle(message);
+  else watcher?.heard(message); // another person's photo, or this admin's from another tab
 }
 
 function settleAll() {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,10 @@ from urllib.parse import urlsplit
 import requests
 
 from bootstrap.package import ROOT
+from handlers.schema import EVERYONE
+from tests.images import phone_jpeg
 
+RECORD = re.compile(r"/images/([0-9a-f]{32})$")  # one image's record, its id
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots, git-ignored
 SESSION_KEY = "imagepipe.session"
 
@@ -183,3 +187,35 @@ RECORD_ANNOUNCEMENTS = """() => {
     new MutationObserver(() => window.announced.push(status.textContent))
         .observe(status, {childList: true, characterData: true, subtree: true});
 }"""
+
+
+def pick_photo(page, tmp_path, name: str) -> None:
+    """A phone photo of this name, picked on the page (its upload starts)."""
+    photo = tmp_path / name
+    photo.write_bytes(phone_jpeg(640, 480, orientation=1))
+    page.set_input_files("#file-input", [str(photo)])
+
+
+def sub_of(user) -> str:
+    return json.loads(b64url_decode(user.http.headers["Authorization"].split(".")[1]))["sub"]
+
+
+def socket_recorded(stack, user, seconds: float = 60, everyone: bool = False) -> None:
+    """Until the connections table holds a connection of this person's (one that watches everyone's
+    events: an item under EVERYONE naming them)."""
+    owner = sub_of(user)
+
+    def recorded() -> bool:
+        items = stack.dynamodb().query(
+            TableName=stack.outputs["connectionsTable"],
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":o": {"S": EVERYONE if everyone else owner}},
+            ConsistentRead=True,
+        )["Items"]
+        return any(not everyone or item["watcher"]["S"] == owner for item in items)
+
+    deadline = time.monotonic() + seconds
+    while not recorded():
+        assert time.monotonic() < deadline, "the page opened no live-status socket"
+        time.sleep(0.2)

@@ -136,6 +136,39 @@ def test_a_person_s_open_connections_are_bounded_and_closed_ones_do_not_count(li
     assert connect(live, ALICE, "hours-later", now=later)["statusCode"] == 200
 
 
+@pytest.mark.parametrize("between", range(3))
+def test_two_handshakes_at_once_for_the_last_place_admit_one(live_env, between):
+    """The last place of a person's bound asked for by two handshakes at once: the second runs in
+    full between two of the first's calls to DynamoDB (before its first, after its first, after
+    its second). Whatever the interleaving, one is admitted and recorded, never both."""
+    live, settings, _ = live_env
+    limit = settings.live_connections_per_person
+    for n in range(limit - 1):
+        assert connect(live, ALICE, f"a{n}")["statusCode"] == 200
+    answers: dict[str, int] = {}
+    calls = 0
+
+    def second_barges_in(**_):
+        nonlocal calls
+        calls += 1
+        if calls == between + 1 and "second" not in answers:
+            answers["second"] = 0  # its own calls do not barge in again
+            answers["second"] = connect(live, ALICE, "second")["statusCode"]
+
+    hooks = live.clients.dynamodb.meta.events
+    hooks.register("before-call.dynamodb", second_barges_in, unique_id="second-handshake")
+    try:
+        answers["first"] = connect(live, ALICE, "first")["statusCode"]
+    finally:
+        hooks.unregister("before-call.dynamodb", unique_id="second-handshake")
+    if "second" not in answers:  # `between` is after the first's last call
+        answers["second"] = connect(live, ALICE, "second")["statusCode"]
+    admitted = {name for name, status in answers.items() if status == 200}
+    assert len(admitted) == 1 and set(answers.values()) == {200, 429}, answers
+    recorded = set(live.listeners((ALICE["sub"],), int(time.time())))
+    assert recorded == {f"a{n}" for n in range(limit - 1)} | admitted
+
+
 def bus_event(detail_type: str, owner: str | None, image_id: str = "0" * 32) -> dict:
     detail = {
         "schemaVersion": "1",
