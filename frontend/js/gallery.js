@@ -3,7 +3,7 @@
 // js/adminfilters.js); the next page loads as the "Load more" button scrolls into view. A new upload holds its tile from the moment it is picked
 // (reserveTile), a tile the size of a photo's that fills in place. A tile opens the lightbox
 // (js/lightbox.js) on its photo, whose panel this fills with the photo's details and facts,
-// download and delete.
+// download and delete; a photo with look-alikes has a button that offers to keep one (js/lookalikes.js).
 
 import { adminFilters, filterByOwner, ownerFiltered, showAdminFilters, wireAdminFilters } from "./adminfilters.js";
 import { api } from "./api.js";
@@ -12,6 +12,7 @@ import { allTiles, dayOfTile, placeTile, todayUtc, wireDays } from "./days.js";
 import { deleteWithUndo } from "./deletion.js";
 import { photoFacts } from "./facts.js";
 import { closeLightbox, openLightbox } from "./lightbox.js";
+import { forgetLookalikes, wireLookalikes } from "./lookalikes.js";
 import { largestRendition, makePicture, tileSizes } from "./picture.js";
 import { isAdmin, signedInEmail } from "./session.js";
 import { withPlaceholders } from "./skeleton.js";
@@ -185,6 +186,7 @@ export async function loadGallery(reset = false) {
     if (reset) {
       if (!showingAll()) showAdminFilters(false);
       $("gallery").replaceChildren();
+      forgetLookalikes();
       nextCursor = null;
       shortPages = 0;
       $("gallery-heading").textContent = showingAll() ? "Everyone’s gallery" : "Gallery";
@@ -315,6 +317,7 @@ export function clearGallery() {
   $("viewer-facts").replaceChildren();
   $("viewer-download").removeAttribute("href");
   $("gallery").replaceChildren();
+  forgetLookalikes();
   $("gallery-empty").hidden = true;
   $("load-more").hidden = true;
   $("scope-all").checked = false;
@@ -331,6 +334,7 @@ export function wireGallery() {
   });
   wireAdminFilters(() => loadGallery(true));
   wireDays();
+  wireLookalikes((id) => records.get(id)); // a photo's "Looks like N" button, on its tile
   // The button stays, for the keyboard and where this observer is missing.
   loadingOnScroll = "IntersectionObserver" in window
     ? new IntersectionObserver(loadOnScroll, { rootMargin: "0px 0px 400px 0px" })
