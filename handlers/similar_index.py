@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from boto3.dynamodb.types import TypeSerializer
 
 from handlers.config import SIMILAR_BAND_READ, SIMILAR_TO_MAX
 from handlers.records import ImageRecords
 from handlers.schema import BANDS_KEY, TABLE_KEY, ImageRecord, Status
-from handlers.similarity import band_keys, distance, is_similar
+from handlers.similarity import BANDS, band_keys, distance, is_similar
 
 BAND, IMAGE = BANDS_KEY
 _WRITE_TRIES = 5  # BatchWriteItem's unprocessed items sent again, then an error
@@ -82,10 +83,10 @@ class SimilarImages:
 
     def similar(self, owner: str, image_id: str, phash: str) -> list[tuple[str, str]]:
         """(id, hash) of the owner's indexed images within the threshold of `phash`, nearest first,
-        at most SIMILAR_TO_MAX: at most BANDS Queries of SIMILAR_BAND_READ items each."""
-        found: dict[str, str] = {}
-        for key in band_keys(owner, phash):
-            answer = self._db.query(
+        at most SIMILAR_TO_MAX: BANDS Queries of SIMILAR_BAND_READ items at most, sent at once."""
+
+        def query(key: str) -> dict:
+            return self._db.query(
                 TableName=self._bands,
                 KeyConditionExpression="#b = :b",
                 ExpressionAttributeNames={"#b": BAND, "#i": IMAGE},
@@ -94,6 +95,12 @@ class SimilarImages:
                 ConsistentRead=True,  # an item written a moment ago by a photo processed beside this one
                 Limit=SIMILAR_BAND_READ,
             )
+
+        found: dict[str, str] = {}
+        # At once (a request each, waiting on the network): one round trip's time, not BANDS'.
+        with ThreadPoolExecutor(max_workers=BANDS) as pool:
+            answers = list(pool.map(query, band_keys(owner, phash)))
+        for answer in answers:
             for item in answer.get("Items", []):
                 other, theirs = item[IMAGE]["S"], item["phash"]["S"]
                 if other != image_id and is_similar(phash, theirs):
