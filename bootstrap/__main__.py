@@ -167,7 +167,7 @@ def run_reconcile(args, log) -> int:
     """Rebuild missing or stale records of the deployed stack from its buckets: the files on the
     batch state machine where the stack has it, then the records whose file is gone."""
     from bootstrap.batch_runs import clean, run_input
-    from bootstrap.reconcile import give_taken_keys, listed_keys, reconcile, retire_missing
+    from bootstrap.reconcile import give_taken_keys, listed_keys, reconcile, retire_missing, similar_images
     from handlers.records import ImageRecords
 
     if not (deployed := deployed_stack(args, log)):
@@ -179,7 +179,8 @@ def run_reconcile(args, log) -> int:
         return 0
     summary = batch_run(aws, outputs, run_input("reconcile", inventory_manifest=args.inventory_manifest), log)
     records = ImageRecords(aws.dynamodb, outputs["table"])
-    retired = retire_missing(aws.s3, records, outputs, set(listed_keys(aws.s3, outputs["uploadBucket"])))
+    present = set(listed_keys(aws.s3, outputs["uploadBucket"]))
+    retired = retire_missing(aws.s3, records, outputs, present, similar_images(aws.dynamodb, outputs))
     log("reconcile: records whose file is gone: " + (", ".join(f"{n} {w}" for w, n in retired.items()) or "none"))
     return 0 if clean(summary) else 1
 

@@ -26,6 +26,7 @@ from handlers.processor import s3_event
 from handlers.reconcile import MISSING, reconcile_object
 from handlers.records import ImageRecords
 from handlers.schema import ImageRecord, Status
+from handlers.similar_index import SimilarImages
 from handlers.storage import delete_renditions
 
 
@@ -49,6 +50,7 @@ def reconcile(
     """Every file of the upload bucket, once; returns how many ended each way."""
     bar = bar or (lambda text: (sys.stderr.write(text), sys.stderr.flush()))
     records = ImageRecords(dynamodb, outputs["table"])
+    similar = similar_images(dynamodb, outputs)
     keys = listed_keys(s3, outputs["uploadBucket"])
     log(f"reconcile: {len(keys)} files in {outputs['uploadBucket']}")
 
@@ -63,12 +65,14 @@ def reconcile(
     outcomes: Counter = Counter()
     started = time.monotonic()
     for done, key in enumerate(keys, 1):
-        outcomes[reconcile_object(key, s3, records, outputs["uploadBucket"], outputs["processedBucket"], redrive)] += 1
+        outcomes[
+            reconcile_object(key, s3, records, outputs["uploadBucket"], outputs["processedBucket"], redrive, similar)
+        ] += 1
         if done % 25 == 0 or done == len(keys):
             bar(progress(done, len(keys), started))
     if keys:
         bar("\n")
-    outcomes += retire_missing(s3, records, outputs, set(keys))
+    outcomes += retire_missing(s3, records, outputs, set(keys), similar)
     log("reconcile: " + (", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())) or "nothing to do"))
     return outcomes
 
@@ -83,7 +87,12 @@ def give_taken_keys(dynamodb, outputs: dict, log: Callable[[str], None] = print)
     return given
 
 
-def retire_missing(s3, records: ImageRecords, outputs: dict, present: set[str]) -> Counter:
+def similar_images(dynamodb, outputs: dict) -> SimilarImages:
+    """The near-duplicate index of the deployed stack (handlers/similar_index.py)."""
+    return SimilarImages(dynamodb, outputs["table"], outputs["similarTable"])
+
+
+def retire_missing(s3, records: ImageRecords, outputs: dict, present: set[str], similar: SimilarImages) -> Counter:
     """The other way round: each finished record whose file is not among the keys `present` (the
     upload bucket as listed) is retired if it is still gone when looked at again."""
     outcomes: Counter = Counter()
@@ -94,11 +103,11 @@ def retire_missing(s3, records: ImageRecords, outputs: dict, present: set[str]) 
             record.get("status") in (Status.PROCESSED, Status.FAILED, Status.PROCESSING)
             and record.get("uploadKey", upload_key(record["id"])) not in present
         ):
-            outcomes[retire_if_gone(record, s3, records, outputs)] += 1
+            outcomes[retire_if_gone(record, s3, records, outputs, similar)] += 1
     return outcomes
 
 
-def retire_if_gone(record: ImageRecord, s3, records: ImageRecords, outputs: dict) -> str:
+def retire_if_gone(record: ImageRecord, s3, records: ImageRecords, outputs: dict, similar: SimilarImages) -> str:
     """A finished record whose file is not in the bucket: "retired", or "kept" (it is there after
     all: uploaded since the listing, or the record changed meanwhile)."""
     try:
@@ -110,4 +119,5 @@ def retire_if_gone(record: ImageRecord, s3, records: ImageRecords, outputs: dict
     if not records.retire(record, int(time.time()) + TOMBSTONE_SECONDS):
         return "kept"
     delete_renditions(s3, outputs["processedBucket"], rendition_keys(record))
+    similar.forget(record)  # its band items, and it from the others' similarTo
     return "retired"

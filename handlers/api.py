@@ -37,6 +37,7 @@ from handlers.quotas import Quotas
 from handlers.records import ImageRecords, now_iso
 from handlers.schema import ImageRecord, Status
 from handlers.signing import StableUrls
+from handlers.similar_index import SimilarImages
 from handlers.storage import delete_renditions, fit_filename, upload_metadata
 
 logger = Logger(service="imagepipe-api")
@@ -207,6 +208,8 @@ class Api:
             "error": record.get("error"),
             # A file with the same bytes as this image of its owner's, recorded instead of rendered.
             "duplicateOf": record.get("duplicateOf"),
+            # The owner's processed images near this one (handlers/similar_index.py), both ways.
+            "similarTo": record.get("similarTo") or [],
         }
 
     def find(self, image_id: str, caller: Caller) -> ImageRecord:
@@ -370,6 +373,7 @@ def delete_image(api: Api, event: APIGatewayProxyEvent, image_id: str) -> Respon
     if deleted is None:
         raise errors.NotFound(f"No image {image_id}.")
     api.remove_renditions(rendition_keys(deleted) - rendition_keys(record))
+    SimilarImages.of(api.settings, api.clients).forget(deleted)  # its band items, and it from others' similarTo
     if deleted.get("owner"):  # the space is the owner's again, whoever deleted it
         api.quotas.refund(deleted["owner"], deleted.get("bytes", 0))
     logger.info("image deleted", extra={"image_id": image_id, "by_admin": caller.admin})

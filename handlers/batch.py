@@ -34,6 +34,7 @@ from handlers.processor import redrive, rerender
 from handlers.processor_telemetry import about, logger
 from handlers.reconcile import reconcile_object
 from handlers.records import ImageRecords
+from handlers.similar_index import SimilarImages
 
 JOBS = ("reprocess", "reconcile")
 SUMMARY_ACTION = "batch-summary"
@@ -129,6 +130,7 @@ def _run_item(item: BatchItem, settings: Settings, clients: Clients, records: Im
         settings.upload_bucket,
         settings.processed_bucket,
         lambda key, head: redrive(key, head, settings, clients),
+        SimilarImages.of(settings, clients),
     )
 
 

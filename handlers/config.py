@@ -28,6 +28,13 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600  # how long the queue keeps what 
 # (DynamoDB's TTL) this long after it opened, in case its $disconnect was never told.
 LIVE_CONNECTION_SECONDS = 2 * 3600
 
+# Near duplicates (handlers/similar_index.py, docs/duplicates.md), bounded whatever a gallery holds:
+# the most images one image's `similarTo` lists (the nearest first; one more is not linked), and the
+# band items one of a new photo's BANDS Queries reads (its Limit: 200 items of ~100 bytes, 5 read
+# units strongly consistent).
+SIMILAR_TO_MAX = 20
+SIMILAR_BAND_READ = 200
+
 
 @dataclass(frozen=True)
 class Quota:
@@ -231,6 +238,13 @@ SETTINGS: tuple[Setting, ...] = (
         chosen_at_deploy=False,
     ),
     Setting(
+        "similar_table",
+        "SIMILAR_TABLE",
+        "",
+        "the near-duplicate band index: a table of band keys and image ids (deploy sets it)",
+        chosen_at_deploy=False,
+    ),
+    Setting(
         "live_callback_url",
         "LIVE_CALLBACK_URL",
         "",
@@ -312,6 +326,7 @@ class Settings:
     table_name: str = _DEFAULTS["table_name"]
     event_bus_name: str = _DEFAULTS["event_bus_name"]
     connections_table: str = _DEFAULTS["connections_table"]
+    similar_table: str = _DEFAULTS["similar_table"]
     live_callback_url: str = _DEFAULTS["live_callback_url"]
     live_connections_per_person: int = _DEFAULTS["live_connections_per_person"]
     region: str = _DEFAULTS["region"]

@@ -76,6 +76,7 @@ class Processed:
     dominant_color: str = ""  # "#rrggbb", painted before the placeholder is decoded
     facts: dict = field(default_factory=dict)  # photo facts from EXIF (never GPS or serial numbers)
     peak_bytes: int = 0  # the decode budget's estimate of this file's peak memory (handlers.probe.budget)
+    phash: str = ""  # the perceptual hash of the smallest rendition, 16 hex digits (handlers.similarity)
 
     @property
     def rendition_bytes(self) -> int:
@@ -99,6 +100,7 @@ def describe(result: Processed) -> dict:
         "placeholder": result.placeholder,
         "dominantColor": result.dominant_color,
         "facts": result.facts,
+        "phash": result.phash,
         "renditions": {
             name: {**_describe_source(r.fallback), "sources": [_describe_source(s) for s in r.sources]}
             for name, r in result.renditions.items()

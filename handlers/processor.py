@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from botocore.exceptions import ClientError
@@ -53,7 +53,8 @@ from handlers.processor_telemetry import about, correlate, count_refusal, logger
 from handlers.quotas import Quotas
 from handlers.records import Claim, ImageRecords, now_iso
 from handlers.schema import ImageRecord, Status
-from handlers.storage import delete_renditions, origin_from_metadata
+from handlers.similar_index import SimilarImages
+from handlers.storage import delete_renditions, origin_from_metadata, s3_event
 
 SWEEP_BATCH = 1000  # unfinished records looked at per scheduled run (bounded work), oldest first
 # Claims of one object that may end without finishing (killed by the timeout or memory limit):
@@ -107,6 +108,11 @@ class _Job:
 
     def remove(self, keys: set[str]) -> None:
         delete_renditions(self.clients.s3, self.settings.processed_bucket, keys)
+
+    def failed(self, keys: set[str]) -> None:
+        """The record is failed now: what it listed goes, renditions and (an older file's) near duplicates."""
+        self.remove(keys)
+        SimilarImages.of(self.settings, self.clients).forget(self.claim.before)
 
 
 def _fetch(obj: UploadedObject, clients: Clients) -> dict | None:
@@ -178,7 +184,7 @@ def process_object(obj: UploadedObject, settings: Settings, clients: Clients, re
             image_id, obj.etag, "processing_error", "The image could not be processed; it will be retried."
         ):
             try:  # the record no longer lists them; the retry rewrites what it needs
-                job.remove(job.stale)
+                job.failed(job.stale)
             except Exception:
                 logger.exception("stale renditions not removed", extra={"image_id": image_id})
         raise
@@ -206,6 +212,7 @@ def _render(job: _Job, response: dict | None) -> str:
     result = make_renditions(data, limits, job.settings.renditions)
     retry = (claim.before.get("error") or {}).get("code") == "processing_error"
     store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
+    content["owner"] = owner
     finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store, content)
     if finished == Status.PROCESSED:
         logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
@@ -229,13 +236,15 @@ def _publish(
 ) -> str:
     """Renditions, then the manifest, then the record (a lost table is rebuilt from the
     manifest); then what the record listed before and lists no more is removed: old renditions
-    keep serving until the new ones are in place. `content`: the bytes' hash, kept on both."""
+    keep serving until the new ones are in place. `content`: the bytes' hash, kept on both, and the
+    owner, whose similar images the image is linked with (`handlers.similar_index`)."""
+    owner = content.pop("owner", None)
     stored = _store_renditions(image_id, etag, result, settings, store) | content
     at = now_iso()
     stored["manifestKey"] = _store_manifest(
         clients.s3, settings, image_id, etag, {"status": Status.PROCESSED, "updatedAt": at, **stored}
     )
-    finished, before = records.mark_processed(image_id, etag, stored, at=at)
+    finished, before = SimilarImages.of(settings, clients).mark_processed(records, image_id, etag, stored, at, owner)
     if finished != Status.PROCESSED:
         # "gone": deleted through the API while we worked; "superseded": a newer object under
         # this key took the record over. Either way no record lists what we wrote.
@@ -284,7 +293,7 @@ def _rerender(
             data = response["Body"].read()
             result = make_renditions(data, settings.limits, settings.renditions)
             # The record lists the new renditions from here on (and its lease ends with that).
-            content = {"sha256": duplicates.sha256_of(data)}  # kept (made for records from before it)
+            content = {"sha256": duplicates.sha256_of(data), "owner": record.get("owner")}  # the hash kept
             outcome = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3, content)
     except _Replaced:
         outcome = "superseded"  # the newer object's own processing uses the current spec
@@ -312,7 +321,7 @@ def _refuse(job: _Job, exc: ImageRejected) -> str:
         job.image_id, job.obj.etag, exc.code, exc.message, manifest=manifest, at=at, fields=exc.fields
     )
     if failed:
-        job.remove(job.stale - {manifest})
+        job.failed(job.stale - {manifest})
         count_refusal(exc.code)
     logger.info("image refused", extra={"image_id": job.image_id, "code": exc.code, "reason": exc.message})
     return Status.FAILED
@@ -456,27 +465,6 @@ def redrive(key: str, head: dict, settings: Settings, clients: Clients) -> None:
     clients.lambda_.invoke(
         FunctionName=settings.function_name, InvocationType="Event", Payload=json.dumps(event).encode()
     )
-
-
-def s3_event(bucket: str, *objects: tuple) -> dict:
-    """An S3 ObjectCreated event for these (key, size, ETag[, version id]) objects, as S3 sends it
-    (keys URL-encoded): what the sweep and reconcile re-drive, and what the tests deliver."""
-    return {"Records": [_notification(bucket, *obj) for obj in objects]}
-
-
-def _notification(bucket: str, key: str, size: int, etag: str, version: str | None = None) -> dict:
-    obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "us-east-1",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": obj | ({"versionId": version} if version else {}),
-        },
-    }
 
 
 def parse_time(value: str) -> datetime:

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from handlers.keys import image_id_for_key, manifest_key
 from handlers.records import ImageRecords, record_from_s3
+from handlers.similar_index import SimilarImages
 
 MISSING = ("NoSuchKey", "404", "NotFound")
 
@@ -39,9 +40,12 @@ def reconcile_object(
     upload_bucket: str,
     processed_bucket: str,
     redrive: Callable[[str, dict], None],
+    similar: SimilarImages,
 ) -> str:
     """One uploaded file: "restored" (its record rebuilt), "redriven" (never processed: handed to
-    `redrive(key, head)`), "kept" (the table is as new or newer), or "gone" (deleted meanwhile)."""
+    `redrive(key, head)`), "kept" (the table is as new or newer), or "gone" (deleted meanwhile). A
+    processed image rebuilt gets its band items again and its links (`similarTo` is no file's: it is
+    found again, both ways)."""
     try:
         head = s3.head_object(Bucket=upload_bucket, Key=key)
     except ClientError as exc:
@@ -56,4 +60,7 @@ def reconcile_object(
     if result is None:
         redrive(key, head)
         return "redriven"
+    if record.get("owner") and record.get("phash"):
+        similar.index(record["owner"], record["id"], record["phash"], etag)
+        similar.join(record)
     return "restored"

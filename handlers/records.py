@@ -137,6 +137,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, set):  # a string set (similarTo): a list, in order
+        return sorted(value)
     return value
 
 
@@ -392,7 +394,8 @@ class ImageRecords:
         extra = {f"#f{i}": (name, value) for i, (name, value) in enumerate((fields or {}).items())}
         sets = "SET #s = :failed, updatedAt = :now, #e = :err" + (", manifestKey = :m" if manifest else "")
         sets += "".join(f", {n} = :{n[1:]}" for n in extra)
-        removes = " REMOVE renditions, unfinishedPk, attempts, sha256" + ("" if manifest else ", manifestKey")
+        removes = " REMOVE renditions, unfinishedPk, attempts, sha256, phash, similarTo"
+        removes += "" if manifest else ", manifestKey"
         values = {
             ":failed": Status.FAILED,
             ":processed": Status.PROCESSED,

@@ -10,7 +10,7 @@ orientation, applied to the small image, where a transpose costs nothing); metad
 Each smaller size is made from the next larger one, never from the source again, and every size
 is encoded as AVIF and a fallback (JPEG for opaque sources, WebP with alpha), two encoders at
 once. Photo facts (`handlers.photo_facts`) are read from the decoded source, the placeholder
-(`handlers.placeholders`) from the smallest size.
+(`handlers.placeholders`) and the perceptual hash (`handlers.similarity`) from the smallest size.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from handlers.photo_facts import photo_facts
 from handlers.placeholders import dominant_color, placeholder
 from handlers.probe import budget
 from handlers.probe.budget import Headers
+from handlers.similarity import perceptual_hash
 
 # Only raster formats users send (the JPEG decoder also yields MPO). Restricting Pillow's
 # identification to these keeps EPS, PDF, ICO, TIFF and its other decoders out of reach.
@@ -150,7 +151,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
     # The decoded source is done with: freed before the encoders start (budget.encode_cost).
     image.close()
 
-    renditions, (thumbhash, colour_hex) = _make_sizes(working, has_alpha, spec)
+    renditions, (thumbhash, colour_hex, phash) = _make_sizes(working, has_alpha, spec)
     oriented_w, oriented_h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
     return Processed(
         format=source_format,
@@ -166,6 +167,7 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
         dominant_color=colour_hex,
         facts=facts,
         peak_bytes=peak_bytes,
+        phash=phash,
     )
 
 
@@ -245,9 +247,10 @@ def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def _make_sizes(
     working: Image.Image, has_alpha: bool, spec: RenditionSpec
-) -> tuple[dict[str, Rendition], tuple[str, str]]:
+) -> tuple[dict[str, Rendition], tuple[str, str, str]]:
     """Each size of the spec made from the next larger one (never from the source again), and
-    encoded in every format of the spec; with the smallest one's placeholder and mean colour.
+    encoded in every format of the spec; with the smallest one's placeholder, mean colour and
+    perceptual hash.
 
     Pipelined: each size's encoders start as soon as it exists, on two threads, while this one
     makes the next size (the AV1 encoder and Pillow's resize run with the GIL released), so
@@ -269,7 +272,8 @@ def _make_sizes(
                 images = [current, *(current.copy() for _ in kinds[1:])]
                 encoding[id(current)] = [pool.submit(_encode, i, k, spec) for i, k in zip(images, kinds, strict=True)]
             sized[name] = current
-        tint = placeholder(current), dominant_color(current)  # pure Python, while the encoders run
+        # Pure Python, while the encoders run: the upright smallest size, already in memory.
+        tint = placeholder(current), dominant_color(current), perceptual_hash(current)
         renditions = {
             name: Rendition(name, tuple(future.result() for future in encoding[id(image)]))
             for name, image in sized.items()

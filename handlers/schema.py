@@ -70,6 +70,13 @@ CONNECTIONS_KEY: Final = ("owner", "connectionId")
 EVERYONE: Final = "*"  # no Cognito sub is "*"
 
 
+# The near-duplicate band index (handlers/similar_index.py), a table of its own: one item per band of
+# a processed image's perceptual hash, under its band key `<owner>#<band number>#<bits>`
+# (handlers.similarity.band_keys; partition) and the image's id (sort), carrying the hash and the
+# file's ETag. A photo's candidates are at most BANDS Queries of one partition each, never a scan.
+BANDS_KEY: Final = ("band", "id")
+
+
 class Status(StrEnum):
     """An image record's `status`; a str, so the same strings in DynamoDB, manifests and JSON."""
 
@@ -129,6 +136,8 @@ class ImageRecord(TypedDict, total=False):
     renditions: dict[str, dict[str, Any]]  # name -> its fallback's fields and key, and every source
     sha256: str  # the file's SHA-256, 64 hex digits: declared at upload, then the processor's own
     duplicateOf: str  # the id of the owner's image with the same bytes (a refusal, code "duplicate")
+    phash: str  # the perceptual hash of the smallest rendition, 16 hex digits (handlers.similarity)
+    similarTo: list[str]  # the owner's processed images within the threshold, both ways (a string set)
 
 
 # A page of a listing (GET /images?limit=): what the page asks for, and the most the API gives.

@@ -1,5 +1,5 @@
 """What S3 holds besides the key layout (`handlers.keys`): the metadata an upload carries,
-and the batch delete of renditions.
+the batch delete of renditions, and the ObjectCreated event S3 sends for a file (`s3_event`).
 
 S3 is the truth: an uploaded file carries what its record needs to exist, as `x-amz-meta-*`
 bound exactly by the upload policy (owner, the owner's email, file name, created time, the
@@ -12,7 +12,7 @@ rebuilt from them is `handlers.records.record_from_s3`'s business.
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote, quote_plus, unquote
 
 # Upload metadata: header names in the form and the policy; S3 hands them back lower-cased
 # without the prefix. Values percent-encoded (S3 metadata is ASCII).
@@ -67,3 +67,24 @@ def delete_renditions(s3, bucket: str, keys: set[str]) -> None:
     answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sorted(keys)], "Quiet": True})
     if answer.get("Errors"):  # a batch delete reports per-key failures instead of raising
         raise RuntimeError(f"renditions not deleted: {answer['Errors']}")
+
+
+def s3_event(bucket: str, *objects: tuple) -> dict:
+    """An S3 ObjectCreated event for these (key, size, ETag[, version id]) objects, as S3 sends it
+    (keys URL-encoded): what the sweep and reconcile re-drive, and what the tests deliver."""
+    return {"Records": [_notification(bucket, *obj) for obj in objects]}
+
+
+def _notification(bucket: str, key: str, size: int, etag: str, version: str | None = None) -> dict:
+    obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": obj | ({"versionId": version} if version else {}),
+        },
+    }

@@ -145,6 +145,11 @@ class StackConfig:
         return f"{self.prefix}-live"
 
     @property
+    def similar_table(self) -> str:
+        """The near-duplicate band index (handlers/similar_index.py)."""
+        return f"{self.prefix}-similar"
+
+    @property
     def connections_table(self) -> str:
         return f"{self.prefix}-connections"
 

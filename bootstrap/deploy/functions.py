@@ -18,6 +18,7 @@ def function_environment(cfg: StackConfig, role: str, **extra: str) -> dict:
         "UPLOAD_BUCKET": cfg.upload_bucket,
         "PROCESSED_BUCKET": cfg.processed_bucket,
         "TABLE_NAME": cfg.table,
+        "SIMILAR_TABLE": cfg.similar_table,
         "ALLOWED_ORIGINS": ",".join(cfg.site_origins),
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_SERVICE_NAME": role,

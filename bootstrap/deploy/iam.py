@@ -47,6 +47,7 @@ def function_policies(
     after the roles (its trigger needs one), so the API's Cognito statement comes with its ARN; the
     live function's connections with its WebSocket API's id, likewise."""
     table_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.table}"
+    similar_arn = f"arn:aws:dynamodb:{cfg.region}:{account}:table/{cfg.similar_table}"
     dlq_arn = dead_letter_queue_arn(cfg, account)
     logs = {
         "Effect": "Allow",
@@ -82,6 +83,9 @@ def function_policies(
                         f"{table_arn}/index/{CONTENT_INDEX}",  # the caller's image with a file's bytes
                     ],
                 },
+                # A deleted image's band items (the near-duplicate index: handlers/similar_index.py),
+                # in one batch; its id leaves the others' similarTo by UpdateItem, above.
+                {"Effect": "Allow", "Action": ["dynamodb:BatchWriteItem"], "Resource": [similar_arn]},
                 # PutObject: the presigned POST is signed with this role's credentials (uploads/ only).
                 {
                     "Effect": "Allow",
@@ -179,6 +183,15 @@ def function_policies(
                     "Effect": "Allow",
                     "Action": ["dynamodb:Query"],
                     "Resource": [f"{table_arn}/index/{UNFINISHED_INDEX}", f"{table_arn}/index/{CONTENT_INDEX}"],
+                },
+                # The near-duplicate index (handlers/similar_index.py): a processed image's band items
+                # written in one batch (and a removed one's), a new photo's bands queried, the items of
+                # a file whose record went meanwhile deleted (conditionally). Linking both ways is a
+                # transaction of two UpdateItems on the images table, which AWS authorizes as those.
+                {
+                    "Effect": "Allow",
+                    "Action": ["dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:DeleteItem"],
+                    "Resource": [similar_arn],
                 },
                 # GetObjectVersion: each event's own version of the file (a form posted again makes another).
                 {

@@ -217,7 +217,7 @@ DEPLOY_STEPS: tuple[Step, ...] = (
         title=lambda cfg: f"buckets {cfg.upload_bucket}, {cfg.processed_bucket}",
         run=lambda d: storage.ensure_buckets(d.aws, d.cfg),
     ),
-    Step(title=lambda cfg: f"table {cfg.table}", run=_table),
+    Step(title=lambda cfg: f"tables {cfg.table}, {cfg.similar_table} (near duplicates)", run=_table),
     Step(title=lambda cfg: "roles", run=_roles),
     Step(
         title=lambda cfg: f"user pool {cfg.user_pool}, app client {cfg.app_client}, group {ADMINS_GROUP}",
@@ -347,6 +347,7 @@ def deployment_outputs(d: Deployment) -> dict:
         "eventsUrl": events_url(d),
         "liveApiId": d.live_api_id or None,
         "connectionsTable": cfg.connections_table if cfg.live_status else None,
+        "similarTable": cfg.similar_table,
         "batchStateMachine": d.batch_arn,
         "userPoolId": d.pool_id,
         "userPoolClientId": d.client_id,
@@ -389,7 +390,7 @@ DESTROY_STEPS: tuple[Remover, ...] = (
     Remover("batch state machine", batch.remove_batch_state_machine),
     Remover("functions", functions.remove_functions),
     Remover("roles", iam.remove_roles),
-    Remover("table", storage.remove_table),
+    Remover("tables (images, near duplicates)", storage.remove_table),
     Remover("buckets (emptied first, versions included)", storage.remove_buckets),
 )
 

@@ -12,6 +12,7 @@ from bootstrap.deploy.executor import Aws, DisplayOnlyExecutor
 from handlers.batch import RESULTS_PREFIX
 from handlers.records import ImageRecords
 from handlers.schema import (
+    BANDS_KEY,
     INDEX_ATTRIBUTES,
     OWNER_INDEX,
     RETIRED_INDEXES,
@@ -147,8 +148,9 @@ def _attributes(*names: str) -> list[dict]:
 def ensure_table(
     aws: Aws, cfg: StackConfig, wait: Callable[[float], None] = time.sleep, log: Callable[[str], None] = print
 ) -> bool:
-    """The images table (handlers/schema.py: its key, indexes and TTL attribute), on demand; True if
-    it was made now. A table from an earlier version gets each index it lacks (UpdateTable, one at
+    """The images table (handlers/schema.py: its key, indexes and TTL attribute), on demand, and
+    beside it the near-duplicate band index (`ensure_similar_table`); True if the images table was
+    made now. A table from an earlier version gets each index it lacks (UpdateTable, one at
     a time, each waited for until ACTIVE, as is one a deploy cut short left building); the owner
     index's records from before it get their sort key at once (the backfill), so the gallery lists
     them from the moment the new API reads it."""
@@ -184,7 +186,30 @@ def ensure_table(
             _expire_by_ttl(aws, cfg)
     if cfg.protects_data:
         ensure_point_in_time_recovery(aws, cfg)
+    ensure_similar_table(aws, cfg)
     return created
+
+
+def ensure_similar_table(aws: Aws, cfg: StackConfig) -> None:
+    """The near-duplicate band index (handlers/schema.py BANDS_KEY: band key, image id), on demand;
+    its items come and go with the images (handlers/similar_index.py), so it needs no TTL."""
+    try:
+        aws.dynamodb.describe_table(TableName=cfg.similar_table)
+        return
+    except aws.dynamodb.exceptions.ResourceNotFoundException:
+        pass
+    partition, sort = BANDS_KEY
+    aws.dynamodb.create_table(
+        TableName=cfg.similar_table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=_attributes(partition, sort),
+        KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
+    )
+    aws.wait(aws.dynamodb, "table_exists", TableName=cfg.similar_table)
+    if cfg.protects_data:
+        aws.dynamodb.update_continuous_backups(
+            TableName=cfg.similar_table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
 
 
 def _expire_by_ttl(aws: Aws, cfg: StackConfig) -> None:
@@ -247,6 +272,7 @@ def ensure_point_in_time_recovery(aws: Aws, cfg: StackConfig) -> None:
 
 def remove_table(aws: Aws, cfg: StackConfig, log: Callable[[str], None]) -> None:
     delete_table_named(aws, cfg.table, log)
+    delete_table_named(aws, cfg.similar_table, log)
 
 
 def delete_table_named(aws: Aws, name: str, log: Callable[[str], None]) -> None:

@@ -3,8 +3,9 @@
 // js/adminfilters.js); the next page loads as the "Load more" button scrolls into view. A new upload holds its tile from the moment it is picked
 // (reserveTile), a tile the size of a photo's that fills in place. A tile opens the lightbox
 // (js/lightbox.js) on its photo, whose panel this fills with the photo's details and facts,
-// download and delete. Everyone's gallery follows everyone's image events (js/live.js): a tile
-// turns processed or failed, or goes, when the stack says so, and a new photo comes in at the top.
+// download and delete; a photo with look-alikes has a button that offers to keep one (js/lookalikes.js).
+// Everyone's gallery follows everyone's image events (js/live.js): a tile turns processed or
+// failed, or goes, when the stack says so, and a new photo comes in at the top.
 
 import { adminFilters, filterByOwner, ownerFiltered, showAdminFilters, wireAdminFilters } from "./adminfilters.js";
 import { api } from "./api.js";
@@ -14,6 +15,7 @@ import { deleteWithUndo } from "./deletion.js";
 import { photoFacts } from "./facts.js";
 import { closeLightbox, openLightbox } from "./lightbox.js";
 import { watchEveryone } from "./live.js";
+import { forgetLookalikes, wireLookalikes } from "./lookalikes.js";
 import { largestRendition, makePicture, tileSizes } from "./picture.js";
 import { isAdmin, signedInEmail } from "./session.js";
 import { withPlaceholders } from "./skeleton.js";
@@ -194,6 +196,7 @@ export async function loadGallery(reset = false) {
       if (!showingAll()) showAdminFilters(false);
       watchEveryone(showingAll() ? { heard: heardOfAnImage, opened: catchUp } : null);
       $("gallery").replaceChildren();
+      forgetLookalikes();
       nextCursor = null;
       shortPages = 0;
       $("gallery-heading").textContent = showingAll() ? "Everyone’s gallery" : "Gallery";
@@ -352,6 +355,7 @@ export function clearGallery() {
   $("viewer-facts").replaceChildren();
   $("viewer-download").removeAttribute("href");
   $("gallery").replaceChildren();
+  forgetLookalikes();
   $("gallery-empty").hidden = true;
   $("load-more").hidden = true;
   $("scope-all").checked = false;
@@ -369,6 +373,7 @@ export function wireGallery() {
   });
   wireAdminFilters(() => loadGallery(true));
   wireDays();
+  wireLookalikes((id) => records.get(id)); // a photo's "Looks like N" button, on its tile
   // The button stays, for the keyboard and where this observer is missing.
   loadingOnScroll = "IntersectionObserver" in window
     ? new IntersectionObserver(loadOnScroll, { rootMargin: "0px 0px 400px 0px" })

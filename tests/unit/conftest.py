@@ -66,6 +66,7 @@ def aws_env(moto):
         upload_bucket=cfg.upload_bucket,
         processed_bucket=cfg.processed_bucket,
         table_name=cfg.table,
+        similar_table=cfg.similar_table,
         allowed_origins=(SITE,),
         user_pool_id=pool_id,
         user_pool_client_id=client_id,

@@ -46,6 +46,7 @@ def test_each_function_gets_only_what_it_uses():
         "dynamodb:BatchGetItem",  # a listing by status: the records byStatus holds the keys of
         "dynamodb:Query",
         "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",  # a deleted image's band items (near duplicates)
         "s3:PutObject",
         "s3:DeleteObject",
         "s3:GetObject",
@@ -61,6 +62,7 @@ def test_each_function_gets_only_what_it_uses():
         "dynamodb:DeleteItem",
         "dynamodb:PutItem",  # the batch's reconcile: a record rebuilt from S3
         "dynamodb:Query",
+        "dynamodb:BatchWriteItem",  # a processed image's band items (near duplicates)
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:ListBucket",
@@ -95,7 +97,19 @@ def test_each_function_gets_only_what_it_uses():
     assert [r.rsplit("/", 1)[-1] for r in resources("processor", "dynamodb:Query")] == [
         "byUnfinished",
         "byOwnerContent",
+        CFG.similar_table,  # a new photo's bands: the near-duplicate index, a table of its own
     ]
+    # The near-duplicate index: the processor writes, queries and removes band items there only; the
+    # API only removes a deleted image's (in one batch); neither may scan it, nor the images table.
+    similar = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{CFG.similar_table}"
+    table = f"arn:aws:dynamodb:eu-west-1:123456789012:table/{CFG.table}"
+    assert resources("processor", "dynamodb:BatchWriteItem") == [similar]
+    assert resources("processor", "dynamodb:DeleteItem") == [table, similar]
+    assert resources("api", "dynamodb:BatchWriteItem") == [similar]
+    assert similar not in resources("api", "dynamodb:Query") + resources("api", "dynamodb:UpdateItem")
+    assert similar not in resources("processor", "dynamodb:UpdateItem") + resources("processor", "dynamodb:PutItem")
+    # Linking both ways: UpdateItem on the images table (what AWS checks for each item of a transaction).
+    assert resources("processor", "dynamodb:UpdateItem") == [table]
     # The API signs uploads only under uploads/; it deletes any original (admins moderate files
     # put into the bucket directly too) and renditions.
     assert resources("api", "s3:PutObject") == [f"arn:aws:s3:::{CFG.upload_bucket}/uploads/*"]

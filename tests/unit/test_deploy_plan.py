@@ -132,6 +132,8 @@ def test_deploy_sends_exactly_the_calls_its_dry_run_shows(moto_account, target):
 
     removals = destroy_plan(cfg, show=lambda _: None).calls
     assert {c.operation for c in removals} >= {"delete_bucket", "delete_table", "delete_function", "delete_user_pool"}
+    removed_tables = [c.params["TableName"] for c in removals if c.operation == "delete_table"]
+    assert cfg.table in removed_tables and cfg.similar_table in removed_tables  # the near-duplicate index too
     recording = RecordingExecutor()
     destroy(cfg, log=lambda _: None, executor=recording)
     assert [(c.service, c.operation, c.params) for c in recording.calls] == [
@@ -194,6 +196,14 @@ def test_the_dry_run_shows_each_target_s_stack(capsys, deploy_env, target):
     else:
         assert not any(c.service == "cloudfront" for c in calls) and "update_continuous_backups" not in operations
         assert made == [cfg.function(f) for f in ("presignup", "api", "processor", "events", "live")]
+    # The near-duplicate band index, a table of its own (band key, image id), which every function
+    # that writes it is told of.
+    (similar,) = [
+        c.params for c in calls if c.operation == "create_table" and c.params["TableName"] == cfg.similar_table
+    ]
+    assert [k["AttributeName"] for k in similar["KeySchema"]] == ["band", "id"]
+    environments = [c.params["Environment"]["Variables"] for c in calls if c.operation == "create_function"]
+    assert all(env["SIMILAR_TABLE"] == cfg.similar_table for env in environments)
     # `python -m bootstrap deploy --dry-run` prints exactly these calls.
     assert main_dry_run(capsys, target) == [f"  {c.show()}" for c in calls]
 

@@ -136,6 +136,7 @@ def test_a_lost_table_is_rebuilt_from_the_buckets_and_reconcile_twice_changes_no
         "uploadBucket": bucket,
         "processedBucket": settings.processed_bucket,
         "table": settings.table_name,
+        "similarTable": settings.similar_table,
         "functions": {"processor": "imagepipe-processor"},
     }
     said = []
@@ -166,6 +167,7 @@ def test_reconcile_never_brings_back_a_deleted_image(aws_env):
         "uploadBucket": settings.upload_bucket,
         "processedBucket": settings.processed_bucket,
         "table": settings.table_name,
+        "similarTable": settings.similar_table,
         "functions": {"processor": "p"},
     }
     assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {"kept": 1}
@@ -194,6 +196,7 @@ def test_reconcile_retires_a_record_whose_file_is_gone(aws_env):
         "uploadBucket": settings.upload_bucket,
         "processedBucket": settings.processed_bucket,
         "table": settings.table_name,
+        "similarTable": settings.similar_table,
         "functions": {"processor": "p"},
     }
     assert reconcile(clients.s3, clients.dynamodb, None, outputs, log=lambda _: None, bar=lambda _: None) == {
@@ -210,6 +213,7 @@ def outputs_of(settings) -> dict:
         "uploadBucket": settings.upload_bucket,
         "processedBucket": settings.processed_bucket,
         "table": settings.table_name,
+        "similarTable": settings.similar_table,
         "functions": {"processor": "imagepipe-processor"},
     }
 
