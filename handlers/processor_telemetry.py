@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger
 
-from handlers import telemetry
+from handlers import outcome, telemetry
 from handlers.meter import Meter
 from handlers.outcome import Processed
 
@@ -41,7 +41,10 @@ def correlate(correlation_id: str | None) -> None:
 
 
 def count_refusal(code: str) -> None:
-    meter.record(telemetry.PHOTOS_REFUSED, 1)
+    # A copy of a photo the owner has is not a bad file: it is counted by its code, never toward
+    # the refusal alarm (a person re-sending an album from an older client is no attack).
+    if code != outcome.DUPLICATE:
+        meter.record(telemetry.PHOTOS_REFUSED, 1)
     meter.record(telemetry.REFUSALS_BY_CODE, 1, code=code)
 
 

@@ -29,7 +29,9 @@ FALLBACK_NAMESPACE = "imagepipe"
 
 # The processor's.
 PHOTOS_PROCESSED = Metric("PhotosProcessed", "Count", "photos rendered and listed")
-PHOTOS_REFUSED = Metric("PhotosRefused", "Count", "files refused for good (all codes; the refusal alarm's)")
+PHOTOS_REFUSED = Metric(
+    "PhotosRefused", "Count", "files refused for good (every code but `duplicate`; the refusal alarm's)"
+)
 REFUSALS_BY_CODE = Metric("RefusalsByCode", "Count", "files refused, by the record's error code", ("code",))
 PROCESSING_FAILED = Metric("ProcessingFailed", "Count", "runs that failed unexpectedly (Lambda retries them)")
 UPLOAD_TO_READY = Metric("UploadToReady", "Milliseconds", "from the upload form to the photo in the gallery")

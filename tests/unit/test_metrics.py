@@ -122,6 +122,21 @@ def test_one_event_of_photos_and_a_refused_file_counts_each_image_once(processor
     assert values(lines, telemetry.PROCESSING_FAILED) == []
 
 
+def test_a_copy_of_the_owner_s_photo_is_counted_by_its_code_and_not_toward_the_refusal_alarm(processor_env, capsys):
+    """An older client re-sending an album is no attack: `refusal-spike` watches PhotosRefused."""
+    from tests.unit.test_duplicates import PHOTO, SHA, direct_put, upload
+
+    settings, clients = processor_env
+    first = upload(settings, clients, "c" * 32, PHOTO, ALICE["sub"], SHA)
+    copy = direct_put(settings, clients, "old-client/IMG_1.jpg", PHOTO, ALICE["sub"])
+    processor_lambda.handler(s3_event(settings.upload_bucket, first), context())
+    capsys.readouterr()
+    assert processor_lambda.handler(s3_event(settings.upload_bucket, copy), context()) == {copy[0]: "failed"}
+    lines = emf_lines(capsys.readouterr().out)
+    assert samples(lines, telemetry.REFUSALS_BY_CODE) == [({"code": "duplicate"}, [1])]
+    assert values(lines, telemetry.PHOTOS_REFUSED) == []
+
+
 def test_an_unexpected_failure_is_counted_and_written_though_the_invocation_raises(processor_env, capsys):
     settings, clients = processor_env
     obj = put(settings, clients, "uploads/" + "d" * 32, phone_jpeg(320, 240))
