@@ -21,6 +21,7 @@ from handlers.batch import ITEMS_PER_BATCH
 from handlers.config import Settings
 from handlers.formats import Limits
 from handlers.schema import INDEX_ATTRIBUTES, TABLE_INDEXES
+from handlers.similarity import BANDS
 
 # --- Prices ---------------------------------------------------------------------------------------
 
@@ -62,7 +63,7 @@ PRICES: dict[str, Price] = {
     "s3_get": Price(0.0004, 1_000, "S3 Standard GET request", _S3),
     # Halved by AWS in November 2024 (airbyte.com).
     "write_unit": Price(0.625, 1_000_000, "DynamoDB on-demand write request unit", _DYNAMODB),
-    # The re-render path reads nothing (its claim's update returns the record): listed for the table.
+    # Read by the near-duplicate index's Queries (a re-render's claim returns the record: no read).
     "read_unit": Price(0.125, 1_000_000, "DynamoDB on-demand read request unit", _DYNAMODB),
 }
 ARCHITECTURES = ("x86_64", "arm64")
@@ -94,6 +95,14 @@ WRITE_UNITS_PER_WRITE = math.ceil(RECORD_BYTES / 1024)
 # finished run changes nothing in the item: counted all the same (at most).
 INDEXES_OF_A_PROCESSED_RECORD = len(set(TABLE_INDEXES) - set(INDEX_ATTRIBUTES)) - 1
 WRITE_UNITS_PER_PHOTO = DYNAMODB_WRITES_PER_PHOTO * WRITE_UNITS_PER_WRITE * (1 + INDEXES_OF_A_PROCESSED_RECORD)
+# The near-duplicate index (handlers.similar_index), on every render and re-render: the image's BANDS
+# band items in one BatchWriteItem (each ~150 B: a write unit each) and its BANDS Queries, strongly
+# consistent (a read unit each while a band's answer stays under 4 KB, ~25 items: a gallery's
+# band rarely holds more). The links to look-alikes (a transaction a pair: two updates at twice the
+# units) are not counted: they depend on how many look-alikes the owner has.
+SIMILAR_INDEX_WRITE_UNITS_PER_PHOTO = BANDS
+SIMILAR_INDEX_QUERIES_PER_PHOTO = BANDS
+SIMILAR_INDEX_READ_UNITS_PER_PHOTO = SIMILAR_INDEX_QUERIES_PER_PHOTO
 
 # --- What the state machine adds (bootstrap/deploy/batch.py) ---------------------------------------
 
@@ -150,6 +159,7 @@ class Usage:
     put_requests: int  # PUT and POST
     get_requests: int
     write_units: int
+    read_units: int
 
 
 def usage(photos: int, seconds_per_photo: float, memory_mb: int, items_per_batch: int = ITEMS_PER_BATCH) -> Usage:
@@ -164,7 +174,8 @@ def usage(photos: int, seconds_per_photo: float, memory_mb: int, items_per_batch
         list_requests=math.ceil(photos / KEYS_PER_LIST_PAGE),
         put_requests=photos * S3_PUTS_PER_PHOTO + result_files + 1,  # ResultWriter's, summary.json
         get_requests=photos * S3_GETS_PER_PHOTO + result_files,  # the summary reads ResultWriter's
-        write_units=photos * WRITE_UNITS_PER_PHOTO,
+        write_units=photos * (WRITE_UNITS_PER_PHOTO + SIMILAR_INDEX_WRITE_UNITS_PER_PHOTO),
+        read_units=photos * SIMILAR_INDEX_READ_UNITS_PER_PHOTO,
     )
 
 
@@ -198,6 +209,7 @@ def rerender_cost(
             "S3 PUT and POST": use.put_requests * each["s3_put"],
             "S3 GET": use.get_requests * each["s3_get"],
             "DynamoDB writes": use.write_units * each["write_unit"],
+            "DynamoDB reads": use.read_units * each["read_unit"],
         },
     )
 
@@ -222,7 +234,9 @@ UPLOAD_IO_SECONDS = 0.15
 # mark_processed, each counted at a processed record's size with every index that holds it (the
 # first write is smaller: an upper bound).
 UPLOAD_S3_PUTS_PER_PHOTO = RENDITION_FILES + 1 + 1
-UPLOAD_WRITE_UNITS_PER_PHOTO = 2 * WRITE_UNITS_PER_WRITE * (1 + INDEXES_OF_A_PROCESSED_RECORD)
+UPLOAD_WRITE_UNITS_PER_PHOTO = (
+    2 * WRITE_UNITS_PER_WRITE * (1 + INDEXES_OF_A_PROCESSED_RECORD) + SIMILAR_INDEX_WRITE_UNITS_PER_PHOTO
+)
 UPLOAD_MEMORIES_MB = (PROCESSOR_MEMORY_MB, MB_PER_VCPU, 2 * MB_PER_VCPU)
 
 
@@ -244,6 +258,7 @@ def upload_cost(photos: int, seconds_per_photo: float, memory_mb: int, arch: str
         "S3 PUT and POST": photos * UPLOAD_S3_PUTS_PER_PHOTO * each["s3_put"],
         "S3 GET": photos * S3_GETS_PER_PHOTO * each["s3_get"],
         "DynamoDB writes": photos * UPLOAD_WRITE_UNITS_PER_PHOTO * each["write_unit"],
+        "DynamoDB reads": photos * SIMILAR_INDEX_READ_UNITS_PER_PHOTO * each["read_unit"],
     }
 
 
@@ -331,7 +346,11 @@ def usage_table(seconds_per_photo: float, memory_mb: int, scales: Sequence[int] 
         ("S3 LIST requests", [u.list_requests for u in uses]),
         (f"S3 PUT and POST requests ({S3_PUTS_PER_PHOTO} a photo)", [u.put_requests for u in uses]),
         (f"S3 GET requests ({S3_GETS_PER_PHOTO} a photo)", [u.get_requests for u in uses]),
-        (f"DynamoDB write units ({WRITE_UNITS_PER_PHOTO} a photo)", [u.write_units for u in uses]),
+        (
+            f"DynamoDB write units ({WRITE_UNITS_PER_PHOTO + SIMILAR_INDEX_WRITE_UNITS_PER_PHOTO} a photo)",
+            [u.write_units for u in uses],
+        ),
+        (f"DynamoDB read units ({SIMILAR_INDEX_READ_UNITS_PER_PHOTO} a photo)", [u.read_units for u in uses]),
     ]
     return _table(["", *map(_scale, scales)], [[name, *map(_count, values)] for name, values in rows])
 

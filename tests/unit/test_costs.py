@@ -44,7 +44,9 @@ def test_a_thousand_photos_at_one_second_by_hand():
         list_requests=1,
         put_requests=10_003,  # 8 renditions + the manifest + the old ones' delete, each; ResultWriter's 2; summary.json
         get_requests=1_002,  # the originals; the summary reads ResultWriter's manifest and file
-        write_units=27_000,  # 3 updates x 3 units (2.6 KB) x (the table + 2 indexes), each
+        # 3 updates x 3 units (2.6 KB) x (the table + 2 indexes), and 9 band items of a unit, each
+        write_units=36_000,
+        read_units=9_000,  # the 9 band Queries, a unit each
     )
     assert cost.dollars == pytest.approx(
         {
@@ -54,10 +56,13 @@ def test_a_thousand_photos_at_one_second_by_hand():
             "S3 LIST": 1 * 0.005 / 1_000,
             "S3 PUT and POST": 10_003 * 0.005 / 1_000,
             "S3 GET": 1_002 * 0.0004 / 1_000,
-            "DynamoDB writes": 27_000 * 0.625 / 1_000_000,
+            "DynamoDB writes": 36_000 * 0.625 / 1_000_000,
+            "DynamoDB reads": 9_000 * 0.125 / 1_000_000,
         }
     )
-    assert cost.total == pytest.approx(0.0166667 + 0.0000202 + 0.00505 + 0.000005 + 0.050015 + 0.0004008 + 0.016875)
+    assert cost.total == pytest.approx(
+        0.0166667 + 0.0000202 + 0.00505 + 0.000005 + 0.050015 + 0.0004008 + 0.0225 + 0.001125
+    )
 
 
 def test_arm64_is_cheaper_by_its_gb_second_and_by_nothing_else():
@@ -99,6 +104,8 @@ def test_the_per_photo_counts_are_what_a_re_render_asks_of_s3_and_dynamodb(aws_e
         "PutObject": costs.S3_PUTS_PER_PHOTO - 1,
         "DeleteObjects": 1,  # the old renditions: a POST, counted with the PUTs
         "UpdateItem": costs.DYNAMODB_WRITES_PER_PHOTO,
+        "BatchWriteItem": 1,  # the near-duplicate index's band items, a write unit each
+        "Query": costs.SIMILAR_INDEX_QUERIES_PER_PHOTO,
     }
 
 
@@ -108,6 +115,7 @@ def test_a_million_new_photos_by_hand():
     indexes."""
     dollars = costs.upload_cost(1_000_000, seconds_per_photo=0.5, memory_mb=1536, arch="x86_64")
     units = costs.UPLOAD_WRITE_UNITS_PER_PHOTO
+    assert units == 2 * 3 * 3 + 9  # two record writes (3 units, the table + 2 indexes), 9 band items
     assert costs.UPLOAD_S3_PUTS_PER_PHOTO == 10  # 8 renditions, the manifest, the upload
     assert dollars == pytest.approx(
         {
@@ -116,6 +124,7 @@ def test_a_million_new_photos_by_hand():
             "S3 PUT and POST": 10_000_000 * 0.005 / 1_000,
             "S3 GET": 1_000_000 * 0.0004 / 1_000,
             "DynamoDB writes": 1_000_000 * units * 0.625 / 1_000_000,
+            "DynamoDB reads": 1_000_000 * 9 * 0.125 / 1_000_000,  # the band Queries
         }
     )
     arm = costs.upload_cost(1_000_000, seconds_per_photo=0.5, memory_mb=1536, arch="arm64")
