@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 from handlers.clients import Clients, make_clients
 from handlers.config import Settings
 from handlers.image_events import SOURCE, image_event
-from handlers.records import from_item
+from handlers.record_items import from_item
 from handlers.telemetry import CORRELATION_KEY
 
 logger = Logger(service="imagepipe-events")

@@ -1,5 +1,6 @@
-"""The DynamoDB repository of image records: every read and conditional write (`ImageRecords`),
-the record rebuilt from S3, and the cursor codec of its listings.
+"""The DynamoDB repository of image records: every conditional write (`ImageRecords`; its reads
+are `handlers.record_reads`', its items' codec `handlers.record_items`') and the record rebuilt
+from S3.
 
 The table's shape (key, indexes, TTL attribute, statuses, the record's attributes) is
 `handlers.schema`'s; where files live is `handlers.keys` and what they carry is
@@ -7,10 +8,7 @@ The table's shape (key, indexes, TTL attribute, statuses, the record's attribute
 there: it reads S3's answers but what it decides is a record's shape (its index attributes, its
 status), the same shape `ImageRecords` writes.
 
-Listing newest-first is a Query on `byCreated` (everyone's, by upload time), `byOwnerTaken` (one
-person's, by the time each photo was taken: `takenKey`, `handlers.listing`) or `byStatus` (everyone's
-of one status; counted too, within `handlers.bounded`'s cap), never a Scan; the sweep
-Queries `byUnfinished`, oldest first. Records written before `takenKey` get it from the backfill
+Records written before `takenKey` get it from the backfill
 (`give_taken_keys`), which deploy, reconcile and reprocess run. S3 is the truth: an uploaded file carries
 what its record needs to exist (`x-amz-meta-*`, bound by the upload policy: owner, file name,
 created time), and the processor writes its result as a manifest next to the renditions;
@@ -24,37 +22,23 @@ processing removes it.
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, cast
+from typing import cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-from handlers.bounded import capped_count, filtered_page, whole_items
 from handlers.keys import image_id_for_key, manifest_key
-from handlers.listing import decode_cursor, encode_cursor, taken_at, taken_key
+from handlers.listing import taken_at, taken_key
+from handlers.record_items import from_item, key_of, to_item
+from handlers.record_reads import RecordReads
 from handlers.schema import (
-    INDEX_ATTRIBUTES,
-    LIST_INDEX,
     LIST_PARTITION,
-    OWNER_INDEX,
-    STATUS_INDEX,
-    TABLE_INDEXES,
-    TABLE_KEY,
     TTL_ATTRIBUTE,
-    UNFINISHED_INDEX,
     UNFINISHED_PARTITION,
     ImageRecord,
     Status,
 )
 from handlers.storage import origin_from_metadata
-
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
 
 
 def now_iso() -> str:
@@ -89,59 +73,6 @@ def record_from_s3(key: str, head: dict, manifest: dict | None) -> ImageRecord:
     return cast(ImageRecord, record | manifest | {"manifestKey": manifest_key(image_id, record["sourceEtag"])})
 
 
-def _to_item(values: dict) -> dict:
-    return {k: _serialize(_storable(v)) for k, v in values.items() if v is not None}
-
-
-def from_item(item: dict) -> ImageRecord:
-    """A record as the table holds it (typed attributes) -> the record as code reads it."""
-    return cast(ImageRecord, {k: _plain(_deserialize(v)) for k, v in item.items()})
-
-
-def _key(image_id: str) -> dict:
-    return {TABLE_KEY: _serialize(image_id)}
-
-
-# Listed: the file arrived (byCreated's partition attribute is set with it).
-_LISTED = f"attribute_exists({TABLE_INDEXES[LIST_INDEX][0]})"
-
-
-def _partition_query(table: str, index: str, partition: str, oldest_first: bool) -> dict:
-    """A Query's parameters for one partition of an index, in its sort key's order."""
-    return {
-        "TableName": table,
-        "IndexName": index,
-        "KeyConditionExpression": "#p = :p",
-        "ExpressionAttributeNames": {"#p": TABLE_INDEXES[index][0]},  # a placeholder: `owner` is a reserved word
-        "ExpressionAttributeValues": _to_item({":p": partition}),
-        "ScanIndexForward": oldest_first,
-    }
-
-
-def _storable(value: Any) -> Any:
-    """Floats (a photo's f-number, focal length) as Decimal: boto3 refuses Python floats."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(v) for v in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal: whole ones as int, others (f-numbers) as float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):  # a string set (similarTo): a list, in order
-        return sorted(value)
-    return value
-
-
 @dataclass(frozen=True)
 class Claim:
     # "claimed" | "duplicate" (this object is already processed) | "gone" (deleted) | "reposted" (a
@@ -151,10 +82,8 @@ class Claim:
     attempt: int = 0  # this claim's number among claims that did not finish (1 = the first)
 
 
-class ImageRecords:
-    def __init__(self, dynamodb, table_name: str):
-        self._db = dynamodb
-        self._table = table_name
+class ImageRecords(RecordReads):
+    """Every write of image records, each conditional (and the reads, `RecordReads`')."""
 
     def create_pending(
         self,
@@ -186,53 +115,8 @@ class ImageRecords:
             "sha256": sha256,  # declared: the API finds the image by it once its file arrives
             TTL_ATTRIBUTE: expires_at,
         }
-        self._db.put_item(TableName=self._table, Item=_to_item(record), ConditionExpression="attribute_not_exists(id)")
+        self._db.put_item(TableName=self._table, Item=to_item(record), ConditionExpression="attribute_not_exists(id)")
         return cast(ImageRecord, {k: v for k, v in record.items() if v is not None})
-
-    def get(self, image_id: str) -> ImageRecord | None:
-        item = self._db.get_item(TableName=self._table, Key=_key(image_id), ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
-
-    def list(
-        self, limit: int, cursor: str | None, owner: str | None = None, status: Status | None = None
-    ) -> tuple[list[ImageRecord], str | None]:
-        """Listed images, newest first: one person's (`owner`) by the time each photo was taken (else
-        uploaded; `handlers.listing`), or everyone's by upload time; of one `status` only, if given
-        (filtered: a page may come back short, read within `handlers.bounded`'s bounds)."""
-        if owner is not None:
-            index, partition = OWNER_INDEX, owner
-        else:
-            index, partition = (LIST_INDEX, LIST_PARTITION) if status is None else (STATUS_INDEX, status)
-        params = _partition_query(self._table, index, partition, oldest_first=False)
-        partition_name, sort_name = TABLE_INDEXES[index]
-        if cursor:
-            cursor_keys = {TABLE_KEY: None, partition_name: partition, sort_name: None}
-            params["ExclusiveStartKey"] = decode_cursor(cursor, cursor_keys)
-        if status is None:
-            page = self._db.query(**params, Limit=limit)
-            items, last = page.get("Items", []), page.get("LastEvaluatedKey")
-        else:
-            if owner is None:  # byStatus: listed records only
-                params["FilterExpression"] = _LISTED
-            else:  # byOwnerTaken holds listed records only, of every status
-                params["FilterExpression"] = "#s = :s"
-                params["ExpressionAttributeNames"]["#s"] = "status"
-                params["ExpressionAttributeValues"] |= _to_item({":s": status})
-            items, last = filtered_page(self._db.query, params, limit, (TABLE_KEY, partition_name, sort_name))
-            if index in INDEX_ATTRIBUTES:  # the index holds some attributes only: the records themselves
-                items = whole_items(self._db, self._table, TABLE_KEY, items)
-        return [from_item(i) for i in items], encode_cursor(last)
-
-    def count_by_status(self, statuses: Iterable[Status]) -> dict[Status, tuple[int, bool]]:
-        """Everyone's listed images of each status: (how many, whether the count stopped at
-        `handlers.bounded.COUNT_CAP` read), from byStatus, upload forms never sent left out."""
-        return {
-            status: capped_count(
-                self._db.query,
-                _partition_query(self._table, STATUS_INDEX, status, oldest_first=False) | {"FilterExpression": _LISTED},
-            )
-            for status in statuses
-        }
 
     def start_processing(
         self,
@@ -286,7 +170,7 @@ class ImageRecords:
         try:
             result = self._db.update_item(
                 TableName=self._table,
-                Key=_key(image_id),
+                Key=key_of(image_id),
                 UpdateExpression=(
                     "SET #s = :processing, updatedAt = :now, uploadKey = :key, sourceEtag = :etag, #b = :size,"
                     f"{version_set}{owner} filename = if_not_exists(filename, :fn),"
@@ -299,7 +183,7 @@ class ImageRecords:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", "#b": "bytes", "#e": "error"}
                 | ({"#o": "owner"} if owner else {}),
-                ExpressionAttributeValues=_to_item(values),
+                ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -336,7 +220,7 @@ class ImageRecords:
             UpdateExpression="SET " + ", ".join(sets) + " REMOVE #e, unfinishedPk, attempts, rerenderUntil",
             ConditionExpression="sourceEtag = :etag",
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_to_item(values),
+            ExpressionAttributeValues=to_item(values),
             ReturnValues="ALL_OLD",
         )
         return (Status.PROCESSED if outcome == "updated" else outcome), before
@@ -362,7 +246,7 @@ class ImageRecords:
             + older
             + since,
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_to_item(
+            ExpressionAttributeValues=to_item(
                 {":processed": Status.PROCESSED, ":now": now, ":until": now + lease_seconds}
                 | ({} if force else {":v": spec_version})
                 | ({":since": changed_before} if changed_before else {})
@@ -409,7 +293,7 @@ class ImageRecords:
             UpdateExpression=sets + removes,
             ConditionExpression="sourceEtag = :etag AND #s <> :processed",
             ExpressionAttributeNames={"#s": "status", "#e": "error"} | {n: name for n, (name, _) in extra.items()},
-            ExpressionAttributeValues=_to_item(values),
+            ExpressionAttributeValues=to_item(values),
         )
         return outcome == "updated"
 
@@ -419,7 +303,7 @@ class ImageRecords:
         try:
             result = self._db.update_item(
                 TableName=self._table,
-                Key=_key(image_id),
+                Key=key_of(image_id),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **params,
             )
@@ -428,32 +312,15 @@ class ImageRecords:
             return ("superseded" if item and item.get("status") != Status.DELETED else "gone"), {}
         return "updated", from_item(result.get("Attributes") or {})
 
-    def unfinished(self, limit: int) -> Iterator[ImageRecord]:
-        """Records whose status is one of UNFINISHED_STATUSES, oldest first, at most `limit`: a
-        Query on the sparse index that holds only them, so finished records never crowd it."""
-        return itertools.islice(
-            self._index(UNFINISHED_INDEX, UNFINISHED_PARTITION, oldest_first=True, page=min(limit, 100)), limit
-        )
-
-    def _index(self, index: str, partition: str, oldest_first: bool, page: int | None = None) -> Iterator[ImageRecord]:
-        """Every record of one partition of an index, page by page (lazily: stop reading any time)."""
-        params = _partition_query(self._table, index, partition, oldest_first) | ({"Limit": page} if page else {})
-        while True:
-            answer = self._db.query(**params)
-            yield from (from_item(i) for i in answer.get("Items", []))
-            if "LastEvaluatedKey" not in answer:
-                return
-            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
     def delete_abandoned(self, image_id: str) -> ImageRecord | None:
         """Delete a record still `pending` (its file never arrived); returns it, or None if it moved on."""
         try:
             result = self._db.delete_item(
                 TableName=self._table,
-                Key=_key(image_id),
+                Key=key_of(image_id),
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":pending": Status.PENDING}),
+                ExpressionAttributeValues=to_item({":pending": Status.PENDING}),
                 ReturnValues="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
@@ -468,19 +335,15 @@ class ImageRecords:
             condition = {
                 "ConditionExpression": "attribute_exists(id) AND #s <> :deleted",
                 "ExpressionAttributeNames": {"#s": "status"},
-                "ExpressionAttributeValues": _to_item({":deleted": Status.DELETED}),
+                "ExpressionAttributeValues": to_item({":deleted": Status.DELETED}),
             }
         else:
             condition = {
                 "ConditionExpression": "#o = :o AND #s <> :deleted",
                 "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
-                "ExpressionAttributeValues": _to_item({":o": owner, ":deleted": Status.DELETED}),
+                "ExpressionAttributeValues": to_item({":o": owner, ":deleted": Status.DELETED}),
             }
         return self._bury(image_id, tombstone_until, ReturnValues="ALL_OLD", **condition)
-
-    def listed(self) -> Iterator[ImageRecord]:
-        """Every listed record (its file arrived: any status but deleted), newest first, page by page."""
-        return self._index(LIST_INDEX, LIST_PARTITION, oldest_first=False)
 
     def give_taken_keys(self) -> int:
         """The backfill of `takenKey`: every listed record written before it (it is in byOwnerTaken only
@@ -493,10 +356,10 @@ class ImageRecords:
         try:  # never over a key written meanwhile (the processor's), never on a record no longer listed
             self._db.update_item(
                 TableName=self._table,
-                Key=_key(record["id"]),
+                Key=key_of(record["id"]),
                 UpdateExpression="SET takenKey = :k",
                 ConditionExpression="attribute_exists(listPk) AND attribute_not_exists(takenKey)",
-                ExpressionAttributeValues=_to_item({":k": taken_key(record)}),
+                ExpressionAttributeValues=to_item({":k": taken_key(record)}),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
@@ -511,7 +374,7 @@ class ImageRecords:
                 tombstone_until,
                 ConditionExpression="updatedAt = :u AND #s = :s",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item({":u": record["updatedAt"], ":s": record["status"]}),
+                ExpressionAttributeValues=to_item({":u": record["updatedAt"], ":s": record["status"]}),
             )
             is not None
         )
@@ -525,7 +388,7 @@ class ImageRecords:
             TTL_ATTRIBUTE: tombstone_until,
         }
         try:
-            result = self._db.put_item(TableName=self._table, Item=_to_item(tombstone), **params)
+            result = self._db.put_item(TableName=self._table, Item=to_item(tombstone), **params)
         except self._db.exceptions.ConditionalCheckFailedException:
             return None
         return from_item(result.get("Attributes") or {})
@@ -537,11 +400,11 @@ class ImageRecords:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item=_to_item(record),
+                Item=to_item(record),
                 ConditionExpression="attribute_not_exists(id) OR (#s = :pending AND attribute_not_exists(listPk))"
                 " OR (#s <> :deleted AND updatedAt < :u)",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_to_item(
+                ExpressionAttributeValues=to_item(
                     {":deleted": Status.DELETED, ":pending": Status.PENDING, ":u": record["updatedAt"]}
                 ),
             )

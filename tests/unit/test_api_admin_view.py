@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from handlers import bounded
-from handlers.records import ImageRecords, _to_item
+from handlers.record_items import to_item
+from handlers.records import ImageRecords
 from tests.unit.api_helpers import Api, arrive, create
 from tests.unit.conftest import ADMIN, ALICE, BOB
 
@@ -38,7 +39,7 @@ def uploaded(api, claims=ALICE, status: str = "processing") -> str:
             Key={"id": {"S": image_id}},
             UpdateExpression="SET #s = :s",
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=_to_item({":s": "pending"}),
+            ExpressionAttributeValues=to_item({":s": "pending"}),
         )
     return image_id
 
