@@ -79,11 +79,12 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	  echo "pyvips or ssimulacra2 could not be installed: the bench runs without those references"
 	@touch $@
 
-bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition set (vs two JPEGs, naive Pillow, pyvips), every source format as whole processes against pyvips (HEIC against its decode floor), format quality per byte, near-duplicate precision and recall, the worst inputs within limits, what the processor's metrics cost, 200 uploads end to end, 2000 photos re-rendered on the batch state machine against this machine (BENCH_BATCH_PHOTOS), what a checkpoint of the emulator's state costs
+bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition set (vs two JPEGs, naive Pillow, pyvips), every source format as whole processes against pyvips (HEIC against its decode floor), format quality per byte, near-duplicate precision and recall and what the look-alike index adds to each photo, the worst inputs within limits, what the processor's metrics cost, 200 uploads end to end, 2000 photos re-rendered on the batch state machine against this machine (BENCH_BATCH_PHOTOS), what a checkpoint of the emulator's state costs
 	@$(PY) -m tests.bench.imaging
 	@$(PY) -m tests.bench.formats_speed
 	@$(PY) -m tests.bench.rendition_quality
 	@$(PY) -m tests.bench.duplicates
+	@$(PY) -m tests.bench.similar_index
 	@$(PY) -m tests.bench.hostile
 	@$(PY) -m tests.bench.metrics
 	@$(PY) -m tests.bench.end_to_end
