@@ -76,7 +76,7 @@ screenshots: venv emulator-venv $(VENDORED) ## Capture the page's views at deskt
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt || \
-	  echo "pyvips or ssimulacra2 could not be installed: the bench runs without those references"
+	  echo "ssimulacra2 could not be installed: the bench runs without the quality table"
 	@touch $@
 
 bench: venv emulator-venv $(VENV)/.bench-installed ## Benchmark the rendition set (vs two JPEGs, naive Pillow, pyvips), every source format as whole processes against pyvips (HEIC against its decode floor), format quality per byte, near-duplicate precision and recall and what the look-alike index adds to each photo, the worst inputs within limits, what the processor's metrics cost, 200 uploads end to end, 2000 photos re-rendered on the batch state machine against this machine (BENCH_BATCH_PHOTOS), what a checkpoint of the emulator's state costs

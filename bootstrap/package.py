@@ -1,8 +1,9 @@
 """Lambda deployment zips: the `handlers` package plus its dependencies, reproducibly.
 
-Native dependencies (Pillow, pillow-heif) are taken as manylinux wheels for the
+Native dependencies (Pillow, pillow-heif, libvips) are taken as manylinux wheels for the
 interpreter that will run the code, with pip's `--platform`/`--python-version`
-options, never from the host's site-packages. Same inputs give the same bytes:
+options, never from the host's site-packages; a pure-Python one published as source only
+(pyvips) is built into a wheel first. Same inputs give the same bytes:
 entries are sorted, timestamps and permissions fixed.
 """
 
@@ -51,6 +52,26 @@ def _sources() -> list[Path]:
     return sorted(p for p in HANDLERS.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
 
 
+# Pure-Python requirements published as source only (pyvips: its libvips comes in pyvips-binary's
+# wheel): built into a wheel first, which any platform installs; pip builds no source for one.
+SOURCE_ONLY = ("pyvips",)
+
+
+def _pure_wheels(build_dir: Path) -> Path:
+    """Wheels of SOURCE_ONLY's pinned requirements, built once into a folder pip is pointed at."""
+    wheels = build_dir / f"pure-wheels-{_digest([REQUIREMENTS], 'pure')}"
+    if (wheels / ".complete").exists():
+        return wheels
+    lines = [line.split("#")[0].strip() for line in REQUIREMENTS.read_text().splitlines()]
+    pins = [line for line in lines if line.split("==")[0] in SOURCE_ONLY]
+    if pins:
+        pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps"]
+        subprocess.run([*pip, "-w", str(wheels), *pins], check=True)
+    wheels.mkdir(parents=True, exist_ok=True)
+    (wheels / ".complete").write_text("ok")
+    return wheels
+
+
 def install_dependencies(platform: Platform, build_dir: Path, log=print) -> Path:
     """pip-install handlers/requirements.txt for `platform` into a cached folder."""
     target = build_dir / f"deps-{platform.tag}-{_digest([REQUIREMENTS], platform.tag)}"
@@ -68,6 +89,8 @@ def install_dependencies(platform: Platform, build_dir: Path, log=print) -> Path
         "--target",
         str(target),
         "--only-binary=:all:",
+        "--find-links",
+        str(_pure_wheels(build_dir)),
         "--implementation",
         "cp",
         "--python-version",

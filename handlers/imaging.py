@@ -12,7 +12,8 @@ Its rooms:
 - `handlers.probe`: the decode budget, checked before any pixel is allocated: the size each
   container's decoder will really produce, read from the bytes (one module per format), and the
   arithmetic of pixels, memory and work (`handlers.probe.budget`);
-- `handlers.rendering`: decode once, resize, encode the widths;
+- `handlers.rendering`: decode once, resize, encode the widths; `handlers.shrink_on_load`: a
+  large PNG or WebP decoded by libvips straight to the largest size;
 - `handlers.photo_facts`, `handlers.placeholders`: the facts from EXIF; ThumbHash and colour;
 - `handlers.outcome`: what comes back (`Processed`, `Rendition`, `Source`), or `ImageRejected`
   with a stable code; `describe`, the JSON shape the record stores.

@@ -4,7 +4,9 @@ The way through: the decode budget (`handlers.probe`) checks the header before t
 opened (WebP) and once it is (pixels on the size the decoder really produces); a JPEG is then
 decoded at reduced scale (`Image.draft` lets its decoder produce 1/2, 1/4 or 1/8 scale directly,
 towards the largest rendition's aspect-correct size), and the budget checks memory and work
-before any pixel is decoded. The decoded image is brought to the display mode, resized once to
+before any pixel is decoded. A PNG or WebP larger than the largest rendition is decoded by
+libvips straight to that size (`handlers.shrink_on_load`), anything else by Pillow. The decoded
+image is brought to the display mode, resized once to
 the largest rendition, converted to sRGB from its embedded profile and turned upright (EXIF
 orientation, applied to the small image, where a transpose costs nothing); metadata is dropped.
 Each smaller size is made from the next larger one, never from the source again, and every size
@@ -19,8 +21,9 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
+from handlers import shrink_on_load
 from handlers.formats import FORMAT_CONTENT_TYPES, Limits, RenditionSpec
 from handlers.outcome import ImageRejected, Processed, Rendition, Source
 from handlers.photo_facts import photo_facts
@@ -95,7 +98,7 @@ def make_renditions(data: bytes, limits: Limits = DEFAULT_LIMITS, spec: Renditio
         raise ImageRejected("too_large", f"The file is larger than {limits.max_bytes} bytes.")
     image, headers = _open(data, limits)
     try:
-        return _render(image, headers, limits, spec)
+        return _render(image, data, headers, limits, spec)
     finally:
         image.close()
 
@@ -137,17 +140,17 @@ def _fit(width: int, height: int, side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _render(image: Image.Image, headers: Headers, limits: Limits, spec: RenditionSpec) -> Processed:
+def _render(image: Image.Image, data: bytes, headers: Headers, limits: Limits, spec: RenditionSpec) -> Processed:
     source_format = image.format or "UNKNOWN"
     stored_w, stored_h = image.size
     largest = _fit(stored_w, stored_h, spec.largest)
     frames = getattr(image, "n_frames", 1)
-    peak_bytes = _decode(image, headers, largest, limits)
-    # Read after decoding: for some formats reading EXIF decodes, and must fail loudly above.
-    orientation = _orientation(image)
-    facts = photo_facts(image)
     has_alpha = budget.has_alpha(image)
-    working, colour = _working_image(image, largest, has_alpha, orientation)
+    peak_bytes, decoded = _decode(image, data, headers, largest, limits)
+    # Read after decoding: for some formats reading EXIF decodes, and must fail loudly above.
+    orientation = _orientation(decoded)
+    facts = photo_facts(decoded)
+    working, colour = _working_image(decoded, largest, has_alpha, orientation)
     # The decoded source is done with: freed before the encoders start (budget.encode_cost).
     image.close()
 
@@ -171,9 +174,12 @@ def _render(image: Image.Image, headers: Headers, limits: Limits, spec: Renditio
     )
 
 
-def _decode(image: Image.Image, headers: Headers, largest: tuple[int, int], limits: Limits) -> int:
+def _decode(
+    image: Image.Image, data: bytes, headers: Headers, largest: tuple[int, int], limits: Limits
+) -> tuple[int, Image.Image]:
     """Decode the first frame (a HEIF: its primary image), at reduced scale where the decoder can,
-    once the budget allows it; returns the budget's estimate of the peak."""
+    once the budget allows it; returns the budget's estimate of the peak, and the decoded image:
+    `image`, or a PNG or WebP already at the largest size (`handlers.shrink_on_load`)."""
     full_size = image.size  # before a draft makes it the reduced size
     try:
         # Renditions show the first frame; a HEIF shows its primary image, which need not be
@@ -184,13 +190,16 @@ def _decode(image: Image.Image, headers: Headers, largest: tuple[int, int], limi
             # The decoder scales by 1/2..1/8 while decoding; it keeps the result >= the size asked.
             image.draft(image.mode, largest)
         peak_bytes = budget.check_budget(image, headers, full_size, largest, limits)
+        reduced = shrink_on_load.decode(image, data, largest, budget.has_alpha(image))
+        if reduced is not None:
+            return peak_bytes, reduced
         image.load()
     except OSError as exc:
         code = "truncated" if "truncated" in str(exc) else "corrupt"
         raise ImageRejected(code, f"The image data could not be decoded: {exc}") from exc
     except (SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageRejected("corrupt", f"The image data could not be decoded: {exc}") from exc
-    return peak_bytes
+    return peak_bytes, image
 
 
 def _working_image(
@@ -209,7 +218,7 @@ def _working_image(
         working = working.convert("RGB")
     if orientation != 1:
         working = working.transpose(_ORIENTATION_TRANSPOSE[orientation])
-    if working is image:
+    if working is image and isinstance(image, ImageFile.ImageFile):
         # Not resized (a source within the largest size): encode a plain copy, not the file
         # object, whose plugin may load again from another frame (pillow-heif: image 0) in the
         # encoder threads.
@@ -221,12 +230,13 @@ def _working_image(
 def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """The one resize from the decoded source, the costliest. A source 2x the target or more is
     first reduced by the whole factor that keeps it at least the target (a box average: what a
-    JPEG's decoder does at reduced scale, and libvips' shrink-on-load; from a 12 MP PNG, WebP or
-    HEIC it halves the resize's time and its CPU, for -0.2 SSIMULACRA2 with 2% fewer bytes at
-    1920 px: docs/benchmarks.md), then resampled. The intermediate is at most 4x the target's
-    pixels, so a 100 MP PNG's stays ~15 MP. An RGB resample of a megapixel or more is made in two
-    halves on two threads (Pillow resamples with the GIL released, and each half reads the source
-    rows its filter needs: no seam). RGBA is not split (each half would premultiply the whole)."""
+    JPEG's decoder does at reduced scale, and libvips' shrink-on-load; from a 12 MP HEIC or AVIF,
+    or a PNG or WebP that Pillow decodes, it halves the resize's time and its CPU, for -0.2
+    SSIMULACRA2 with 2% fewer bytes at 1920 px: docs/benchmarks.md), then resampled. The
+    intermediate is at most 4x the target's pixels, so a 100 MP GIF's stays ~15 MP. An RGB
+    resample of a megapixel or more is made in two halves on two threads (Pillow resamples with
+    the GIL released, and each half reads the source rows its filter needs: no seam). RGBA is not
+    split (each half would premultiply the whole)."""
     factor = min(image.width // size[0], image.height // size[1])
     if factor >= 2:
         image = image.reduce(factor)

@@ -9,7 +9,8 @@ container, standard library only (nothing is decoded):
   tracks, the size the container declares and the size the codec gives: AV1 sequence and frame
   headers, the HEVC SPS, a grid's output (`heif_structure`, `heif_primary_size`, `avif_frame_size`);
 - `webp`: the canvas its decoder allocates as the file is opened (`webp_canvas_size`).
-PNG and GIF need no probe: Pillow's own header is what its decoder produces.
+PNG and GIF need no probe for the budget: Pillow's own header is what its decoder produces.
+(`png` walks a PNG's chunks for `handlers.shrink_on_load`: whether libvips may stream it.)
 
 `budget` turns those sizes into the checks the renderer makes before decoding: pixels on the
 real size, memory in bytes (decoding, and encoding the renditions), a JPEG's scans.

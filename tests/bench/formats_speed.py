@@ -182,9 +182,9 @@ def profile(data: bytes) -> dict[str, float]:
 
     image, headers = timed("open", rendering._open, data, LIMITS)
     largest = rendering._fit(*image.size, SPEC.largest)
-    timed("decode", rendering._decode, image, headers, largest, LIMITS)
     has_alpha = rendering.budget.has_alpha(image)
-    current, _ = timed("resize largest", rendering._working_image, image, largest, has_alpha, 1)
+    _, decoded = timed("decode", rendering._decode, image, data, headers, largest, LIMITS)
+    current, _ = timed("resize largest", rendering._working_image, decoded, largest, has_alpha, 1)
     image.close()
     sized = []
     for _, side in SPEC.sizes:

@@ -31,7 +31,7 @@ INPUTS = RESULTS / "inputs"
 LIMITS = Limits(max_bytes=200 * 1024 * 1024)
 
 try:
-    import pyvips  # optional extra: requirements-bench.txt
+    import pyvips  # requirements-dev.txt (the processor decodes PNG and WebP with it)
 except (ImportError, OSError):
     pyvips = None
 
@@ -208,7 +208,7 @@ def main() -> int:
 
     log(f"imagepipe bench: the rendition set ({', '.join(map(str, SIDES))} px, AVIF + JPEG each) per input")
     if pyvips is None:
-        log("  pyvips is not installed (optional: pip install -r requirements-bench.txt); its column is empty")
+        log("  pyvips is not installed (pip install -r requirements-dev.txt); its column is empty")
     inputs = make_inputs()
     methods = [m for m in METHODS if m != "pyvips" or pyvips is not None]
     rows = []
