@@ -14,7 +14,7 @@ from collections.abc import Callable
 from bootstrap.deploy.config import STAGE, StackConfig
 from bootstrap.deploy.executor import Aws
 from bootstrap.deploy.functions import ensure_invoke_permission
-from bootstrap.deploy.storage import delete_table_named
+from bootstrap.deploy.storage import delete_table_named, ensure_keyed_table
 from handlers.image_events import DETAIL_TYPES, SOURCE
 from handlers.schema import CONNECTIONS_KEY, TTL_ATTRIBUTE
 
@@ -49,19 +49,8 @@ def connections_arn(cfg: StackConfig, account: str, api_id: str) -> str:
 
 def ensure_connections_table(aws: Aws, cfg: StackConfig) -> None:
     """One item per open connection, under its owner (handlers/schema.py), expiring by TTL."""
-    try:
-        aws.dynamodb.describe_table(TableName=cfg.connections_table)
+    if not ensure_keyed_table(aws, cfg.connections_table, CONNECTIONS_KEY):
         return
-    except aws.dynamodb.exceptions.ResourceNotFoundException:
-        pass
-    partition, sort = CONNECTIONS_KEY
-    aws.dynamodb.create_table(
-        TableName=cfg.connections_table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in (partition, sort)],
-        KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
-    )
-    aws.wait(aws.dynamodb, "table_exists", TableName=cfg.connections_table)
     aws.dynamodb.update_time_to_live(
         TableName=cfg.connections_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
     )

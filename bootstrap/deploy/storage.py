@@ -190,23 +190,29 @@ def ensure_table(
     return created
 
 
-def ensure_similar_table(aws: Aws, cfg: StackConfig) -> None:
-    """The near-duplicate band index (handlers/schema.py BANDS_KEY: band key, image id), on demand;
-    its items come and go with the images (handlers/similar_index.py), so it needs no TTL."""
+def ensure_keyed_table(aws: Aws, name: str, key: tuple[str, str]) -> bool:
+    """An on-demand table keyed by two strings (partition, sort), made if it is missing and waited
+    for; True when made now."""
     try:
-        aws.dynamodb.describe_table(TableName=cfg.similar_table)
-        return
+        aws.dynamodb.describe_table(TableName=name)
+        return False
     except aws.dynamodb.exceptions.ResourceNotFoundException:
         pass
-    partition, sort = BANDS_KEY
+    partition, sort = key
     aws.dynamodb.create_table(
-        TableName=cfg.similar_table,
+        TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=_attributes(partition, sort),
         KeySchema=[{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
     )
-    aws.wait(aws.dynamodb, "table_exists", TableName=cfg.similar_table)
-    if cfg.protects_data:
+    aws.wait(aws.dynamodb, "table_exists", TableName=name)
+    return True
+
+
+def ensure_similar_table(aws: Aws, cfg: StackConfig) -> None:
+    """The near-duplicate band index (handlers/schema.py BANDS_KEY: band key, image id), on demand;
+    its items come and go with the images (handlers/similar_index.py), so it needs no TTL."""
+    if ensure_keyed_table(aws, cfg.similar_table, BANDS_KEY) and cfg.protects_data:
         aws.dynamodb.update_continuous_backups(
             TableName=cfg.similar_table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
