@@ -212,8 +212,9 @@ def _render(job: _Job, response: dict | None) -> str:
     result = make_renditions(data, limits, job.settings.renditions)
     retry = (claim.before.get("error") or {}).get("code") == "processing_error"
     store = rendition_store(job.clients.s3, job.settings.fault_injection, retry)
-    content["owner"] = owner
-    finished = _publish(job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store, content)
+    finished = _publish(
+        job.image_id, job.obj.etag, result, job.settings, job.clients, job.records, store, content, owner
+    )
     if finished == Status.PROCESSED:
         logger.info("image processed", extra={"image_id": job.image_id, "format": result.format})
         # The wait is from the upload form: a direct put's record is made by its first processing.
@@ -233,12 +234,12 @@ def _publish(
     records: ImageRecords,
     store,
     content: dict,
+    owner: str | None,
 ) -> str:
     """Renditions, then the manifest, then the record (a lost table is rebuilt from the
     manifest); then what the record listed before and lists no more is removed: old renditions
-    keep serving until the new ones are in place. `content`: the bytes' hash, kept on both, and the
-    owner, whose similar images the image is linked with (`handlers.similar_index`)."""
-    owner = content.pop("owner", None)
+    keep serving until the new ones are in place. `content`: the bytes' hash, kept on both; `owner`:
+    whose similar images the image is linked with (`handlers.similar_index`)."""
     stored = _store_renditions(image_id, etag, result, settings, store) | content
     at = now_iso()
     stored["manifestKey"] = _store_manifest(
@@ -293,8 +294,10 @@ def _rerender(
             data = response["Body"].read()
             result = make_renditions(data, settings.limits, settings.renditions)
             # The record lists the new renditions from here on (and its lease ends with that).
-            content = {"sha256": duplicates.sha256_of(data), "owner": record.get("owner")}  # the hash kept
-            outcome = _publish(image_id, obj.etag, result, settings, clients, records, clients.s3, content)
+            content = {"sha256": duplicates.sha256_of(data)}  # kept (made for records from before it)
+            outcome = _publish(
+                image_id, obj.etag, result, settings, clients, records, clients.s3, content, record.get("owner")
+            )
     except _Replaced:
         outcome = "superseded"  # the newer object's own processing uses the current spec
     except ImageRejected as exc:  # tighter limits since: the image keeps its renditions

@@ -157,16 +157,8 @@ class SimilarImages:
     def unlink(self, image_id: str, others: Iterable[str]) -> None:
         """Remove `image_id` from each of `others`' similarTo (where it is: no item is made)."""
         for other in others:
-            try:
-                self._db.update_item(
-                    TableName=self._images,
-                    Key=_values({TABLE_KEY: other}),
-                    UpdateExpression="DELETE similarTo :m",
-                    ConditionExpression="contains(similarTo, :id)",
-                    ExpressionAttributeValues=_values({":m": {image_id}, ":id": image_id}),
-                )
-            except self._db.exceptions.ConditionalCheckFailedException:
-                pass  # it no longer names this image (deleted, or unlinked already)
+            # Only where it still names this image (not deleted, not unlinked already).
+            self._drop_similar(other, {image_id}, "contains(similarTo, :id)", {":id": image_id})
 
     # --- an image's whole story ------------------------------------------------------------
 
@@ -207,16 +199,20 @@ class SimilarImages:
         """The image's own similarTo no longer lists `others` (the other half of `unlink`)."""
         others = set(others)
         if others:
-            try:
-                self._db.update_item(
-                    TableName=self._images,
-                    Key=_values({TABLE_KEY: image_id}),
-                    UpdateExpression="DELETE similarTo :m",
-                    ConditionExpression="attribute_exists(similarTo)",
-                    ExpressionAttributeValues=_values({":m": others}),
-                )
-            except self._db.exceptions.ConditionalCheckFailedException:
-                pass
+            self._drop_similar(image_id, others, "attribute_exists(similarTo)")
+
+    def _drop_similar(self, image_id: str, ids: set[str], condition: str, values: dict | None = None) -> None:
+        """`ids` out of the image's similarTo, where `condition` holds (no item is made)."""
+        try:
+            self._db.update_item(
+                TableName=self._images,
+                Key=_values({TABLE_KEY: image_id}),
+                UpdateExpression="DELETE similarTo :m",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values({":m": ids, **(values or {})}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            pass
 
     def forget(self, record: ImageRecord) -> None:
         """An image deleted (the record its tombstone replaced) or no longer an image: its band
