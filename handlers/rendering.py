@@ -21,7 +21,16 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import (  # noqa: F401
+    AvifImagePlugin,
+    GifImagePlugin,
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    UnidentifiedImageError,
+    WebPImagePlugin,
+)
 
 from handlers import shrink_on_load
 from handlers.formats import FORMAT_CONTENT_TYPES, Limits, RenditionSpec
@@ -35,6 +44,9 @@ from handlers.similarity import perceptual_hash
 # Only raster formats users send (the JPEG decoder also yields MPO). Restricting Pillow's
 # identification to these keeps EPS, PDF, ICO, TIFF and its other decoders out of reach.
 DECODERS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF")
+# Their plugins (the encoders' too) are imported by name above: naming a format Pillow has not
+# registered, in an open or a save, makes it import all of its ~45 plugins (Image.init), ~30 ms
+# of every cold start (docs/benchmarks.md, every format).
 
 # HEIF/HEIC (iPhone photos) is decoded by pillow-heif, imported only for a file in an ISO media
 # container (HEIF, AVIF): a JPEG's cold start and the CLI do not pay for loading libheif.

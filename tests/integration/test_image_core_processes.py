@@ -1,6 +1,6 @@
 """The image core as processes: its command line (docs/processor.md), and what a fresh
-interpreter loads (pillow-heif only for ISO media files; no Pillow below the decode budget; no
-AWS anywhere in the core)."""
+interpreter loads (pillow-heif only for ISO media files; Pillow's plugins for the formats it
+reads and writes only; no Pillow below the decode budget; no AWS anywhere in the core)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,23 @@ def test_the_probes_and_the_budget_decode_nothing_and_know_nothing_of_aws():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "[]\n[]\n"
+
+
+def test_a_fresh_process_loads_only_the_plugins_of_the_formats_it_reads_and_writes(tmp_path):
+    """Naming a format Pillow has not registered, in an open or a save, makes it import every one of
+    its ~45 plugins (~30 ms of each cold start, docs/benchmarks.md); the renderer imports its own."""
+    files = {"phone.jpg": encode(photo(800, 600), "JPEG"), "clear.png": encode(photo(300, 200, "RGBA"), "PNG")}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    code = (
+        "import sys; from handlers.imaging import main; assert main(sys.argv[1:]) == 0;"
+        "print(*sorted(m for m in sys.modules if m.startswith('PIL.') and m.endswith('ImagePlugin')))"
+    )
+    args = [*(str(tmp_path / name) for name in files), "--out", str(tmp_path / "out")]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.splitlines()[-1].split())
+    ours = {"Jpeg", "Png", "WebP", "Gif", "Avif"}  # rendering.DECODERS' and the encoders' (AVIF, JPEG, WebP)
+    pillows_own = {"Bmp", "Ppm", "Tiff"}  # Image.preinit imports the first two; a JPEG's EXIF is read through Tiff
+    assert {f"PIL.{name}ImagePlugin" for name in ours} <= loaded
+    assert loaded <= {f"PIL.{name}ImagePlugin" for name in ours | pillows_own}
