@@ -261,7 +261,7 @@ def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     halves = (((size[0], middle), (0, 0, image.width, split)), ((size[0], size[1] - middle), (0, split, *image.size)))
     with ThreadPoolExecutor(max_workers=2) as pool:
         top, bottom = pool.map(lambda half: image.resize(half[0], Image.Resampling.BICUBIC, half[1]), halves)
-    resized = Image.new("RGB", size)
+    resized = Image.new("RGB", size, None)  # not filled: the halves cover it
     resized.paste(top, (0, 0))
     resized.paste(bottom, (0, middle))
     return resized
