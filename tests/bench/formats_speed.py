@@ -8,7 +8,9 @@ as the processor does) against a fresh process doing the same with pyvips
 where pyvips can read the format; a HEIC also against its decode floor (a fresh process that
 only decodes it, with the pipeline's decoder threads), and against the same photo as a JPEG.
 Runs alternate between the methods; the table holds medians. Then an in-process profile per
-format: start-up (imports), decode, resize and each encode apart, one after the other.
+format: start-up (imports), decode, resize and each encode apart, one after the other; and the whole
+set in a warm process (what a warm Lambda pays for each photo after its first), against pyvips making
+the same set in the same process, wall and CPU time.
 
 `--cpus 1` pins every process to one core (`taskset`), like Lambda's ~0.9 of a vCPU at 1536 MB.
 Results go to bench-results/formats_speed.json (formats_speed_1cpu.json with --cpus 1). This is a
@@ -202,14 +204,41 @@ def profile(data: bytes) -> dict[str, float]:
     return steps
 
 
+def vips_in_process(path: Path, out: Path) -> dict[str, float]:
+    """pyvips making the same set in this process (tests/bench/vips_child.py's `render`), as a warm
+    Lambda would: milliseconds, wall and CPU (every thread's)."""
+    from tests.bench.vips_child import render
+
+    start, cpu = time.perf_counter(), time.process_time()
+    render(path, out)
+    return {
+        "pyvips set": round((time.perf_counter() - start) * 1000, 1),
+        "pyvips set cpu": round((time.process_time() - cpu) * 1000, 1),
+    }
+
+
 def in_process(inputs: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """Per input, the medians of 3 warm runs (after one that loads the codecs) of each step, the whole
+    make_renditions, and pyvips making the same set where it reads the format, alternating."""
     results = {}
-    for name, path in inputs.items():
-        log(f"  in process: {name}")
-        data = path.read_bytes()
-        profile(data)  # warm: codecs loaded, first allocations made
-        runs = [profile(data) for _ in range(3)]
-        results[name] = {step: round(statistics.median(r[step] for r in runs), 1) for step in runs[0]}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, path in inputs.items():
+            log(f"  in process: {name}")
+            data = path.read_bytes()
+            vips = vips_reads(path)
+            runs = []
+            for round_ in range(4):  # the first warms both: codecs loaded, first allocations made
+                run = profile(data)
+                if vips:
+                    run.update(vips_in_process(path, Path(scratch)))
+                if round_:
+                    runs.append(run)
+            results[name] = {step: round(statistics.median(r[step] for r in runs), 1) for step in runs[0]}
+            if vips:
+                results[name]["x pyvips warm"] = ratio(results[name]["make_renditions"], results[name]["pyvips set"])
+                results[name]["x pyvips cpu"] = ratio(
+                    results[name]["make_renditions cpu"], results[name]["pyvips set cpu"]
+                )
     return results
 
 
@@ -253,11 +282,12 @@ def report(whole: dict, profiles: dict, rounds: int, cpus: int | None) -> dict:
     startup = whole["startup"]
     print("start-up (imports only): " + ", ".join(f"{m} {s:.3f} s" for m, s in startup.items()))
 
-    steps = list(next(iter(profiles.values())))
-    print("\nin process, ms (each step alone, one after the other; make_renditions pipelined):")
+    steps = list(dict.fromkeys(step for p in profiles.values() for step in p))  # every input's, in order
+    print("\nin process, ms (each step alone, one after the other; make_renditions pipelined; then the")
+    print("whole set warm against pyvips in the same process, wall and CPU over every thread):")
     print(f"{'step':<18}" + "".join(f"{n.replace('mp', ''):>14}" for n in profiles))
     for step in steps:
-        print(f"{step:<18}" + "".join(f"{p.get(step, 0):>14}" for p in profiles.values()))
+        print(f"{step:<18}" + "".join(f"{p.get(step, '-'):>14}" for p in profiles.values()))
 
     goals = []
     for name, row in rows.items():
