@@ -13,7 +13,8 @@ Its rooms:
   container's decoder will really produce, read from the bytes (one module per format), and the
   arithmetic of pixels, memory and work (`handlers.probe.budget`);
 - `handlers.rendering`: decode once, resize, encode the widths; `handlers.shrink_on_load`: a
-  large PNG or WebP decoded by libvips straight to the largest size;
+  large PNG or WebP decoded by libvips straight to the largest size; `handlers.vips`: libvips,
+  loaded once, and its resampler for opaque images;
 - `handlers.photo_facts`, `handlers.placeholders`: the facts from EXIF; ThumbHash and colour;
 - `handlers.outcome`: what comes back (`Processed`, `Rendition`, `Source`), or `ImageRejected`
   with a stable code; `describe`, the JSON shape the record stores.

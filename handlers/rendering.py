@@ -6,12 +6,13 @@ decoded at reduced scale (`Image.draft` lets its decoder produce 1/2, 1/4 or 1/8
 towards the largest rendition's aspect-correct size), and the budget checks memory and work
 before any pixel is decoded. A PNG or WebP larger than the largest rendition is decoded by
 libvips straight to that size (`handlers.shrink_on_load`), anything else by Pillow. The decoded
-image is brought to the display mode, resized once to
-the largest rendition, converted to sRGB from its embedded profile and turned upright (EXIF
-orientation, applied to the small image, where a transpose costs nothing); metadata is dropped.
-Each smaller size is made from the next larger one, never from the source again, and every size
-is encoded as AVIF and a fallback (JPEG for opaque sources, WebP with alpha), two encoders at
-once. Photo facts (`handlers.photo_facts`) are read from the decoded source, the placeholder
+image is brought to the display mode, resized once to the largest rendition, converted to sRGB
+from its embedded profile and turned upright (EXIF orientation, applied to the small image,
+where a transpose costs nothing); metadata is dropped. Each smaller size is made from the next
+larger one, never from the source again; an opaque image is resampled by libvips, the same
+bicubic as Pillow's for less than half the CPU (`handlers.vips`). Every size is encoded as AVIF
+and a fallback (JPEG for opaque sources, WebP with alpha), two encoders at once. Photo facts
+(`handlers.photo_facts`) are read from the decoded source, the placeholder
 (`handlers.placeholders`) and the perceptual hash (`handlers.similarity`) from the smallest size.
 """
 
@@ -33,6 +34,7 @@ from PIL import (  # noqa: F401
 )
 
 from handlers import shrink_on_load
+from handlers import vips as libvips
 from handlers.formats import FORMAT_CONTENT_TYPES, Limits, RenditionSpec
 from handlers.outcome import ImageRejected, Processed, Rendition, Source
 from handlers.photo_facts import photo_facts
@@ -245,26 +247,20 @@ def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     JPEG's decoder does at reduced scale, and libvips' shrink-on-load; from a 12 MP HEIC or AVIF,
     or a PNG or WebP that Pillow decodes, it halves the resize's time and its CPU, for -0.2
     SSIMULACRA2 with 2% fewer bytes at 1920 px: docs/benchmarks.md), then resampled. The
-    intermediate is at most 4x the target's pixels, so a 100 MP GIF's stays ~15 MP. An RGB
-    resample of a megapixel or more is made in two halves on two threads (Pillow resamples with
-    the GIL released, and each half reads the source rows its filter needs: no seam). RGBA is not
-    split (each half would premultiply the whole)."""
+    intermediate is at most 4x the target's pixels, so a 100 MP GIF's stays ~15 MP."""
     factor = min(image.width // size[0], image.height // size[1])
     if factor >= 2:
         image = image.reduce(factor)
         if image.size == size:
             return image
-    if image.mode != "RGB" or size[0] * size[1] < 1_000_000:
-        return image.resize(size, Image.Resampling.BICUBIC)
-    middle = size[1] // 2
-    split = image.height * middle / size[1]  # where the output's middle row falls in the source
-    halves = (((size[0], middle), (0, 0, image.width, split)), ((size[0], size[1] - middle), (0, split, *image.size)))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        top, bottom = pool.map(lambda half: image.resize(half[0], Image.Resampling.BICUBIC, half[1]), halves)
-    resized = Image.new("RGB", size, None)  # not filled: the halves cover it
-    resized.paste(top, (0, 0))
-    resized.paste(bottom, (0, middle))
-    return resized
+    return _resize(image, size)
+
+
+def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Bicubic: libvips' for an opaque image (the same picture for less than half the CPU), else
+    Pillow's (`handlers.vips`)."""
+    resized = libvips.resize(image, size)
+    return resized if resized is not None else image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def _make_sizes(
@@ -275,8 +271,8 @@ def _make_sizes(
     perceptual hash.
 
     Pipelined: each size's encoders start as soon as it exists, on two threads, while this one
-    makes the next size (the AV1 encoder and Pillow's resize run with the GIL released), so
-    both cores work from the first rendition on. Sizes a small source cannot fill share one
+    makes the next size (the AV1 encoder and the resizes run with the GIL released), so both
+    cores work from the first rendition on. Sizes a small source cannot fill share one
     image and its files."""
     kinds = _KINDS[has_alpha]
     encoding: dict[int, list] = {}  # id of a distinct image -> its encoders' futures, in `kinds` order
@@ -286,7 +282,7 @@ def _make_sizes(
         for name, side in spec.sizes:
             target = _fit(working.width, working.height, side)  # the aspect ratio of the whole, not of a rounding
             if target != current.size:
-                current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+                current = _resize(current, target)
             if id(current) not in encoding:
                 # Each encoder its own image object: Pillow's save keeps its options on the image,
                 # so two saves of one image at once would share them (the fallback at AVIF's quality).

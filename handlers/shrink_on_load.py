@@ -12,31 +12,19 @@ opened, and the budget is checked on them before either decoder runs.
 None, whenever libvips could differ from Pillow's decode: an animation (Pillow's first frame), an
 interlaced PNG (libvips would hold it whole), a PNG with chunks after its image data (Pillow reads
 their text and EXIF as it decodes), anything libvips warns about or fails on (a truncated or
-corrupt file gets Pillow's verdict, as before), or a libvips the runtime cannot load.
-pyvips (and libvips, ~18 MB) is imported for the first such source only: a JPEG's cold start does
-not pay for it.
+corrupt file gets Pillow's verdict, as before), or a libvips the runtime cannot load
+(`handlers.vips.load`, which the renderer's resizes share).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from PIL import Image
 
+from handlers import vips as libvips
 from handlers.probe.png import png_layout
 
 # Pillow's format -> the libvips loader that must have read it (both go by the same signature).
 LOADERS = {"PNG": "pngload_buffer", "WEBP": "webpload_buffer"}
-
-
-@lru_cache(maxsize=1)
-def _vips():
-    try:
-        import pyvips
-    except (ImportError, OSError):  # pragma: no cover - the zip and the dev venv both carry it
-        return None
-    pyvips.cache_set_max(0)  # nothing of one photo kept for the next
-    return pyvips
 
 
 def _streams(image: Image.Image, data: bytes) -> bool:
@@ -58,7 +46,7 @@ def decode(image: Image.Image, data: bytes, size: tuple[int, int], alpha: bool) 
     smaller = size[0] <= image.width and size[1] <= image.height and size != image.size
     if image.format not in LOADERS or not smaller or not _streams(image, data):
         return None
-    vips = _vips()
+    vips = libvips.load()
     if vips is None:
         return None
     try:

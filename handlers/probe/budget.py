@@ -143,12 +143,16 @@ def decode_cost(image: Image.Image, headers: Headers) -> int:
 # 122.4 MiB (2026-12-04: over 40 bytes a pixel's 121) for a 12 MP photo's (`make bench`, hostile
 # inputs); rounded up.
 _ENCODE_BYTES_PER_PIXEL = (44, 64)
+# libvips, loaded for the resizes (handlers.vips): its code, threads and buffers. A 12 MP JPEG's
+# peak went from 122 to 138 MiB, a 102 MP JPEG's from 104 to 118 MiB when its resizes moved to it
+# (2026-12-04, `make bench`, hostile inputs). The decoders' estimates above, rounded up, hold it.
+_LIBVIPS = 16 * MIB
 
 
 def encode_cost(size: tuple[int, int], alpha: bool) -> int:
     """Peak bytes of making the renditions, the largest of which is `size` (the source is closed
     by then: decoding and encoding never hold memory at once)."""
-    return _DECODE_OVERHEAD + size[0] * size[1] * _ENCODE_BYTES_PER_PIXEL[alpha]
+    return _DECODE_OVERHEAD + _LIBVIPS + size[0] * size[1] * _ENCODE_BYTES_PER_PIXEL[alpha]
 
 
 def check_budget(

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from handlers import shrink_on_load
+from handlers import vips as libvips
 from handlers.imaging import ImageRejected, RenditionSpec, make_renditions
 from handlers.probe.budget import has_alpha
 from handlers.rendering import _to_display_mode
@@ -102,7 +103,7 @@ def test_renditions_through_libvips_are_upright_and_stripped_with_the_facts_pill
         assert_no_metadata(source.data)
         upright = open_rendition(source.data).convert("RGB")
         assert upright.getpixel((160, 100))[0] > 200 and upright.getpixel((160, 540))[2] > 200
-    monkeypatch.setattr(shrink_on_load, "_vips", lambda: None)  # Pillow's decode and resize
+    monkeypatch.setattr(libvips, "load", lambda: None)  # Pillow's decode and resize
     by_pillow = make_renditions(data, spec=SPEC)
     assert (by_pillow.facts, by_pillow.width, by_pillow.height) == (result.facts, result.width, result.height)
 
@@ -110,7 +111,7 @@ def test_renditions_through_libvips_are_upright_and_stripped_with_the_facts_pill
 def test_the_renditions_are_pillows_picture(monkeypatch):
     data = encode(photo(1600, 1200, seed=5), "PNG")
     by_vips = make_renditions(data, spec=SPEC)
-    monkeypatch.setattr(shrink_on_load, "_vips", lambda: None)
+    monkeypatch.setattr(libvips, "load", lambda: None)
     by_pillow = make_renditions(data, spec=SPEC)
     for name, rendition in by_vips.renditions.items():
         other = by_pillow.renditions[name]
@@ -195,5 +196,5 @@ def test_a_damaged_file_gets_pillows_verdict(make, monkeypatch):
         return "processed"
 
     with_vips = verdict()
-    monkeypatch.setattr(shrink_on_load, "_vips", lambda: None)
+    monkeypatch.setattr(libvips, "load", lambda: None)
     assert with_vips == verdict()
