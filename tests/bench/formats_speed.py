@@ -192,7 +192,7 @@ def profile(data: bytes) -> dict[str, float]:
     for _, side in SPEC.sizes:
         target = rendering._fit(largest[0], largest[1], side)
         if target != current.size:
-            current = timed(f"resize {side}", current.resize, target, Image.Resampling.BICUBIC, None, 2.0)
+            current = timed(f"resize {side}", rendering._resize, current, target)
         sized.append((side, current))
     for side, image in sized:
         for kind in rendering._KINDS[has_alpha]:
