@@ -134,13 +134,13 @@ INDEX_LIMITED_PHOTOS_PER_SECOND = PARTITION_WRITE_UNITS_PER_SECOND / (DYNAMODB_W
 
 PROCESSOR_MEMORY_MB = processor_memory_mb(Limits())
 # Seconds the processor bills for one photo. From docs/benchmarks.md ("The rendition set", measured
-# 2026-11-28 on a 2-core machine): the 12 MP JPEG's set takes 0.19 s there with both cores at work,
-# and two worker processes make 7.5 photos/s on the two cores: 2 / 7.5 = 0.27 s of one core a photo.
-# Lambda at 1536 MB has 1536/1769 = 0.87 of a vCPU (one vCPU at 1,769 MB), so 0.27 / 0.87 = 0.31 s,
+# 2026-12-04 on a 2-core machine): the 12 MP JPEG's set takes 0.17 s there with both cores at work,
+# and two worker processes make 8.8 photos/s on the two cores: 2 / 8.8 = 0.227 s of one core a photo.
+# Lambda at 1536 MB has 1536/1769 = 0.87 of a vCPU (one vCPU at 1,769 MB), so 0.227 / 0.87 = 0.26 s,
 # assuming its vCPU as fast as a core here, and arm64 as fast as x86_64. Not in it: the I/O (one GET,
 # nine PUTs and a delete, three DynamoDB writes) and cold starts. The lead engineer replaces it with
 # the time measured on the emulator's batch run.
-MEASURED_SECONDS_PER_PHOTO = 0.31
+MEASURED_SECONDS_PER_PHOTO = 0.26
 SCALES = (1_000_000, 100_000_000)
 DEADLINE_HOURS = 24
 DEFAULT_CHILDREN_AT_ONCE = batch_concurrency(AWS_PROCESSOR_CONCURRENCY)  # as deployed on AWS
@@ -218,13 +218,13 @@ def rerender_cost(
 
 # Lambda gives one vCPU at 1,769 MB and a share of one below it; above it, a second vCPU.
 MB_PER_VCPU = 1_769
-# The processor's image work for one 12 MP photo, measured 2026-12-03 on this 2-core machine by
-# `python -m tests.bench.formats_speed` (docs/benchmarks.md, "Every format"): CPU seconds of
-# make_renditions (both threads), and its wall time with two cores, per source format.
+# The processor's image work for one 12 MP photo, measured 2026-12-04 19:15 UTC on this 2-core
+# machine by `python -m tests.bench.formats_speed` (docs/benchmarks.md, "Every format"): CPU seconds
+# of make_renditions (every thread), and its wall time with two cores, per source format.
 MEASURED_PHOTO_SECONDS = {  # source -> (CPU seconds, wall seconds on two cores)
-    "JPEG": (0.41, 0.24),
-    "PNG": (0.57, 0.42),
-    "HEIC": (1.27, 0.72),
+    "JPEG": (0.29, 0.20),
+    "PNG": (0.36, 0.28),
+    "HEIC": (0.90, 0.52),
 }
 # An assumption, not measured on AWS: the GET of the original, nine PUTs in parallel and two
 # DynamoDB writes in the region, ~0.15 s of a photo's billed time the CPU is idle.

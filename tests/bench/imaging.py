@@ -189,8 +189,9 @@ def _worker(path: str) -> int:
 
 
 def throughput(path: Path, workers: int, count: int) -> float:
-    """Images per second through `workers` processes."""
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    """Images per second through `workers` processes, each started fresh (spawn: libvips' threads,
+    running in this process, do not survive a fork)."""
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
         pool.map(_worker, [str(path)] * workers)  # warm each worker
         start = time.perf_counter()
         pool.map(_worker, [str(path)] * count, chunksize=1)
