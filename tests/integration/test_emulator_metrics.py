@@ -194,13 +194,19 @@ def test_a_queue_s_depth_moves_with_what_is_sent_read_and_deleted(stack):
         for body in ("one", "two"):
             sqs.send_message(QueueUrl=url, MessageBody=body)
         assert statistics(stack, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue)["Maximum"] == 2
-        time.sleep(1.1)
-        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])  # observed: published again
-        assert statistics(stack, "AWS/SQS", "ApproximateAgeOfOldestMessage", queue)["Maximum"] >= 1
+        deadline = time.monotonic() + 10  # an age in whole seconds: a second of real time must pass
+        while statistics(stack, "AWS/SQS", "ApproximateAgeOfOldestMessage", queue)["Maximum"] < 1:
+            assert time.monotonic() < deadline, "the oldest message's age was never published as a second"
+            time.sleep(0.1)
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])  # observed: published again
 
+        points = statistics(stack, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue)["SampleCount"]
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-        time.sleep(0.2)  # the receive's own value falls before `since`
-        since = datetime.now(UTC)
+        deadline = time.monotonic() + 10
+        while statistics(stack, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue)["SampleCount"] == points:
+            assert time.monotonic() < deadline, "the receive published no depth"
+            time.sleep(0.05)
+        since = datetime.now(UTC)  # after the receive's own value: only the deletes' come after it
         for message in received:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         after = statistics(stack, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, since=since)
