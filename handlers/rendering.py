@@ -247,13 +247,19 @@ def _resize_largest(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     JPEG's decoder does at reduced scale, and libvips' shrink-on-load; from a 12 MP HEIC or AVIF,
     or a PNG or WebP that Pillow decodes, it halves the resize's time and its CPU, for -0.2
     SSIMULACRA2 with 2% fewer bytes at 1920 px: docs/benchmarks.md), then resampled. The
-    intermediate is at most 4x the target's pixels, so a 100 MP GIF's stays ~15 MP."""
+    intermediate is at most 4x the target's pixels, so a 100 MP GIF's stays ~15 MP.
+
+    libvips resamples only a source under 2x the target (a JPEG decoded at reduced scale, a small
+    file): its copies (~7 bytes a pixel) and its ~16 MiB then stay within the estimate of the
+    renditions. From a larger decode Pillow resamples, as the decode's estimate counts: libvips'
+    would come on top of the full-size source (a 25 MP GIF's peak +18 MiB, measured)."""
     factor = min(image.width // size[0], image.height // size[1])
-    if factor >= 2:
-        image = image.reduce(factor)
-        if image.size == size:
-            return image
-    return _resize(image, size)
+    if factor < 2:
+        return _resize(image, size)
+    image = image.reduce(factor)
+    if image.size == size:
+        return image
+    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 def _resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:

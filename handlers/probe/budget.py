@@ -144,8 +144,10 @@ def decode_cost(image: Image.Image, headers: Headers) -> int:
 # inputs); rounded up.
 _ENCODE_BYTES_PER_PIXEL = (44, 64)
 # libvips, loaded for the resizes (handlers.vips): its code, threads and buffers. A 12 MP JPEG's
-# peak went from 122 to 138 MiB, a 102 MP JPEG's from 104 to 118 MiB when its resizes moved to it
-# (2026-12-04, `make bench`, hostile inputs). The decoders' estimates above, rounded up, hold it.
+# peak went from 122 to 137 MiB, a 102 MP JPEG's from 104 to 119 MiB when its resizes moved to it
+# (2026-12-04, `make bench`, hostile inputs). Only the renditions' estimate counts it: libvips
+# resamples the largest size only from a source under 2x it (rendering._resize_largest), so its
+# memory never sits beside a large decode.
 _LIBVIPS = 16 * MIB
 
 

@@ -3,6 +3,8 @@ opaque images; anything else, or no libvips, is left to Pillow (the renderer the
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
@@ -28,6 +30,17 @@ def test_the_resize_is_pillows_bicubic_picture_at_exactly_the_size_asked(source_
     assert mean_difference(ours, theirs) < 0.5  # levels of 255: the same filter, rounded differently
     sharpest = source.resize(target, Image.Resampling.LANCZOS)
     assert mean_difference(ours, sharpest) < 1.5  # not a blur: as close to Lanczos as bicubic is
+
+
+@pytest.mark.parametrize("source_size, target", [((2000, 1500), (1920, 1440)), ((1999, 1333), (1024, 683))])
+def test_on_noise_the_kernel_is_pillows_bicubic_and_no_other(source_size, target):
+    """A photo is smooth enough that kernels differ by a fraction of a level; on noise, libvips'
+    linear, Mitchell and Lanczos kernels are 4-16 levels from Pillow's bicubic, its cubic ~0.6."""
+    noise = Image.frombytes("RGB", source_size, random.Random(3).randbytes(source_size[0] * source_size[1] * 3))
+    ours = libvips.resize(noise, target)
+    assert ours is not None
+    assert mean_difference(ours, noise.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)) < 1.0
+    assert mean_difference(ours, noise.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)) > 4.0
 
 
 def test_an_image_with_alpha_or_a_runtime_without_libvips_is_left_to_pillow(monkeypatch):
