@@ -218,13 +218,14 @@ def rerender_cost(
 
 # Lambda gives one vCPU at 1,769 MB and a share of one below it; above it, a second vCPU.
 MB_PER_VCPU = 1_769
-# The processor's image work for one 12 MP photo, measured 2026-12-04 19:15 UTC on this 2-core
-# machine by `python -m tests.bench.formats_speed` (docs/benchmarks.md, "Every format"): CPU seconds
-# of make_renditions (every thread), and its wall time with two cores, per source format.
+# The processor's image work for one 12 MP photo, measured 2026-12-04 on this 2-core machine by
+# `python -m tests.bench.formats_speed` (docs/benchmarks.md, "Every format"; JPEG and PNG at 19:15
+# UTC, HEIC at 20:45 after its largest resize went back to Pillow): CPU seconds of make_renditions
+# (every thread), and its wall time with two cores, per source format.
 MEASURED_PHOTO_SECONDS = {  # source -> (CPU seconds, wall seconds on two cores)
     "JPEG": (0.29, 0.20),
     "PNG": (0.36, 0.28),
-    "HEIC": (0.90, 0.52),
+    "HEIC": (0.94, 0.56),
 }
 # An assumption, not measured on AWS: the GET of the original, nine PUTs in parallel and two
 # DynamoDB writes in the region, ~0.15 s of a photo's billed time the CPU is idle.
